@@ -1,0 +1,26 @@
+# The README's two commands. `make run` builds and starts radix on the bundled default
+# model; `make test` builds and runs the whole CPU test suite.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: deps configure build run test clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/radix generate --model-path models/default --prompt "The capital of France is" --max-new-tokens 16
+
+test: build
+	@bash scripts/test-setup.sh
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)

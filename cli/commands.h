@@ -1,0 +1,16 @@
+// Subcommands of the `radix` binary. Each registers itself on the CLI11 app and
+// returns a callback that runs it (exit code) once flags are parsed.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace radix::cli {
+
+using Runner = std::function<int()>;
+
+// Each adds a subcommand to `app` and stores its runner in `*run` when chosen.
+void register_generate(CLI::App& app, Runner* run);
+
+}  // namespace radix::cli

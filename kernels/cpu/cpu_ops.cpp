@@ -1,0 +1,253 @@
+// CPU reference ops: plain loops (OpenMP over rows) and OpenBLAS for GEMM.
+#include "kernels/cpu/cpu_ops.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace radix::cpu {
+namespace {
+
+float* f32(const Tensor& t) { return t.data_as<float>(); }
+const int32_t* i32(const Tensor& t) { return t.data_as<const int32_t>(); }
+
+// Reads row r (length n) of a contiguous 2-D-viewable tensor as f32 into dst.
+void load_row(const Tensor& t, int64_t r, int64_t n, float* dst) {
+  if (t.dtype() == DType::kF32) {
+    std::copy_n(t.data_as<const float>() + r * n, n, dst);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = load_as_f32(t.data(), t.dtype(), r * n + i);
+}
+
+void rms_norm_row(float* out, const float* x, const Tensor& weight, int64_t h, float eps,
+                  float offset) {
+  double ss = 0;
+  for (int64_t i = 0; i < h; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(h)) + eps);
+  for (int64_t i = 0; i < h; ++i) {
+    out[i] = x[i] * inv * (offset + load_as_f32(weight.data(), weight.dtype(), i));
+  }
+}
+
+}  // namespace
+
+Status embedding(const Tensor& out, const Tensor& ids, const Tensor& table) {
+  const int64_t t = ids.numel(), h = table.size(1);
+#pragma omp parallel for
+  for (int64_t i = 0; i < t; ++i) load_row(table, i32(ids)[i], h, f32(out) + i * h);
+  return Status::ok();
+}
+
+Status rms_norm(const Tensor& out, const Tensor& x, const Tensor& weight, float eps,
+                float weight_offset) {
+  const int64_t h = x.size(-1), t = x.numel() / h;
+#pragma omp parallel for
+  for (int64_t r = 0; r < t; ++r) {
+    rms_norm_row(f32(out) + r * h, f32(x) + r * h, weight, h, eps, weight_offset);
+  }
+  return Status::ok();
+}
+
+Status add_rms_norm(const Tensor& out, const Tensor& residual, const Tensor& x,
+                    const Tensor& weight, float eps, float weight_offset) {
+  const int64_t h = x.size(-1), t = x.numel() / h;
+#pragma omp parallel for
+  for (int64_t r = 0; r < t; ++r) {
+    float* res = f32(residual) + r * h;
+    const float* xr = f32(x) + r * h;
+    for (int64_t i = 0; i < h; ++i) res[i] += xr[i];
+    rms_norm_row(f32(out) + r * h, res, weight, h, eps, weight_offset);
+  }
+  return Status::ok();
+}
+
+Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias) {
+  const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
+  if (m == 0) return Status::ok();
+  if (w.dtype() == DType::kF32) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+                static_cast<int>(k), 1.0f, f32(a), static_cast<int>(k), w.data_as<const float>(),
+                static_cast<int>(k), 0.0f, f32(out), static_cast<int>(n));
+  } else {
+    // Oracle path for low-precision weights: widen one weight row at a time.
+#pragma omp parallel
+    {
+      std::vector<float> wrow(static_cast<size_t>(k));
+#pragma omp for
+      for (int64_t j = 0; j < n; ++j) {
+        load_row(w, j, k, wrow.data());
+        for (int64_t i = 0; i < m; ++i) {
+          double acc = 0;
+          const float* ar = f32(a) + i * k;
+          for (int64_t p = 0; p < k; ++p) acc += static_cast<double>(ar[p]) * wrow[p];
+          f32(out)[i * n + j] = static_cast<float>(acc);
+        }
+      }
+    }
+  }
+  if (bias) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        f32(out)[i * n + j] += load_as_f32(bias->data(), bias->dtype(), j);
+  }
+  return Status::ok();
+}
+
+namespace {
+void rope_heads(float* x, int64_t heads, int64_t d, const float* cs, int64_t r, RopeStyle style) {
+  const int64_t half = r / 2;
+  for (int64_t h = 0; h < heads; ++h) {
+    float* v = x + h * d;
+    for (int64_t i = 0; i < half; ++i) {
+      const float c = cs[i], s = cs[half + i];
+      const int64_t i0 = style == RopeStyle::kNeox ? i : 2 * i;
+      const int64_t i1 = style == RopeStyle::kNeox ? i + half : 2 * i + 1;
+      const float a = v[i0], b = v[i1];
+      v[i0] = a * c - b * s;
+      v[i1] = b * c + a * s;
+    }
+  }
+}
+}  // namespace
+
+Status rope(const Tensor& q, const Tensor& k, const Tensor& positions, const Tensor& cos_sin,
+            RopeStyle style) {
+  const int64_t t = q.size(0), d = q.size(2), r = cos_sin.size(1);
+#pragma omp parallel for
+  for (int64_t i = 0; i < t; ++i) {
+    const float* cs = cos_sin.data_as<const float>() + static_cast<int64_t>(i32(positions)[i]) * r;
+    rope_heads(f32(q) + i * q.size(1) * d, q.size(1), d, cs, r, style);
+    rope_heads(f32(k) + i * k.size(1) * d, k.size(1), d, cs, r, style);
+  }
+  return Status::ok();
+}
+
+Status store_kv(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
+                const Tensor& slots) {
+  const int64_t t = k.size(0), row = k.size(1) * k.size(2);
+  for (int64_t i = 0; i < t; ++i) {
+    const int64_t s = i32(slots)[i];
+    for (int64_t e = 0; e < row; ++e) {
+      store_from_f32(k_cache.data(), k_cache.dtype(), s * row + e, f32(k)[i * row + e]);
+      store_from_f32(v_cache.data(), v_cache.dtype(), s * row + e, f32(v)[i * row + e]);
+    }
+  }
+  return Status::ok();
+}
+
+Status attention(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                 const AttentionParams& p) {
+  const int64_t b = p.qo_indptr.numel() - 1;
+  const int64_t hq = q.size(1), hk = k_cache.size(1), d = q.size(2);
+  const int64_t group = hq / hk;
+  const int32_t* qo = i32(p.qo_indptr);
+  const int32_t* kvp = i32(p.kv_indptr);
+  const int32_t* kvi = i32(p.kv_indices);
+  for (int64_t s = 0; s < b; ++s) {
+    const int64_t q_len = qo[s + 1] - qo[s], kv_len = kvp[s + 1] - kvp[s];
+    // Gather this sequence's context once, widened to f32: [kv_len, Hk, D].
+    std::vector<float> keys(static_cast<size_t>(kv_len * hk * d)), vals(keys.size());
+    for (int64_t pos = 0; pos < kv_len; ++pos) {
+      load_row(k_cache, kvi[kvp[s] + pos], hk * d, keys.data() + pos * hk * d);
+      load_row(v_cache, kvi[kvp[s] + pos], hk * d, vals.data() + pos * hk * d);
+    }
+#pragma omp parallel for collapse(2)
+    for (int64_t j = 0; j < q_len; ++j) {
+      for (int64_t h = 0; h < hq; ++h) {
+        const int64_t pos_q = kv_len - q_len + j;
+        const int64_t lo = p.sliding_window > 0 ? std::max<int64_t>(0, pos_q - p.sliding_window + 1) : 0;
+        const float* qv = f32(q) + ((qo[s] + j) * hq + h) * d;
+        const int64_t g = h / group;
+        std::vector<float> scores(static_cast<size_t>(pos_q + 1 - lo));
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t pos = lo; pos <= pos_q; ++pos) {
+          const float* kv = keys.data() + (pos * hk + g) * d;
+          float dot = 0;
+          for (int64_t e = 0; e < d; ++e) dot += qv[e] * kv[e];
+          float sc = dot * p.scale;
+          if (p.logit_softcap > 0) sc = p.logit_softcap * std::tanh(sc / p.logit_softcap);
+          scores[pos - lo] = sc;
+          mx = std::max(mx, sc);
+        }
+        double sum = 0;
+        for (float& sc : scores) {
+          sc = std::exp(sc - mx);
+          sum += sc;
+        }
+        float* o = f32(out) + ((qo[s] + j) * hq + h) * d;
+        std::fill_n(o, d, 0.0f);
+        for (int64_t pos = lo; pos <= pos_q; ++pos) {
+          const float w = static_cast<float>(scores[pos - lo] / sum);
+          const float* vv = vals.data() + (pos * hk + g) * d;
+          for (int64_t e = 0; e < d; ++e) o[e] += w * vv[e];
+        }
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status silu_and_mul(const Tensor& out, const Tensor& x) {
+  const int64_t t = x.size(0), inter = out.size(1);
+#pragma omp parallel for
+  for (int64_t r = 0; r < t; ++r) {
+    const float* xr = f32(x) + r * 2 * inter;
+    float* o = f32(out) + r * inter;
+    for (int64_t i = 0; i < inter; ++i) {
+      const float g = xr[i];
+      o[i] = g / (1.0f + std::exp(-g)) * xr[inter + i];
+    }
+  }
+  return Status::ok();
+}
+
+Status gelu_tanh_and_mul(const Tensor& out, const Tensor& x) {
+  const int64_t t = x.size(0), inter = out.size(1);
+  const float k0 = 0.7978845608028654f;  // sqrt(2/pi)
+#pragma omp parallel for
+  for (int64_t r = 0; r < t; ++r) {
+    const float* xr = f32(x) + r * 2 * inter;
+    float* o = f32(out) + r * inter;
+    for (int64_t i = 0; i < inter; ++i) {
+      const float g = xr[i];
+      const float gelu = 0.5f * g * (1.0f + std::tanh(k0 * (g + 0.044715f * g * g * g)));
+      o[i] = gelu * xr[inter + i];
+    }
+  }
+  return Status::ok();
+}
+
+Status gather_rows(const Tensor& out, const Tensor& x, const Tensor& index) {
+  const int64_t n = index.numel(), c = x.numel() / x.size(0);
+  const size_t row_bytes = static_cast<size_t>(c) * dtype_size(x.dtype());
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(static_cast<char*>(out.data()) + i * row_bytes,
+                static_cast<const char*>(x.data()) + i32(index)[i] * row_bytes, row_bytes);
+  }
+  return Status::ok();
+}
+
+Status add(const Tensor& out, const Tensor& a, const Tensor& b) {
+  const int64_t n = out.numel();
+#pragma omp parallel for
+  for (int64_t i = 0; i < n; ++i) f32(out)[i] = f32(a)[i] + f32(b)[i];
+  return Status::ok();
+}
+
+Status argmax(const Tensor& out, const Tensor& logits) {
+  const int64_t n = logits.size(0), v = logits.size(1);
+  for (int64_t r = 0; r < n; ++r) {
+    const float* row = f32(logits) + r * v;
+    int64_t best = 0;
+    for (int64_t i = 1; i < v; ++i)
+      if (row[i] > row[best]) best = i;
+    out.data_as<int32_t>()[r] = static_cast<int32_t>(best);
+  }
+  return Status::ok();
+}
+
+}  // namespace radix::cpu

@@ -1,0 +1,28 @@
+// CPU reference implementations of kernels/ops.h. Inputs are already validated by
+// the dispatcher (kernels/ops.cpp). Activations f32; cache and weight tensors may be
+// any float dtype (read through load_as_f32), which lets these serve as the oracle.
+#pragma once
+
+#include "kernels/ops.h"
+
+namespace radix::cpu {
+
+Status embedding(const Tensor& out, const Tensor& ids, const Tensor& table);
+Status rms_norm(const Tensor& out, const Tensor& x, const Tensor& weight, float eps,
+                float weight_offset);
+Status add_rms_norm(const Tensor& out, const Tensor& residual, const Tensor& x,
+                    const Tensor& weight, float eps, float weight_offset);
+Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias);
+Status rope(const Tensor& q, const Tensor& k, const Tensor& positions, const Tensor& cos_sin,
+            RopeStyle style);
+Status store_kv(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
+                const Tensor& slots);
+Status attention(const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                 const Tensor& v_cache, const AttentionParams& params);
+Status silu_and_mul(const Tensor& out, const Tensor& x);
+Status gelu_tanh_and_mul(const Tensor& out, const Tensor& x);
+Status gather_rows(const Tensor& out, const Tensor& x, const Tensor& index);
+Status add(const Tensor& out, const Tensor& a, const Tensor& b);
+Status argmax(const Tensor& out, const Tensor& logits);
+
+}  // namespace radix::cpu

@@ -1,0 +1,250 @@
+// Dispatcher for kernels/ops.h: validates shapes, dtypes and devices once (so both
+// backends see only well-formed calls) and forwards to the backend of ctx.device.
+#include "kernels/ops.h"
+
+#include <string>
+
+#include "kernels/cpu/cpu_ops.h"
+#ifdef RADIX_HAS_CUDA_KERNELS
+#include "kernels/cuda/cuda_ops.h"
+#endif
+
+namespace radix::ops {
+namespace {
+
+Status fail(const char* op, const std::string& what) {
+  return invalid_argument(std::string(op) + ": " + what);
+}
+
+// Every tensor must live on ctx.device and be contiguous.
+Status check_tensors(const char* op, const OpContext& ctx, std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts) {
+    if (!(t->device() == ctx.device)) {
+      return fail(op, "tensor " + t->to_string() + " is not on " + ctx.device.to_string());
+    }
+    if (!t->is_contiguous()) return fail(op, "tensor " + t->to_string() + " is not contiguous");
+  }
+  return Status::ok();
+}
+
+Status check_dtype(const char* op, const Tensor& t, DType want) {
+  if (t.dtype() != want) {
+    return fail(op, "expected " + std::string(dtype_name(want)) + ", got " + t.to_string());
+  }
+  return Status::ok();
+}
+
+Status check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return fail(op, "shape mismatch " + a.to_string() + " vs " + b.to_string());
+  return Status::ok();
+}
+
+Status check_ndim(const char* op, const Tensor& t, int n) {
+  if (t.ndim() != n) return fail(op, "expected " + std::to_string(n) + "-D tensor, got " + t.to_string());
+  return Status::ok();
+}
+
+// Activations: f32 on CPU; f32/bf16/f16 on CUDA.
+Status check_activation(const char* op, const OpContext& ctx, const Tensor& t) {
+  if (ctx.device.is_cpu()) return check_dtype(op, t, DType::kF32);
+  if (t.dtype() != DType::kF32 && t.dtype() != DType::kBF16 && t.dtype() != DType::kF16) {
+    return fail(op, "unsupported activation dtype " + t.to_string());
+  }
+  return Status::ok();
+}
+
+Status no_cuda(const char* op) {
+  return unimplemented(std::string(op) + ": this radix build has no CUDA kernels");
+}
+
+}  // namespace
+
+#ifdef RADIX_HAS_CUDA_KERNELS
+#define RADIX_DISPATCH(op, ...)                                                   \
+  return ctx.device.is_cpu() ? cpu::op(__VA_ARGS__) : cuda::op(ctx, __VA_ARGS__)
+#else
+#define RADIX_DISPATCH(op, ...) \
+  return ctx.device.is_cpu() ? cpu::op(__VA_ARGS__) : no_cuda(#op)
+#endif
+
+Status embedding(const OpContext& ctx, const Tensor& out, const Tensor& ids, const Tensor& table) {
+  RADIX_RETURN_IF_ERROR(check_tensors("embedding", ctx, {&out, &ids, &table}));
+  RADIX_RETURN_IF_ERROR(check_dtype("embedding", ids, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_ndim("embedding", table, 2));
+  RADIX_RETURN_IF_ERROR(check_activation("embedding", ctx, out));
+  if (out.ndim() != 2 || out.size(0) != ids.numel() || out.size(1) != table.size(1)) {
+    return fail("embedding", "out " + out.to_string() + " for ids " + ids.to_string() +
+                                 " and table " + table.to_string());
+  }
+  if (ctx.device.is_cpu()) {
+    for (int64_t i = 0; i < ids.numel(); ++i) {
+      const int32_t id = ids.data_as<const int32_t>()[i];
+      if (id < 0 || id >= table.size(0)) {
+        return out_of_range("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                            std::to_string(table.size(0)) + ")");
+      }
+    }
+  }
+  RADIX_DISPATCH(embedding, out, ids, table);
+}
+
+Status rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& weight,
+                float eps, float weight_offset) {
+  RADIX_RETURN_IF_ERROR(check_tensors("rms_norm", ctx, {&out, &x, &weight}));
+  RADIX_RETURN_IF_ERROR(check_activation("rms_norm", ctx, x));
+  RADIX_RETURN_IF_ERROR(check_same_shape("rms_norm", out, x));
+  if (weight.numel() != x.size(-1)) return fail("rms_norm", "weight " + weight.to_string());
+  RADIX_DISPATCH(rms_norm, out, x, weight, eps, weight_offset);
+}
+
+Status add_rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& residual,
+                    const Tensor& x, const Tensor& weight, float eps, float weight_offset) {
+  RADIX_RETURN_IF_ERROR(check_tensors("add_rms_norm", ctx, {&out, &residual, &x, &weight}));
+  RADIX_RETURN_IF_ERROR(check_activation("add_rms_norm", ctx, x));
+  RADIX_RETURN_IF_ERROR(check_same_shape("add_rms_norm", out, x));
+  RADIX_RETURN_IF_ERROR(check_same_shape("add_rms_norm", residual, x));
+  if (weight.numel() != x.size(-1)) return fail("add_rms_norm", "weight " + weight.to_string());
+  RADIX_DISPATCH(add_rms_norm, out, residual, x, weight, eps, weight_offset);
+}
+
+Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
+            const Tensor* bias) {
+  RADIX_RETURN_IF_ERROR(check_tensors("gemm", ctx, {&out, &a, &w}));
+  if (bias) RADIX_RETURN_IF_ERROR(check_tensors("gemm", ctx, {bias}));
+  RADIX_RETURN_IF_ERROR(check_activation("gemm", ctx, a));
+  if (a.ndim() != 2 || w.ndim() != 2 || out.ndim() != 2 || a.size(1) != w.size(1) ||
+      out.size(0) != a.size(0) || out.size(1) != w.size(0)) {
+    return fail("gemm", "out " + out.to_string() + " = a " + a.to_string() + " @ w^T " + w.to_string());
+  }
+  if (bias && bias->numel() != w.size(0)) return fail("gemm", "bias " + bias->to_string());
+  RADIX_DISPATCH(gemm, out, a, w, bias);
+}
+
+Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
+            const Tensor& cos_sin, RopeStyle style) {
+  RADIX_RETURN_IF_ERROR(check_tensors("rope", ctx, {&q, &k, &positions, &cos_sin}));
+  RADIX_RETURN_IF_ERROR(check_activation("rope", ctx, q));
+  RADIX_RETURN_IF_ERROR(check_dtype("rope", positions, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_dtype("rope", cos_sin, DType::kF32));
+  if (q.ndim() != 3 || k.ndim() != 3 || q.size(0) != k.size(0) || q.size(2) != k.size(2) ||
+      positions.numel() != q.size(0) || cos_sin.ndim() != 2 || cos_sin.size(1) > q.size(2) ||
+      cos_sin.size(1) % 2 != 0) {
+    return fail("rope", "q " + q.to_string() + " k " + k.to_string() + " positions " +
+                            positions.to_string() + " cos_sin " + cos_sin.to_string());
+  }
+  if (ctx.device.is_cpu()) {
+    for (int64_t i = 0; i < positions.numel(); ++i) {
+      const int32_t p = positions.data_as<const int32_t>()[i];
+      if (p < 0 || p >= cos_sin.size(0)) {
+        return out_of_range("position " + std::to_string(p) + " beyond the rope table (" +
+                            std::to_string(cos_sin.size(0)) + ")");
+      }
+    }
+  }
+  RADIX_DISPATCH(rope, q, k, positions, cos_sin, style);
+}
+
+Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache,
+                const Tensor& k, const Tensor& v, const Tensor& slots) {
+  RADIX_RETURN_IF_ERROR(check_tensors("store_kv", ctx, {&k_cache, &v_cache, &k, &v, &slots}));
+  RADIX_RETURN_IF_ERROR(check_dtype("store_kv", slots, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_same_shape("store_kv", k, v));
+  RADIX_RETURN_IF_ERROR(check_same_shape("store_kv", k_cache, v_cache));
+  if (k.ndim() != 3 || k_cache.ndim() != 3 || k.size(1) != k_cache.size(1) ||
+      k.size(2) != k_cache.size(2) || slots.numel() != k.size(0)) {
+    return fail("store_kv", "k " + k.to_string() + " cache " + k_cache.to_string() + " slots " +
+                                slots.to_string());
+  }
+  RADIX_DISPATCH(store_kv, k_cache, v_cache, k, v, slots);
+}
+
+Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                 const Tensor& v_cache, const AttentionParams& params) {
+  RADIX_RETURN_IF_ERROR(check_tensors("attention", ctx, {&out, &q, &k_cache, &v_cache,
+                                                         &params.qo_indptr, &params.kv_indptr,
+                                                         &params.kv_indices}));
+  RADIX_RETURN_IF_ERROR(check_activation("attention", ctx, q));
+  RADIX_RETURN_IF_ERROR(check_same_shape("attention", out, q));
+  RADIX_RETURN_IF_ERROR(check_same_shape("attention", k_cache, v_cache));
+  for (const Tensor* t : {&params.qo_indptr, &params.kv_indptr, &params.kv_indices}) {
+    RADIX_RETURN_IF_ERROR(check_dtype("attention", *t, DType::kI32));
+  }
+  if (q.ndim() != 3 || k_cache.ndim() != 3 || q.size(2) != k_cache.size(2) ||
+      k_cache.size(1) == 0 || q.size(1) % k_cache.size(1) != 0 ||
+      params.qo_indptr.numel() != params.kv_indptr.numel() || params.qo_indptr.numel() < 1) {
+    return fail("attention", "q " + q.to_string() + " k_cache " + k_cache.to_string() +
+                                 " qo_indptr " + params.qo_indptr.to_string() + " kv_indptr " +
+                                 params.kv_indptr.to_string());
+  }
+  if (ctx.device.is_cpu()) {
+    const int32_t* qo = params.qo_indptr.data_as<const int32_t>();
+    const int32_t* kv = params.kv_indptr.data_as<const int32_t>();
+    const int64_t b = params.qo_indptr.numel() - 1;
+    if (qo[0] != 0 || kv[0] != 0 || qo[b] != q.size(0) || kv[b] != params.kv_indices.numel()) {
+      return fail("attention", "indptr bounds do not match q and kv_indices");
+    }
+    for (int64_t s = 0; s < b; ++s) {
+      const int32_t q_len = qo[s + 1] - qo[s], kv_len = kv[s + 1] - kv[s];
+      if (q_len < 0 || kv_len < q_len) return fail("attention", "sequence with kv_len < q_len");
+    }
+    for (int64_t i = 0; i < params.kv_indices.numel(); ++i) {
+      const int32_t slot = params.kv_indices.data_as<const int32_t>()[i];
+      if (slot < 0 || slot >= k_cache.size(0)) return fail("attention", "kv slot out of range");
+    }
+  }
+  RADIX_DISPATCH(attention, out, q, k_cache, v_cache, params);
+}
+
+Status silu_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x) {
+  RADIX_RETURN_IF_ERROR(check_tensors("silu_and_mul", ctx, {&out, &x}));
+  RADIX_RETURN_IF_ERROR(check_activation("silu_and_mul", ctx, x));
+  if (x.ndim() != 2 || out.ndim() != 2 || x.size(0) != out.size(0) || x.size(1) != 2 * out.size(1)) {
+    return fail("silu_and_mul", "out " + out.to_string() + " x " + x.to_string());
+  }
+  RADIX_DISPATCH(silu_and_mul, out, x);
+}
+
+Status gelu_tanh_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x) {
+  RADIX_RETURN_IF_ERROR(check_tensors("gelu_tanh_and_mul", ctx, {&out, &x}));
+  RADIX_RETURN_IF_ERROR(check_activation("gelu_tanh_and_mul", ctx, x));
+  if (x.ndim() != 2 || out.ndim() != 2 || x.size(0) != out.size(0) || x.size(1) != 2 * out.size(1)) {
+    return fail("gelu_tanh_and_mul", "out " + out.to_string() + " x " + x.to_string());
+  }
+  RADIX_DISPATCH(gelu_tanh_and_mul, out, x);
+}
+
+Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& index) {
+  RADIX_RETURN_IF_ERROR(check_tensors("gather_rows", ctx, {&out, &x, &index}));
+  RADIX_RETURN_IF_ERROR(check_dtype("gather_rows", index, DType::kI32));
+  if (x.ndim() < 1 || out.ndim() != x.ndim() || out.dtype() != x.dtype() ||
+      out.size(0) != index.numel() || (x.size(0) > 0 && out.numel() / std::max<int64_t>(1, out.size(0)) != x.numel() / x.size(0))) {
+    return fail("gather_rows", "out " + out.to_string() + " x " + x.to_string());
+  }
+  if (ctx.device.is_cpu()) {
+    for (int64_t i = 0; i < index.numel(); ++i) {
+      const int32_t r = index.data_as<const int32_t>()[i];
+      if (r < 0 || r >= x.size(0)) return fail("gather_rows", "row index out of range");
+    }
+  }
+  RADIX_DISPATCH(gather_rows, out, x, index);
+}
+
+Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b) {
+  RADIX_RETURN_IF_ERROR(check_tensors("add", ctx, {&out, &a, &b}));
+  RADIX_RETURN_IF_ERROR(check_activation("add", ctx, a));
+  RADIX_RETURN_IF_ERROR(check_same_shape("add", out, a));
+  RADIX_RETURN_IF_ERROR(check_same_shape("add", a, b));
+  RADIX_DISPATCH(add, out, a, b);
+}
+
+Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits) {
+  RADIX_RETURN_IF_ERROR(check_tensors("argmax", ctx, {&out, &logits}));
+  RADIX_RETURN_IF_ERROR(check_dtype("argmax", out, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_activation("argmax", ctx, logits));
+  if (logits.ndim() != 2 || out.numel() != logits.size(0) || logits.size(1) == 0) {
+    return fail("argmax", "out " + out.to_string() + " logits " + logits.to_string());
+  }
+  RADIX_DISPATCH(argmax, out, logits);
+}
+
+}  // namespace radix::ops

@@ -1,0 +1,99 @@
+// The ops interface (DESIGN.md §6): every op is declared once here over Tensor views
+// and an explicit OpContext, and dispatches on the output tensor's device to the CPU
+// reference (kernels/cpu/cpu_ops.h) or the CUDA backend (kernels/cuda/cuda_ops.h).
+// CPU ops are the oracle: simple loops, f32 activations. CUDA ops take bf16/f16
+// activations (f32 where noted). All ops return Status; none aborts on bad shapes.
+//
+// Shape names used throughout:
+//   T  tokens in the step (ragged over sequences)   B  sequences in the step
+//   H  hidden size      I  intermediate size        V  vocabulary size
+//   Hq query heads      Hk key/value heads          D  head dim
+//   S  KV slots in the pool                         R  rotary dim (<= D)
+#pragma once
+
+#include <cstdint>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace radix {
+
+class CudaBackend;  // kernels/cuda: cuBLASLt handle, workspace, plan caches
+
+// Everything an op needs besides its tensors; passed explicitly into every forward.
+struct OpContext {
+  Device device = Device::cpu();
+  void* stream = nullptr;            // cudaStream_t on CUDA
+  CudaBackend* cuda = nullptr;       // required for CUDA ops that use cuBLASLt/workspace
+};
+
+enum class RopeStyle : uint8_t {
+  kNeox,         // rotate halves: (x[i], x[i + R/2])  — Llama/Qwen/Mistral in HF layout
+  kInterleaved,  // rotate pairs: (x[2i], x[2i+1])     — GPT-J style, DeepSeek MLA rope
+};
+
+// Attention over a ragged batch, reading K/V from the slot pool.
+// Sequence b has q_len = qo_indptr[b+1]-qo_indptr[b] new tokens (rows of q) and
+// kv_len = kv_indptr[b+1]-kv_indptr[b] total tokens (its whole context, new tokens
+// included, already written to the pool). New token j sits at position
+// kv_len - q_len + j and (causal) sees kv positions <= that one.
+struct AttentionParams {
+  Tensor qo_indptr;   // i32 [B+1]
+  Tensor kv_indptr;   // i32 [B+1]
+  Tensor kv_indices;  // i32 [kv_indptr[B]]: pool slot of each context position
+  float scale = 1.0f;        // usually 1/sqrt(D)
+  int sliding_window = -1;   // > 0: position p sees only kv positions > p - window
+  float logit_softcap = 0.0f;  // > 0: scores = softcap * tanh(scores / softcap)
+  int max_q_len = 0;         // host-known maxima, for launch shapes
+  int max_kv_len = 0;
+};
+
+namespace ops {
+
+// out[T, H] = table[ids[t], :]; ids i32 [T], table [V, H]. Out-of-range ids are an error.
+Status embedding(const OpContext& ctx, const Tensor& out, const Tensor& ids, const Tensor& table);
+
+// out[T, H] = x / rms(x) * (weight_offset + weight); weight [H].
+Status rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& weight,
+                float eps, float weight_offset = 0.0f);
+
+// residual[T, H] += x; out = rms_norm(residual). (SGLang's fused_add_rmsnorm.)
+Status add_rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& residual,
+                    const Tensor& x, const Tensor& weight, float eps, float weight_offset = 0.0f);
+
+// out[M, N] = a[M, K] @ w[N, K]^T (+ bias[N]); w in nn.Linear layout.
+Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
+            const Tensor* bias = nullptr);
+
+// In place on q [T, Hq, D] and k [T, Hk, D] (first R dims rotated).
+// cos_sin [max_pos, R]: row p holds cos(p * f_i) for i < R/2 then sin(p * f_i), f32.
+// Scaling variants (llama3, linear, ...) are baked into the table by the model.
+Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
+            const Tensor& cos_sin, RopeStyle style);
+
+// k_cache[slots[t]] = k[t]; v_cache[slots[t]] = v[t].
+// k, v [T, Hk, D]; caches [S, Hk, D]; slots i32 [T].
+Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache,
+                const Tensor& k, const Tensor& v, const Tensor& slots);
+
+// out[T, Hq, D] = softmax(q k^T * scale) v over the pool (see AttentionParams).
+// Hq must be a multiple of Hk (GQA).
+Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q,
+                 const Tensor& k_cache, const Tensor& v_cache, const AttentionParams& params);
+
+// out[T, I] = silu(x[:, :I]) * x[:, I:]; x [T, 2I].
+Status silu_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x);
+// out[T, I] = gelu_tanh(x[:, :I]) * x[:, I:]; x [T, 2I]. (Gemma)
+Status gelu_tanh_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x);
+
+// out[N, C] = x[index[n], :]; index i32 [N].
+Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& index);
+
+// out = a + b (same shape).
+Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
+
+// out i32 [N] = argmax over the last dim of logits [N, V] (ties: lowest index).
+Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
+
+}  // namespace ops
+}  // namespace radix
