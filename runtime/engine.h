@@ -1,0 +1,116 @@
+// Engine: the public C++ API of the serving runtime (DESIGN.md §3). HTTP threads (or
+// `radix generate`) submit token-id requests and read their events from a handle; one
+// engine thread owns the scheduler, the KV pool, the radix cache and the model.
+// Text never enters the engine: detokenization and stop strings happen in
+// runtime/output_processor.h on the caller's thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/sampling_params.h"
+
+namespace radix {
+
+struct EngineOptions {
+  std::string model_path;
+  std::string tokenizer_path;        // default: model_path
+  std::string device = "auto";       // "cpu", "cuda", "auto" (cuda when available)
+  std::string dtype = "auto";        // activations/weights: "auto" (bf16 on cuda, f32 on cpu)
+  std::string load_format = "auto";  // auto | safetensors | dummy
+  std::string kv_cache_dtype = "auto";
+  int context_length = 0;            // 0 = from config
+  int max_running_requests = 0;      // 0 = derived from memory
+  int max_total_tokens = 0;          // KV slots; 0 = derived from memory
+  float mem_fraction_static = 0.88f;
+  int chunked_prefill_size = 8192;   // -1 disables chunking
+  int max_prefill_tokens = 16384;
+  std::string schedule_policy = "lpm";  // lpm | fcfs
+  bool disable_radix_cache = false;
+  bool disable_cuda_graph = false;
+  int cuda_graph_max_bs = 160;
+  uint64_t random_seed = 0;
+  int max_queued_requests = 4096;    // beyond this submit() fails with ResourceExhausted
+};
+
+enum class FinishReason { kNone, kStop, kLength, kAbort };
+const char* finish_reason_name(FinishReason r);  // "stop", "length", "abort"
+
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;  // top_logprobs_num alternatives
+};
+
+// One message from the engine about one choice of a request.
+struct RequestEvent {
+  int index = 0;                     // choice index (0..n-1)
+  std::vector<int32_t> token_ids;    // output ids new since the previous event
+  std::vector<TokenLogprob> logprobs;         // one per new token when requested
+  std::vector<TokenLogprob> prompt_logprobs;  // in the first event, when requested
+  bool finished = false;
+  FinishReason finish_reason = FinishReason::kNone;
+  int32_t matched_stop_token = -1;   // eos or stop_token_ids hit
+  Status error;                      // set when the request failed inside the engine
+  int prompt_tokens = 0;
+  int cached_tokens = 0;             // prompt tokens served from the radix cache
+  int completion_tokens = 0;         // so far
+};
+
+struct GenerateInput {
+  std::string rid;                   // empty: the engine assigns one
+  std::vector<int32_t> input_ids;
+  SamplingParams params;
+};
+
+// The caller's end of a submitted request. Thread-safe.
+class RequestHandle {
+ public:
+  virtual ~RequestHandle() = default;
+  virtual const std::string& rid() const = 0;
+  // Waits up to `timeout` for the next event; false on timeout. After an event with
+  // finished=true for every choice, next() returns false immediately.
+  virtual bool next(RequestEvent* event, std::chrono::milliseconds timeout) = 0;
+  // Stops generation (client gone, stop string matched). Idempotent.
+  virtual void abort() = 0;
+};
+
+struct EngineStats {
+  int num_running = 0;
+  int num_queued = 0;
+  int64_t kv_total_slots = 0;
+  int64_t kv_used_slots = 0;
+  double cache_hit_rate = 0.0;       // cached prompt tokens / prompt tokens, lifetime
+  int64_t prompt_tokens_total = 0;
+  int64_t generation_tokens_total = 0;
+  double gen_throughput = 0.0;       // tokens/s over the last log interval
+};
+
+struct ModelInfo {
+  std::string model_path;
+  std::string architecture;
+  int context_length = 0;
+  int vocab_size = 0;
+  std::vector<int32_t> eos_token_ids;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  static Result<std::unique_ptr<Engine>> create(const EngineOptions& options);
+
+  // Validates (params, prompt length vs context, ids in vocab) and enqueues.
+  virtual Result<std::shared_ptr<RequestHandle>> submit(GenerateInput input) = 0;
+  virtual EngineStats stats() const = 0;
+  virtual const ModelInfo& model_info() const = 0;
+  // Drops every unlocked radix-cache entry (the /flush_cache endpoint); false if busy.
+  virtual bool flush_cache() = 0;
+  // Stops accepting requests, finishes (or after `timeout` aborts) in-flight ones, joins.
+  virtual void shutdown(std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace radix
