@@ -18,7 +18,7 @@ struct TensorInfo {
   std::string name;
   DType dtype;
   Shape shape;
-  size_t offset = 0;  // byte offset of the data in the file (after the header)
+  size_t offset = 0;  // byte offset of the data from the start of the data section
   size_t nbytes = 0;
   std::string file;   // the file it lives in
 };
