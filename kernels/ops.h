@@ -71,6 +71,13 @@ Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tens
 Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
             const Tensor& cos_sin, RopeStyle style);
 
+// The attention prologue, fused: qkv [T, (Hq + 2*Hk) * D] is one fused projection
+// row per token (q heads, then k heads, then v heads). Writes RoPE(q) to q_out
+// [T, Hq, D], and RoPE(k) and v into k_cache/v_cache [S, Hk, D] at slots[t].
+Status rope_qkv_store(const OpContext& ctx, const Tensor& q_out, const Tensor& qkv,
+                      const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
+                      const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots);
+
 // k_cache[slots[t]] = k[t]; v_cache[slots[t]] = v[t].
 // k, v [T, Hk, D]; caches [S, Hk, D]; slots i32 [T].
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache,

@@ -126,6 +126,33 @@ Status rope(const Tensor& q, const Tensor& k, const Tensor& positions, const Ten
   return Status::ok();
 }
 
+Status rope_qkv_store(const Tensor& q_out, const Tensor& qkv, const Tensor& positions,
+                      const Tensor& cos_sin, RopeStyle style, const Tensor& k_cache,
+                      const Tensor& v_cache, const Tensor& slots) {
+  const int64_t t = q_out.size(0), hq = q_out.size(1), d = q_out.size(2), hk = k_cache.size(1);
+  const int64_t r = cos_sin.size(1), width = (hq + 2 * hk) * d;
+#pragma omp parallel
+  {
+    std::vector<float> k(static_cast<size_t>(hk * d));
+#pragma omp for
+    for (int64_t i = 0; i < t; ++i) {
+      const float* row = f32(qkv) + i * width;
+      const float* cs = cos_sin.data_as<const float>() + static_cast<int64_t>(i32(positions)[i]) * r;
+      float* q = f32(q_out) + i * hq * d;
+      std::copy_n(row, hq * d, q);
+      std::copy_n(row + hq * d, hk * d, k.data());
+      rope_heads(q, hq, d, cs, r, style);
+      rope_heads(k.data(), hk, d, cs, r, style);
+      const int64_t s = i32(slots)[i];
+      for (int64_t e = 0; e < hk * d; ++e) {
+        store_from_f32(k_cache.data(), k_cache.dtype(), s * hk * d + e, k[e]);
+        store_from_f32(v_cache.data(), v_cache.dtype(), s * hk * d + e, row[(hq + hk) * d + e]);
+      }
+    }
+  }
+  return Status::ok();
+}
+
 Status store_kv(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
                 const Tensor& slots) {
   const int64_t t = k.size(0), row = k.size(1) * k.size(2);

@@ -15,6 +15,9 @@ Status add_rms_norm(const Tensor& out, const Tensor& residual, const Tensor& x,
 Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias);
 Status rope(const Tensor& q, const Tensor& k, const Tensor& positions, const Tensor& cos_sin,
             RopeStyle style);
+Status rope_qkv_store(const Tensor& q_out, const Tensor& qkv, const Tensor& positions,
+                      const Tensor& cos_sin, RopeStyle style, const Tensor& k_cache,
+                      const Tensor& v_cache, const Tensor& slots);
 Status store_kv(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v,
                 const Tensor& slots);
 Status attention(const Tensor& out, const Tensor& q, const Tensor& k_cache,

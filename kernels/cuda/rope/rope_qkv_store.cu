@@ -1,0 +1,138 @@
+// Fused attention prologue: one CTA per token reads its fused qkv row, rotates q and
+// k with the f32 cos/sin table, writes q to q_out and k, v into the KV pool slots.
+// Memory-bound: every element is read once and written once.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "kernels/cuda/fused_ops.h"
+
+namespace radix::cuda {
+namespace {
+
+template <typename T>
+__device__ inline float to_f(T v) {
+  return static_cast<float>(v);
+}
+template <>
+__device__ inline float to_f<__nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+template <>
+__device__ inline float to_f<__half>(__half v) {
+  return __half2float(v);
+}
+template <typename T>
+__device__ inline T from_f(float v) {
+  return static_cast<T>(v);
+}
+template <>
+__device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
+  return __float2bfloat16(v);
+}
+template <>
+__device__ inline __half from_f<__half>(float v) {
+  return __float2half(v);
+}
+
+// q_out [T, Hq, D]; qkv [T, (Hq + 2 Hk) D]; caches [S, Hk, D]; cos_sin [P, R].
+template <typename T, typename C, bool kNeox>
+__global__ void rope_qkv_store_kernel(T* __restrict__ q_out, const T* __restrict__ qkv,
+                                      const int32_t* __restrict__ positions,
+                                      const float* __restrict__ cos_sin, C* __restrict__ k_cache,
+                                      C* __restrict__ v_cache, const int32_t* __restrict__ slots,
+                                      int hq, int hk, int d, int r) {
+  const int t = blockIdx.x;
+  const int64_t width = static_cast<int64_t>(hq + 2 * hk) * d;
+  const T* row = qkv + t * width;
+  const float* cs = cos_sin + static_cast<int64_t>(positions[t]) * r;
+  const int64_t slot = slots[t];
+  const int half = r / 2;
+  // Rotated pairs of q and k heads: (head, i) for i < R/2.
+  for (int idx = threadIdx.x; idx < (hq + hk) * half; idx += blockDim.x) {
+    const int head = idx / half, i = idx % half;
+    const int i0 = kNeox ? i : 2 * i;
+    const int i1 = kNeox ? i + half : 2 * i + 1;
+    const T* src = row + static_cast<int64_t>(head) * d;
+    const float a = to_f(src[i0]), b = to_f(src[i1]);
+    const float c = cs[i], s = cs[half + i];
+    const float o0 = a * c - b * s, o1 = b * c + a * s;
+    if (head < hq) {
+      T* dst = q_out + (static_cast<int64_t>(t) * hq + head) * d;
+      dst[i0] = from_f<T>(o0);
+      dst[i1] = from_f<T>(o1);
+    } else {
+      C* dst = k_cache + (slot * hk + (head - hq)) * d;
+      dst[i0] = from_f<C>(o0);
+      dst[i1] = from_f<C>(o1);
+    }
+  }
+  // Dims past the rotary part (R < D) pass through unchanged.
+  const int rest = d - r;
+  if (rest > 0) {
+    for (int idx = threadIdx.x; idx < (hq + hk) * rest; idx += blockDim.x) {
+      const int head = idx / rest, e = r + idx % rest;
+      const float v = to_f(row[static_cast<int64_t>(head) * d + e]);
+      if (head < hq) {
+        q_out[(static_cast<int64_t>(t) * hq + head) * d + e] = from_f<T>(v);
+      } else {
+        k_cache[(slot * hk + (head - hq)) * d + e] = from_f<C>(v);
+      }
+    }
+  }
+  // v: a straight copy into the slot.
+  const T* vsrc = row + static_cast<int64_t>(hq + hk) * d;
+  C* vdst = v_cache + slot * hk * d;
+  for (int e = threadIdx.x; e < hk * d; e += blockDim.x) vdst[e] = from_f<C>(to_f(vsrc[e]));
+}
+
+template <typename T, typename C>
+Status launch(const OpContext& ctx, const Tensor& q_out, const Tensor& qkv, const Tensor& positions,
+              const Tensor& cos_sin, RopeStyle style, const Tensor& k_cache, const Tensor& v_cache,
+              const Tensor& slots) {
+  const int t = static_cast<int>(q_out.size(0));
+  if (t == 0) return Status::ok();
+  const int hq = static_cast<int>(q_out.size(1)), d = static_cast<int>(q_out.size(2));
+  const int hk = static_cast<int>(k_cache.size(1)), r = static_cast<int>(cos_sin.size(1));
+  auto stream = static_cast<cudaStream_t>(ctx.stream);
+  const int threads = 256;
+  if (style == RopeStyle::kNeox) {
+    rope_qkv_store_kernel<T, C, true><<<t, threads, 0, stream>>>(
+        q_out.data_as<T>(), qkv.data_as<const T>(), positions.data_as<const int32_t>(),
+        cos_sin.data_as<const float>(), k_cache.data_as<C>(), v_cache.data_as<C>(),
+        slots.data_as<const int32_t>(), hq, hk, d, r);
+  } else {
+    rope_qkv_store_kernel<T, C, false><<<t, threads, 0, stream>>>(
+        q_out.data_as<T>(), qkv.data_as<const T>(), positions.data_as<const int32_t>(),
+        cos_sin.data_as<const float>(), k_cache.data_as<C>(), v_cache.data_as<C>(),
+        slots.data_as<const int32_t>(), hq, hk, d, r);
+  }
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) {
+    return internal_error(std::string("rope_qkv_store launch: ") + cudaGetErrorString(err));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status rope_qkv_store(const OpContext& ctx, const Tensor& q_out, const Tensor& qkv,
+                      const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
+                      const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots) {
+  const DType a = qkv.dtype(), c = k_cache.dtype();
+  if (a == DType::kBF16 && c == DType::kBF16) {
+    return launch<__nv_bfloat16, __nv_bfloat16>(ctx, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
+  }
+  if (a == DType::kF16 && c == DType::kF16) {
+    return launch<__half, __half>(ctx, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
+  }
+  if (a == DType::kF32 && c == DType::kF32) {
+    return launch<float, float>(ctx, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
+  }
+  return unimplemented(std::string("rope_qkv_store: activations ") + dtype_name(a) + " with cache " +
+                       dtype_name(c));
+}
+
+}  // namespace radix::cuda

@@ -1,0 +1,179 @@
+// Llama-family decoder (Llama 2/3/3.1, Mistral, Qwen2): embeddings -> N x (RMSNorm,
+// fused qkv projection, RoPE + KV store, attention over the pool, o_proj, RMSNorm,
+// fused gate/up, SiLU-and-mul, down) -> final norm -> lm_head on the selected rows.
+// Parameter names mirror the Hugging Face checkpoint (model.layers.{i}.self_attn.q_proj...).
+#include <string>
+#include <vector>
+
+#include "models/llama.h"
+#include "models/rope_table.h"
+#include "models/weights.h"
+
+namespace radix {
+namespace {
+
+struct LlamaLayer {
+  OwnedTensor input_layernorm;           // [H]
+  OwnedTensor qkv_proj;                  // [(Hq + 2 Hk) D, H]  (q_proj; k_proj; v_proj)
+  OwnedTensor qkv_bias;                  // [(Hq + 2 Hk) D] or empty
+  OwnedTensor o_proj;                    // [H, Hq D]
+  OwnedTensor post_attention_layernorm;  // [H]
+  OwnedTensor gate_up_proj;              // [2 I, H]  (gate_proj; up_proj)
+  OwnedTensor down_proj;                 // [H, I]
+};
+
+// Activation buffers for up to `tokens` new tokens and `rows` logits rows.
+struct Workspace {
+  int64_t tokens = 0;
+  OwnedTensor residual, hidden, qkv, q, attn_out, gate_up, mlp_act, mlp_out, final_rows;
+};
+
+class LlamaModel final : public CausalLM {
+ public:
+  LlamaModel(ModelConfig config, LoadOptions options)
+      : config_(std::move(config)), options_(options) {}
+
+  Status load(const Checkpoint* checkpoint) {
+    const int64_t h = config_.hidden_size, inter = config_.intermediate_size;
+    const int64_t hq = config_.num_attention_heads, hk = config_.num_key_value_heads;
+    const int64_t d = config_.head_dim, v = config_.vocab_size;
+    WeightLoader w(checkpoint, options_);
+    RADIX_ASSIGN_OR_RETURN(embed_tokens_, w.load("model.embed_tokens.weight", {v, h}, DummyInit::kEmbedding));
+    layers_.resize(static_cast<size_t>(config_.num_hidden_layers));
+    for (int i = 0; i < config_.num_hidden_layers; ++i) {
+      const std::string p = "model.layers." + std::to_string(i) + ".";
+      LlamaLayer& l = layers_[static_cast<size_t>(i)];
+      RADIX_ASSIGN_OR_RETURN(l.input_layernorm, w.load(p + "input_layernorm.weight", {h}, DummyInit::kOnes));
+      RADIX_ASSIGN_OR_RETURN(
+          l.qkv_proj, w.load_fused({p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                                    p + "self_attn.v_proj.weight"},
+                                   {{hq * d, h}, {hk * d, h}, {hk * d, h}}));
+      if (config_.attention_bias) {
+        RADIX_ASSIGN_OR_RETURN(
+            l.qkv_bias, w.load_fused({p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias",
+                                      p + "self_attn.v_proj.bias"},
+                                     {{hq * d}, {hk * d}, {hk * d}}));
+      }
+      RADIX_ASSIGN_OR_RETURN(l.o_proj, w.load(p + "self_attn.o_proj.weight", {h, hq * d}));
+      RADIX_ASSIGN_OR_RETURN(l.post_attention_layernorm,
+                             w.load(p + "post_attention_layernorm.weight", {h}, DummyInit::kOnes));
+      RADIX_ASSIGN_OR_RETURN(
+          l.gate_up_proj, w.load_fused({p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
+                                       {{inter, h}, {inter, h}}));
+      RADIX_ASSIGN_OR_RETURN(l.down_proj, w.load(p + "mlp.down_proj.weight", {h, inter}));
+    }
+    RADIX_ASSIGN_OR_RETURN(norm_, w.load("model.norm.weight", {h}, DummyInit::kOnes));
+    if (!config_.tie_word_embeddings) {
+      RADIX_ASSIGN_OR_RETURN(lm_head_, w.load("lm_head.weight", {v, h}));
+    }
+    weight_bytes_ = w.bytes_loaded();
+
+    const int max_pos = options_.max_position > 0 ? options_.max_position : config_.max_position_embeddings;
+    std::vector<float> table = build_rope_table(max_pos, static_cast<int>(d), config_.rope_theta, config_.rope_scaling);
+    RADIX_ASSIGN_OR_RETURN(cos_sin_, OwnedTensor::empty({max_pos, d}, DType::kF32, options_.device));
+    return copy_tensor(cos_sin_.view(), Tensor(table.data(), DType::kF32, {max_pos, d}));
+  }
+
+  const ModelConfig& config() const override { return config_; }
+  KvLayout kv_layout() const override {
+    return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim};
+  }
+  size_t weight_bytes() const override { return weight_bytes_; }
+
+  Status forward(const OpContext& ctx, const ModelBatch& batch, const KvCache& kv,
+                 const Tensor& logits) override {
+    const int64_t t = batch.input_ids.numel();
+    if (t == 0) return Status::ok();
+    RADIX_RETURN_IF_ERROR(ensure_workspace(t));
+    const int64_t h = config_.hidden_size, inter = config_.intermediate_size;
+    const int64_t hq = config_.num_attention_heads, hk = config_.num_key_value_heads;
+    const int64_t d = config_.head_dim;
+    const float eps = config_.rms_norm_eps;
+    Workspace& ws = ws_;
+    const Tensor residual = ws.residual.view().slice_rows(0, t);
+    const Tensor hidden = ws.hidden.view().slice_rows(0, t);
+    const Tensor qkv = ws.qkv.view().slice_rows(0, t);
+    const Tensor q = ws.q.view().slice_rows(0, t).reshape({t, hq, d});
+    const Tensor attn_out = ws.attn_out.view().slice_rows(0, t);
+    const Tensor gate_up = ws.gate_up.view().slice_rows(0, t);
+    const Tensor mlp_act = ws.mlp_act.view().slice_rows(0, t);
+    const Tensor mlp_out = ws.mlp_out.view().slice_rows(0, t);
+
+    RADIX_RETURN_IF_ERROR(ops::embedding(ctx, residual, batch.input_ids, embed_tokens_));
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const LlamaLayer& l = layers_[i];
+      // "attn_norm": the first layer normalises the embeddings; later ones add the
+      // previous MLP output into the residual stream first.
+      if (i == 0) {
+        RADIX_RETURN_IF_ERROR(ops::rms_norm(ctx, hidden, residual, l.input_layernorm, eps));
+      } else {
+        RADIX_RETURN_IF_ERROR(ops::add_rms_norm(ctx, hidden, residual, mlp_out, l.input_layernorm, eps));
+      }
+      const Tensor* bias = config_.attention_bias ? &l.qkv_bias.view() : nullptr;
+      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, qkv, hidden, l.qkv_proj, bias));
+      RADIX_RETURN_IF_ERROR(ops::rope_qkv_store(ctx, q, qkv, batch.positions, cos_sin_, RopeStyle::kNeox,
+                                                kv.k[i], kv.v[i], batch.out_cache_loc));
+      const Tensor attn3 = attn_out.reshape({t, hq, d});
+      RADIX_RETURN_IF_ERROR(ops::attention(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn));
+      // "attn_out" projected back; reuse mlp_out as the o_proj output buffer.
+      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, mlp_out, attn_out, l.o_proj));
+      RADIX_RETURN_IF_ERROR(ops::add_rms_norm(ctx, hidden, residual, mlp_out, l.post_attention_layernorm, eps));
+      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, gate_up, hidden, l.gate_up_proj));
+      RADIX_RETURN_IF_ERROR(ops::silu_and_mul(ctx, mlp_act, gate_up));
+      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, mlp_out, mlp_act, l.down_proj));
+    }
+    (void)h;
+    (void)inter;
+    (void)hk;
+    // "final_norm" over all tokens, then only the requested rows go through lm_head.
+    RADIX_RETURN_IF_ERROR(ops::add_rms_norm(ctx, hidden, residual, mlp_out, norm_, eps));
+    const int64_t n = batch.logits_rows.numel();
+    if (n == 0) return Status::ok();
+    const Tensor rows = ws.final_rows.view().slice_rows(0, n);
+    RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx, rows, hidden, batch.logits_rows));
+    const Tensor& head = config_.tie_word_embeddings ? embed_tokens_.view() : lm_head_.view();
+    return ops::gemm(ctx, logits, rows, head);
+  }
+
+ private:
+  Status ensure_workspace(int64_t t) {
+    if (t <= ws_.tokens) return Status::ok();
+    const int64_t cap = std::max<int64_t>(t, 256);
+    const int64_t h = config_.hidden_size, inter = config_.intermediate_size;
+    const int64_t hq = config_.num_attention_heads, hk = config_.num_key_value_heads;
+    const int64_t d = config_.head_dim;
+    const DType dt = options_.dtype;
+    const Device dev = options_.device;
+    Workspace ws;
+    RADIX_ASSIGN_OR_RETURN(ws.residual, OwnedTensor::empty({cap, h}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.hidden, OwnedTensor::empty({cap, h}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.qkv, OwnedTensor::empty({cap, (hq + 2 * hk) * d}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.q, OwnedTensor::empty({cap, hq * d}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.attn_out, OwnedTensor::empty({cap, hq * d}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.gate_up, OwnedTensor::empty({cap, 2 * inter}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.mlp_act, OwnedTensor::empty({cap, inter}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.mlp_out, OwnedTensor::empty({cap, h}, dt, dev));
+    RADIX_ASSIGN_OR_RETURN(ws.final_rows, OwnedTensor::empty({cap, h}, dt, dev));
+    ws.tokens = cap;
+    ws_ = std::move(ws);
+    return Status::ok();
+  }
+
+  ModelConfig config_;
+  LoadOptions options_;
+  OwnedTensor embed_tokens_, norm_, lm_head_, cos_sin_;
+  std::vector<LlamaLayer> layers_;
+  Workspace ws_;
+  size_t weight_bytes_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CausalLM>> make_llama(const ModelConfig& config, const Checkpoint* checkpoint,
+                                             const LoadOptions& options) {
+  auto model = std::make_unique<LlamaModel>(config, options);
+  RADIX_RETURN_IF_ERROR(model->load(checkpoint));
+  return std::unique_ptr<CausalLM>(std::move(model));
+}
+
+}  // namespace radix
