@@ -1,0 +1,275 @@
+// CudaBackend: cuBLASLt handle, matmul plan cache, workspaces; stream/event RAII.
+// matmul maps our row-major out[M, N] = a[M, K] @ w[N, K]^T onto cuBLASLt's
+// column-major D[N, M] = op(A) @ B with A = w viewed as [K, N] (transposed), B = a
+// viewed as [K, M]; the bias epilogue adds bias[N] along D's rows.
+#include "kernels/cuda/backend.h"
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace radix {
+namespace {
+
+Status cuda_ok(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return Status::ok();
+  return internal_error(std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+Status cublas_ok(cublasStatus_t st, const char* what) {
+  if (st == CUBLAS_STATUS_SUCCESS) return Status::ok();
+  return internal_error(std::string(what) + ": " + cublasLtGetStatusName(st) + " (" +
+                        cublasLtGetStatusString(st) + ")");
+}
+
+Result<cudaDataType_t> cuda_type(DType t) {
+  switch (t) {
+    case DType::kBF16:
+      return CUDA_R_16BF;
+    case DType::kF16:
+      return CUDA_R_16F;
+    case DType::kF32:
+      return CUDA_R_32F;
+    default:
+      return unimplemented(std::string("gemm: no cuBLASLt path for ") + dtype_name(t));
+  }
+}
+
+// Largest power of two (<= 256) dividing the address: cuBLASLt picks kernels by it.
+uint32_t alignment_of(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  uint32_t al = 256;
+  while (al > 1 && (a % al) != 0) al >>= 1;
+  return al;
+}
+
+// Owning wrappers for the cuBLASLt descriptor handles.
+struct MatmulDesc {
+  cublasLtMatmulDesc_t h = nullptr;
+  ~MatmulDesc() {
+    if (h) cublasLtMatmulDescDestroy(h);
+  }
+};
+struct Layout {
+  cublasLtMatrixLayout_t h = nullptr;
+  ~Layout() {
+    if (h) cublasLtMatrixLayoutDestroy(h);
+  }
+};
+struct Preference {
+  cublasLtMatmulPreference_t h = nullptr;
+  ~Preference() {
+    if (h) cublasLtMatmulPreferenceDestroy(h);
+  }
+};
+
+// (M, N, K, dtype, has_bias, min alignment of the pointers)
+using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, bool, uint32_t>;
+
+struct MatmulPlan {
+  MatmulDesc desc;
+  Layout a, b, c;  // A = w, B = a, C = D = out (cuBLASLt names)
+  cublasLtMatmulAlgo_t algo{};
+};
+
+}  // namespace
+
+struct CudaBackend::Impl {
+  cublasLtHandle_t handle = nullptr;
+  std::map<PlanKey, std::unique_ptr<MatmulPlan>> plans;
+  ~Impl() {
+    plans.clear();
+    if (handle) cublasLtDestroy(handle);
+  }
+
+  Result<MatmulPlan*> plan(const PlanKey& key, size_t workspace_bytes) {
+    auto it = plans.find(key);
+    if (it != plans.end()) return it->second.get();
+    const auto [m, n, k, dt, has_bias, align] = key;
+    RADIX_ASSIGN_OR_RETURN(cudaDataType_t type, cuda_type(static_cast<DType>(dt)));
+    auto p = std::make_unique<MatmulPlan>();
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatmulDescCreate(&p->desc.h, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+                  "cublasLtMatmulDescCreate"));
+    const cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatmulDescSetAttribute(p->desc.h, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a,
+                                                 sizeof(trans_a)),
+                  "set TRANSA"));
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatmulDescSetAttribute(p->desc.h, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b,
+                                                 sizeof(trans_b)),
+                  "set TRANSB"));
+    if (has_bias) {
+      const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+      RADIX_RETURN_IF_ERROR(
+          cublas_ok(cublasLtMatmulDescSetAttribute(p->desc.h, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
+                                                   sizeof(epi)),
+                    "set EPILOGUE"));
+      RADIX_RETURN_IF_ERROR(
+          cublas_ok(cublasLtMatmulDescSetAttribute(p->desc.h, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                                   &type, sizeof(type)),
+                    "set BIAS_DATA_TYPE"));
+    }
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatrixLayoutCreate(&p->a.h, type, k, n, k), "layout A"));
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatrixLayoutCreate(&p->b.h, type, k, m, k), "layout B"));
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatrixLayoutCreate(&p->c.h, type, n, m, n), "layout C"));
+
+    Preference pref;
+    RADIX_RETURN_IF_ERROR(cublas_ok(cublasLtMatmulPreferenceCreate(&pref.h), "preference"));
+    const uint64_t ws = workspace_bytes;
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatmulPreferenceSetAttribute(
+                      pref.h, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)),
+                  "preference workspace"));
+    for (auto attr :
+         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+          CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+      const uint32_t al = align;
+      RADIX_RETURN_IF_ERROR(
+          cublas_ok(cublasLtMatmulPreferenceSetAttribute(pref.h, attr, &al, sizeof(al)),
+                    "preference alignment"));
+    }
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatmulAlgoGetHeuristic(handle, p->desc.h, p->a.h, p->b.h, p->c.h, p->c.h,
+                                                 pref.h, 1, &result, &found),
+                  "cublasLtMatmulAlgoGetHeuristic"));
+    if (found == 0) {
+      return unimplemented("gemm: cuBLASLt has no algorithm for M=" + std::to_string(m) +
+                           " N=" + std::to_string(n) + " K=" + std::to_string(k));
+    }
+    p->algo = result.algo;
+    MatmulPlan* raw = p.get();
+    plans.emplace(key, std::move(p));
+    return raw;
+  }
+};
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::create(int device,
+                                                         const CudaBackendOptions& options) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || device < 0 || device >= count) {
+    cudaGetLastError();
+    return invalid_argument("CudaBackend: no CUDA device " + std::to_string(device));
+  }
+  RADIX_RETURN_IF_ERROR(cuda_ok(cudaSetDevice(device), "cudaSetDevice"));
+  std::unique_ptr<CudaBackend> b(new CudaBackend());
+  b->device_ = device;
+  cudaDeviceProp prop{};
+  RADIX_RETURN_IF_ERROR(cuda_ok(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties"));
+  b->num_sms_ = prop.multiProcessorCount;
+  b->max_smem_per_block_ = prop.sharedMemPerBlockOptin;
+  b->impl_ = std::make_unique<Impl>();
+  RADIX_RETURN_IF_ERROR(cublas_ok(cublasLtCreate(&b->impl_->handle), "cublasLtCreate"));
+  RADIX_ASSIGN_OR_RETURN(b->gemm_ws_,
+                         Buffer::allocate(Device::cuda(device), options.gemm_workspace_bytes));
+  RADIX_ASSIGN_OR_RETURN(b->attention_ws_,
+                         Buffer::allocate(Device::cuda(device), options.attention_workspace_bytes));
+  return b;
+}
+
+CudaBackend::~CudaBackend() = default;
+
+size_t CudaBackend::cached_matmul_plans() const {
+  return impl_->plans.size();
+}
+
+Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
+                           void* stream) {
+  const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
+  if (m == 0 || n == 0) return Status::ok();
+  if (w.dtype() != a.dtype() || out.dtype() != a.dtype() || (bias && bias->dtype() != a.dtype())) {
+    return unimplemented("gemm: mixed dtypes (a " + a.to_string() + ", w " + w.to_string() +
+                         ", out " + out.to_string() + ") have no cuBLASLt path yet");
+  }
+  if (k == 0) return invalid_argument("gemm: K = 0");
+  uint32_t align =
+      std::min({alignment_of(a.data()), alignment_of(w.data()), alignment_of(out.data())});
+  if (bias) align = std::min(align, alignment_of(bias->data()));
+  const PlanKey key{m, n, k, static_cast<int>(a.dtype()), bias != nullptr, align};
+  RADIX_ASSIGN_OR_RETURN(MatmulPlan * p, impl_->plan(key, gemm_ws_.size()));
+  if (bias) {
+    const void* ptr = bias->data();
+    RADIX_RETURN_IF_ERROR(
+        cublas_ok(cublasLtMatmulDescSetAttribute(p->desc.h, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ptr,
+                                                 sizeof(ptr)),
+                  "set BIAS_POINTER"));
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  return cublas_ok(
+      cublasLtMatmul(impl_->handle, p->desc.h, &alpha, w.data(), p->a.h, a.data(), p->b.h, &beta,
+                     out.data(), p->c.h, out.data(), p->c.h, &p->algo, gemm_ws_.data(),
+                     gemm_ws_.size(), static_cast<cudaStream_t>(stream)),
+      "cublasLtMatmul");
+}
+
+// ---- CudaStream ----
+Result<CudaStream> CudaStream::create() {
+  CudaStream s;
+  cudaStream_t h = nullptr;
+  RADIX_RETURN_IF_ERROR(
+      cuda_ok(cudaStreamCreateWithFlags(&h, cudaStreamNonBlocking), "cudaStreamCreate"));
+  s.stream_ = h;
+  return s;
+}
+CudaStream::~CudaStream() {
+  if (stream_) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
+}
+CudaStream& CudaStream::operator=(CudaStream&& o) noexcept {
+  if (this != &o) {
+    if (stream_) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
+    stream_ = o.stream_;
+    o.stream_ = nullptr;
+  }
+  return *this;
+}
+Status CudaStream::synchronize() const {
+  return cuda_ok(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)),
+                 "cudaStreamSynchronize");
+}
+
+// ---- CudaEvent ----
+Result<CudaEvent> CudaEvent::create() {
+  CudaEvent e;
+  cudaEvent_t h = nullptr;
+  RADIX_RETURN_IF_ERROR(cuda_ok(cudaEventCreate(&h), "cudaEventCreate"));
+  e.event_ = h;
+  return e;
+}
+CudaEvent::~CudaEvent() {
+  if (event_) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+}
+CudaEvent& CudaEvent::operator=(CudaEvent&& o) noexcept {
+  if (this != &o) {
+    if (event_) cudaEventDestroy(static_cast<cudaEvent_t>(event_));
+    event_ = o.event_;
+    o.event_ = nullptr;
+  }
+  return *this;
+}
+Status CudaEvent::record(void* stream) const {
+  return cuda_ok(
+      cudaEventRecord(static_cast<cudaEvent_t>(event_), static_cast<cudaStream_t>(stream)),
+      "cudaEventRecord");
+}
+Status CudaEvent::synchronize() const {
+  return cuda_ok(cudaEventSynchronize(static_cast<cudaEvent_t>(event_)), "cudaEventSynchronize");
+}
+Result<float> CudaEvent::elapsed_ms_since(const CudaEvent& start) const {
+  float ms = 0;
+  RADIX_RETURN_IF_ERROR(cuda_ok(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start.event_),
+                                                     static_cast<cudaEvent_t>(event_)),
+                                "cudaEventElapsedTime"));
+  return ms;
+}
+
+}  // namespace radix

@@ -1,0 +1,34 @@
+// The CUDA backend of kernels/ops.h: each op with the same parameters plus a leading
+// OpContext (stream = ctx.stream, cuBLASLt/workspace = ctx.cuda). The dispatcher
+// (kernels/ops.cpp) has validated devices, shapes and dtypes; these launchers check
+// what only they know (supported dtype combinations, head dims) and every CUDA call,
+// and return Status. Index inputs that live on the device (token ids, slots,
+// positions, kv indices) cannot be checked without a sync: kernels skip or zero
+// out-of-range rows instead of faulting; the host that builds them owns their range.
+#pragma once
+
+#include "kernels/cuda/fused_ops.h"  // rope_qkv_store (kernels/cuda/rope/)
+#include "kernels/ops.h"
+
+namespace radix::cuda {
+
+Status embedding(const OpContext& ctx, const Tensor& out, const Tensor& ids, const Tensor& table);
+Status rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& weight,
+                float eps, float weight_offset);
+Status add_rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& residual,
+                    const Tensor& x, const Tensor& weight, float eps, float weight_offset);
+Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
+            const Tensor* bias);
+Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
+            const Tensor& cos_sin, RopeStyle style);
+Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
+                const Tensor& v, const Tensor& slots);
+Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                 const Tensor& v_cache, const AttentionParams& params);
+Status silu_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x);
+Status gelu_tanh_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x);
+Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& index);
+Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
+Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
+
+}  // namespace radix::cuda
