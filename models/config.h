@@ -37,6 +37,9 @@ struct ModelConfig {
   bool attention_bias = false;  // q/k/v projections carry a bias (Qwen2: always true)
   bool mlp_bias = false;
   int sliding_window = -1;      // Mistral; -1 = none (or disabled by use_sliding_window)
+  // Layers with index >= max_window_layers use sliding_window (Qwen2's rule; 0 for
+  // Mistral, where every layer slides). Meaningless when sliding_window is -1.
+  int max_window_layers = 0;
   std::string hidden_act = "silu";
   DType torch_dtype = DType::kBF16;
   std::vector<int> eos_token_ids;  // from "eos_token_id" (int or list)
