@@ -41,7 +41,7 @@ struct ModelConfig {
   // Mistral, where every layer slides). Meaningless when sliding_window is -1.
   int max_window_layers = 0;
   std::string hidden_act = "silu";
-  DType torch_dtype = DType::kBF16;
+  DType torch_dtype = DType::kBF16;  // parsed: "dtype"/"torch_dtype"; absent = f32 (as HF)
   std::vector<int> eos_token_ids;  // from "eos_token_id" (int or list)
   int bos_token_id = -1;
 };
