@@ -115,6 +115,19 @@ int cuda_device_count() {
 #endif
 }
 
+Result<DeviceMemoryInfo> cuda_memory_info(int device) {
+#ifdef RADIX_WITH_CUDA
+  if (cudaSetDevice(device) != cudaSuccess) return invalid_argument("no CUDA device " + std::to_string(device));
+  DeviceMemoryInfo info;
+  cudaError_t err = cudaMemGetInfo(&info.free_bytes, &info.total_bytes);
+  if (err != cudaSuccess) return internal_error(std::string("cudaMemGetInfo: ") + cudaGetErrorString(err));
+  return info;
+#else
+  (void)device;
+  return unimplemented("this radix build has no CUDA support");
+#endif
+}
+
 bool cuda_available() { return cuda_device_count() > 0; }
 
 Status copy_tensor(const Tensor& dst, const Tensor& src, void* stream) {

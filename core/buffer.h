@@ -60,6 +60,11 @@ class OwnedTensor {
 
 bool cuda_available();  // built with CUDA and a device is present
 int cuda_device_count();
+struct DeviceMemoryInfo {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+};
+Result<DeviceMemoryInfo> cuda_memory_info(int device);
 
 // Copies between any two devices; both tensors contiguous, same dtype and numel.
 // `stream` is a cudaStream_t (nullptr = default stream); the copy is synchronous

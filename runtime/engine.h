@@ -109,6 +109,9 @@ class Engine {
   virtual const ModelInfo& model_info() const = 0;
   // Drops every unlocked radix-cache entry (the /flush_cache endpoint); false if busy.
   virtual bool flush_cache() = 0;
+  // Waits for the engine thread and checks that every KV slot is free or owned by the
+  // radix cache (meaningful when idle; for tests and debugging).
+  virtual Status check_kv_invariants() = 0;
   // Stops accepting requests, finishes (or after `timeout` aborts) in-flight ones, joins.
   virtual void shutdown(std::chrono::milliseconds timeout) = 0;
 };

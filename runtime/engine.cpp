@@ -1,0 +1,493 @@
+// EngineImpl: the engine thread's loop (DESIGN.md §3): drain the inbox and aborts ->
+// schedule one step -> run the model -> sample -> update requests -> publish events.
+// HandleImpl is the thread-safe mailbox between the engine and one caller.
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/logging.h"
+#include "runtime/model_runner.h"
+#include "runtime/scheduler.h"
+
+namespace radix {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kAbort: return "abort";
+    case FinishReason::kNone: break;
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------
+class HandleImpl final : public RequestHandle {
+ public:
+  HandleImpl(std::string rid, int choices, std::function<void(const std::string&)> on_abort)
+      : rid_(std::move(rid)), open_choices_(choices), on_abort_(std::move(on_abort)) {}
+
+  const std::string& rid() const override { return rid_; }
+
+  bool next(RequestEvent* event, std::chrono::milliseconds timeout) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return !events_.empty() || open_choices_ == 0; });
+    if (events_.empty()) return false;
+    *event = std::move(events_.front());
+    events_.pop_front();
+    return true;
+  }
+
+  void abort() override {
+    if (aborted_.exchange(true)) return;
+    on_abort_(rid_);
+  }
+
+  void push(RequestEvent event) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (event.finished) --open_choices_;
+      events_.push_back(std::move(event));
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::string rid_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<RequestEvent> events_;
+  int open_choices_;
+  std::atomic<bool> aborted_{false};
+  std::function<void(const std::string&)> on_abort_;
+};
+
+// ---------------------------------------------------------------------------------------
+class EngineImpl final : public Engine {
+ public:
+  explicit EngineImpl(EngineOptions options) : options_(std::move(options)), rng_(options_.random_seed) {}
+  ~EngineImpl() override { shutdown(std::chrono::milliseconds(0)); }
+
+  Status init() {
+    RADIX_ASSIGN_OR_RETURN(runner_, ModelRunner::create(options_));
+    const ModelConfig& c = runner_->config();
+    info_.model_path = options_.model_path;
+    info_.architecture = c.architecture;
+    info_.context_length = runner_->context_len();
+    info_.vocab_size = c.vocab_size;
+    for (int id : c.eos_token_ids) info_.eos_token_ids.push_back(id);
+    SchedulerOptions so;
+    so.num_slots = runner_->num_slots();
+    so.context_len = runner_->context_len();
+    so.max_running_requests = options_.max_running_requests > 0
+                                  ? options_.max_running_requests
+                                  : std::clamp(runner_->num_slots() / 64, 16, 1024);
+    so.max_prefill_tokens = options_.max_prefill_tokens;
+    so.chunked_prefill_size = options_.chunked_prefill_size;
+    if (options_.schedule_policy != "lpm" && options_.schedule_policy != "fcfs") {
+      return invalid_argument("unknown --schedule-policy '" + options_.schedule_policy + "' (expected lpm or fcfs)");
+    }
+    so.lpm = options_.schedule_policy == "lpm";
+    so.disable_radix_cache = options_.disable_radix_cache;
+    scheduler_ = std::make_unique<Scheduler>(so);
+    RADIX_LOG_INFO("{}", runner_->describe());
+    RADIX_LOG_INFO("max_running_requests={}, max_prefill_tokens={}, chunked_prefill_size={}, policy={}, radix cache {}",
+                   so.max_running_requests, so.max_prefill_tokens, so.chunked_prefill_size,
+                   options_.schedule_policy, so.disable_radix_cache ? "off" : "on");
+    thread_ = std::thread([this] { loop(); });
+    return Status::ok();
+  }
+
+  Result<std::shared_ptr<RequestHandle>> submit(GenerateInput input) override {
+    const int vocab = info_.vocab_size;
+    RADIX_RETURN_IF_ERROR(input.params.validate(vocab));
+    if (input.input_ids.empty()) return invalid_argument("the prompt is empty");
+    for (int32_t id : input.input_ids) {
+      if (id < 0 || id >= vocab) {
+        return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                std::to_string(vocab) + ")");
+      }
+    }
+    const int prompt_len = static_cast<int>(input.input_ids.size());
+    const int context = runner_->context_len();
+    if (prompt_len >= context) {
+      return out_of_range("the prompt is " + std::to_string(prompt_len) +
+                          " tokens, but the model's context length is " + std::to_string(context) + " tokens");
+    }
+    const int capacity = runner_->num_slots() - 1;
+    if (prompt_len + 1 > capacity) {
+      return out_of_range("the prompt is " + std::to_string(prompt_len) + " tokens but the KV cache holds only " +
+                          std::to_string(capacity) + "; it can never be scheduled");
+    }
+    SamplingParams params = input.params;
+    params.max_new_tokens = std::min(params.max_new_tokens, std::min(context, capacity) - prompt_len);
+    if (stopping_) return unavailable("the server is shutting down");
+    if (queued_.load() >= options_.max_queued_requests) {
+      return resource_exhausted("too many queued requests (" + std::to_string(options_.max_queued_requests) + ")");
+    }
+    std::string rid = input.rid.empty() ? "req-" + std::to_string(next_rid_.fetch_add(1)) : input.rid;
+    std::weak_ptr<Inbox> inbox = inbox_;
+    auto handle = std::make_shared<HandleImpl>(rid, params.n, [inbox](const std::string& r) {
+      if (auto in = inbox.lock()) in->abort(r);
+    });
+    std::vector<std::unique_ptr<Req>> reqs;
+    auto ready = params.n > 1 ? std::make_shared<bool>(false) : nullptr;
+    uint64_t base_seed;
+    {
+      std::lock_guard<std::mutex> lock(rng_mu_);
+      base_seed = params.seed.has_value() ? *params.seed : rng_();
+    }
+    for (int i = 0; i < params.n; ++i) {
+      auto r = std::make_unique<Req>();
+      r->rid = rid;
+      r->index = i;
+      r->handle = handle;
+      r->input_ids = input.input_ids;
+      r->params = params;
+      r->sampler = std::make_unique<SamplerState>(params, base_seed + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull,
+                                                  input.input_ids, info_.eos_token_ids);
+      r->prompt_ready = ready;
+      r->is_leader = i == 0;
+      reqs.push_back(std::move(r));
+    }
+    queued_ += params.n;
+    inbox_->push(std::move(reqs));
+    return std::shared_ptr<RequestHandle>(handle);
+  }
+
+  EngineStats stats() const override {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return stats_;
+  }
+  const ModelInfo& model_info() const override { return info_; }
+
+  bool flush_cache() override {
+    auto p = std::make_shared<std::promise<bool>>();
+    auto f = p->get_future();
+    inbox_->command([p](Scheduler& s) { p->set_value(s.flush_cache()); });
+    return f.get();
+  }
+
+  Status check_kv_invariants() override {
+    auto p = std::make_shared<std::promise<Status>>();
+    auto f = p->get_future();
+    inbox_->command([p](Scheduler& s) { p->set_value(s.check_no_leak()); });
+    return f.get();
+  }
+
+  void shutdown(std::chrono::milliseconds timeout) override {
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline && (stats().num_running + stats().num_queued) > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    inbox_->stop();
+    thread_.join();
+  }
+
+ private:
+  // The engine's inbox: new requests, aborts and commands from other threads.
+  class Inbox {
+   public:
+    void push(std::vector<std::unique_ptr<Req>> reqs) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& r : reqs) reqs_.push_back(std::move(r));
+      }
+      cv_.notify_one();
+    }
+    void abort(const std::string& rid) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        aborts_.push_back(rid);
+      }
+      cv_.notify_one();
+    }
+    void command(std::function<void(Scheduler&)> fn) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        commands_.push_back(std::move(fn));
+      }
+      cv_.notify_one();
+    }
+    void stop() {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_one();
+    }
+    // Waits (when `block`) until something arrives; moves everything out.
+    bool drain(bool block, std::vector<std::unique_ptr<Req>>* reqs, std::vector<std::string>* aborts,
+               std::vector<std::function<void(Scheduler&)>>* commands) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (block) {
+        cv_.wait_for(lock, std::chrono::milliseconds(100),
+                     [&] { return stop_ || !reqs_.empty() || !aborts_.empty() || !commands_.empty(); });
+      }
+      for (auto& r : reqs_) reqs->push_back(std::move(r));
+      reqs_.clear();
+      aborts->insert(aborts->end(), aborts_.begin(), aborts_.end());
+      aborts_.clear();
+      for (auto& c : commands_) commands->push_back(std::move(c));
+      commands_.clear();
+      return !stop_;
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::unique_ptr<Req>> reqs_;
+    std::vector<std::string> aborts_;
+    std::vector<std::function<void(Scheduler&)>> commands_;
+    bool stop_ = false;
+  };
+
+  void loop();
+  void finish_and_publish(std::vector<std::unique_ptr<Req>>& done);
+  void process_outputs(ScheduledStep& step, const OwnedTensor& logits);
+  void update_stats(bool log_decode);
+
+  EngineOptions options_;
+  ModelInfo info_;
+  std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> queued_{0};
+  std::atomic<uint64_t> next_rid_{0};
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+  mutable std::mutex stats_mu_;
+  EngineStats stats_;
+  // Lifetime counters (engine thread).
+  int64_t prompt_tokens_ = 0, cached_tokens_ = 0, gen_tokens_ = 0;
+  int64_t gen_tokens_since_log_ = 0;
+  std::chrono::steady_clock::time_point last_log_ = std::chrono::steady_clock::now();
+  int decode_steps_ = 0;
+};
+
+void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
+  for (auto& r : done) {
+    RequestEvent ev;
+    ev.index = r->index;
+    ev.finished = true;
+    ev.finish_reason = r->finish_reason == FinishReason::kNone ? FinishReason::kAbort : r->finish_reason;
+    ev.matched_stop_token = r->matched_stop_token;
+    ev.error = r->error;
+    ev.prompt_tokens = static_cast<int>(r->input_ids.size());
+    ev.cached_tokens = r->prefix_hits;
+    ev.completion_tokens = static_cast<int>(r->output_ids.size());
+    if (!r->prompt_logprobs.empty()) ev.prompt_logprobs = std::move(r->prompt_logprobs);
+    r->handle->push(std::move(ev));
+  }
+  done.clear();
+}
+
+void EngineImpl::process_outputs(ScheduledStep& step, const OwnedTensor& logits) {
+  const int64_t vocab = info_.vocab_size;
+  const float* base = logits.data_as<float>();
+  // Sample every request that completed its fill this step, in one batch.
+  std::vector<SamplerState*> states;
+  std::vector<size_t> which;
+  for (size_t i = 0; i < step.reqs.size(); ++i) {
+    if (step.sample_row[i] >= 0 && !step.reqs[i]->finished()) {
+      states.push_back(step.reqs[i]->sampler.get());
+      which.push_back(i);
+    }
+  }
+  std::vector<SampleOutput> samples;
+  if (!states.empty()) {
+    OwnedTensor rows = OwnedTensor::host({static_cast<int64_t>(states.size()), vocab}, DType::kF32);
+    for (size_t k = 0; k < which.size(); ++k) {
+      std::copy_n(base + static_cast<int64_t>(step.sample_row[which[k]]) * vocab, vocab,
+                  rows.data_as<float>() + static_cast<int64_t>(k) * vocab);
+    }
+    Status st = sample_batch(rows.view(), states, &samples);
+    if (!st.is_ok()) {
+      for (size_t k = 0; k < which.size(); ++k) {
+        Req* r = step.reqs[which[k]];
+        r->state = ReqState::kFinished;
+        r->finish_reason = FinishReason::kAbort;
+        r->error = st;
+      }
+      samples.clear();
+      which.clear();
+    }
+  }
+  std::vector<int> sample_of(step.reqs.size(), -1);
+  for (size_t k = 0; k < which.size(); ++k) sample_of[which[k]] = static_cast<int>(k);
+
+  for (size_t i = 0; i < step.reqs.size(); ++i) {
+    Req* r = step.reqs[i];
+    // Prompt logprobs for the rows this chunk produced.
+    if (step.prompt_lp_first_row[i] >= 0) {
+      int pos = step.prompt_lp_first_pos[i];
+      int row = step.prompt_lp_first_row[i];
+      if (r->prompt_logprobs.empty() && r->params.logprob_start_len == 0) {
+        TokenLogprob first;
+        first.id = r->input_ids[0];
+        first.logprob = std::nanf("");
+        r->prompt_logprobs.push_back(first);
+      }
+      const int end_pos = std::min<int>(static_cast<int>(r->input_ids.size()), r->kv_len + r->extend_len);
+      for (; pos < end_pos && pos > 0; ++pos, ++row) {
+        std::span<const float> lg(base + static_cast<int64_t>(row) * vocab, static_cast<size_t>(vocab));
+        r->prompt_logprobs.push_back(token_logprob(lg, r->input_ids[pos], r->params.top_logprobs_num));
+      }
+      r->logprob_next_pos = pos;
+    }
+    if (r->finished()) continue;  // aborted mid-step; published at commit
+    const bool completes = r->kv_len + r->extend_len == r->fill_len();
+    RequestEvent ev;
+    ev.index = r->index;
+    ev.prompt_tokens = static_cast<int>(r->input_ids.size());
+    ev.cached_tokens = r->prefix_hits;
+    if (sample_of[i] >= 0) {
+      const SampleOutput& s = samples[static_cast<size_t>(sample_of[i])];
+      r->output_ids.push_back(s.token);
+      r->sampler->on_token(s.token);
+      ++gen_tokens_;
+      ++gen_tokens_since_log_;
+      ev.token_ids.push_back(s.token);
+      if (r->params.return_logprob) {
+        TokenLogprob lp;
+        lp.id = s.token;
+        lp.logprob = s.logprob;
+        lp.top = s.top;
+        ev.logprobs.push_back(std::move(lp));
+      }
+      const int out = static_cast<int>(r->output_ids.size());
+      const bool eos = std::find(info_.eos_token_ids.begin(), info_.eos_token_ids.end(), s.token) != info_.eos_token_ids.end();
+      const bool stop_id = std::find(r->params.stop_token_ids.begin(), r->params.stop_token_ids.end(), s.token) !=
+                           r->params.stop_token_ids.end();
+      if (((eos && !r->params.ignore_eos) || stop_id) && out >= r->params.min_new_tokens) {
+        r->finish_reason = FinishReason::kStop;
+        r->matched_stop_token = s.token;
+      } else if (out >= r->params.max_new_tokens || r->fill_len() >= runner_->context_len()) {
+        r->finish_reason = FinishReason::kLength;
+      }
+    } else if (completes && r->params.max_new_tokens <= static_cast<int>(r->output_ids.size())) {
+      r->finish_reason = FinishReason::kLength;  // max_new_tokens == 0: prompt only
+    } else {
+      continue;  // a prefill chunk: nothing to tell yet
+    }
+    if (!r->prompt_logprobs.empty() && (completes || r->finish_reason != FinishReason::kNone)) {
+      ev.prompt_logprobs = std::move(r->prompt_logprobs);
+      r->prompt_logprobs.clear();
+    }
+    ev.completion_tokens = static_cast<int>(r->output_ids.size());
+    if (r->finish_reason != FinishReason::kNone) {
+      r->state = ReqState::kFinished;
+      ev.finished = true;
+      ev.finish_reason = r->finish_reason;
+      ev.matched_stop_token = r->matched_stop_token;
+      r->prefix_reported = true;
+    }
+    r->handle->push(std::move(ev));
+  }
+}
+
+void EngineImpl::update_stats(bool log_decode) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  stats_.num_running = scheduler_->num_running();
+  stats_.num_queued = scheduler_->num_waiting();
+  stats_.kv_total_slots = scheduler_->kv_capacity();
+  stats_.kv_used_slots = scheduler_->kv_used();
+  stats_.prompt_tokens_total = prompt_tokens_;
+  stats_.generation_tokens_total = gen_tokens_;
+  stats_.cache_hit_rate = prompt_tokens_ > 0 ? static_cast<double>(cached_tokens_) / static_cast<double>(prompt_tokens_) : 0.0;
+  if (log_decode) {
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(now - last_log_).count();
+    stats_.gen_throughput = dt > 0 ? static_cast<double>(gen_tokens_since_log_) / dt : 0.0;
+    last_log_ = now;
+    gen_tokens_since_log_ = 0;
+  }
+}
+
+void EngineImpl::loop() {
+  ScheduledStep step;
+  OwnedTensor logits;
+  std::vector<std::unique_ptr<Req>> incoming;
+  std::vector<std::string> aborts;
+  std::vector<std::function<void(Scheduler&)>> commands;
+  std::vector<std::unique_ptr<Req>> finished;
+  bool running = true;
+  while (running) {
+    running = inbox_->drain(scheduler_->idle(), &incoming, &aborts, &commands);
+    for (auto& r : incoming) {
+      queued_ -= 1;
+      prompt_tokens_ += static_cast<int64_t>(r->input_ids.size());
+      scheduler_->add(std::move(r));
+    }
+    incoming.clear();
+    for (const auto& rid : aborts) scheduler_->abort(rid, &finished);
+    aborts.clear();
+    finish_and_publish(finished);
+    for (auto& c : commands) c(*scheduler_);
+    commands.clear();
+
+    if (!scheduler_->schedule(&step)) {
+      update_stats(false);
+#ifndef NDEBUG
+      const Status leak = scheduler_->check_no_leak();
+      RADIX_CHECK(leak.is_ok());
+#endif
+      continue;
+    }
+    cached_tokens_ += step.new_cached_tokens;
+    if (step.num_extend_tokens > 0) {
+      RADIX_LOG_INFO("Prefill batch. #new-seq: {}, #new-token: {}, #cached-token: {}, #decode: {}, #running-req: {}, #queue-req: {}",
+                     step.reqs.size() - static_cast<size_t>(step.num_decode), step.num_extend_tokens,
+                     step.new_cached_tokens, step.num_decode, scheduler_->num_running(), scheduler_->num_waiting());
+    }
+    Status st = runner_->forward(step.input, &logits);
+    if (!st.is_ok()) {
+      RADIX_LOG_ERROR("forward failed: {}", st.to_string());
+      for (Req* r : step.reqs) {
+        r->state = ReqState::kFinished;
+        r->finish_reason = FinishReason::kAbort;
+        r->error = st;
+      }
+    } else {
+      process_outputs(step, logits);
+    }
+    finished = scheduler_->commit(&step);
+    finish_and_publish(finished);
+    const bool log_decode = step.num_extend_tokens == 0 && ++decode_steps_ % 40 == 0;
+    update_stats(log_decode);
+    if (log_decode) {
+      const EngineStats s = stats();
+      RADIX_LOG_INFO("Decode batch. #running-req: {}, #token: {}, token usage: {:.2f}, gen throughput (token/s): {:.2f}, #queue-req: {}",
+                     s.num_running, s.kv_used_slots,
+                     s.kv_total_slots ? static_cast<double>(s.kv_used_slots) / static_cast<double>(s.kv_total_slots) : 0.0,
+                     s.gen_throughput, s.num_queued);
+    }
+  }
+  // Shutting down: everything still in flight (or still in the inbox) ends as aborted.
+  inbox_->drain(false, &incoming, &aborts, &commands);
+  for (auto& r : incoming) scheduler_->add(std::move(r));
+  scheduler_->abort_all(&finished);
+  finish_and_publish(finished);
+  for (auto& c : commands) c(*scheduler_);
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {
+  auto engine = std::make_unique<EngineImpl>(options);
+  RADIX_RETURN_IF_ERROR(engine->init());
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace radix
