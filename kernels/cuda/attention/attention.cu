@@ -1,0 +1,98 @@
+// cuda::attention: picks the kernel for a step (split-KV decode when every sequence
+// has at most one new token, FlashAttention-style prefill otherwise), the variant
+// policy (window, soft-cap), and the head-dim instantiation from inst/registry.h.
+#include <algorithm>
+#include <string>
+
+#include "kernels/cuda/attention/attention_common.cuh"
+#include "kernels/cuda/attention/inst/registry.h"
+#include "kernels/cuda/attention/plan.h"
+#include "kernels/cuda/backend.h"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace radix::cuda {
+
+int decode_num_splits(const DecodeSplitInputs& in) {
+  const int64_t ctas = std::max<int64_t>(1, static_cast<int64_t>(in.batch) * in.cta_heads);
+  int64_t splits = (2LL * std::max(1, in.num_sms) + ctas - 1) / ctas;
+  splits = std::min<int64_t>(splits,
+                             (in.max_kv_len + kMinPositionsPerSplit - 1) / kMinPositionsPerSplit);
+  splits = std::min<int64_t>(splits, kMaxSplits);
+  const size_t per_split = static_cast<size_t>(std::max(1, in.tokens)) * in.num_q_heads *
+                           (in.head_dim + 1) * sizeof(float);
+  splits = std::min<int64_t>(
+      splits, static_cast<int64_t>(in.workspace_bytes / std::max<size_t>(1, per_split)));
+  return static_cast<int>(std::max<int64_t>(1, splits));
+}
+
+Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                 const Tensor& v_cache, const AttentionParams& params) {
+  if (q.dtype() != DType::kBF16 || out.dtype() != DType::kBF16 || k_cache.dtype() != DType::kBF16 ||
+      v_cache.dtype() != DType::kBF16) {
+    return unimplemented("attention: CUDA kernels take bf16 q/out and a bf16 KV cache; got q " +
+                         q.to_string() + ", cache " + k_cache.to_string());
+  }
+  const int tokens = static_cast<int>(q.size(0));
+  const int batch = static_cast<int>(params.qo_indptr.numel() - 1);
+  if (tokens == 0 || batch == 0) return Status::ok();
+  if (params.max_q_len <= 0 || params.max_q_len > tokens) {
+    return invalid_argument("attention: params.max_q_len (" + std::to_string(params.max_q_len) +
+                            ") must be the step's longest q_len, in [1, T]");
+  }
+  if (params.logit_softcap < 0.0f) return invalid_argument("attention: negative logit_softcap");
+  const bool window = params.sliding_window > 0;
+  const bool softcap = params.logit_softcap > 0.0f;
+  const auto variant = static_cast<attn::VariantId>((window ? 1 : 0) + (softcap ? 2 : 0));
+  const bool decode = params.max_q_len == 1;
+  const int d = static_cast<int>(q.size(2));
+
+  const attn::KernelEntry* entry = nullptr;
+  for (const auto& e : attn::kKernels) {
+    if (e.decode == decode && e.head_dim == d) entry = &e;
+  }
+  if (entry == nullptr) {
+    return unimplemented("attention: no CUDA kernel for head dim " + std::to_string(d) +
+                         " (instantiated: 64, 128, 256)");
+  }
+
+  attn::AttnArgs a;
+  a.q = q.data_as<const bf16>();
+  a.out = out.data_as<bf16>();
+  a.k_cache = k_cache.data_as<const bf16>();
+  a.v_cache = v_cache.data_as<const bf16>();
+  a.qo_indptr = params.qo_indptr.data_as<const int32_t>();
+  a.kv_indptr = params.kv_indptr.data_as<const int32_t>();
+  a.kv_indices = params.kv_indices.data_as<const int32_t>();
+  a.batch = batch;
+  a.tokens = tokens;
+  a.hq = static_cast<int>(q.size(1));
+  a.hk = static_cast<int>(k_cache.size(1));
+  a.num_slots = k_cache.size(0);
+  a.scale = params.scale;
+  a.softcap = params.logit_softcap;
+  a.window = params.sliding_window;
+  a.max_q_len = params.max_q_len;
+  a.stream = static_cast<cudaStream_t>(ctx.stream);
+
+  if (decode && ctx.cuda != nullptr) {
+    const int group = a.hq / a.hk;
+    const int head_block = group == 1 ? 1 : (group <= 4 ? 4 : 8);  // as launch_decode picks
+    DecodeSplitInputs in;
+    in.batch = batch;
+    in.tokens = tokens;
+    in.num_q_heads = a.hq;
+    in.cta_heads = a.hk * ((group + head_block - 1) / head_block);
+    in.head_dim = d;
+    in.max_kv_len = std::max(0, params.max_kv_len);
+    in.num_sms = ctx.cuda->num_sms();
+    in.workspace_bytes = ctx.cuda->attention_workspace_bytes();
+    a.num_splits = decode_num_splits(in);
+    if (a.num_splits > 1) {
+      a.partial_o = static_cast<float*>(ctx.cuda->attention_workspace());
+      a.partial_lse = a.partial_o + static_cast<size_t>(a.num_splits) * tokens * a.hq * d;
+    }
+  }
+  return entry->launch(a, variant);
+}
+
+}  // namespace radix::cuda

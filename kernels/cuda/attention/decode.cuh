@@ -1,0 +1,284 @@
+// Decode attention (every sequence has q_len <= 1): split-KV flash-decoding. One CTA
+// handles one (sequence, KV head, block of up to kGroup query heads of that KV head,
+// split of the context), so each K/V byte is read once per KV group rather than once
+// per query head. Tiles of kTile positions are gathered through kv_indices with
+// 16-byte cp.async into padded shared memory, double-buffered. Per tile: scores (a few
+// threads per position, 16-byte smem reads), an online-softmax update per head (one
+// warp per head), then P.V with each thread owning a pair of columns. With more than
+// one split, each CTA writes a normalized partial output and its log-sum-exp, and
+// merge_kernel combines the splits.
+#pragma once
+
+#include "kernels/cuda/attention/attention_common.cuh"
+
+namespace radix::cuda::attn {
+
+template <int kD, int kGroup>
+struct DecodeShape {
+  static constexpr int kThreads = 128;
+  static constexpr int kTile = kD <= 128 ? 64 : 32;        // positions per tile
+  static constexpr int kThreadsPerKey = kThreads / kTile;  // score phase
+  static constexpr int kStride = kD + 8 * kThreadsPerKey;  // padded smem row (elements)
+  static constexpr int kColPairs = kD / 2;                 // P.V: one bf16 pair per thread
+  static constexpr int kJGroups = kThreads / kColPairs;    // threads sharing a column pair
+  static_assert(kThreads % kColPairs == 0 && kJGroups >= 1, "head dim too large");
+  static constexpr int kKvBytes = 4 * kTile * kStride * 2;  // 2 stages x (K, V), bf16
+  static constexpr int kQBytes = kGroup * kD * 4;           // q in f32
+  static constexpr int kScoreBytes = kGroup * kTile * 4;
+  static constexpr int kStatBytes = 3 * kGroup * 4;  // m, l, alpha
+  static constexpr int kRedBytes = kJGroups > 1 ? kJGroups* kGroup* kD * 4 : 0;
+  static constexpr int kSmemBytes = kKvBytes + kQBytes + kScoreBytes + kStatBytes + kRedBytes;
+};
+
+// grid (B, Hk * group_blocks, num_splits), block kThreads, dynamic smem kSmemBytes.
+template <int kD, int kGroup, typename V>
+__global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
+    decode_kernel(const AttnArgs a) {
+  using Sh = DecodeShape<kD, kGroup>;
+  constexpr int kT = Sh::kTile, kS = Sh::kStride, kTPK = Sh::kThreadsPerKey;
+  constexpr int kChunks = kD / 8;  // 16-byte chunks per row
+  constexpr int kChunksPerThread = kChunks / kTPK;
+
+  const int b = blockIdx.x, split = blockIdx.z;
+  const int q_tok = a.qo_indptr[b];
+  if (a.qo_indptr[b + 1] - q_tok <= 0) return;  // no query row for this sequence
+  const int group = a.hq / a.hk;
+  const int group_blocks = (group + kGroup - 1) / kGroup;
+  const int kvh = blockIdx.y / group_blocks;
+  const int g0 = (blockIdx.y % group_blocks) * kGroup;  // first head of the block within the group
+  const int heads = min(kGroup, group - g0);
+  const int h0 = kvh * group + g0;
+  const int kv_start = a.kv_indptr[b];
+  const int kv_len = a.kv_indptr[b + 1] - kv_start;
+  const int qpos = kv_len - 1;
+  const int lo = V::first_visible(qpos, a);
+  const int chunk = (kv_len - lo + a.num_splits - 1) / a.num_splits;
+  const int k_begin = lo + split * chunk;
+  const int k_end = min(kv_len, k_begin + chunk);
+  const int tiles = k_end > k_begin ? (k_end - k_begin + kT - 1) / kT : 0;
+
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* k_s = reinterpret_cast<bf16*>(smem_raw);                   // [2][kT][kS]
+  bf16* v_s = k_s + 2 * kT * kS;                                   // [2][kT][kS]
+  float* q_s = reinterpret_cast<float*>(smem_raw + Sh::kKvBytes);  // [kGroup][kD]
+  float* s_s = q_s + kGroup * kD;                                  // [kGroup][kT]
+  float* m_s = s_s + kGroup * kT;                                  // [kGroup]
+  float* l_s = m_s + kGroup;
+  float* alpha_s = l_s + kGroup;
+  float* red_s = alpha_s + kGroup;  // [kJGroups][kGroup][kD]
+
+  const int tid = threadIdx.x;
+  auto load_kv = [&](int stage, int tile) {
+    const int base = k_begin + tile * kT;
+    for (int c = tid; c < kT * kChunks; c += Sh::kThreads) {
+      const int j = c / kChunks, col = (c % kChunks) * 8;
+      const int kpos = base + j;
+      int64_t slot = kpos < k_end ? a.kv_indices[kv_start + kpos] : -1;
+      const bool ok = slot >= 0 && slot < a.num_slots;
+      if (!ok) slot = 0;
+      const int64_t off = (slot * a.hk + kvh) * kD + col;
+      cp_async_16(k_s + (stage * kT + j) * kS + col, a.k_cache + off, ok);
+      cp_async_16(v_s + (stage * kT + j) * kS + col, a.v_cache + off, ok);
+    }
+  };
+  if (tiles > 0) load_kv(0, 0);
+  cp_async_commit();
+
+  for (int i = tid; i < kGroup * kD; i += Sh::kThreads) {
+    const int gi = i / kD, d = i % kD;
+    q_s[i] = gi < heads
+                 ? __bfloat162float(a.q[(static_cast<int64_t>(q_tok) * a.hq + h0 + gi) * kD + d])
+                 : 0.0f;
+  }
+  if (tid < kGroup) {
+    m_s[tid] = -INFINITY;
+    l_s[tid] = 0.0f;
+  }
+
+  // P.V mapping: thread owns columns (2 cp, 2 cp + 1) for positions j = jg (mod kJGroups).
+  const int cp = tid % Sh::kColPairs, jg = tid / Sh::kColPairs;
+  float acc[kGroup][2];
+#pragma unroll
+  for (int gi = 0; gi < kGroup; ++gi) acc[gi][0] = acc[gi][1] = 0.0f;
+
+  // Score mapping: position j = tid / kTPK; this thread takes chunks part, part + kTPK, ...
+  const int sj = tid / kTPK, part = tid % kTPK;
+  const int warp = tid >> 5, lane = tid & 31;
+
+  for (int tile = 0; tile < tiles; ++tile) {
+    cp_async_wait<0>();
+    __syncthreads();  // tile landed; previous P.V finished with s_s
+    if (tile + 1 < tiles) load_kv((tile + 1) & 1, tile + 1);
+    cp_async_commit();
+    const bf16* ks = k_s + (tile & 1) * kT * kS;
+    const bf16* vs = v_s + (tile & 1) * kT * kS;
+    const int base = k_begin + tile * kT;
+
+    {  // scores
+      float dot[kGroup];
+#pragma unroll
+      for (int gi = 0; gi < kGroup; ++gi) dot[gi] = 0.0f;
+#pragma unroll
+      for (int cc = 0; cc < kChunksPerThread; ++cc) {
+        const int col = (cc * kTPK + part) * 8;
+        Vec16<bf16> kv = *reinterpret_cast<const Vec16<bf16>*>(ks + sj * kS + col);
+        float kf[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) kf[e] = __bfloat162float(kv.v[e]);
+#pragma unroll
+        for (int gi = 0; gi < kGroup; ++gi) {
+          const float4 qa = *reinterpret_cast<const float4*>(q_s + gi * kD + col);
+          const float4 qb = *reinterpret_cast<const float4*>(q_s + gi * kD + col + 4);
+          dot[gi] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] +
+                     qb.y * kf[5] + qb.z * kf[6] + qb.w * kf[7];
+        }
+      }
+#pragma unroll
+      for (int gi = 0; gi < kGroup; ++gi) {
+#pragma unroll
+        for (int off = 1; off < kTPK; off <<= 1)
+          dot[gi] += __shfl_xor_sync(0xffffffffu, dot[gi], off);
+      }
+      if (part == 0) {
+        const bool vis = base + sj < k_end;
+#pragma unroll
+        for (int gi = 0; gi < kGroup; ++gi)
+          s_s[gi * kT + sj] = vis ? V::logit(dot[gi], a) : -INFINITY;
+      }
+    }
+    __syncthreads();
+
+    // Online softmax: warp w updates heads w, w + 4, ...
+    for (int gi = warp; gi < kGroup; gi += Sh::kThreads / 32) {
+      float x[kT / 32];
+      float tmax = -INFINITY;
+#pragma unroll
+      for (int e = 0; e < kT / 32; ++e) {
+        x[e] = s_s[gi * kT + e * 32 + lane];
+        tmax = fmaxf(tmax, x[e]);
+      }
+      tmax = warp_max(tmax);
+      const float m_old = m_s[gi];
+      const float m_new = fmaxf(m_old, tmax);
+      const float mu = m_new == -INFINITY ? 0.0f : m_new;
+      float sum = 0.0f;
+#pragma unroll
+      for (int e = 0; e < kT / 32; ++e) {
+        const float p = exp2f((x[e] - mu) * kLog2e);
+        s_s[gi * kT + e * 32 + lane] = p;
+        sum += p;
+      }
+      sum = warp_sum(sum);
+      if (lane == 0) {
+        const float alpha = exp2f((m_old - mu) * kLog2e);
+        alpha_s[gi] = alpha;
+        l_s[gi] = l_s[gi] * alpha + sum;
+        m_s[gi] = m_new;
+      }
+    }
+    __syncthreads();
+
+    // acc = acc * alpha + P V
+#pragma unroll
+    for (int gi = 0; gi < kGroup; ++gi) {
+      const float al = alpha_s[gi];
+      acc[gi][0] *= al;
+      acc[gi][1] *= al;
+    }
+    for (int j = jg; j < kT; j += Sh::kJGroups) {
+      const __nv_bfloat162 v2 = *reinterpret_cast<const __nv_bfloat162*>(vs + j * kS + 2 * cp);
+      const float2 vf = __bfloat1622float2(v2);
+#pragma unroll
+      for (int gi = 0; gi < kGroup; ++gi) {
+        const float p = s_s[gi * kT + j];
+        acc[gi][0] += p * vf.x;
+        acc[gi][1] += p * vf.y;
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+  // Combine the kJGroups partial sums of each column pair.
+  if constexpr (Sh::kJGroups > 1) {
+    __syncthreads();
+#pragma unroll
+    for (int gi = 0; gi < kGroup; ++gi) {
+      red_s[(jg * kGroup + gi) * kD + 2 * cp] = acc[gi][0];
+      red_s[(jg * kGroup + gi) * kD + 2 * cp + 1] = acc[gi][1];
+    }
+  }
+  __syncthreads();  // also publishes m_s/l_s when there were no tiles
+  if (jg != 0) return;
+#pragma unroll
+  for (int gi = 0; gi < kGroup; ++gi) {
+    if (gi >= heads) break;
+    float o0 = acc[gi][0], o1 = acc[gi][1];
+    if constexpr (Sh::kJGroups > 1) {
+      for (int r = 1; r < Sh::kJGroups; ++r) {
+        o0 += red_s[(r * kGroup + gi) * kD + 2 * cp];
+        o1 += red_s[(r * kGroup + gi) * kD + 2 * cp + 1];
+      }
+    }
+    const float l = l_s[gi];
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    const int h = h0 + gi;
+    if (a.num_splits == 1) {
+      bf16* dst = a.out + (static_cast<int64_t>(q_tok) * a.hq + h) * kD + 2 * cp;
+      *reinterpret_cast<uint32_t*>(dst) = pack_bf16x2(o0 * inv, o1 * inv);
+    } else {
+      const int64_t row = (static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h;
+      *reinterpret_cast<float2*>(a.partial_o + row * kD + 2 * cp) = make_float2(o0 * inv, o1 * inv);
+      if (cp == 0) a.partial_lse[row] = l > 0.0f ? m_s[gi] + logf(l) : -INFINITY;
+    }
+  }
+}
+
+// out[t, h, :] = sum_s exp(lse_s - lse) * partial_o[s, t, h, :], lse = logsumexp_s(lse_s).
+// grid (T, Hq), block kD threads.
+template <int kD>
+__global__ void __launch_bounds__(kD) merge_kernel(const AttnArgs a) {
+  const int tok = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
+  const int64_t plane = static_cast<int64_t>(a.tokens) * a.hq;  // rows per split
+  const int64_t row = static_cast<int64_t>(tok) * a.hq + h;
+  float mx = -INFINITY;
+  for (int s = 0; s < a.num_splits; ++s) mx = fmaxf(mx, a.partial_lse[s * plane + row]);
+  float acc = 0.0f, wsum = 0.0f;
+  if (mx != -INFINITY) {
+    for (int s = 0; s < a.num_splits; ++s) {
+      const float w = exp2f((a.partial_lse[s * plane + row] - mx) * kLog2e);
+      wsum += w;
+      acc += w * a.partial_o[(s * plane + row) * kD + d];
+    }
+  }
+  a.out[row * kD + d] = __float2bfloat16_rn(wsum > 0.0f ? acc / wsum : 0.0f);
+}
+
+template <int kD, int kGroup, typename V>
+Status launch_decode_group(const AttnArgs& a) {
+  using Sh = DecodeShape<kD, kGroup>;
+  const int group = a.hq / a.hk;
+  const dim3 grid(a.batch, a.hk * ((group + kGroup - 1) / kGroup), a.num_splits);
+  if (grid.y > 65535 || grid.z > 65535)
+    return invalid_argument("attention: too many heads or splits");
+  RADIX_RETURN_IF_ERROR(allow_smem(decode_kernel<kD, kGroup, V>, Sh::kSmemBytes));
+  decode_kernel<kD, kGroup, V><<<grid, Sh::kThreads, Sh::kSmemBytes, a.stream>>>(a);
+  RADIX_RETURN_IF_ERROR(check_launch("attention decode"));
+  if (a.num_splits > 1) {
+    merge_kernel<kD><<<dim3(a.tokens, a.hq), kD, 0, a.stream>>>(a);
+    RADIX_RETURN_IF_ERROR(check_launch("attention decode merge"));
+  }
+  return Status::ok();
+}
+
+// Query heads per CTA: 1 (MHA), 4 (GQA groups up to 4), else 8 (larger groups take
+// several CTAs per KV head).
+template <int kD, typename V>
+Status launch_decode(const AttnArgs& a) {
+  if (a.batch == 0 || a.tokens == 0) return Status::ok();
+  const int group = a.hq / a.hk;
+  if (group == 1) return launch_decode_group<kD, 1, V>(a);
+  if (group <= 4) return launch_decode_group<kD, 4, V>(a);
+  return launch_decode_group<kD, 8, V>(a);
+}
+
+}  // namespace radix::cuda::attn

@@ -1,0 +1,222 @@
+// Prefill/extend attention: FlashAttention-2 tiling on tensor cores (mma.sync
+// m16n8k16, bf16 in, f32 accumulate) with the online softmax in f32 registers.
+// One CTA = 64 query rows of one (sequence, query head); 4 warps own 16 rows each.
+// K/V tiles of kBlockN context positions are gathered through kv_indices into
+// shared memory with cp.async, double-buffered so the next tile loads while this one
+// is computed. Causal, sliding window and soft-cap come from the Variant policy.
+#pragma once
+
+#include "kernels/cuda/attention/attention_common.cuh"
+
+namespace radix::cuda::attn {
+
+template <int kD>
+struct PrefillShape {
+  static constexpr int kWarps = 4;
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kBlockM = 16 * kWarps;          // query rows per CTA
+  static constexpr int kBlockN = kD <= 128 ? 64 : 32;  // context positions per tile
+  static constexpr int kStride = kD + 8;               // smem row (16-byte pad: no bank conflicts)
+  static constexpr int kSmemBytes =
+      (kBlockM + 4 * kBlockN) * kStride * static_cast<int>(sizeof(bf16));  // Q + 2 stages of K, V
+};
+
+// grid (ceil(max_q_len / kBlockM), B, Hq), block kThreads, dynamic smem kSmemBytes.
+template <int kD, typename V>
+__global__ void __launch_bounds__(PrefillShape<kD>::kThreads) prefill_kernel(const AttnArgs a) {
+  using Sh = PrefillShape<kD>;
+  constexpr int kM = Sh::kBlockM, kN = Sh::kBlockN, kS = Sh::kStride;
+  constexpr int kChunks = kD / 8;  // 16-byte chunks per row
+
+  const int b = blockIdx.y, h = blockIdx.z;
+  const int q_start = a.qo_indptr[b];
+  const int q_len = a.qo_indptr[b + 1] - q_start;
+  const int m0 = blockIdx.x * kM;  // first query row of this CTA within the sequence
+  if (m0 >= q_len) return;
+  const int kv_start = a.kv_indptr[b];
+  const int kv_len = a.kv_indptr[b + 1] - kv_start;
+  const int kvh = h / (a.hq / a.hk);
+  const int pos0 = kv_len - q_len + m0;  // position of row m0
+  const int rows = min(kM, q_len - m0);
+  const int kv_end = min(kv_len, pos0 + rows);             // causal bound of the last row
+  const int kv_begin = max(0, V::first_visible(pos0, a));  // window bound of the first row
+  const int tiles = kv_end > kv_begin ? (kv_end - kv_begin + kN - 1) / kN : 0;
+
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* q_s = reinterpret_cast<bf16*>(smem_raw);  // [kM][kS]
+  bf16* k_s = q_s + kM * kS;                      // [2][kN][kS]
+  bf16* v_s = k_s + 2 * kN * kS;                  // [2][kN][kS]
+
+  const int tid = threadIdx.x;
+  // Q tile (rows past q_len zero-filled).
+  for (int c = tid; c < kM * kChunks; c += Sh::kThreads) {
+    const int r = c / kChunks, col = (c % kChunks) * 8;
+    const bool ok = r < rows;
+    const bf16* src =
+        a.q + ((static_cast<int64_t>(q_start) + m0 + (ok ? r : 0)) * a.hq + h) * kD + col;
+    cp_async_16(q_s + r * kS + col, src, ok);
+  }
+  auto load_kv = [&](int stage, int tile) {
+    const int base = kv_begin + tile * kN;
+    for (int c = tid; c < kN * kChunks; c += Sh::kThreads) {
+      const int j = c / kChunks, col = (c % kChunks) * 8;
+      const int kpos = base + j;
+      int64_t slot = kpos < kv_end ? a.kv_indices[kv_start + kpos] : -1;
+      const bool ok = slot >= 0 && slot < a.num_slots;
+      if (!ok) slot = 0;
+      const int64_t off = (slot * a.hk + kvh) * kD + col;
+      cp_async_16(k_s + (stage * kN + j) * kS + col, a.k_cache + off, ok);
+      cp_async_16(v_s + (stage * kN + j) * kS + col, a.v_cache + off, ok);
+    }
+  };
+  if (tiles > 0) load_kv(0, 0);
+  cp_async_commit();
+
+  const int warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, t = lane & 3;  // mma fragment coordinates
+  const int r_lo = warp * 16 + g, r_hi = r_lo + 8;
+  const int qpos_lo = pos0 + r_lo, qpos_hi = pos0 + r_hi;
+
+  float o[kD / 8][4];
+#pragma unroll
+  for (int i = 0; i < kD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+  float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;
+
+  for (int tile = 0; tile < tiles; ++tile) {
+    cp_async_wait<0>();
+    __syncthreads();
+    if (tile + 1 < tiles) load_kv((tile + 1) & 1, tile + 1);
+    cp_async_commit();
+    const bf16* ks = k_s + (tile & 1) * kN * kS;
+    const bf16* vs = v_s + (tile & 1) * kN * kS;
+    const int base = kv_begin + tile * kN;
+
+    // S = Q K^T for this warp's 16 rows x kN positions.
+    float s[kN / 8][4];
+#pragma unroll
+    for (int nb = 0; nb < kN / 8; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      uint32_t af[4];
+      const int col = kk * 16 + 2 * t;
+      af[0] = *reinterpret_cast<const uint32_t*>(q_s + r_lo * kS + col);
+      af[1] = *reinterpret_cast<const uint32_t*>(q_s + r_hi * kS + col);
+      af[2] = *reinterpret_cast<const uint32_t*>(q_s + r_lo * kS + col + 8);
+      af[3] = *reinterpret_cast<const uint32_t*>(q_s + r_hi * kS + col + 8);
+#pragma unroll
+      for (int nb = 0; nb < kN / 8; ++nb) {
+        uint32_t bfr[2];
+        const bf16* krow = ks + (nb * 8 + g) * kS + col;
+        bfr[0] = *reinterpret_cast<const uint32_t*>(krow);
+        bfr[1] = *reinterpret_cast<const uint32_t*>(krow + 8);
+        mma_bf16_16816(s[nb], af, bfr);
+      }
+    }
+
+    // Logits, masks, and the online softmax update (rows r_lo and r_hi).
+    float tmax_lo = -INFINITY, tmax_hi = -INFINITY;
+#pragma unroll
+    for (int nb = 0; nb < kN / 8; ++nb) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int kpos = base + nb * 8 + 2 * t + (e & 1);
+        const int qpos = e < 2 ? qpos_lo : qpos_hi;
+        const bool vis = kpos < kv_end && V::visible(qpos, kpos, a);
+        const float x = vis ? V::logit(s[nb][e], a) : -INFINITY;
+        s[nb][e] = x;
+        if (e < 2) {
+          tmax_lo = fmaxf(tmax_lo, x);
+        } else {
+          tmax_hi = fmaxf(tmax_hi, x);
+        }
+      }
+    }
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+      tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(0xffffffffu, tmax_lo, off));
+      tmax_hi = fmaxf(tmax_hi, __shfl_xor_sync(0xffffffffu, tmax_hi, off));
+    }
+    const float mn_lo = fmaxf(m_lo, tmax_lo), mn_hi = fmaxf(m_hi, tmax_hi);
+    const float mu_lo = mn_lo == -INFINITY ? 0.0f : mn_lo;
+    const float mu_hi = mn_hi == -INFINITY ? 0.0f : mn_hi;
+    const float alpha_lo = exp2f((m_lo - mu_lo) * kLog2e);
+    const float alpha_hi = exp2f((m_hi - mu_hi) * kLog2e);
+    m_lo = mn_lo;
+    m_hi = mn_hi;
+    float sum_lo = 0.0f, sum_hi = 0.0f;
+#pragma unroll
+    for (int nb = 0; nb < kN / 8; ++nb) {
+      s[nb][0] = exp2f((s[nb][0] - mu_lo) * kLog2e);
+      s[nb][1] = exp2f((s[nb][1] - mu_lo) * kLog2e);
+      s[nb][2] = exp2f((s[nb][2] - mu_hi) * kLog2e);
+      s[nb][3] = exp2f((s[nb][3] - mu_hi) * kLog2e);
+      sum_lo += s[nb][0] + s[nb][1];
+      sum_hi += s[nb][2] + s[nb][3];
+    }
+    l_lo = l_lo * alpha_lo + sum_lo;  // per-thread partial; reduced across t at the end
+    l_hi = l_hi * alpha_hi + sum_hi;
+#pragma unroll
+    for (int nd = 0; nd < kD / 8; ++nd) {
+      o[nd][0] *= alpha_lo;
+      o[nd][1] *= alpha_lo;
+      o[nd][2] *= alpha_hi;
+      o[nd][3] *= alpha_hi;
+    }
+
+    // O += P V: P's accumulator layout is the A-fragment layout of the next MMA.
+#pragma unroll
+    for (int kc = 0; kc < kN / 16; ++kc) {
+      uint32_t pf[4];
+      pf[0] = pack_bf16x2(s[2 * kc][0], s[2 * kc][1]);
+      pf[1] = pack_bf16x2(s[2 * kc][2], s[2 * kc][3]);
+      pf[2] = pack_bf16x2(s[2 * kc + 1][0], s[2 * kc + 1][1]);
+      pf[3] = pack_bf16x2(s[2 * kc + 1][2], s[2 * kc + 1][3]);
+      const bf16* v0 = vs + (kc * 16 + 2 * t) * kS;
+#pragma unroll
+      for (int nd = 0; nd < kD / 8; ++nd) {
+        const int col = nd * 8 + g;
+        uint32_t bfr[2];
+        bfr[0] = pack_bf16x2(v0[col], v0[kS + col]);
+        bfr[1] = pack_bf16x2(v0[8 * kS + col], v0[9 * kS + col]);
+        mma_bf16_16816(o[nd], pf, bfr);
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+#pragma unroll
+  for (int off = 1; off < 4; off <<= 1) {
+    l_lo += __shfl_xor_sync(0xffffffffu, l_lo, off);
+    l_hi += __shfl_xor_sync(0xffffffffu, l_hi, off);
+  }
+  const float inv_lo = l_lo > 0.0f ? 1.0f / l_lo : 0.0f;
+  const float inv_hi = l_hi > 0.0f ? 1.0f / l_hi : 0.0f;
+  bf16* out_lo = a.out + ((static_cast<int64_t>(q_start) + m0 + r_lo) * a.hq + h) * kD;
+  bf16* out_hi = a.out + ((static_cast<int64_t>(q_start) + m0 + r_hi) * a.hq + h) * kD;
+#pragma unroll
+  for (int nd = 0; nd < kD / 8; ++nd) {
+    const int col = nd * 8 + 2 * t;
+    if (r_lo < rows) {
+      *reinterpret_cast<uint32_t*>(out_lo + col) =
+          pack_bf16x2(o[nd][0] * inv_lo, o[nd][1] * inv_lo);
+    }
+    if (r_hi < rows) {
+      *reinterpret_cast<uint32_t*>(out_hi + col) =
+          pack_bf16x2(o[nd][2] * inv_hi, o[nd][3] * inv_hi);
+    }
+  }
+}
+
+template <int kD, typename V>
+Status launch_prefill(const AttnArgs& a) {
+  using Sh = PrefillShape<kD>;
+  const dim3 grid((a.max_q_len + Sh::kBlockM - 1) / Sh::kBlockM, a.batch, a.hq);
+  if (grid.x == 0 || grid.y == 0) return Status::ok();
+  if (grid.y > 65535 || grid.z > 65535)
+    return invalid_argument("attention: batch or heads too large");
+  RADIX_RETURN_IF_ERROR(allow_smem(prefill_kernel<kD, V>, Sh::kSmemBytes));
+  prefill_kernel<kD, V><<<grid, Sh::kThreads, Sh::kSmemBytes, a.stream>>>(a);
+  return check_launch("attention prefill");
+}
+
+}  // namespace radix::cuda::attn
