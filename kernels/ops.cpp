@@ -56,7 +56,7 @@ Status check_activation(const char* op, const OpContext& ctx, const Tensor& t) {
   return Status::ok();
 }
 
-Status no_cuda(const char* op) {
+[[maybe_unused]] Status no_cuda(const char* op) {
   return unimplemented(std::string(op) + ": this radix build has no CUDA kernels");
 }
 

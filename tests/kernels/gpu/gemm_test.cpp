@@ -1,0 +1,86 @@
+// CUDA (cuBLASLt) vs CPU for ops::gemm, out[M, N] = a[M, K] @ w[N, K]^T (+ bias), over
+// the projection shapes of Llama-3-8B (qkv 6144x4096, o 4096x4096, gate_up
+// 28672x4096, down 4096x14336) and Qwen2-7B (qkv with bias 4608x3584), decode and
+// prefill row counts, and odd sizes that defeat 16-byte alignment.
+//
+// Tolerance: both sides multiply identical bf16 values with >= f32 accumulation; the
+// CUDA result is rounded once to bf16 (relative error <= 2^-9 per element, ~1.1e-3
+// RMS), and summation order differs by ~K * 2^-24. So relative L2 error < 4e-3, and
+// per element |err| <= 2^-7 * max|ref| (one ulp at the largest magnitude, which also
+// covers outputs that cancel to near zero).
+#include <algorithm>
+
+#include "tests/kernels/gpu/gpu_test_util.h"
+
+#ifdef RADIX_HAS_CUDA_KERNELS
+
+namespace radix::testing {
+namespace {
+
+class GemmGpu : public GpuKernelTest {
+ protected:
+  void check(int64_t m, int64_t n, int64_t k, bool bias, DType dt) {
+    SCOPED_TRACE("M " + std::to_string(m) + " N " + std::to_string(n) + " K " + std::to_string(k) +
+                 (bias ? " +bias " : " ") + dtype_name(dt));
+    OwnedTensor a = random_host({m, k}, -1, 1, dt), w = random_host({n, k}, -1, 1, dt);
+    OwnedTensor b = random_host({n}, -1, 1, dt);
+    OwnedTensor ref = OwnedTensor::host({m, n}, DType::kF32);
+    ASSERT_TRUE(ops::gemm(cpu(), ref, a, w, bias ? &b.view() : nullptr).is_ok());
+    OwnedTensor d_a = to_device(a, dt), d_w = to_device(w, dt), d_b = to_device(b, dt);
+    OwnedTensor d_out = poisoned({m, n}, dt);
+    Status st = ops::gemm(gpu(), d_out, d_a, d_w, bias ? &d_b.view() : nullptr);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    OwnedTensor got = to_host_f32(d_out);
+    float max_ref = 0;
+    for (int64_t i = 0; i < ref.view().numel(); ++i)
+      max_ref = std::max(max_ref, std::fabs(ref.data_as<float>()[i]));
+    const bool low = dt != DType::kF32;
+    EXPECT_TRUE(rel_l2_below(got, ref, low ? 4e-3 : 1e-5));
+    EXPECT_TRUE(all_close(got, ref, (low ? 1.0f / 128 : 1e-5f) * max_ref, 0));
+  }
+};
+
+TEST_F(GemmGpu, LlamaProjectionsMatchCpuAtDecodeAndPrefillRows) {
+  for (int64_t m : {1, 17}) {
+    check(m, 6144, 4096, false, DType::kBF16);
+    check(m, 28672, 4096, false, DType::kBF16);
+    check(m, 4096, 14336, false, DType::kBF16);
+  }
+  check(129, 4096, 4096, false, DType::kBF16);
+}
+
+TEST_F(GemmGpu, BiasEpilogueMatchesCpu) {
+  check(3, 4608, 3584, true, DType::kBF16);
+  check(129, 4608, 3584, true, DType::kBF16);
+}
+
+TEST_F(GemmGpu, OddShapesAndOtherDtypes) {
+  check(3, 37, 19, false, DType::kBF16);
+  check(17, 129, 72, true, DType::kBF16);
+  check(5, 300, 64, false, DType::kF16);
+  check(7, 96, 130, true, DType::kF32);
+}
+
+TEST_F(GemmGpu, PlansAreCachedPerShape) {
+  check(4, 256, 128, false, DType::kBF16);
+  const size_t plans = backend_->cached_matmul_plans();
+  check(4, 256, 128, false, DType::kBF16);
+  EXPECT_EQ(backend_->cached_matmul_plans(), plans);
+  check(5, 256, 128, false, DType::kBF16);
+  EXPECT_EQ(backend_->cached_matmul_plans(), plans + 1);
+}
+
+TEST_F(GemmGpu, MixedDtypesAreAnErrorNotACrash) {
+  OwnedTensor a = poisoned({2, 8}, DType::kBF16), w = poisoned({4, 8}, DType::kF32);
+  OwnedTensor out = poisoned({2, 4}, DType::kBF16);
+  EXPECT_FALSE(ops::gemm(gpu(), out, a, w).is_ok());
+  OpContext no_backend = gpu();
+  no_backend.cuda = nullptr;
+  OwnedTensor w16 = poisoned({4, 8}, DType::kBF16);
+  EXPECT_FALSE(ops::gemm(no_backend, out, a, w16).is_ok());
+}
+
+}  // namespace
+}  // namespace radix::testing
+
+#endif  // RADIX_HAS_CUDA_KERNELS
