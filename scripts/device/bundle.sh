@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Packs what the GPU machine needs to run binaries built here (DEVICE.md): the `radix`
+# binary and the test binaries (test_*) of a build dir, stripped, into .bundle/bin,
+# plus every shared library they load that the GPU machine lacks (ldd minus glibc,
+# libstdc++/libgcc and the CUDA libraries that live there under /usr/local/cuda/lib64),
+# xz-packed into .bundle/libs.tar.xz so the carry stays small. .bundle/env.sh unpacks
+# the libraries on first use and sets PATH and LD_LIBRARY_PATH. Builds nothing.
+#
+#   scripts/device/bundle.sh [BUILD_DIR]      (default: build-cuda)
+#   then: device run, carry [".bundle"], command "bash scripts/device/run-gpu-tests.sh"
+set -euo pipefail
+
+build=${1:-build-cuda}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out="$root/.bundle"
+[[ -d "$build" ]] || { echo "bundle.sh: no build dir '$build'" >&2; exit 1; }
+
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib"
+
+bins=()
+for f in "$build"/radix "$build"/test_*; do
+  [[ -f "$f" && -x "$f" ]] || continue
+  bins+=("$f")
+  cp "$f" "$out/bin/"
+  strip --strip-unneeded "$out/bin/$(basename "$f")"
+done
+[[ ${#bins[@]} -gt 0 ]] || { echo "bundle.sh: no radix or test_* binaries in $build" >&2; exit 1; }
+
+# Libraries present on the GPU machine (glibc, the compiler runtime, the CUDA toolkit
+# and driver) are not carried.
+skip='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|librt\.|libpthread\.|libresolv\.|libutil\.|libstdc\+\+|libgcc_s|libcuda\.|libcublas|libcudart|libnvidia|libnccl)'
+declare -A seen=()
+for b in "${bins[@]}"; do
+  while read -r name _ path _; do
+    [[ -n "${path:-}" && -f "$path" ]] || continue
+    [[ "$name" =~ $skip ]] && continue
+    [[ -n "${seen[$name]:-}" ]] && continue
+    seen[$name]=1
+    cp -L "$path" "$out/lib/$name"
+    strip --strip-unneeded "$out/lib/$name" 2>/dev/null || true
+  done < <(ldd "$b" | grep '=>')
+done
+
+(cd "$out" && tar -cJf libs.tar.xz lib && rm -rf lib)
+
+cat > "$out/env.sh" <<'ENV'
+# Sourced on the GPU machine: unpacks the carried libraries once, then puts the
+# bundle's binaries and libraries first on PATH / LD_LIBRARY_PATH.
+bundle_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ ! -d "$bundle_dir/lib" ]]; then
+  tar -xJf "$bundle_dir/libs.tar.xz" -C "$bundle_dir"
+fi
+export PATH="$bundle_dir/bin:$PATH"
+export LD_LIBRARY_PATH="$bundle_dir/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+ENV
+
+echo "bundle.sh: $(ls "$out/bin" | tr '\n' ' ')"
+echo "bundle.sh: libraries: ${!seen[*]}"
+du -sh "$out"
