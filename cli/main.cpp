@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   radix::cli::Runner run;
   radix::cli::register_generate(app, &run);
+  radix::cli::register_tokenize(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
