@@ -635,7 +635,7 @@ class Parser {
   }
 
   ExprPtr parse_call(ExprPtr callee) {
-    auto e = node(ExprKind::kCall, cur().offset);
+    auto e = node(ExprKind::kCall, callee->offset);
     e->children.push_back(std::move(callee));
     parse_args(*e);
     return e;
