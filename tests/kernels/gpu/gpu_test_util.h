@@ -191,6 +191,21 @@ inline ::testing::AssertionResult rel_l2_below(const Tensor& actual, const Tenso
   return ::testing::AssertionFailure() << "relative L2 error " << rel << " > " << bound;
 }
 
+// Measured error, printed so docs/kernels.md can quote real numbers.
+inline void print_error(const char* what, const Tensor& actual, const Tensor& expected) {
+  const float* a = actual.data_as<const float>();
+  const float* e = expected.data_as<const float>();
+  double num = 0, den = 0, worst = 0;
+  for (int64_t i = 0; i < actual.numel(); ++i) {
+    const double diff = static_cast<double>(a[i]) - e[i];
+    num += diff * diff;
+    den += static_cast<double>(e[i]) * e[i];
+    worst = std::max(worst, std::fabs(diff));
+  }
+  std::printf("[ measured ] %s: rel-L2 %.2e, max abs %.2e\n", what,
+              den > 0 ? std::sqrt(num / den) : 0.0, worst);
+}
+
 }  // namespace radix::testing
 
 #endif  // RADIX_HAS_CUDA_KERNELS

@@ -1,0 +1,249 @@
+// bench_kernels_gpu: times the CUDA kernels at model shapes against ceilings measured
+// in the same run (device-to-device copy bandwidth, cuBLASLt bf16 GEMM rate). CUDA
+// events around each launch, warm-up first, median of the repetitions; decode KV
+// caches rotate over several layers' worth of memory so L2 (50 MB) does not serve
+// them. Prints one table; not a test (timings assert nothing).
+//
+//   bench_kernels_gpu [--quick]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "core/buffer.h"
+#include "kernels/cuda/attention/plan.h"
+#include "kernels/cuda/backend.h"
+#include "kernels/ops.h"
+
+namespace radix {
+namespace {
+
+#define BENCH_CHECK(expr)                                                              \
+  do {                                                                                 \
+    Status s_ = (expr);                                                                \
+    if (!s_.is_ok()) {                                                                 \
+      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, s_.to_string().c_str()); \
+      std::exit(1);                                                                    \
+    }                                                                                  \
+  } while (0)
+
+OwnedTensor device(const Shape& shape, DType dt) {
+  auto t = OwnedTensor::empty(shape, dt, Device::cuda(0));
+  BENCH_CHECK(t.status());
+  return std::move(t).value();
+}
+
+// Fills a bf16 device tensor with small pseudo-random values (never zeros: zeros can
+// run faster than real data).
+void fill_random(const Tensor& t, uint32_t seed) {
+  std::vector<uint16_t> h(static_cast<size_t>(t.numel()));
+  uint32_t s = seed * 2654435761u + 1;
+  for (auto& v : h) {
+    s = s * 1664525u + 1013904223u;
+    v = f32_to_bf16((static_cast<float>(s >> 8) / 16777216.0f - 0.5f));
+  }
+  OwnedTensor host = OwnedTensor::host(t.shape(), DType::kBF16);
+  std::memcpy(host.view().data(), h.data(), h.size() * 2);
+  BENCH_CHECK(copy_tensor(t, host.view()));
+}
+
+OwnedTensor i32(const std::vector<int32_t>& v) {
+  OwnedTensor h = OwnedTensor::host({static_cast<int64_t>(v.size())}, DType::kI32);
+  std::memcpy(h.view().data(), v.data(), v.size() * 4);
+  OwnedTensor d = device(h.view().shape(), DType::kI32);
+  BENCH_CHECK(copy_tensor(d.view(), h.view()));
+  return d;
+}
+
+// Median milliseconds of `reps` timed runs of fn (rep index passed) after warm-up.
+double time_ms(cudaStream_t stream, int reps, const std::function<void(int)>& fn) {
+  for (int i = 0; i < 3; ++i) fn(i);
+  std::vector<cudaEvent_t> ev(2 * reps);
+  for (auto& e : ev) cudaEventCreate(&e);
+  for (int i = 0; i < reps; ++i) {
+    cudaEventRecord(ev[2 * i], stream);
+    fn(i);
+    cudaEventRecord(ev[2 * i + 1], stream);
+  }
+  cudaStreamSynchronize(stream);
+  std::vector<float> ms(reps);
+  for (int i = 0; i < reps; ++i) cudaEventElapsedTime(&ms[i], ev[2 * i], ev[2 * i + 1]);
+  for (auto& e : ev) cudaEventDestroy(e);
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) {
+    std::fprintf(stderr, "CUDA error: %s\n", cudaGetErrorString(err));
+    std::exit(1);
+  }
+  std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
+  return ms[reps / 2];
+}
+
+int run(bool quick) {
+  auto backend_r = CudaBackend::create(0);
+  BENCH_CHECK(backend_r.status());
+  auto backend = std::move(backend_r).value();
+  auto stream_r = CudaStream::create();
+  BENCH_CHECK(stream_r.status());
+  auto stream_obj = std::move(stream_r).value();
+  auto stream = static_cast<cudaStream_t>(stream_obj.get());
+  OpContext ctx{Device::cuda(0), stream_obj.get(), backend.get()};
+  const int reps = quick ? 10 : 30;
+
+  // ---- ceilings ----
+  const size_t copy_bytes = size_t{2} << 30;
+  OwnedTensor src = device({static_cast<int64_t>(copy_bytes / 2)}, DType::kBF16);
+  OwnedTensor dst = device({static_cast<int64_t>(copy_bytes / 2)}, DType::kBF16);
+  fill_random(src.view(), 1);
+  const double copy_ms = time_ms(stream, reps, [&](int) {
+    cudaMemcpyAsync(dst.view().data(), src.view().data(), copy_bytes, cudaMemcpyDeviceToDevice,
+                    stream);
+  });
+  const double bw = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;  // read + write
+  std::printf("ceiling  d2d copy 2 GiB: %.3f ms = %.0f GB/s (read+write)\n", copy_ms, bw);
+  src = OwnedTensor();
+  dst = OwnedTensor();
+
+  double gemm_tflops = 0;
+  {
+    const int64_t n = 8192;
+    OwnedTensor a = device({n, n}, DType::kBF16), w = device({n, n}, DType::kBF16),
+                o = device({n, n}, DType::kBF16);
+    fill_random(a.view(), 2);
+    fill_random(w.view(), 3);
+    const double ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::gemm(ctx, o, a, w)); });
+    gemm_tflops = 2.0 * n * n * n / (ms * 1e-3) / 1e12;
+    std::printf("ceiling  cuBLASLt bf16 GEMM 8192^3: %.3f ms = %.0f TFLOP/s\n", ms, gemm_tflops);
+  }
+  {
+    OwnedTensor a = device({1, 4096}, DType::kBF16), w = device({14336, 4096}, DType::kBF16);
+    OwnedTensor o = device({1, 14336}, DType::kBF16);
+    fill_random(a.view(), 4);
+    fill_random(w.view(), 5);
+    const double ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::gemm(ctx, o, a, w)); });
+    std::printf("gemm     GEMV 1x4096 . 14336x4096: %.1f us = %.0f GB/s\n", ms * 1e3,
+                14336.0 * 4096 * 2 / (ms * 1e-3) / 1e9);
+  }
+
+  // ---- decode attention (Llama-3-8B: Hq 32, Hk 8, D 128) ----
+  const int hq = 32, hk = 8, d = 128;
+  std::printf("\n%-10s %6s %7s %7s %10s %9s %8s\n", "decode", "batch", "kv_len", "splits",
+              "time_us", "GB/s", "of_copy");
+  struct DecodeCase {
+    int batch, kv;
+  };
+  std::vector<DecodeCase> decode_cases = {{1, 1024},  {1, 4096},   {1, 32768}, {8, 4096},
+                                          {64, 1024}, {128, 1024}, {32, 4096}};
+  for (auto [batch, kv] : decode_cases) {
+    const int64_t ctx_tokens = static_cast<int64_t>(batch) * kv;
+    // Enough layers' caches that one rotation exceeds L2 several times over.
+    const int64_t layer_bytes = ctx_tokens * hk * d * 2 * 2;
+    const int layers =
+        static_cast<int>(std::clamp<int64_t>((int64_t{400} << 20) / layer_bytes, 1, 16));
+    std::vector<OwnedTensor> kc, vc;
+    for (int l = 0; l < layers; ++l) {
+      kc.push_back(device({ctx_tokens, hk, d}, DType::kBF16));
+      vc.push_back(device({ctx_tokens, hk, d}, DType::kBF16));
+      fill_random(kc.back().view(), 10 + l);
+      fill_random(vc.back().view(), 100 + l);
+    }
+    std::vector<int32_t> qo(batch + 1), kvp(batch + 1), idx(ctx_tokens);
+    for (int b = 0; b <= batch; ++b) {
+      qo[b] = b;
+      kvp[b] = b * kv;
+    }
+    std::iota(idx.begin(), idx.end(), 0);  // contiguous slots per sequence, as after a prefill
+    OwnedTensor d_qo = i32(qo), d_kvp = i32(kvp), d_idx = i32(idx);
+    OwnedTensor q = device({batch, hq, d}, DType::kBF16),
+                out = device({batch, hq, d}, DType::kBF16);
+    fill_random(q.view(), 7);
+    AttentionParams p;
+    p.qo_indptr = d_qo;
+    p.kv_indptr = d_kvp;
+    p.kv_indices = d_idx;
+    p.scale = 1.0f / std::sqrt(128.0f);
+    p.max_q_len = 1;
+    p.max_kv_len = kv;
+    const double ms = time_ms(stream, reps, [&](int i) {
+      BENCH_CHECK(ops::attention(ctx, out, q, kc[i % layers], vc[i % layers], p));
+    });
+    const double bytes = static_cast<double>(layer_bytes) + ctx_tokens * 4.0;  // K, V, indices
+    const double gbs = bytes / (ms * 1e-3) / 1e9;
+    const int group_blocks = 1;  // group 4 -> one CTA block per KV head
+    cuda::DecodeSplitInputs in{batch,
+                               batch,
+                               hq,
+                               hk * group_blocks,
+                               d,
+                               kv,
+                               backend->num_sms(),
+                               backend->attention_workspace_bytes()};
+    std::printf("%-10s %6d %7d %7d %10.1f %9.0f %7.0f%%\n", "llama3-8b", batch, kv,
+                cuda::decode_num_splits(in), ms * 1e3, gbs, 100.0 * gbs / bw);
+  }
+
+  // ---- prefill attention, one sequence, causal ----
+  std::printf("\n%-10s %7s %10s %9s %10s\n", "prefill", "q_len", "time_ms", "TFLOP/s", "of_gemm");
+  for (int len : quick ? std::vector<int>{4096} : std::vector<int>{4096, 16384}) {
+    OwnedTensor kc = device({len, hk, d}, DType::kBF16), vc = device({len, hk, d}, DType::kBF16);
+    fill_random(kc.view(), 20);
+    fill_random(vc.view(), 21);
+    std::vector<int32_t> idx(len);
+    std::iota(idx.begin(), idx.end(), 0);
+    OwnedTensor d_qo = i32({0, len}), d_kvp = i32({0, len}), d_idx = i32(idx);
+    OwnedTensor q = device({len, hq, d}, DType::kBF16), out = device({len, hq, d}, DType::kBF16);
+    fill_random(q.view(), 22);
+    AttentionParams p;
+    p.qo_indptr = d_qo;
+    p.kv_indptr = d_kvp;
+    p.kv_indices = d_idx;
+    p.scale = 1.0f / std::sqrt(128.0f);
+    p.max_q_len = len;
+    p.max_kv_len = len;
+    const double ms = time_ms(stream, quick ? 5 : 10,
+                              [&](int) { BENCH_CHECK(ops::attention(ctx, out, q, kc, vc, p)); });
+    // Causal: len*(len+1)/2 (q, k) pairs, 2 matmuls of 2*D flops each per pair and head.
+    const double flops = 4.0 * d * hq * (static_cast<double>(len) * (len + 1) / 2);
+    const double tf = flops / (ms * 1e-3) / 1e12;
+    std::printf("%-10s %7d %10.3f %9.1f %9.0f%%\n", "llama3-8b", len, ms, tf,
+                100.0 * tf / gemm_tflops);
+  }
+
+  // ---- memory-bound elementwise ops at a 4096-token prefill ----
+  {
+    const int64_t t = 4096, h = 4096, inter = 14336;
+    OwnedTensor x = device({t, h}, DType::kBF16), res = device({t, h}, DType::kBF16),
+                w = device({h}, DType::kBF16);
+    OwnedTensor o = device({t, h}, DType::kBF16);
+    fill_random(x.view(), 30);
+    fill_random(res.view(), 31);
+    fill_random(w.view(), 32);
+    double ms = time_ms(stream, reps,
+                        [&](int) { BENCH_CHECK(ops::add_rms_norm(ctx, o, res, x, w, 1e-5f)); });
+    std::printf("\nadd_rms_norm 4096x4096: %.1f us = %.0f GB/s\n", ms * 1e3,
+                4.0 * t * h * 2 / (ms * 1e-3) / 1e9);
+    OwnedTensor gu = device({t, 2 * inter}, DType::kBF16), act = device({t, inter}, DType::kBF16);
+    fill_random(gu.view(), 33);
+    ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::silu_and_mul(ctx, act, gu)); });
+    std::printf("silu_and_mul 4096x14336: %.1f us = %.0f GB/s\n", ms * 1e3,
+                3.0 * t * inter * 2 / (ms * 1e-3) / 1e9);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace radix
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  if (!radix::cuda_available()) {
+    std::printf("bench_kernels_gpu: no CUDA device\n");
+    return 0;
+  }
+  return radix::run(quick);
+}
