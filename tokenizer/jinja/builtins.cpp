@@ -149,9 +149,7 @@ List str_split(const std::string& s, const Value* sep_v, const Value* max_v, boo
         while (i < u.size() && is_py_space(u[i])) ++i;
         if (i >= u.size()) break;
         if (maxsplit >= 0 && static_cast<int64_t>(words.size()) == maxsplit) {
-          size_t e = u.size();
-          while (e > i && is_py_space(u[e - 1])) --e;
-          words.push_back(u.substr(i, e - i));
+          words.push_back(u.substr(i));  // the rest keeps its trailing whitespace
           break;
         }
         size_t j = i;
@@ -165,9 +163,7 @@ List str_split(const std::string& s, const Value* sep_v, const Value* max_v, boo
         while (i > 0 && is_py_space(u[i - 1])) --i;
         if (i == 0) break;
         if (maxsplit >= 0 && static_cast<int64_t>(words.size()) == maxsplit) {
-          size_t b = 0;
-          while (b < i && is_py_space(u[b])) ++b;
-          words.push_back(u.substr(b, i - b));
+          words.push_back(u.substr(0, i));  // the rest keeps its leading whitespace
           break;
         }
         size_t j = i;

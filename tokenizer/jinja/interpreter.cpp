@@ -280,13 +280,13 @@ class Interpreter {
 
   void exec_for(const Stmt& s, const ScopePtr& scope, std::string& out) {
     List items = iterate(eval(*s.expr, scope));
-    auto loop_scope = std::make_shared<Scope>();
-    loop_scope->parent = scope;
     if (s.filter) {
+      auto filter_scope = std::make_shared<Scope>();
+      filter_scope->parent = scope;
       List kept;
       for (Value& item : items) {
-        assign(*loop_scope, s.targets, item);
-        if (eval(*s.filter, loop_scope).truthy()) kept.push_back(std::move(item));
+        assign(*filter_scope, s.targets, item);
+        if (eval(*s.filter, filter_scope).truthy()) kept.push_back(std::move(item));
       }
       items = std::move(kept);
     }
@@ -298,6 +298,9 @@ class Interpreter {
     auto cycle_items = std::make_shared<int64_t>(0);
     for (int64_t i = 0; i < n; ++i) {
       step();
+      // Each iteration starts from a fresh scope: a `set` in one is gone in the next.
+      auto loop_scope = std::make_shared<Scope>();
+      loop_scope->parent = scope;
       assign(*loop_scope, s.targets, items[static_cast<size_t>(i)]);
       Dict loop;
       loop.set("index", Value::integer(i + 1));

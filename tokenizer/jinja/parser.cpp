@@ -286,7 +286,10 @@ class Parser {
     }
     if (s.targets.size() != 1) unexpected("'='");
     s.kind = StmtKind::kSetBlock;
-    if (at_op("|")) s.filter = parse_filter_chain(nullptr);
+    if (at_op("|")) {
+      advance();
+      s.filter = parse_filter_chain(nullptr);
+    }
     expect_block_end();
     const int saved = loop_depth_;
     parse_body(s.body, {"endset"}, offset, "set");
