@@ -1,0 +1,180 @@
+// HttpTransport: our connection loop and socket stream under cpp-httplib's request
+// parser and router (see http_transport.h).
+#include "server/http_transport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "server/task_queue.h"
+
+namespace radix::server {
+namespace {
+
+thread_local int t_connection_socket = -1;
+
+int poll_one(int sock, short events, int timeout_ms) {
+  pollfd pfd{sock, events, 0};
+  int r;
+  do {
+    r = ::poll(&pfd, 1, timeout_ms);
+  } while (r < 0 && errno == EINTR);
+  if (r > 0 && (pfd.revents & (POLLERR | POLLNVAL))) return -1;
+  return r;
+}
+
+// True unless the peer has closed or reset the connection. Pending request bytes
+// (a pipelined request) count as alive.
+bool peer_alive(int sock) {
+  pollfd pfd{sock, POLLIN, 0};
+  int r = ::poll(&pfd, 1, 0);
+  if (r == 0) return true;
+  if (r < 0) return errno == EINTR;
+  if (pfd.revents & (POLLERR | POLLNVAL | POLLHUP)) return false;
+  char byte;
+  ssize_t n = ::recv(sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return true;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  return false;
+}
+
+int to_ms(time_t sec, time_t usec) {
+  return static_cast<int>(sec * 1000 + usec / 1000);
+}
+
+void endpoint_of(int sock, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  int r = peer ? ::getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len)
+               : ::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (r != 0) return;
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+    port = ntohs(a->sin6_port);
+  }
+  ip = buf;
+}
+
+// One connection's byte stream: buffered reads (httplib parses headers a byte at a time),
+// timed waits, writes that fail once the peer is gone.
+class ConnectionStream final : public httplib::Stream {
+ public:
+  ConnectionStream(int sock, int read_timeout_ms, int write_timeout_ms)
+      : sock_(sock), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+
+  bool is_readable() const override {
+    return pos_ < len_ || poll_one(sock_, POLLIN, read_timeout_ms_) > 0;
+  }
+  bool is_writable() const override {
+    return poll_one(sock_, POLLOUT, write_timeout_ms_) > 0 && peer_alive(sock_);
+  }
+  bool has_buffered() const { return pos_ < len_; }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ == len_) {
+      if (!is_readable()) return -1;
+      ssize_t n;
+      do {
+        n = ::recv(sock_, buf_, sizeof(buf_), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      pos_ = 0;
+      len_ = static_cast<size_t>(n);
+    }
+    size_t n = std::min(size, len_ - pos_);
+    std::memcpy(ptr, buf_ + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do {
+      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    endpoint_of(sock_, true, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    endpoint_of(sock_, false, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  int sock_;
+  int read_timeout_ms_;
+  int write_timeout_ms_;
+  char buf_[4096];
+  size_t pos_ = 0;
+  size_t len_ = 0;
+};
+
+}  // namespace
+
+HttpTransport::HttpTransport(const TransportOptions& options) : options_(options) {
+  new_task_queue = [opts = options_] {
+    return new ElasticTaskQueue(opts.max_threads, opts.keep_idle_threads, opts.idle_thread_timeout);
+  };
+  set_keep_alive_max_count(1000);
+}
+
+bool HttpTransport::bind(const std::string& host, int port) {
+  if (port == 0) {
+    bound_port_ = bind_to_any_port(host);
+    if (bound_port_ < 0) return false;
+  } else {
+    if (!bind_to_port(host, port)) return false;
+    bound_port_ = port;
+  }
+  // httplib listens with a backlog of 5; listen() again on the bound socket raises it.
+  ::listen(svr_sock_, options_.listen_backlog);
+  return true;
+}
+
+bool HttpTransport::client_connected() {
+  return t_connection_socket < 0 || peer_alive(t_connection_socket);
+}
+
+bool HttpTransport::process_and_close_socket(socket_t sock) {
+  t_connection_socket = sock;
+  ConnectionStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
+                          to_ms(write_timeout_sec_, write_timeout_usec_));
+  bool ok = false;
+  const int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
+  for (size_t served = 0; served < keep_alive_max_count_ && is_running(); ++served) {
+    // Wait for the next request in short slices so stop() is noticed promptly.
+    bool readable = stream.has_buffered();
+    for (int waited = 0; !readable && waited < keep_alive_ms && is_running(); waited += 50) {
+      int r = poll_one(sock, POLLIN, 50);
+      if (r < 0) break;
+      readable = r > 0;
+    }
+    if (!readable) break;
+    bool close_after = served + 1 >= keep_alive_max_count_;
+    bool connection_closed = false;
+    ok = process_request(stream, close_after, connection_closed, nullptr);
+    if (!ok || connection_closed) break;
+  }
+  t_connection_socket = -1;
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return ok;
+}
+
+}  // namespace radix::server

@@ -1,0 +1,45 @@
+// HttpTransport: cpp-httplib's Server with the connection handling radix needs for
+// thousands of long-lived streams:
+// - every connection runs on an ElasticTaskQueue worker (no fixed thread cap);
+// - the listen backlog is raised (httplib's default of 5 drops bursts of connects);
+// - the connection loop is ours, so a handler can ask whether its client is still
+//   there (client_connected()) even while it is not writing — that is how a request
+//   whose client went away is aborted while it waits in the queue or generates a
+//   non-streamed answer.
+// Writes use MSG_NOSIGNAL: a vanished client never raises SIGPIPE.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstddef>
+
+namespace radix::server {
+
+struct TransportOptions {
+  size_t max_threads = 16384;     // concurrent connections served at once
+  size_t keep_idle_threads = 16;  // workers kept when idle
+  std::chrono::milliseconds idle_thread_timeout{5000};
+  int listen_backlog = 4096;
+};
+
+class HttpTransport : public httplib::Server {
+ public:
+  explicit HttpTransport(const TransportOptions& options);
+
+  // Binds and raises the backlog; false when the address is unusable. port 0 = ephemeral.
+  bool bind(const std::string& host, int port);
+  int bound_port() const { return bound_port_; }
+
+  // On a handler's thread: false once the peer of the connection being served has closed
+  // it or reset it. Always true off a connection thread.
+  static bool client_connected();
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+
+  TransportOptions options_;
+  int bound_port_ = -1;
+};
+
+}  // namespace radix::server

@@ -1,0 +1,206 @@
+// Route helpers (see route_support.h).
+#include "server/route_support.h"
+
+#include <atomic>
+#include <random>
+
+#include "core/logging.h"
+#include "server/http_transport.h"
+#include "server/json_fields.h"
+
+namespace radix::server {
+
+void reply_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(dump_json(body), "application/json");
+}
+
+void reply_error(Call& call, const ApiError& error) {
+  call.state.metrics.count_error(error.http_status);
+  if (error.http_status >= 500) {
+    RADIX_LOG_WARN("request {}: {} {}", call.rid, error.http_status, error.message);
+  } else {
+    RADIX_LOG_DEBUG("request {}: {} {}", call.rid, error.http_status, error.message);
+  }
+  reply_json(call.res, error.http_status, error.to_json());
+}
+
+std::optional<nlohmann::json> parse_json_body(Call& call) {
+  if (json_nesting_depth(call.body) > kMaxJsonDepth) {
+    reply_error(call, bad_request("The request body nests arrays/objects deeper than " +
+                                  std::to_string(kMaxJsonDepth) + " levels."));
+    return std::nullopt;
+  }
+  auto body = nlohmann::json::parse(call.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    reply_error(call, bad_request("The request body is not valid JSON (or not valid UTF-8)."));
+    return std::nullopt;
+  }
+  return body;
+}
+
+bool check_serving(Call& call) {
+  if (call.state.draining.load()) {
+    reply_error(call, api_error_from(unavailable("The server is shutting down.")));
+    return false;
+  }
+  if (!call.state.ready.load()) {
+    reply_error(call, not_ready());
+    return false;
+  }
+  return true;
+}
+
+bool check_model(Call& call, const std::string& model) {
+  if (model.empty() || model == call.state.model_name ||
+      (call.state.engine && model == call.state.engine->model_info().model_path)) {
+    return true;
+  }
+  reply_error(call, model_not_found(model));
+  return false;
+}
+
+std::optional<ApiError> fit_context(const ServingState& state, size_t prompt_len,
+                                    bool max_tokens_set, SamplingParams* params) {
+  const int64_t context = state.context_length();
+  if (context <= 0) return std::nullopt;  // the engine decides
+  if (static_cast<int64_t>(prompt_len) >= context) {
+    return api_error_from(out_of_range("This model's maximum context length is " +
+                                       std::to_string(context) + " tokens, but the prompt has " +
+                                       std::to_string(prompt_len) + " tokens."));
+  }
+  const int64_t room = context - static_cast<int64_t>(prompt_len);
+  if (params->max_new_tokens > room) {
+    if (max_tokens_set) {
+      return api_error_from(
+          out_of_range("This model's maximum context length is " + std::to_string(context) +
+                       " tokens. However, you requested " +
+                       std::to_string(prompt_len + params->max_new_tokens) + " tokens (" +
+                       std::to_string(prompt_len) + " in the prompt, " +
+                       std::to_string(params->max_new_tokens) + " for the completion)."),
+          "max_tokens");
+    }
+    params->max_new_tokens = static_cast<int>(room);
+  }
+  params->min_new_tokens = std::min(params->min_new_tokens, params->max_new_tokens);
+  return std::nullopt;
+}
+
+std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPrompt> prompts) {
+  for (const auto& p : prompts) {
+    Status st = p.params.validate(call.state.vocab_size());
+    if (!st.is_ok()) {
+      reply_error(call, api_error_from(st));
+      return nullptr;
+    }
+  }
+  call.state.metrics.count_request();
+  auto gen = Generation::start(*call.state.engine, call.state.tokenizer, std::move(prompts),
+                               &call.state.metrics, call.arrival);
+  if (!gen.is_ok()) {
+    reply_error(call, api_error_from(gen.status()));
+    return nullptr;
+  }
+  return std::move(gen).value();
+}
+
+bool wait_for_completion(Call& call, Generation& gen) {
+  std::vector<ChoiceUpdate> updates;
+  auto last_check = Generation::Clock::now();
+  const auto interval = call.state.options.poll_interval;
+  while (!gen.finished()) {
+    updates.clear();
+    gen.poll(interval, &updates);
+    auto now = Generation::Clock::now();
+    if (now - last_check >= interval) {
+      last_check = now;
+      if (!HttpTransport::client_connected()) {
+        RADIX_LOG_INFO("request {}: client disconnected; aborting", call.rid);
+        gen.abort();
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+namespace {
+
+struct StreamState {
+  ServingState* state = nullptr;
+  std::string rid;
+  std::unique_ptr<Generation> gen;
+  StreamHooks hooks;
+  std::chrono::milliseconds interval;
+  bool done = false;
+  std::unique_ptr<InFlightGuard> in_flight;
+};
+
+}  // namespace
+
+void stream_generation(Call& call, std::unique_ptr<Generation> gen, StreamHooks hooks) {
+  auto st = std::make_shared<StreamState>();
+  st->state = &call.state;
+  st->rid = call.rid;
+  st->gen = std::move(gen);
+  st->hooks = std::move(hooks);
+  st->interval = call.state.options.poll_interval;
+  st->in_flight = std::make_unique<InFlightGuard>(call.state);
+  call.res.status = 200;
+  call.res.set_header("Cache-Control", "no-cache");
+  call.res.set_header("X-Accel-Buffering", "no");
+  call.res.set_chunked_content_provider(
+      "text/event-stream",
+      [st](size_t /*offset*/, httplib::DataSink& sink) {
+        if (st->done) return false;
+        SseWriter writer([&sink](const std::string& s) { return sink.write(s.data(), s.size()); });
+        std::vector<ChoiceUpdate> updates;
+        st->gen->poll(st->interval, &updates);
+        bool client_gone = false;
+        if (!updates.empty()) {
+          st->hooks.on_updates(updates, *st->gen, writer);
+        } else if (!st->gen->finished()) {
+          client_gone = !sink.is_writable();  // nothing to write: probe the connection
+        }
+        if (client_gone || !writer.ok()) {
+          RADIX_LOG_INFO("request {}: client disconnected; aborting", st->rid);
+          st->gen->abort();
+          st->done = true;
+          return false;
+        }
+        if (st->gen->finished()) {
+          if (!st->gen->error().is_ok()) {
+            writer.error(api_error_from(st->gen->error()));
+            st->state->metrics.count_error(500);
+          } else if (st->hooks.on_finish) {
+            st->hooks.on_finish(*st->gen, writer);
+          }
+          writer.done();
+          st->done = true;
+          sink.done();
+        }
+        return true;
+      },
+      [st](bool /*success*/) {
+        st->gen->abort();  // no-op when finished
+        st->in_flight.reset();
+      });
+}
+
+std::string new_request_id() {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull));
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+int64_t unix_time_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace radix::server
