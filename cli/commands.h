@@ -14,5 +14,6 @@ using Runner = std::function<int()>;
 void register_generate(CLI::App& app, Runner* run);
 void register_tokenize(CLI::App& app, Runner* run);
 void register_chat_template(CLI::App& app, Runner* run);
+void register_serve(CLI::App& app, Runner* run);
 
 }  // namespace radix::cli
