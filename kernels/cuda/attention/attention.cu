@@ -14,7 +14,9 @@ namespace radix::cuda {
 
 int decode_num_splits(const DecodeSplitInputs& in) {
   const int64_t ctas = std::max<int64_t>(1, static_cast<int64_t>(in.batch) * in.cta_heads);
-  int64_t splits = (2LL * std::max(1, in.num_sms) + ctas - 1) / ctas;
+  // Whole waves: floor, not ceil, so B x heads x splits never spills a small second
+  // wave onto the machine (e.g. 8 x 8 CTAs: 4 splits = 256 of 264 slots, not 5 = 320).
+  int64_t splits = 2LL * std::max(1, in.num_sms) / ctas;
   splits = std::min<int64_t>(splits,
                              (in.max_kv_len + kMinPositionsPerSplit - 1) / kMinPositionsPerSplit);
   splits = std::min<int64_t>(splits, kMaxSplits);

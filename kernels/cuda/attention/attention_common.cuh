@@ -7,6 +7,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "core/status.h"
@@ -94,6 +95,22 @@ __device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// Four 8x8 b16 matrices from shared memory; lane l supplies the address of row l % 8
+// of matrix l / 8 and receives, for matrix i, elements (l / 4, 2 (l % 4) .. +1) in
+// r[i] (.trans: elements (2 (l % 4) .. +1, l / 4), i.e. the transposed fragment).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem_row) {
+  const uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem_row) {
+  const uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
 __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (low 16 bits) = lo
   return *reinterpret_cast<const uint32_t*>(&v);
@@ -104,13 +121,21 @@ __device__ __forceinline__ uint32_t pack_bf16x2(bf16 lo, bf16 hi) {
   return l | (h << 16);
 }
 
-// Raises a kernel's dynamic shared-memory limit (a host-side attribute, not a stream
-// operation, so it is safe while a graph is being captured).
-template <typename Kernel>
-Status allow_smem(Kernel kernel, int bytes) {
-  return cuda_status(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
-      "cudaFuncSetAttribute(max dynamic smem)");
+// Raises a kernel's dynamic shared-memory limit once per (kernel, device): the
+// attribute is host-side state, so later launches (and graph captures) skip the call.
+// One static per kernel instantiation, as kKernel is a template argument.
+template <auto kKernel>
+Status allow_smem(int bytes) {
+  static std::atomic<uint64_t> done{0};  // bit per device index < 64
+  int dev = 0;
+  RADIX_RETURN_IF_ERROR(cuda_status(cudaGetDevice(&dev), "cudaGetDevice"));
+  const uint64_t bit = dev < 64 ? (uint64_t{1} << dev) : 0;
+  if (bit != 0 && (done.load(std::memory_order_acquire) & bit)) return Status::ok();
+  RADIX_RETURN_IF_ERROR(
+      cuda_status(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
+                  "cudaFuncSetAttribute(max dynamic smem)"));
+  done.fetch_or(bit, std::memory_order_release);
+  return Status::ok();
 }
 
 }  // namespace radix::cuda::attn

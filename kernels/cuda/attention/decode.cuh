@@ -68,21 +68,37 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
   float* red_s = alpha_s + kGroup;  // [kJGroups][kGroup][kD]
 
   const int tid = threadIdx.x;
-  auto load_kv = [&](int stage, int tile) {
+  // Each thread copies kCopies 16-byte chunks per tile: chunk c = tid + i * kThreads is
+  // row c / kChunks, column (c % kChunks) * 8. The slot indices of a tile are fetched
+  // one tile ahead into registers, so the gather never waits on its index load.
+  constexpr int kCopies = kT * kChunks / Sh::kThreads;
+  static_assert(kCopies * Sh::kThreads == kT * kChunks, "tile must split evenly over threads");
+  int32_t slots[kCopies];
+  auto fetch_slots = [&](int tile) {
     const int base = k_begin + tile * kT;
-    for (int c = tid; c < kT * kChunks; c += Sh::kThreads) {
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i) {
+      const int kpos = base + (tid + i * Sh::kThreads) / kChunks;
+      slots[i] = kpos < k_end ? a.kv_indices[kv_start + kpos] : -1;
+    }
+  };
+  auto issue_copies = [&](int stage) {
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i) {
+      const int c = tid + i * Sh::kThreads;
       const int j = c / kChunks, col = (c % kChunks) * 8;
-      const int kpos = base + j;
-      int64_t slot = kpos < k_end ? a.kv_indices[kv_start + kpos] : -1;
-      const bool ok = slot >= 0 && slot < a.num_slots;
-      if (!ok) slot = 0;
-      const int64_t off = (slot * a.hk + kvh) * kD + col;
+      const bool ok = slots[i] >= 0 && slots[i] < a.num_slots;
+      const int64_t off = ((ok ? static_cast<int64_t>(slots[i]) : 0) * a.hk + kvh) * kD + col;
       cp_async_16(k_s + (stage * kT + j) * kS + col, a.k_cache + off, ok);
       cp_async_16(v_s + (stage * kT + j) * kS + col, a.v_cache + off, ok);
     }
   };
-  if (tiles > 0) load_kv(0, 0);
+  if (tiles > 0) {
+    fetch_slots(0);
+    issue_copies(0);
+  }
   cp_async_commit();
+  if (tiles > 1) fetch_slots(1);
 
   for (int i = tid; i < kGroup * kD; i += Sh::kThreads) {
     const int gi = i / kD, d = i % kD;
@@ -108,7 +124,10 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
   for (int tile = 0; tile < tiles; ++tile) {
     cp_async_wait<0>();
     __syncthreads();  // tile landed; previous P.V finished with s_s
-    if (tile + 1 < tiles) load_kv((tile + 1) & 1, tile + 1);
+    if (tile + 1 < tiles) {
+      issue_copies((tile + 1) & 1);
+      if (tile + 2 < tiles) fetch_slots(tile + 2);  // lands while this tile computes
+    }
     cp_async_commit();
     const bf16* ks = k_s + (tile & 1) * kT * kS;
     const bf16* vs = v_s + (tile & 1) * kT * kS;
@@ -260,7 +279,7 @@ Status launch_decode_group(const AttnArgs& a) {
   const dim3 grid(a.batch, a.hk * ((group + kGroup - 1) / kGroup), a.num_splits);
   if (grid.y > 65535 || grid.z > 65535)
     return invalid_argument("attention: too many heads or splits");
-  RADIX_RETURN_IF_ERROR(allow_smem(decode_kernel<kD, kGroup, V>, Sh::kSmemBytes));
+  RADIX_RETURN_IF_ERROR((allow_smem<decode_kernel<kD, kGroup, V>>(Sh::kSmemBytes)));
   decode_kernel<kD, kGroup, V><<<grid, Sh::kThreads, Sh::kSmemBytes, a.stream>>>(a);
   RADIX_RETURN_IF_ERROR(check_launch("attention decode"));
   if (a.num_splits > 1) {

@@ -21,12 +21,12 @@ struct DecodeSplitInputs {
   size_t workspace_bytes = 0;  // room for partial outputs + log-sum-exps
 };
 
-// Splits so that B x cta_heads x splits fills the machine about twice, each split
+// Splits so that B x cta_heads x splits fills at most one wave of two CTAs per SM, each split
 // keeps at least kMinPositionsPerSplit positions, at most kMaxSplits, and the f32
 // partials [splits, T, Hq, D + 1] fit the workspace. Always >= 1.
 int decode_num_splits(const DecodeSplitInputs& in);
 
-constexpr int kMinPositionsPerSplit = 128;
+constexpr int kMinPositionsPerSplit = 64;
 constexpr int kMaxSplits = 64;
 
 }  // namespace radix::cuda

@@ -91,25 +91,23 @@ __global__ void __launch_bounds__(PrefillShape<kD>::kThreads) prefill_kernel(con
     const bf16* vs = v_s + (tile & 1) * kN * kS;
     const int base = kv_begin + tile * kN;
 
-    // S = Q K^T for this warp's 16 rows x kN positions.
+    // S = Q K^T for this warp's 16 rows x kN positions; fragments via ldmatrix.
+    // Lane l addresses row l % 8 of 8x8 matrix l / 8 (see ldmatrix_x4).
+    const int mi = lane >> 3, mr = lane & 7;
     float s[kN / 8][4];
 #pragma unroll
     for (int nb = 0; nb < kN / 8; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
-      uint32_t af[4];
-      const int col = kk * 16 + 2 * t;
-      af[0] = *reinterpret_cast<const uint32_t*>(q_s + r_lo * kS + col);
-      af[1] = *reinterpret_cast<const uint32_t*>(q_s + r_hi * kS + col);
-      af[2] = *reinterpret_cast<const uint32_t*>(q_s + r_lo * kS + col + 8);
-      af[3] = *reinterpret_cast<const uint32_t*>(q_s + r_hi * kS + col + 8);
+      uint32_t af[4];  // Q rows warp*16 + (mi % 2) * 8 + mr, dims kk*16 + (mi / 2) * 8
+      ldmatrix_x4(af, q_s + (warp * 16 + (mi & 1) * 8 + mr) * kS + kk * 16 + (mi >> 1) * 8);
 #pragma unroll
-      for (int nb = 0; nb < kN / 8; ++nb) {
-        uint32_t bfr[2];
-        const bf16* krow = ks + (nb * 8 + g) * kS + col;
-        bfr[0] = *reinterpret_cast<const uint32_t*>(krow);
-        bfr[1] = *reinterpret_cast<const uint32_t*>(krow + 8);
-        mma_bf16_16816(s[nb], af, bfr);
+      for (int nb = 0; nb < kN / 8; nb += 2) {
+        uint32_t kf[4];  // K rows (nb + mi / 2) * 8 + mr, dims kk*16 + (mi % 2) * 8
+        ldmatrix_x4(kf, ks + ((nb + (mi >> 1)) * 8 + mr) * kS + kk * 16 + (mi & 1) * 8);
+        const uint32_t b0[2] = {kf[0], kf[1]}, b1[2] = {kf[2], kf[3]};
+        mma_bf16_16816(s[nb], af, b0);
+        mma_bf16_16816(s[nb + 1], af, b1);
       }
     }
 
@@ -171,14 +169,13 @@ __global__ void __launch_bounds__(PrefillShape<kD>::kThreads) prefill_kernel(con
       pf[1] = pack_bf16x2(s[2 * kc][2], s[2 * kc][3]);
       pf[2] = pack_bf16x2(s[2 * kc + 1][0], s[2 * kc + 1][1]);
       pf[3] = pack_bf16x2(s[2 * kc + 1][2], s[2 * kc + 1][3]);
-      const bf16* v0 = vs + (kc * 16 + 2 * t) * kS;
 #pragma unroll
-      for (int nd = 0; nd < kD / 8; ++nd) {
-        const int col = nd * 8 + g;
-        uint32_t bfr[2];
-        bfr[0] = pack_bf16x2(v0[col], v0[kS + col]);
-        bfr[1] = pack_bf16x2(v0[8 * kS + col], v0[9 * kS + col]);
-        mma_bf16_16816(o[nd], pf, bfr);
+      for (int nd = 0; nd < kD / 8; nd += 2) {
+        uint32_t vf[4];  // V rows kc*16 + (mi % 2) * 8 + mr, dims (nd + mi / 2) * 8, transposed
+        ldmatrix_x4_trans(vf, vs + (kc * 16 + (mi & 1) * 8 + mr) * kS + (nd + (mi >> 1)) * 8);
+        const uint32_t b0[2] = {vf[0], vf[1]}, b1[2] = {vf[2], vf[3]};
+        mma_bf16_16816(o[nd], pf, b0);
+        mma_bf16_16816(o[nd + 1], pf, b1);
       }
     }
   }
@@ -214,7 +211,7 @@ Status launch_prefill(const AttnArgs& a) {
   if (grid.x == 0 || grid.y == 0) return Status::ok();
   if (grid.y > 65535 || grid.z > 65535)
     return invalid_argument("attention: batch or heads too large");
-  RADIX_RETURN_IF_ERROR(allow_smem(prefill_kernel<kD, V>, Sh::kSmemBytes));
+  RADIX_RETURN_IF_ERROR((allow_smem<prefill_kernel<kD, V>>(Sh::kSmemBytes)));
   prefill_kernel<kD, V><<<grid, Sh::kThreads, Sh::kSmemBytes, a.stream>>>(a);
   return check_launch("attention prefill");
 }

@@ -181,6 +181,7 @@ TEST(DecodeSplits, FillTheMachineButNeverExceedTheWorkspace) {
   in.workspace_bytes = size_t{64} << 20;
   const int s = cuda::decode_num_splits(in);
   EXPECT_GE(s * in.batch * in.cta_heads, in.num_sms);
+  EXPECT_LE(s * in.batch * in.cta_heads, 2 * in.num_sms);
   EXPECT_LE(s, (in.max_kv_len + cuda::kMinPositionsPerSplit - 1) / cuda::kMinPositionsPerSplit);
   in.max_kv_len = 1;
   EXPECT_EQ(cuda::decode_num_splits(in), 1);
