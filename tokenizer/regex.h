@@ -17,6 +17,10 @@ namespace radix::tok {
 
 using Span = std::pair<size_t, size_t>;  // [begin, end) byte offsets
 
+// Rewrites an Oniguruma pattern (as tokenizer.json files hold) into PCRE2 syntax with the
+// same character classes; see regex.cpp.
+std::string translate_onig(std::string_view pattern);
+
 class Regex {
  public:
   static Result<std::unique_ptr<Regex>> compile(std::string_view pattern);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "tokenizer/added_vocabulary.h"
 #include "tokenizer/bpe.h"
@@ -98,9 +99,24 @@ Result<std::shared_ptr<Tokenizer>> Tokenizer::from_json_string(std::string_view 
     RADIX_ASSIGN_OR_RETURN(t->decoder_, tok::parse_decoder(field("decoder")));
     RADIX_ASSIGN_OR_RETURN(auto added, parse_added_tokens(field("added_tokens")));
 
-    // As in Hugging Face, an added token already in the model's vocab keeps that id.
+    // Ids as Hugging Face assigns them when it loads the file (the "id" fields are only
+    // checked there): a token in the model's vocab keeps that id, a repeated content keeps
+    // its first id, any other token takes the next id after the model vocab and the added
+    // tokens so far.
+    const auto model_size = static_cast<int64_t>(t->model_->vocab().size());
+    int64_t max_added = -1;
+    std::unordered_map<std::string, int32_t> assigned;
     for (auto& a : added) {
-      if (auto id = t->model_->token_to_id(a.content)) a.id = *id;
+      if (auto id = t->model_->token_to_id(a.content)) {
+        a.id = *id;
+      } else if (auto it = assigned.find(a.content); it != assigned.end()) {
+        a.id = it->second;
+      } else {
+        a.id = static_cast<int32_t>(max_added >= model_size || model_size == 0 ? max_added + 1
+                                                                               : model_size);
+      }
+      assigned.emplace(a.content, a.id);
+      max_added = std::max<int64_t>(max_added, a.id);
     }
     t->id_to_token_ = t->model_->id_to_token();
     int32_t size = static_cast<int32_t>(t->id_to_token_.size());
