@@ -12,7 +12,7 @@ namespace radix::cuda::attn {
 
 template <int kD>
 struct PrefillShape {
-  static constexpr int kWarps = 4;
+  static constexpr int kWarps = kD <= 128 ? 8 : 4;  // 128 query rows share each K/V tile
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kBlockM = 16 * kWarps;          // query rows per CTA
   static constexpr int kBlockN = kD <= 128 ? 64 : 32;  // context positions per tile
@@ -23,7 +23,7 @@ struct PrefillShape {
 
 // grid (ceil(max_q_len / kBlockM), B, Hq), block kThreads, dynamic smem kSmemBytes.
 template <int kD, typename V>
-__global__ void __launch_bounds__(PrefillShape<kD>::kThreads) prefill_kernel(const AttnArgs a) {
+__global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1) prefill_kernel(const AttnArgs a) {
   using Sh = PrefillShape<kD>;
   constexpr int kM = Sh::kBlockM, kN = Sh::kBlockN, kS = Sh::kStride;
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
