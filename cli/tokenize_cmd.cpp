@@ -6,16 +6,20 @@
 //   radix tokenize --tokenizer DIR --jsonl prompts.jsonl   -> one id array per line
 //   radix tokenize --tokenizer DIR --decode 9906,1917      -> "Hello world"
 //   radix tokenize --tokenizer DIR --decode --jsonl ids.jsonl (lines are id arrays)
+//   radix tokenize --tokenizer DIR --messages conv.json [--add-generation-prompt]
+//                                                         -> {"prompt": "...", "ids": [...]}
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace radix::cli {
@@ -27,6 +31,8 @@ struct TokenizeOptions {
   std::string tokenizer;
   std::string text;
   std::string jsonl;
+  std::string messages;  // a JSON messages array, or {"messages": [...], <template variables>}
+  bool add_generation_prompt = false;
   std::string decode_ids;  // "1,2,3" or "[1,2,3]"; empty with --decode: read --jsonl/--text
   bool decode = false;
   bool no_special = false;
@@ -74,7 +80,48 @@ Result<std::shared_ptr<Tokenizer>> load(const std::string& path) {
   return Tokenizer::from_file(path);
 }
 
+// Renders the chat template of the tokenizer directory over the messages file and
+// tokenizes the prompt as transformers' apply_chat_template(tokenize=True) does: the
+// template writes the special tokens itself, so none are added.
+int run_messages(const TokenizeOptions& o, const Tokenizer& t) {
+  auto tmpl = ChatTemplate::from_tokenizer_config(o.tokenizer);
+  if (!tmpl.is_ok()) return fail(tmpl.status().to_string());
+  std::ifstream in(o.messages, std::ios::binary);
+  if (!in) return fail("cannot open " + o.messages);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto doc = nlohmann::ordered_json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return fail(o.messages + ": not valid JSON");
+  nlohmann::ordered_json messages = doc, extra = nlohmann::ordered_json::object();
+  if (doc.is_object()) {
+    if (!doc.contains("messages")) return fail(o.messages + ": object without \"messages\"");
+    messages = doc["messages"];
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+      if (it.key() != "messages") extra[it.key()] = it.value();
+    }
+  }
+  auto prompt =
+      tmpl->render(messages, o.add_generation_prompt, tmpl->bos_token(), tmpl->eos_token(), extra);
+  if (!prompt.is_ok()) return fail(prompt.status().to_string());
+  const std::string out = "{\"prompt\": " + dump_string(*prompt) +
+                          ", \"ids\": " + dump_ids(t.encode(*prompt, false)) + "}\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 int run_tokenize(const TokenizeOptions& o) {
+  if (!o.messages.empty()) {
+    if (!o.text.empty() || !o.jsonl.empty() || o.decode) {
+      return fail("--messages cannot be combined with --text, --jsonl or --decode");
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(o.tokenizer, ec)) {
+      return fail("--messages needs --tokenizer to be a directory (for its chat template)");
+    }
+    auto tok = load(o.tokenizer);
+    if (!tok.is_ok()) return fail(tok.status().to_string());
+    return run_messages(o, **tok);
+  }
   const bool have_text = !o.text.empty(), have_jsonl = !o.jsonl.empty();
   const bool inline_ids = o.decode && !o.decode_ids.empty();
   if (static_cast<int>(have_text) + static_cast<int>(have_jsonl) + static_cast<int>(inline_ids) !=
@@ -146,6 +193,11 @@ void register_tokenize(CLI::App& app, Runner* run) {
       ->expected(0, 1);
   cmd->add_flag("--skip-special-tokens", opts->skip_special_tokens,
                 "Drop special tokens when decoding");
+  cmd->add_option("--messages", opts->messages,
+                  "Render the chat template over this JSON messages file and print "
+                  "{\"prompt\", \"ids\"}");
+  cmd->add_flag("--add-generation-prompt", opts->add_generation_prompt,
+                "With --messages: end the prompt with the assistant turn header");
   cmd->callback([run, opts, cmd] {
     opts->decode = cmd->count("--decode") > 0;
     *run = [opts] { return run_tokenize(*opts); };
