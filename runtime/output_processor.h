@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,8 @@
 namespace radix {
 
 struct TextDelta {
-  std::string text;                   // new text safe to emit (never broken UTF-8)
-  std::vector<int32_t> token_ids;     // tokens this delta covers
+  std::string text;                // new text safe to emit (never broken UTF-8)
+  std::vector<int32_t> token_ids;  // tokens this delta covers
   std::vector<TokenLogprob> logprobs;
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
@@ -25,10 +26,17 @@ struct TextDelta {
 
 class OutputProcessor {
  public:
-  OutputProcessor(std::shared_ptr<const Tokenizer> tokenizer, const SamplingParams& params);
+  // prompt_ids (optional) give the detokenizer its context, so the first output token's
+  // leading space is decoded as the full decode(prompt + output) would.
+  OutputProcessor(std::shared_ptr<const Tokenizer> tokenizer, const SamplingParams& params,
+                  std::span<const int32_t> prompt_ids = {});
   // Consumes one engine event for this choice. When a stop string matches, the
   // returned delta is finished and the caller should abort the request handle.
+  // The delta's token_ids are the tokens consumed; its text may lag behind them while a
+  // possible stop string is held back. Once finished, further events are ignored
+  // (an empty delta, still marked finished).
   TextDelta process(const RequestEvent& event);
+  bool finished() const { return done_; }
   const std::string& text() const { return text_; }  // everything emitted so far
 
  private:
@@ -38,6 +46,7 @@ class OutputProcessor {
   std::string pending_;  // decoded text held back: could be the start of a stop string
   std::string text_;
   bool done_ = false;
+  FinishReason finish_reason_ = FinishReason::kNone;
 };
 
 }  // namespace radix

@@ -254,7 +254,7 @@ Status sample_batch(const Tensor& logits, std::span<SamplerState* const> states,
   out->assign(static_cast<size_t>(b), SampleOutput{});
   std::vector<Status> errors(static_cast<size_t>(b));
   const float* base = logits.data_as<const float>();
-#pragma omp parallel for schedule(dynamic) if (b > 1)
+#pragma omp parallel for schedule(dynamic) if (b > 1 && b * static_cast <int64_t>(v) >= (1 << 16))
   for (int64_t i = 0; i < b; ++i) {
     const auto row = static_cast<size_t>(i);
     if (states[row] == nullptr) {

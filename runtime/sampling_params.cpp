@@ -6,6 +6,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "tokenizer/unicode.h"
+
 namespace radix {
 namespace {
 
@@ -86,6 +88,10 @@ Status SamplingParams::validate(int vocab_size) const {
     if (stop[i].empty()) {
       return invalid_argument("stop strings must be non-empty; stop[" + std::to_string(i) +
                               "] is \"\".");
+    }
+    if (!tok::is_valid_utf8(stop[i])) {
+      return invalid_argument("stop strings must be valid UTF-8; stop[" + std::to_string(i) +
+                              "] is not.");
     }
   }
   return Status::ok();

@@ -264,8 +264,8 @@ TEST(RadixCache, PrettyPrintShowsEdgesAndLocks) {
 TEST(RadixCache, DeepChainIsTraversedAndDestroyedWithoutRecursion) {
   // Matching every prefix length in turn splits one edge per token: a chain of n nodes.
   // Dumping, checking and destroying it must not recurse per node, so it works on a
-  // thread whose stack (64 KiB) is far smaller than n recursive frames would need.
-  constexpr int n = 3000;
+  // thread whose stack (256 KiB) is far smaller than n recursive frames would need.
+  constexpr int n = 8000;
   auto fixture = std::make_unique<Fixture>(n + 1);
   Ids tokens(static_cast<size_t>(n), 7);
   fixture->put(tokens);
@@ -283,7 +283,7 @@ TEST(RadixCache, DeepChainIsTraversedAndDestroyedWithoutRecursion) {
   } job{std::move(fixture)};
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
   pthread_t thread;
   auto body = [](void* arg) -> void* {
     auto* j = static_cast<Job*>(arg);

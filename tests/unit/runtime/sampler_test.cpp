@@ -475,6 +475,7 @@ TEST(SamplingParams, OutOfRangeValuesAreRejectedNamingTheField) {
   expect_rejected([](SamplingParams& p) { p.stop_token_ids = {100}; }, "stop_token_ids");
   expect_rejected([](SamplingParams& p) { p.stop_token_ids = {-1}; }, "stop_token_ids");
   expect_rejected([](SamplingParams& p) { p.stop = {"ok", ""}; }, "stop[1]");
+  expect_rejected([](SamplingParams& p) { p.stop = {"\xC3"}; }, "UTF-8");
 }
 
 TEST(SamplingParams, MessageStatesTheRangeAndTheValue) {
