@@ -221,7 +221,9 @@ SYNTHETIC.push({ name: 'decoders-strip-replace', base: 'llama2', patch: (j) => {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'radix-tok-parity-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 const corpus = fs.readFileSync(path.join(root, 'tests/data/tokenizer/corpus.jsonl'), 'utf8')
-  .split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l));
+  .split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l))
+  .concat([' '.repeat(5000), 'a'.repeat(5000), '\n'.repeat(3000) + 'x', '😀'.repeat(2000),
+           'ab '.repeat(3000), ' \t\n'.repeat(1000) + 'end', '1'.repeat(4000)]);  // long runs
 
 function runRadix(tokenizerFile, lines, flags) {
   const input = path.join(tmp, 'input.jsonl');
