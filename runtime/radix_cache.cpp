@@ -74,9 +74,11 @@ void RadixCache::reset() {
   evictable_leaves_.clear();
 }
 
-RadixCache::MatchResult RadixCache::match_prefix(std::span<const int32_t> tokens) {
-  MatchResult result{{}, root_.get()};
-  if (disabled_) return result;
+// Walks from the root along `tokens` as far as the tree matches, refreshing LRU times
+// and splitting the last edge when the match ends inside it, so the returned node ends
+// exactly at the matched length. Appends the matched slots to `slots` when given.
+RadixNode* RadixCache::descend(std::span<const int32_t> tokens, size_t* matched,
+                               std::vector<int32_t>* slots) {
   ++clock_;
   RadixNode* node = root_.get();
   node->last_access = clock_;
@@ -89,33 +91,28 @@ RadixCache::MatchResult RadixCache::match_prefix(std::span<const int32_t> tokens
     const size_t m = common_prefix(child->key, tokens.subspan(pos));
     const bool ends_inside = m < child->key.size();
     if (ends_inside) child = split_node(child, m);
-    result.slots.insert(result.slots.end(), child->value.begin(), child->value.end());
+    if (slots) slots->insert(slots->end(), child->value.begin(), child->value.end());
     node = child;
     pos += m;
     if (ends_inside) break;
   }
-  result.last_node = node;
+  *matched = pos;
+  return node;
+}
+
+RadixCache::MatchResult RadixCache::match_prefix(std::span<const int32_t> tokens) {
+  MatchResult result{{}, root_.get()};
+  if (disabled_) return result;
+  size_t matched = 0;
+  result.last_node = descend(tokens, &matched, &result.slots);
   return result;
 }
 
 int RadixCache::insert(std::span<const int32_t> tokens, std::span<const int32_t> slots) {
   RADIX_CHECK_EQ(tokens.size(), slots.size());
   if (disabled_) return 0;
-  ++clock_;
-  RadixNode* node = root_.get();
-  node->last_access = clock_;
   size_t pos = 0;
-  while (pos < tokens.size()) {
-    auto it = node->children.find(tokens[pos]);
-    if (it == node->children.end()) break;
-    RadixNode* child = it->second.get();
-    child->last_access = clock_;
-    size_t m = common_prefix(child->key, tokens.subspan(pos));
-    if (m < child->key.size()) child = split_node(child, m);
-    node = child;
-    pos += m;
-  }
-  const int prefix_len = static_cast<int>(pos);
+  RadixNode* node = descend(tokens, &pos, nullptr);
   if (pos < tokens.size()) {
     std::unique_ptr<RadixNode> leaf = new_node();
     leaf->key.assign(tokens.begin() + static_cast<std::ptrdiff_t>(pos), tokens.end());
@@ -127,7 +124,7 @@ int RadixCache::insert(std::span<const int32_t> tokens, std::span<const int32_t>
     update_leaf_status(node);
     update_leaf_status(raw);
   }
-  return prefix_len;
+  return static_cast<int>(pos);
 }
 
 // Splits `child` so that its first split_len tokens become a new node between it and

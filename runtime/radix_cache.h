@@ -95,6 +95,7 @@ class RadixCache {
   std::string pretty_print() const;
 
  private:
+  RadixNode* descend(std::span<const int32_t> tokens, size_t* matched, std::vector<int32_t>* slots);
   RadixNode* split_node(RadixNode* node, size_t split_len);
   std::unique_ptr<RadixNode> new_node();
   void update_leaf_status(RadixNode* node);

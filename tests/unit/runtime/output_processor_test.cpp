@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <random>
 
+#include "tests/unit/tokenizer/tokenizer_test_util.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -37,43 +37,26 @@ int32_t word(const std::string& w) {
 
 std::shared_ptr<const Tokenizer> byte_tokenizer() {
   static std::shared_ptr<const Tokenizer> tok = [] {
-    nlohmann::json vocab = nlohmann::json::object();
-    for (int b = 0; b < 256; ++b) vocab[byte_level(std::string(1, static_cast<char>(b)))] = b;
-    for (size_t i = 0; i < kWords.size(); ++i) vocab[byte_level(kWords[i])] = 257 + int(i);
-    nlohmann::json j = {{"version", "1.0"},
-                        {"added_tokens",
-                         {{{"id", kEos},
-                           {"content", "<eos>"},
-                           {"single_word", false},
-                           {"lstrip", false},
-                           {"rstrip", false},
-                           {"normalized", false},
-                           {"special", true}}}},
-                        {"normalizer", nullptr},
-                        {"pre_tokenizer",
-                         {{"type", "ByteLevel"},
-                          {"add_prefix_space", false},
-                          {"trim_offsets", true},
-                          {"use_regex", true}}},
-                        {"post_processor", nullptr},
-                        {"decoder",
-                         {{"type", "ByteLevel"},
-                          {"add_prefix_space", true},
-                          {"trim_offsets", true},
-                          {"use_regex", true}}},
-                        {"model",
-                         {{"type", "BPE"},
-                          {"dropout", nullptr},
-                          {"unk_token", nullptr},
-                          {"continuing_subword_prefix", nullptr},
-                          {"end_of_word_suffix", nullptr},
-                          {"fuse_unk", false},
-                          {"byte_fallback", false},
-                          {"vocab", vocab},
-                          {"merges", nlohmann::json::array()}}}};
-    auto r = Tokenizer::from_json_string(j.dump());
-    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
-    return r.is_ok() ? std::shared_ptr<const Tokenizer>(*r) : nullptr;
+    std::vector<std::string> tokens;  // in id order
+    for (int b = 0; b < 256; ++b)
+      tokens.push_back(byte_level(std::string(1, static_cast<char>(b))));
+    tokens.push_back("<eos>");
+    for (const std::string& w : kWords) tokens.push_back(byte_level(w));
+    testing::Json j = testing::tiny_tokenizer_json(tokens);
+    j["added_tokens"] = {{{"id", kEos},
+                          {"content", "<eos>"},
+                          {"single_word", false},
+                          {"lstrip", false},
+                          {"rstrip", false},
+                          {"normalized", false},
+                          {"special", true}}};
+    const testing::Json byte_level_step = {{"type", "ByteLevel"},
+                                           {"add_prefix_space", false},
+                                           {"trim_offsets", true},
+                                           {"use_regex", true}};
+    j["pre_tokenizer"] = byte_level_step;
+    j["decoder"] = byte_level_step;
+    return std::shared_ptr<const Tokenizer>(testing::load_json(j));
   }();
   return tok;
 }
