@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 
@@ -66,8 +67,29 @@ std::vector<std::pair<int32_t, float>> top_logprobs(std::span<const float> logit
   return top;
 }
 
+// The m best tokens by (weight desc, id asc), sorted. Selects the m-th largest weight on a
+// plain float copy (cheaper than selecting indices through a comparator), then gathers
+// the tokens above it and, in id order, enough of those equal to it.
+std::vector<int32_t> best_tokens(const std::vector<float>& w, int m, std::vector<float>* scratch) {
+  scratch->assign(w.begin(), w.end());
+  std::nth_element(scratch->begin(), scratch->begin() + (m - 1), scratch->end(),
+                   std::greater<float>());
+  const float threshold = (*scratch)[static_cast<size_t>(m - 1)];
+  std::vector<int32_t> out;
+  out.reserve(static_cast<size_t>(m));
+  int equal_needed = m;
+  for (float x : w) equal_needed -= x > threshold ? 1 : 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (w[i] > threshold || (w[i] == threshold && equal_needed-- > 0)) {
+      out.push_back(static_cast<int32_t>(i));
+    }
+  }
+  std::sort(out.begin(), out.end(), ByWeightDesc{w.data()});
+  return out;
+}
+
 // The sorted prefix [0, L) of tokens that survive top_k, top_p and min_p, found without
-// sorting the whole vocabulary: sort the best m candidates, and grow m (x4) only while
+// sorting the whole vocabulary: take the best m candidates, and grow m (x4) only while
 // none of the three cut-offs falls inside them.
 //   w  [V]: unnormalized probabilities, max 1 (exp(x/T - max)); z = sum(w).
 std::vector<int32_t> truncated_candidates(const std::vector<float>& w, double z, int top_k,
@@ -75,13 +97,10 @@ std::vector<int32_t> truncated_candidates(const std::vector<float>& w, double z,
   const int v = static_cast<int>(w.size());
   const int k = (top_k <= 0 || top_k > v) ? v : top_k;
   const double p_mass = static_cast<double>(top_p) * z;
-  std::vector<int32_t> idx(static_cast<size_t>(v));
-  std::iota(idx.begin(), idx.end(), 0);
-  ByWeightDesc cmp{w.data()};
+  std::vector<float> scratch;
   int m = std::min(k, 64);
   while (true) {
-    std::nth_element(idx.begin(), idx.begin() + (m - 1), idx.end(), cmp);
-    std::sort(idx.begin(), idx.begin() + m, cmp);
+    std::vector<int32_t> idx = best_tokens(w, m, &scratch);
     int keep = -1;
     double before = 0.0;  // probability mass of the better candidates
     for (int j = 0; j < m; ++j) {

@@ -100,6 +100,12 @@ TEST(Sampler, TopKKeepsOnlyTheKMostLikelyTokensRenormalised) {
                       {0, 0, 0.3 / 0.7, 0.4 / 0.7});
 }
 
+TEST(Sampler, TopKBreaksTiesTowardLowerIds) {
+  SamplingParams p = sampling();
+  p.top_k = 2;
+  expect_distribution(histogram({1.0f, 0.0f, 1.0f, 1.0f, 1.0f}, p, 4000), {0.5, 0, 0.5, 0, 0});
+}
+
 TEST(Sampler, TopKLargerThanVocabularyKeepsEverything) {
   SamplingParams p = sampling();
   p.top_k = 100;
