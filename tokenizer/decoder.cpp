@@ -146,21 +146,7 @@ class ReplaceDecoder final : public Decoder {
   ReplaceDecoder(std::unique_ptr<Regex> pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void decode_chain(std::vector<std::string>* tokens) const override {
-    std::vector<Span> matches;
-    for (auto& t : *tokens) {
-      matches.clear();
-      pattern_->find_all(t, &matches);
-      if (matches.empty()) continue;
-      std::string out;
-      size_t prev = 0;
-      for (const auto& [b, e] : matches) {
-        out.append(t, prev, b - prev);
-        out += content_;
-        prev = e;
-      }
-      out.append(t, prev, std::string::npos);
-      t = std::move(out);
-    }
+    for (auto& t : *tokens) t = pattern_->replace_all(t, content_);
   }
 
  private:
@@ -237,15 +223,7 @@ Result<std::unique_ptr<Decoder>> parse_decoder(const Json& j) {
     return make(new ReplaceDecoder(std::move(pattern), std::move(content)));
   }
   if (type == "Sequence") {
-    auto it = j.find("decoders");
-    if (it == j.end() || !it->is_array()) {
-      return invalid_argument(where + ": 'decoders' must be an array");
-    }
-    std::vector<std::unique_ptr<Decoder>> steps;
-    for (const auto& sub : *it) {
-      RADIX_ASSIGN_OR_RETURN(auto step, parse_decoder(sub));
-      if (step) steps.push_back(std::move(step));
-    }
+    RADIX_ASSIGN_OR_RETURN(auto steps, json_sequence<Decoder>(j, "decoders", where, parse_decoder));
     return make(new SequenceDecoder(std::move(steps)));
   }
   return unimplemented("unsupported decoder type '" + type + "' in tokenizer.json");

@@ -70,19 +70,7 @@ class ReplaceNormalizer final : public Normalizer {
   ReplaceNormalizer(std::unique_ptr<Regex> pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void normalize(std::string* text) const override {
-    std::vector<Span> matches;
-    pattern_->find_all(*text, &matches);
-    if (matches.empty()) return;
-    std::string out;
-    out.reserve(text->size());
-    size_t prev = 0;
-    for (const auto& [b, e] : matches) {
-      out.append(*text, prev, b - prev);
-      out += content_;
-      prev = e;
-    }
-    out.append(*text, prev, std::string::npos);
-    *text = std::move(out);
+    *text = pattern_->replace_all(*text, content_);
   }
 
  private:
@@ -130,15 +118,8 @@ Result<std::unique_ptr<Normalizer>> parse_normalizer(const Json& j) {
         new ReplaceNormalizer(std::move(pattern), std::move(content)));
   }
   if (type == "Sequence") {
-    auto it = j.find("normalizers");
-    if (it == j.end() || !it->is_array()) {
-      return invalid_argument(where + ": 'normalizers' must be an array");
-    }
-    std::vector<std::unique_ptr<Normalizer>> steps;
-    for (const auto& sub : *it) {
-      RADIX_ASSIGN_OR_RETURN(auto step, parse_normalizer(sub));
-      if (step) steps.push_back(std::move(step));
-    }
+    RADIX_ASSIGN_OR_RETURN(auto steps,
+                           json_sequence<Normalizer>(j, "normalizers", where, parse_normalizer));
     return std::unique_ptr<Normalizer>(new SequenceNormalizer(std::move(steps)));
   }
   return unimplemented("unsupported normalizer type '" + type + "' in tokenizer.json");

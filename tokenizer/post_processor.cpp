@@ -102,15 +102,8 @@ Result<std::unique_ptr<PostProcessor>> parse_post_processor(const Json& j) {
     return make_template_processor({cls}, {sep});
   }
   if (type == "Sequence") {
-    auto it = j.find("processors");
-    if (it == j.end() || !it->is_array()) {
-      return invalid_argument(where + ": 'processors' must be an array");
-    }
-    std::vector<std::unique_ptr<PostProcessor>> steps;
-    for (const auto& sub : *it) {
-      RADIX_ASSIGN_OR_RETURN(auto step, parse_post_processor(sub));
-      if (step) steps.push_back(std::move(step));
-    }
+    RADIX_ASSIGN_OR_RETURN(
+        auto steps, json_sequence<PostProcessor>(j, "processors", where, parse_post_processor));
     return std::unique_ptr<PostProcessor>(new SequenceProcessor(std::move(steps)));
   }
   return unimplemented("unsupported post_processor type '" + type + "' in tokenizer.json");

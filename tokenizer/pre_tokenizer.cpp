@@ -271,15 +271,8 @@ Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const Json& j) {
   RADIX_ASSIGN_OR_RETURN(const std::string type, json_type(j, "pre_tokenizer"));
   const std::string where = "pre_tokenizer " + type;
   if (type == "Sequence") {
-    auto it = j.find("pretokenizers");
-    if (it == j.end() || !it->is_array()) {
-      return invalid_argument(where + ": 'pretokenizers' must be an array");
-    }
-    std::vector<std::unique_ptr<PreTokenizer>> steps;
-    for (const auto& sub : *it) {
-      RADIX_ASSIGN_OR_RETURN(auto step, parse_pre_tokenizer(sub));
-      if (step) steps.push_back(std::move(step));
-    }
+    RADIX_ASSIGN_OR_RETURN(
+        auto steps, json_sequence<PreTokenizer>(j, "pretokenizers", where, parse_pre_tokenizer));
     return make(new SequencePreTokenizer(std::move(steps)));
   }
   if (type == "Split") {

@@ -255,4 +255,20 @@ void Regex::find_all(std::string_view text, std::vector<Span>* out) const {
   }
 }
 
+std::string Regex::replace_all(std::string_view text, std::string_view content) const {
+  std::vector<Span> matches;
+  find_all(text, &matches);
+  if (matches.empty()) return std::string(text);
+  std::string out;
+  out.reserve(text.size());
+  size_t prev = 0;
+  for (const auto& [b, e] : matches) {
+    out.append(text.substr(prev, b - prev));
+    out.append(content);
+    prev = e;
+  }
+  out.append(text.substr(prev));
+  return out;
+}
+
 }  // namespace radix::tok

@@ -34,6 +34,8 @@ class Regex {
   // Oniguruma's find_iter does: an empty match right where the previous one ended is
   // skipped by advancing one character.
   void find_all(std::string_view text, std::vector<Span>* out) const;
+  // `text` with every match (find_all) replaced by `content`.
+  std::string replace_all(std::string_view text, std::string_view content) const;
   const std::string& pattern() const { return pattern_; }
 
  private:
