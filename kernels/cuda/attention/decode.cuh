@@ -188,6 +188,7 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
         sum += p;
       }
       sum = warp_sum(sum);
+      __syncwarp();  // every lane has read m_s[gi] before lane 0 overwrites it
       if (lane == 0) {
         const float alpha = exp2f((m_old - mu) * kLog2e);
         alpha_s[gi] = alpha;

@@ -23,7 +23,8 @@ struct PrefillShape {
 
 // grid (ceil(max_q_len / kBlockM), B, Hq), block kThreads, dynamic smem kSmemBytes.
 template <int kD, typename V>
-__global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1) prefill_kernel(const AttnArgs a) {
+__global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1)
+    prefill_kernel(const AttnArgs a) {
   using Sh = PrefillShape<kD>;
   constexpr int kM = Sh::kBlockM, kN = Sh::kBlockN, kS = Sh::kStride;
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
