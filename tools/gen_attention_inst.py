@@ -4,6 +4,8 @@ head dim) instantiating the variant policies the shipped models need, plus
 registry.h, the table attention.cu looks kernels up in by (kernel, dtype, head dim).
 Run from the repo root after editing CONFIGS; the output is checked in."""
 import pathlib
+import shutil
+import subprocess
 
 # head dim -> variants instantiated (Llama/Qwen/Mistral: 64/128, Mistral adds a
 # window; Gemma: 256, Gemma-2 adds soft-cap and soft-cap + window).
@@ -86,6 +88,9 @@ def main() -> None:
         for d in CONFIGS:
             (OUT / f"{kernel}_{DTYPE}_d{d}.cu").write_text(inst_file(kernel, d))
     (OUT / "registry.h").write_text(registry())
+    # Checked-in files are clang-formatted; format here so regenerating is a no-op.
+    if shutil.which("clang-format"):
+        subprocess.run(["clang-format", "-i", *map(str, sorted(OUT.iterdir()))], check=True)
 
 
 if __name__ == "__main__":
