@@ -40,9 +40,12 @@ bool is_open_path(const std::string& path) {
   return path == "/health" || path == "/health_generate" || path == "/metrics";
 }
 
+// Error responses close their connection (see HttpTransport::close_after_response).
 void write_error(Response& res, const ApiError& e) {
   res.status = e.http_status;
   res.set_content(dump_json(e.to_json()), "application/json");
+  res.set_header("Connection", "close");
+  HttpTransport::close_after_response();
 }
 
 }  // namespace
@@ -124,6 +127,12 @@ void HttpServer::register_routes() {
     RADIX_LOG_ERROR("{} {}: internal error: {}", req.method, req.path, what);
     s->metrics.count_error(500);
     write_error(res, ApiError{500, "Internal server error: " + what, "server_error", "", ""});
+  });
+
+  t->set_logger([](const Request& req, const Response& res) {
+    if (res.status >= 400) HttpTransport::close_after_response();
+    RADIX_LOG_DEBUG("{} {} -> {} (request {})", req.method, req.path, res.status,
+                    res.get_header_value("X-Request-Id"));
   });
 
   auto make_call = [s](const Request& req, Response& res) {

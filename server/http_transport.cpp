@@ -18,6 +18,7 @@ namespace radix::server {
 namespace {
 
 thread_local int t_connection_socket = -1;
+thread_local bool t_close_after_response = false;
 
 int poll_one(int sock, short events, int timeout_ms) {
   pollfd pfd{sock, events, 0};
@@ -151,8 +152,13 @@ bool HttpTransport::client_connected() {
   return t_connection_socket < 0 || peer_alive(t_connection_socket);
 }
 
+void HttpTransport::close_after_response() {
+  t_close_after_response = true;
+}
+
 bool HttpTransport::process_and_close_socket(socket_t sock) {
   t_connection_socket = sock;
+  t_close_after_response = false;
   ConnectionStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                           to_ms(write_timeout_sec_, write_timeout_usec_));
   bool ok = false;
@@ -169,9 +175,10 @@ bool HttpTransport::process_and_close_socket(socket_t sock) {
     bool close_after = served + 1 >= keep_alive_max_count_;
     bool connection_closed = false;
     ok = process_request(stream, close_after, connection_closed, nullptr);
-    if (!ok || connection_closed) break;
+    if (!ok || connection_closed || t_close_after_response) break;
   }
   t_connection_socket = -1;
+  t_close_after_response = false;
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ok;

@@ -35,6 +35,11 @@ class HttpTransport : public httplib::Server {
   // it or reset it. Always true off a connection thread.
   static bool client_connected();
 
+  // On a handler's thread: close the connection once the current response is written
+  // (error responses, whose request body may be partly unread, never keep the
+  // connection alive: leftover body bytes would be parsed as the next request).
+  static void close_after_response();
+
  private:
   bool process_and_close_socket(socket_t sock) override;
 

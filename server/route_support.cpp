@@ -23,6 +23,8 @@ void reply_error(Call& call, const ApiError& error) {
     RADIX_LOG_DEBUG("request {}: {} {}", call.rid, error.http_status, error.message);
   }
   reply_json(call.res, error.http_status, error.to_json());
+  call.res.set_header("Connection", "close");
+  HttpTransport::close_after_response();
 }
 
 std::optional<nlohmann::json> parse_json_body(Call& call) {

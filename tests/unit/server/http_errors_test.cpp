@@ -38,6 +38,17 @@ TEST_F(ServerTest, ApiKeyGuardsEverythingButHealthAndMetrics) {
   auto health = get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+  // A refused request's unread body must not be parsed as the next request on a
+  // kept-alive connection.
+  auto c = client();
+  c.set_keep_alive(true);
+  auto refused = c.Post("/v1/completions", body.dump(), "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  auto next = c.Post("/v1/completions", {{"Authorization", "Bearer sekret"}}, body.dump(),
+                     "application/json");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200) << next->body;
   auto metrics = get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);

@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+// End-to-end tests of `radix serve` on the bundled default model (CPU) with the official
+// `openai` npm client and raw HTTP: completions and chat, stream and non-stream, n, stop,
+// logprobs, usage (prompt tokens = the reference tokenizer's count), seed
+// reproducibility, stream text == non-stream text under greedy, API key on/off,
+// malformed input, aborts under load, and many concurrent streams.
+//
+//   node tests/e2e/server_openai.test.mjs --radix build/radix [--model models/default]
+//                                          [--concurrency 2000]
+import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test, after, before } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import http from 'node:http';
+import OpenAI from 'openai';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const require = createRequire(import.meta.url);
+const { Tokenizer } = require('@anush008/tokenizers');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+const RADIX = path.resolve(arg('--radix', path.join(root, 'build/radix')));
+const MODEL = path.resolve(arg('--model', path.join(root, 'models/default')));
+const CONCURRENCY = Number(arg('--concurrency', '2000'));
+
+// Starts `radix serve` on an ephemeral port; resolves once it prints "ready".
+function startServer(extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(RADIX, ['serve', '--model-path', MODEL, '--device', 'cpu', '--port', '0',
+      '--log-level', 'warning', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let port = 0;
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no ready in 120 s:\n${out}`)); }, 120000);
+    const onData = (d) => {
+      out += d.toString();
+      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
+      if (m) port = Number(m[1]);
+      if (/ready on http/.test(out) && port) {
+        clearTimeout(timer);
+        resolve({ proc, port, base: `http://127.0.0.1:${port}`, output: () => out });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    const onEarlyExit = (code) => { clearTimeout(timer); reject(new Error(`radix serve exited ${code}:\n${out}`)); };
+    proc.on('exit', onEarlyExit);
+    proc.onEarlyExit = onEarlyExit;
+  });
+}
+
+async function stopServer(s) {
+  if (!s || s.proc.exitCode !== null) return;
+  s.proc.off('exit', s.proc.onEarlyExit);
+  const exited = new Promise((r) => s.proc.once('exit', (code, sig) => r({ code, sig })));
+  s.proc.kill('SIGTERM');
+  const { code } = await exited;
+  assert.equal(code, 0, `radix serve did not exit cleanly on SIGTERM:\n${s.output()}`);
+}
+
+// Raw HTTP request (no client library): returns { status, headers, body }.
+function raw(base, method, pathName, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(pathName, base);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method, headers },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8') }));
+      });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+function assertErrorBody(r, status) {
+  assert.equal(r.status, status, r.body);
+  const j = JSON.parse(r.body);
+  for (const k of ['message', 'type', 'param', 'code']) assert.ok(k in j.error, `${k} in ${r.body}`);
+}
+
+let server;
+let client;
+let tokenizer;
+before(async () => {
+  server = await startServer();
+  client = new OpenAI({ baseURL: `${server.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  tokenizer = Tokenizer.fromFile(path.join(MODEL, 'tokenizer.json'));
+});
+after(async () => { await stopServer(server); });
+
+const PROMPT = 'The capital of France is';
+
+test('completion usage counts prompt tokens as the reference tokenizer does', { timeout: 300000 }, async () => {
+  const r = await client.completions.create({ model: 'x', prompt: PROMPT, max_tokens: 8, temperature: 0 }).catch((e) => e);
+  assert.ok(r instanceof OpenAI.NotFoundError, 'unknown model is a 404');
+  const models = await client.models.list();
+  const model = models.data[0].id;
+  assert.ok(models.data[0].max_model_len > 0);
+  const c = await client.completions.create({ model, prompt: PROMPT, max_tokens: 8, temperature: 0 });
+  const ref = await tokenizer.encode(PROMPT);
+  assert.equal(c.usage.prompt_tokens, ref.getIds().length);
+  assert.equal(c.usage.completion_tokens, c.choices[0].finish_reason === 'length' ? 8 : c.usage.completion_tokens);
+  assert.equal(c.usage.total_tokens, c.usage.prompt_tokens + c.usage.completion_tokens);
+  assert.equal(typeof c.choices[0].text, 'string');
+});
+
+test('streamed greedy text equals non-streamed text (completions and chat)', { timeout: 300000 }, async () => {
+  const base = { model: 'm', prompt: PROMPT, max_tokens: 24, temperature: 0, ignore_eos: true };
+  const whole = await client.completions.create({ ...base, model: undefined });
+  const stream = await client.completions.create({ ...base, model: undefined, stream: true,
+    stream_options: { include_usage: true } });
+  let text = '';
+  let finishes = 0;
+  let usage = null;
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    for (const ch of chunk.choices) {
+      text += ch.text;
+      if (ch.finish_reason) finishes++;
+    }
+  }
+  assert.equal(text, whole.choices[0].text);
+  assert.equal(finishes, 1);
+  assert.equal(usage.completion_tokens, whole.usage.completion_tokens);
+
+  const msgs = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hello!' }];
+  const chat = await client.chat.completions.create({ model: undefined, messages: msgs, max_tokens: 16, temperature: 0 });
+  assert.equal(chat.choices[0].message.role, 'assistant');
+  const chatStream = await client.chat.completions.create({ model: undefined, messages: msgs,
+    max_tokens: 16, temperature: 0, stream: true });
+  let chatText = '';
+  let first = true;
+  let chatFinishes = 0;
+  for await (const chunk of chatStream) {
+    for (const ch of chunk.choices) {
+      if (first) { assert.equal(ch.delta.role, 'assistant'); first = false; }
+      chatText += ch.delta.content ?? '';
+      if (ch.finish_reason) chatFinishes++;
+    }
+  }
+  assert.equal(chatText, chat.choices[0].message.content);
+  assert.equal(chatFinishes, 1);
+});
+
+test('n choices, stop strings and logprobs', { timeout: 300000 }, async () => {
+  const many = await client.completions.create({ model: undefined, prompt: PROMPT, n: 3, max_tokens: 5, temperature: 1, seed: 7 });
+  assert.deepEqual(many.choices.map((c) => c.index).sort(), [0, 1, 2]);
+
+  const greedy = await client.completions.create({ model: undefined, prompt: PROMPT, max_tokens: 32, temperature: 0, ignore_eos: true });
+  const full = greedy.choices[0].text;
+  const stop = full.slice(10, 13);
+  assert.ok(stop.length > 0, `greedy output too short: ${JSON.stringify(full)}`);
+  const stopped = await client.completions.create({ model: undefined, prompt: PROMPT, max_tokens: 32, temperature: 0, ignore_eos: true, stop: [stop] });
+  assert.equal(stopped.choices[0].text, full.slice(0, full.indexOf(stop)));
+  assert.equal(stopped.choices[0].finish_reason, 'stop');
+
+  const lp = await client.completions.create({ model: undefined, prompt: PROMPT, max_tokens: 6, temperature: 0, ignore_eos: true, logprobs: 2 });
+  const l = lp.choices[0].logprobs;
+  assert.equal(l.tokens.length, lp.usage.completion_tokens);
+  assert.equal(l.token_logprobs.length, l.tokens.length);
+  assert.equal(l.text_offset.length, l.tokens.length);
+  for (const v of l.token_logprobs) assert.ok(v <= 0);
+  for (const top of l.top_logprobs) assert.ok(Object.keys(top).length >= 1);
+
+  const chat = await client.chat.completions.create({ model: undefined, messages: [{ role: 'user', content: 'hi' }],
+    max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 3 });
+  const content = chat.choices[0].logprobs.content;
+  assert.equal(content.length, chat.usage.completion_tokens);
+  assert.equal(content[0].top_logprobs.length, 3);
+});
+
+test('a seed makes sampling reproducible', { timeout: 300000 }, async () => {
+  const req = { model: undefined, prompt: PROMPT, max_tokens: 16, temperature: 1.0, seed: 1234, ignore_eos: true };
+  const a = await client.completions.create(req);
+  const b = await client.completions.create(req);
+  assert.equal(a.choices[0].text, b.choices[0].text);
+});
+
+test('malformed input over raw HTTP gets 4xx JSON errors', { timeout: 300000 }, async () => {
+  const base = server.base;
+  const j = { 'Content-Type': 'application/json' };
+  assertErrorBody(await raw(base, 'POST', '/v1/completions', '{"prompt": ', j), 400);
+  assertErrorBody(await raw(base, 'POST', '/v1/completions', Buffer.from([0x7b, 0x22, 0x70, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), j), 400);
+  assertErrorBody(await raw(base, 'POST', '/v1/completions', JSON.stringify({ prompt: [999999] }), j), 400);
+  assertErrorBody(await raw(base, 'POST', '/v1/completions', JSON.stringify({ prompt: 'x', max_tokens: 'lots' }), j), 400);
+  assertErrorBody(await raw(base, 'POST', '/v1/completions', JSON.stringify({ prompt: 'x', n: 1e9 }), j), 400);
+  assertErrorBody(await raw(base, 'POST', '/v1/completions', JSON.stringify({ prompt: 'x', max_tokens: 1e12 }), j), 400);
+  assertErrorBody(await raw(base, 'POST', '/v1/chat/completions', JSON.stringify({ messages: [] }), j), 400);
+  assertErrorBody(await raw(base, 'GET', '/nope'), 404);
+  assertErrorBody(await raw(base, 'POST', '/v1/completions', 'x'.repeat(65 << 20), j), 413);
+  const r = await raw(base, 'GET', '/health', undefined, { 'X-Request-Id': 'e2e-123' });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['x-request-id'], 'e2e-123');
+});
+
+test('clients that give up abort their requests; the server is idle afterwards', { timeout: 300000 }, async () => {
+  const aborts = [];
+  for (let i = 0; i < 200; i++) {
+    const ctrl = new AbortController();
+    aborts.push(client.completions.create({ model: undefined, prompt: `${PROMPT} ${i}`, max_tokens: 2000,
+      ignore_eos: true, stream: true }, { signal: ctrl.signal })
+      .then(async (s) => { for await (const _ of s) { /* read until aborted */ } })
+      .catch(() => {}));
+    setTimeout(() => ctrl.abort(), 100 + (i % 5) * 50);
+  }
+  await Promise.all(aborts);
+  const t0 = Date.now();
+  const fresh = await client.completions.create({ model: undefined, prompt: PROMPT, max_tokens: 4 });
+  assert.ok(fresh.choices[0].text !== undefined);
+  assert.ok(Date.now() - t0 < 30000, 'a fresh request completes quickly after the aborts');
+  let metrics = '';
+  for (let i = 0; i < 100; i++) {
+    metrics = (await raw(server.base, 'GET', '/metrics')).body;
+    if (/radix:num_running_reqs\{[^}]*\} 0\n/.test(metrics) && /radix:num_queue_reqs\{[^}]*\} 0\n/.test(metrics)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(metrics, /radix:num_running_reqs\{[^}]*\} 0\n/);
+  assert.match(metrics, /radix:num_queue_reqs\{[^}]*\} 0\n/);
+});
+
+test(`${CONCURRENCY} concurrent streaming requests all complete`, { timeout: 600000 }, async () => {
+  const jobs = [];
+  for (let i = 0; i < CONCURRENCY; i++) {
+    jobs.push((async () => {
+      const s = await client.completions.create({ model: undefined, prompt: `request ${i}`, max_tokens: 4,
+        ignore_eos: true, stream: true }, { timeout: 600000 });
+      let n = 0;
+      let finish = null;
+      for await (const chunk of s) {
+        for (const ch of chunk.choices) { n += ch.text.length; if (ch.finish_reason) finish = ch.finish_reason; }
+      }
+      return finish;
+    })());
+  }
+  const finishes = await Promise.all(jobs);
+  assert.equal(finishes.filter((f) => f === 'length').length, CONCURRENCY);
+});
+
+test('the API key guards the API but not health', { timeout: 300000 }, async () => {
+  const keyed = await startServer(['--api-key', 'sekret']);
+  try {
+    const bad = new OpenAI({ baseURL: `${keyed.base}/v1`, apiKey: 'wrong', maxRetries: 0 });
+    const err = await bad.completions.create({ model: undefined, prompt: 'x', max_tokens: 1 }).catch((e) => e);
+    assert.ok(err instanceof OpenAI.AuthenticationError, String(err));
+    assert.equal(err.status, 401);
+    const good = new OpenAI({ baseURL: `${keyed.base}/v1`, apiKey: 'sekret', maxRetries: 0 });
+    const ok = await good.completions.create({ model: undefined, prompt: 'x', max_tokens: 1 });
+    assert.equal(ok.choices.length, 1);
+    assert.equal((await raw(keyed.base, 'GET', '/health')).status, 200);
+  } finally {
+    await stopServer(keyed);
+  }
+});
