@@ -149,6 +149,24 @@ json chunk_base(const ResponseMeta& meta, const char* object, const OpenAiCommon
   return c;
 }
 
+// SGLang's `matched_stop` on a choice: the stop string or the stop token id.
+void add_matched_stop(const std::optional<std::string>& text, int32_t token, json* choice) {
+  if (text) {
+    (*choice)["matched_stop"] = *text;
+  } else if (token >= 0) {
+    (*choice)["matched_stop"] = token;
+  }
+}
+
+json response_body(const ResponseMeta& meta, const char* object, json choices, json usage) {
+  return json{{"id", meta.id},
+              {"object", object},
+              {"created", meta.created},
+              {"model", meta.model},
+              {"choices", std::move(choices)},
+              {"usage", std::move(usage)}};
+}
+
 }  // namespace
 
 const char* openai_finish_reason(FinishReason r) {
@@ -329,19 +347,11 @@ json completion_response(const ResponseMeta& meta, const CompletionRequest& req,
         {"text", prefix + c.text},
         {"logprobs", std::move(lp)},
         {"finish_reason", c.finished ? json(openai_finish_reason(c.finish_reason)) : json()}};
-    if (c.matched_stop) {
-      choice["matched_stop"] = *c.matched_stop;
-    } else if (c.matched_stop_token >= 0) {
-      choice["matched_stop"] = c.matched_stop_token;
-    }
+    add_matched_stop(c.matched_stop, c.matched_stop_token, &choice);
     out_choices.push_back(std::move(choice));
   }
-  return json{{"id", meta.id},
-              {"object", "text_completion"},
-              {"created", meta.created},
-              {"model", meta.model},
-              {"choices", std::move(out_choices)},
-              {"usage", usage_json(prompts, choices)}};
+  return response_body(meta, "text_completion", std::move(out_choices),
+                       usage_json(prompts, choices));
 }
 
 json chat_response(const ResponseMeta& meta, const ChatRequest& req,
@@ -355,19 +365,11 @@ json chat_response(const ResponseMeta& meta, const ChatRequest& req,
         {"message", {{"role", "assistant"}, {"content", c.text}}},
         {"logprobs", req.logprobs ? chat_logprobs_json(c.logprobs, token_text) : json()},
         {"finish_reason", c.finished ? json(openai_finish_reason(c.finish_reason)) : json()}};
-    if (c.matched_stop) {
-      choice["matched_stop"] = *c.matched_stop;
-    } else if (c.matched_stop_token >= 0) {
-      choice["matched_stop"] = c.matched_stop_token;
-    }
+    add_matched_stop(c.matched_stop, c.matched_stop_token, &choice);
     out_choices.push_back(std::move(choice));
   }
-  return json{{"id", meta.id},
-              {"object", "chat.completion"},
-              {"created", meta.created},
-              {"model", meta.model},
-              {"choices", std::move(out_choices)},
-              {"usage", usage_json(prompts, choices)}};
+  return response_body(meta, "chat.completion", std::move(out_choices),
+                       usage_json(prompts, choices));
 }
 
 json completion_chunk(const ResponseMeta& meta, const CompletionRequest& req,
@@ -406,11 +408,7 @@ json chat_finish_chunk(const ResponseMeta& meta, const ChatRequest& req,
                  {"delta", json::object()},
                  {"logprobs", nullptr},
                  {"finish_reason", choice_finish(update)}};
-  if (update.matched_stop) {
-    choice["matched_stop"] = *update.matched_stop;
-  } else if (update.matched_stop_token >= 0) {
-    choice["matched_stop"] = update.matched_stop_token;
-  }
+  add_matched_stop(update.matched_stop, update.matched_stop_token, &choice);
   c["choices"] = json::array({std::move(choice)});
   return c;
 }
