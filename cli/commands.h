@@ -6,6 +6,10 @@
 
 #include <functional>
 
+namespace radix {
+struct EngineOptions;
+}
+
 namespace radix::cli {
 
 using Runner = std::function<int()>;
@@ -15,5 +19,8 @@ void register_generate(CLI::App& app, Runner* run);
 void register_tokenize(CLI::App& app, Runner* run);
 void register_chat_template(CLI::App& app, Runner* run);
 void register_serve(CLI::App& app, Runner* run);
+
+// The engine flags shared by generate, serve and bench one-batch (SGLang names).
+void add_engine_flags(CLI::App* cmd, EngineOptions* options);
 
 }  // namespace radix::cli

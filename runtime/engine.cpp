@@ -55,7 +55,7 @@ class HandleImpl final : public RequestHandle {
   void push(RequestEvent event) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (event.finished) --open_choices_;
+      if (event.finished && open_choices_ > 0) --open_choices_;
       events_.push_back(std::move(event));
     }
     cv_.notify_all();
@@ -103,6 +103,7 @@ class EngineImpl final : public Engine {
     RADIX_LOG_INFO("max_running_requests={}, max_prefill_tokens={}, chunked_prefill_size={}, policy={}, radix cache {}",
                    so.max_running_requests, so.max_prefill_tokens, so.chunked_prefill_size,
                    options_.schedule_policy, so.disable_radix_cache ? "off" : "on");
+    update_stats(false);
     thread_ = std::thread([this] { loop(); });
     return Status::ok();
   }
@@ -280,6 +281,8 @@ class EngineImpl final : public Engine {
 
 void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
   for (auto& r : done) {
+    if (r->finish_published) continue;  // its last token event already said finished
+    r->finish_published = true;
     RequestEvent ev;
     ev.index = r->index;
     ev.finished = true;
@@ -393,7 +396,7 @@ void EngineImpl::process_outputs(ScheduledStep& step, const OwnedTensor& logits)
       ev.finished = true;
       ev.finish_reason = r->finish_reason;
       ev.matched_stop_token = r->matched_stop_token;
-      r->prefix_reported = true;
+      r->finish_published = true;
     }
     r->handle->push(std::move(ev));
   }

@@ -32,6 +32,7 @@ struct Req {
   FinishReason finish_reason = FinishReason::kNone;
   int32_t matched_stop_token = -1;
   Status error;
+  bool finish_published = false;     // the caller has seen finished=true for this choice
 
   // KV bookkeeping. Positions [0, kv_len) of fill_ids() have KV in the pool; the slot
   // of position p is req_to_token[row][p]. Positions [0, cached_len) are owned by the
