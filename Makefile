@@ -16,7 +16,8 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	./$(BUILD)/radix generate --model-path models/default --prompt "The capital of France is" --max-new-tokens 16
+	@echo "radix: serving models/default on http://127.0.0.1:30000 (examples: README.md)"
+	./$(BUILD)/radix serve --model-path models/default --host 127.0.0.1 --port 30000
 
 test: build
 	@bash scripts/test-setup.sh
