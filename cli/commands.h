@@ -16,6 +16,7 @@ using Runner = std::function<int()>;
 
 // Each adds a subcommand to `app` and stores its runner in `*run` when chosen.
 void register_generate(CLI::App& app, Runner* run);
+void register_bench(CLI::App& app, Runner* run);
 void register_tokenize(CLI::App& app, Runner* run);
 void register_chat_template(CLI::App& app, Runner* run);
 void register_serve(CLI::App& app, Runner* run);

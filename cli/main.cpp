@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   radix::cli::register_tokenize(app, &run);
   radix::cli::register_chat_template(app, &run);
   radix::cli::register_serve(app, &run);
+  radix::cli::register_bench(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

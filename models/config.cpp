@@ -354,10 +354,12 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
 Result<ModelConfig> load_model_config(const std::string& model_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::is_directory(model_dir, ec)) {
+  // A bare config file (configs/*.json) is accepted too: dummy-weight runs of real shapes.
+  const bool is_file = fs::is_regular_file(model_dir, ec) && fs::path(model_dir).extension() == ".json";
+  if (!is_file && !fs::is_directory(model_dir, ec)) {
     return not_found("model directory " + model_dir + " does not exist or is not a directory");
   }
-  const std::string path = (fs::path(model_dir) / "config.json").string();
+  const std::string path = is_file ? model_dir : (fs::path(model_dir) / "config.json").string();
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found(path + " not found (a Hugging Face model directory needs config.json)");
   std::ostringstream text;

@@ -50,7 +50,7 @@ std::vector<std::string> supported_architectures();
 
 // Parses config.json text; `source` names the file in error messages.
 Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& source);
-// Reads DIR/config.json.
+// Reads DIR/config.json (or, given a .json file, that file: dummy-weight runs).
 Result<ModelConfig> load_model_config(const std::string& model_dir);
 
 }  // namespace radix

@@ -22,9 +22,17 @@ Status WeightLoader::fill_part(const std::string& name, const Shape& shape, Dumm
     // Small uniform weights keep activations finite through many layers.
     const float fan_in = shape.size() > 1 ? static_cast<float>(shape.back()) : 1.0f;
     const float a = init == DummyInit::kEmbedding ? 0.02f : 1.0f / std::sqrt(fan_in);
-    std::uniform_real_distribution<float> dist(-a, a);
+    // A counter-based hash (splitmix64) per element: seeded, parallel, and fast enough
+    // for 8B-parameter shapes (a sequential engine took minutes).
+    const uint64_t stream = rng_();
+#pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {
-      store_from_f32(dst_host, dt, static_cast<size_t>(i), init == DummyInit::kOnes ? 1.0f : dist(rng_));
+      uint64_t z = stream + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      const float u = static_cast<float>(z >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+      store_from_f32(dst_host, dt, static_cast<size_t>(i), init == DummyInit::kOnes ? 1.0f : (2.0f * u - 1.0f) * a);
     }
     return Status::ok();
   }

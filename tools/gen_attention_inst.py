@@ -10,6 +10,9 @@ import subprocess
 # head dim -> variants instantiated (Llama/Qwen/Mistral: 64/128, Mistral adds a
 # window; Gemma: 256, Gemma-2 adds soft-cap and soft-cap + window).
 CONFIGS = {
+    # 16 and 32: the tiny golden-test fixtures and the bundled default model.
+    16: ["kCausal"],
+    32: ["kCausal"],
     64: ["kCausal", "kWindow"],
     128: ["kCausal", "kWindow"],
     256: ["kCausal", "kSoftcap", "kSoftcapWindow"],

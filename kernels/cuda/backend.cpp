@@ -67,8 +67,8 @@ struct Preference {
   }
 };
 
-// (M, N, K, dtype, has_bias, min alignment of the pointers)
-using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, bool, uint32_t>;
+// (M, N, K, input dtype, has_bias, min alignment of the pointers, output dtype)
+using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, bool, uint32_t, int>;
 
 struct MatmulPlan {
   MatmulDesc desc;
@@ -89,8 +89,9 @@ struct CudaBackend::Impl {
   Result<MatmulPlan*> plan(const PlanKey& key, size_t workspace_bytes) {
     auto it = plans.find(key);
     if (it != plans.end()) return it->second.get();
-    const auto [m, n, k, dt, has_bias, align] = key;
+    const auto [m, n, k, dt, has_bias, align, out_dt] = key;
     RADIX_ASSIGN_OR_RETURN(cudaDataType_t type, cuda_type(static_cast<DType>(dt)));
+    RADIX_ASSIGN_OR_RETURN(cudaDataType_t out_type, cuda_type(static_cast<DType>(out_dt)));
     auto p = std::make_unique<MatmulPlan>();
     RADIX_RETURN_IF_ERROR(
         cublas_ok(cublasLtMatmulDescCreate(&p->desc.h, CUBLAS_COMPUTE_32F, CUDA_R_32F),
@@ -120,7 +121,7 @@ struct CudaBackend::Impl {
     RADIX_RETURN_IF_ERROR(
         cublas_ok(cublasLtMatrixLayoutCreate(&p->b.h, type, k, m, k), "layout B"));
     RADIX_RETURN_IF_ERROR(
-        cublas_ok(cublasLtMatrixLayoutCreate(&p->c.h, type, n, m, n), "layout C"));
+        cublas_ok(cublasLtMatrixLayoutCreate(&p->c.h, out_type, n, m, n), "layout C"));
 
     Preference pref;
     RADIX_RETURN_IF_ERROR(cublas_ok(cublasLtMatmulPreferenceCreate(&pref.h), "preference"));
@@ -187,7 +188,11 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
                            void* stream) {
   const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
   if (m == 0 || n == 0) return Status::ok();
-  if (w.dtype() != a.dtype() || out.dtype() != a.dtype() || (bias && bias->dtype() != a.dtype())) {
+  // Same dtype throughout, or low-precision inputs with an f32 output (the lm_head
+  // writes f32 logits for the sampler).
+  const bool f32_out = out.dtype() == DType::kF32 && a.dtype() != DType::kF32 && !bias;
+  if (w.dtype() != a.dtype() || (out.dtype() != a.dtype() && !f32_out) ||
+      (bias && bias->dtype() != a.dtype())) {
     return unimplemented("gemm: mixed dtypes (a " + a.to_string() + ", w " + w.to_string() +
                          ", out " + out.to_string() + ") have no cuBLASLt path yet");
   }
@@ -195,7 +200,8 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
   uint32_t align =
       std::min({alignment_of(a.data()), alignment_of(w.data()), alignment_of(out.data())});
   if (bias) align = std::min(align, alignment_of(bias->data()));
-  const PlanKey key{m, n, k, static_cast<int>(a.dtype()), bias != nullptr, align};
+  const PlanKey key{m, n, k, static_cast<int>(a.dtype()), bias != nullptr, align,
+                    static_cast<int>(out.dtype())};
   RADIX_ASSIGN_OR_RETURN(MatmulPlan * p, impl_->plan(key, gemm_ws_.size()));
   if (bias) {
     const void* ptr = bias->data();

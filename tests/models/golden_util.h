@@ -2,6 +2,7 @@
 // transformers reference (tools/golden/make_model_fixtures.py).
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,16 @@ struct GoldenCase {
   std::string golden_path;
 };
 
+// The repo root: the build's source dir, or the working directory when the binaries
+// were carried to another machine (the GPU machine runs them from its repo copy).
+inline std::string source_root() {
+  std::error_code ec;
+  if (std::filesystem::exists(std::string(RADIX_SOURCE_DIR) + "/models/default", ec)) return RADIX_SOURCE_DIR;
+  return ".";
+}
+
 inline std::vector<GoldenCase> golden_cases() {
-  const std::string root = RADIX_SOURCE_DIR;
+  const std::string root = source_root();
   std::vector<GoldenCase> cases;
   for (const char* n : {"llama3", "llama2_linear", "mistral", "qwen2"}) {
     cases.push_back({n, root + "/tests/data/models/" + n, root + "/tests/data/models/" + n + "/golden.safetensors"});

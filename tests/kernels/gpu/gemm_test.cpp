@@ -9,6 +9,7 @@
 // per element |err| <= 2^-7 * max|ref| (one ulp at the largest magnitude, which also
 // covers outputs that cancel to near zero).
 #include <algorithm>
+#include <optional>
 
 #include "tests/kernels/gpu/gpu_test_util.h"
 
@@ -19,7 +20,8 @@ namespace {
 
 class GemmGpu : public GpuKernelTest {
  protected:
-  void check(int64_t m, int64_t n, int64_t k, bool bias, DType dt) {
+  // out_dt: the output dtype (dt, or f32 for the lm_head's f32 logits).
+  void check(int64_t m, int64_t n, int64_t k, bool bias, DType dt, std::optional<DType> out_dt = {}) {
     SCOPED_TRACE("M " + std::to_string(m) + " N " + std::to_string(n) + " K " + std::to_string(k) +
                  (bias ? " +bias " : " ") + dtype_name(dt));
     OwnedTensor a = random_host({m, k}, -1, 1, dt), w = random_host({n, k}, -1, 1, dt);
@@ -27,7 +29,7 @@ class GemmGpu : public GpuKernelTest {
     OwnedTensor ref = OwnedTensor::host({m, n}, DType::kF32);
     ASSERT_TRUE(ops::gemm(cpu(), ref, a, w, bias ? &b.view() : nullptr).is_ok());
     OwnedTensor d_a = to_device(a, dt), d_w = to_device(w, dt), d_b = to_device(b, dt);
-    OwnedTensor d_out = poisoned({m, n}, dt);
+    OwnedTensor d_out = poisoned({m, n}, out_dt.value_or(dt));
     Status st = ops::gemm(gpu(), d_out, d_a, d_w, bias ? &d_b.view() : nullptr);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     OwnedTensor got = to_host_f32(d_out);
@@ -63,6 +65,12 @@ TEST_F(GemmGpu, OddShapesAndOtherDtypes) {
   check(17, 129, 72, true, DType::kBF16);
   check(5, 300, 64, false, DType::kF16);
   check(7, 96, 130, true, DType::kF32);
+}
+
+TEST_F(GemmGpu, Bf16InputsWithF32OutputMatchCpu) {
+  // The lm_head: bf16 hidden states and weights, f32 logits (Llama-3 vocabulary).
+  check(1, 128256, 4096, false, DType::kBF16, DType::kF32);
+  check(9, 4096, 192, false, DType::kBF16, DType::kF32);
 }
 
 TEST_F(GemmGpu, PlansAreCachedPerShape) {

@@ -7,9 +7,13 @@
 
 namespace radix::cuda::attn {
 
+Status prefill_bf16_d16(const AttnArgs& a, VariantId v);
+Status prefill_bf16_d32(const AttnArgs& a, VariantId v);
 Status prefill_bf16_d64(const AttnArgs& a, VariantId v);
 Status prefill_bf16_d128(const AttnArgs& a, VariantId v);
 Status prefill_bf16_d256(const AttnArgs& a, VariantId v);
+Status decode_bf16_d16(const AttnArgs& a, VariantId v);
+Status decode_bf16_d32(const AttnArgs& a, VariantId v);
 Status decode_bf16_d64(const AttnArgs& a, VariantId v);
 Status decode_bf16_d128(const AttnArgs& a, VariantId v);
 Status decode_bf16_d256(const AttnArgs& a, VariantId v);
@@ -22,9 +26,13 @@ struct KernelEntry {
 };
 
 inline constexpr KernelEntry kKernels[] = {
+    {"prefill_bf16_d16", false, 16, &prefill_bf16_d16},
+    {"prefill_bf16_d32", false, 32, &prefill_bf16_d32},
     {"prefill_bf16_d64", false, 64, &prefill_bf16_d64},
     {"prefill_bf16_d128", false, 128, &prefill_bf16_d128},
     {"prefill_bf16_d256", false, 256, &prefill_bf16_d256},
+    {"decode_bf16_d16", true, 16, &decode_bf16_d16},
+    {"decode_bf16_d32", true, 32, &decode_bf16_d32},
     {"decode_bf16_d64", true, 64, &decode_bf16_d64},
     {"decode_bf16_d128", true, 128, &decode_bf16_d128},
     {"decode_bf16_d256", true, 256, &decode_bf16_d256},

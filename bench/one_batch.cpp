@@ -1,0 +1,112 @@
+#include "bench/one_batch.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "core/logging.h"
+#include "runtime/model_runner.h"
+
+namespace radix {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Greedy next tokens from host logits [B, V].
+std::vector<int32_t> argmax_rows(const OwnedTensor& logits, int rows, int64_t vocab) {
+  std::vector<int32_t> out(static_cast<size_t>(rows));
+  for (int r = 0; r < rows; ++r) {
+    const float* row = logits.data_as<float>() + r * vocab;
+    out[static_cast<size_t>(r)] = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
+  if (o.batch_size < 1 || o.input_len < 1 || o.output_len < 1) {
+    return invalid_argument("--batch-size, --input-len and --output-len must be >= 1");
+  }
+  EngineOptions eo = o.engine;
+  const int per_seq = o.input_len + o.output_len + o.warmup_steps + 1;
+  if (eo.max_total_tokens <= 0) eo.max_total_tokens = o.batch_size * per_seq;
+  if (eo.context_length <= 0) eo.context_length = std::max(per_seq, 2048);
+  RADIX_ASSIGN_OR_RETURN(auto runner, ModelRunner::create(eo));
+  RADIX_LOG_INFO("{}", runner->describe());
+  if (runner->num_slots() - 1 < o.batch_size * per_seq) {
+    return resource_exhausted("the KV pool cannot hold the batch; lower the sizes");
+  }
+  const int64_t vocab = runner->config().vocab_size;
+  std::mt19937 rng(static_cast<uint32_t>(eo.random_seed));
+  std::uniform_int_distribution<int32_t> tok(10, static_cast<int32_t>(vocab) - 1);
+  // Sequence b owns slots [1 + b * per_seq, 1 + (b + 1) * per_seq).
+  auto slot = [&](int b, int pos) { return 1 + b * per_seq + pos; };
+  StepInput step;
+  OwnedTensor logits;
+  auto build = [&](int start, int n, const std::vector<int32_t>& ids) {
+    step.clear();
+    for (int b = 0; b < o.batch_size; ++b) {
+      for (int p = start; p < start + n; ++p) {
+        step.input_ids.push_back(ids[static_cast<size_t>(b * n + (p - start))]);
+        step.positions.push_back(p);
+        step.out_cache_loc.push_back(slot(b, p));
+      }
+      step.qo_indptr.push_back(step.qo_indptr.back() + n);
+      for (int p = 0; p < start + n; ++p) step.kv_indices.push_back(slot(b, p));
+      step.kv_indptr.push_back(static_cast<int32_t>(step.kv_indices.size()));
+      step.logits_rows.push_back(step.qo_indptr.back() - 1);
+    }
+    step.max_q_len = n;
+    step.max_kv_len = start + n;
+  };
+
+  std::vector<int32_t> prompt(static_cast<size_t>(o.batch_size * o.input_len));
+  for (auto& t : prompt) t = tok(rng);
+  // Untimed warm-up prefill of the same shape (plans, allocations, caches).
+  build(0, o.input_len, prompt);
+  RADIX_RETURN_IF_ERROR(runner->forward(step, &logits));
+
+  OneBatchResult r;
+  r.device = runner->device().to_string();
+  const double t0 = now_s();
+  RADIX_RETURN_IF_ERROR(runner->forward(step, &logits));  // forward() returns with logits on the host
+  r.prefill_latency_s = now_s() - t0;
+  r.prefill_throughput = o.batch_size * o.input_len / r.prefill_latency_s;
+  std::vector<int32_t> next = argmax_rows(logits, o.batch_size, vocab);
+  std::vector<double> steps;
+  for (int s = 0; s < o.warmup_steps + o.output_len - 1; ++s) {
+    const double ts = now_s();
+    build(o.input_len + s, 1, next);
+    RADIX_RETURN_IF_ERROR(runner->forward(step, &logits));
+    next = argmax_rows(logits, o.batch_size, vocab);
+    if (s >= o.warmup_steps) steps.push_back(now_s() - ts);
+  }
+  double decode_total = 0;
+  for (double d : steps) decode_total += d;
+  if (!steps.empty()) {
+    std::vector<double> sorted = steps;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<int64_t>(sorted.size() / 2), sorted.end());
+    r.median_decode_latency_s = sorted[sorted.size() / 2];
+    r.median_decode_throughput = o.batch_size / r.median_decode_latency_s;
+  }
+  r.total_latency_s = r.prefill_latency_s + decode_total;
+  r.overall_throughput = o.batch_size * (o.input_len + o.output_len) / r.total_latency_s;
+  if (!o.result_file.empty()) {
+    std::ofstream out(o.result_file, std::ios::app);
+    out << "{\"model_path\":\"" << eo.model_path << "\",\"device\":\"" << r.device << "\",\"load_format\":\""
+        << eo.load_format << "\",\"batch_size\":" << o.batch_size << ",\"input_len\":" << o.input_len
+        << ",\"output_len\":" << o.output_len << ",\"prefill_latency\":" << r.prefill_latency_s
+        << ",\"prefill_throughput\":" << r.prefill_throughput
+        << ",\"median_decode_latency\":" << r.median_decode_latency_s
+        << ",\"median_decode_throughput\":" << r.median_decode_throughput
+        << ",\"total_latency\":" << r.total_latency_s << ",\"overall_throughput\":" << r.overall_throughput << "}\n";
+  }
+  return r;
+}
+
+}  // namespace radix

@@ -1,0 +1,45 @@
+// `radix bench one-batch`: the static-batch latency benchmark (bench/one_batch.h).
+#include <cstdio>
+
+#include "bench/one_batch.h"
+#include "cli/commands.h"
+#include "core/logging.h"
+
+namespace radix::cli {
+
+void register_bench(CLI::App& app, Runner* run) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  auto* one = bench->add_subcommand("one-batch", "Prefill + decode latency of one static batch (like SGLang bench_latency)");
+  static OneBatchOptions o;
+  static std::string log_level = "info";
+  add_engine_flags(one, &o.engine);
+  one->add_option("--batch-size", o.batch_size)->capture_default_str();
+  one->add_option("--input-len", o.input_len)->capture_default_str();
+  one->add_option("--output-len", o.output_len)->capture_default_str();
+  one->add_option("--warmup-steps", o.warmup_steps)->capture_default_str();
+  one->add_option("--result-filename", o.result_file, "Append results as JSON lines");
+  one->add_option("--log-level", log_level)->capture_default_str();
+  one->callback([run] {
+    *run = [] {
+      if (Status s = set_log_level(log_level); !s.is_ok()) {
+        std::fprintf(stderr, "error: %s\n", s.message().c_str());
+        return 2;
+      }
+      auto r = run_one_batch(o);
+      if (!r.is_ok()) {
+        std::fprintf(stderr, "error: %s\n", r.status().to_string().c_str());
+        return 1;
+      }
+      std::printf("device %s, batch %d, input %d, output %d, weights %s\n", r->device.c_str(), o.batch_size,
+                  o.input_len, o.output_len, o.engine.load_format == "dummy" ? "dummy (random)" : "from checkpoint");
+      std::printf("Prefill. latency: %.5f s, throughput: %.2f token/s\n", r->prefill_latency_s, r->prefill_throughput);
+      std::printf("Decode.  median latency: %.5f s, median throughput: %.2f token/s\n", r->median_decode_latency_s,
+                  r->median_decode_throughput);
+      std::printf("Total.   latency: %.3f s, throughput: %.2f token/s\n", r->total_latency_s, r->overall_throughput);
+      return 0;
+    };
+  });
+}
+
+}  // namespace radix::cli
