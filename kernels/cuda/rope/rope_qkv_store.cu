@@ -7,35 +7,11 @@
 
 #include <string>
 
+#include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/fused_ops.h"
 
 namespace radix::cuda {
 namespace {
-
-template <typename T>
-__device__ inline float to_f(T v) {
-  return static_cast<float>(v);
-}
-template <>
-__device__ inline float to_f<__nv_bfloat16>(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-template <>
-__device__ inline float to_f<__half>(__half v) {
-  return __half2float(v);
-}
-template <typename T>
-__device__ inline T from_f(float v) {
-  return static_cast<T>(v);
-}
-template <>
-__device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
-  return __float2bfloat16(v);
-}
-template <>
-__device__ inline __half from_f<__half>(float v) {
-  return __float2half(v);
-}
 
 // q_out [T, Hq, D]; qkv [T, (Hq + 2 Hk) D]; caches [S, Hk, D]; cos_sin [P, R].
 template <typename T, typename C, bool kNeox>
@@ -56,17 +32,17 @@ __global__ void rope_qkv_store_kernel(T* __restrict__ q_out, const T* __restrict
     const int i0 = kNeox ? i : 2 * i;
     const int i1 = kNeox ? i + half : 2 * i + 1;
     const T* src = row + static_cast<int64_t>(head) * d;
-    const float a = to_f(src[i0]), b = to_f(src[i1]);
+    const float a = to_f32(src[i0]), b = to_f32(src[i1]);
     const float c = cs[i], s = cs[half + i];
     const float o0 = a * c - b * s, o1 = b * c + a * s;
     if (head < hq) {
       T* dst = q_out + (static_cast<int64_t>(t) * hq + head) * d;
-      dst[i0] = from_f<T>(o0);
-      dst[i1] = from_f<T>(o1);
+      dst[i0] = from_f32<T>(o0);
+      dst[i1] = from_f32<T>(o1);
     } else {
       C* dst = k_cache + (slot * hk + (head - hq)) * d;
-      dst[i0] = from_f<C>(o0);
-      dst[i1] = from_f<C>(o1);
+      dst[i0] = from_f32<C>(o0);
+      dst[i1] = from_f32<C>(o1);
     }
   }
   // Dims past the rotary part (R < D) pass through unchanged.
@@ -74,18 +50,18 @@ __global__ void rope_qkv_store_kernel(T* __restrict__ q_out, const T* __restrict
   if (rest > 0) {
     for (int idx = threadIdx.x; idx < (hq + hk) * rest; idx += blockDim.x) {
       const int head = idx / rest, e = r + idx % rest;
-      const float v = to_f(row[static_cast<int64_t>(head) * d + e]);
+      const float v = to_f32(row[static_cast<int64_t>(head) * d + e]);
       if (head < hq) {
-        q_out[(static_cast<int64_t>(t) * hq + head) * d + e] = from_f<T>(v);
+        q_out[(static_cast<int64_t>(t) * hq + head) * d + e] = from_f32<T>(v);
       } else {
-        k_cache[(slot * hk + (head - hq)) * d + e] = from_f<C>(v);
+        k_cache[(slot * hk + (head - hq)) * d + e] = from_f32<C>(v);
       }
     }
   }
   // v: a straight copy into the slot.
   const T* vsrc = row + static_cast<int64_t>(hq + hk) * d;
   C* vdst = v_cache + slot * hk * d;
-  for (int e = threadIdx.x; e < hk * d; e += blockDim.x) vdst[e] = from_f<C>(to_f(vsrc[e]));
+  for (int e = threadIdx.x; e < hk * d; e += blockDim.x) vdst[e] = from_f32<C>(to_f32(vsrc[e]));
 }
 
 template <typename T, typename C>
@@ -109,11 +85,7 @@ Status launch(const OpContext& ctx, const Tensor& q_out, const Tensor& qkv, cons
         cos_sin.data_as<const float>(), k_cache.data_as<C>(), v_cache.data_as<C>(),
         slots.data_as<const int32_t>(), hq, hk, d, r);
   }
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) {
-    return internal_error(std::string("rope_qkv_store launch: ") + cudaGetErrorString(err));
-  }
-  return Status::ok();
+  return check_launch("rope_qkv_store");
 }
 
 }  // namespace
