@@ -1,0 +1,153 @@
+// The CPU reference ops against expectations computed by hand: the oracle every
+// CUDA op is compared with must itself be right.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "models/rope_table.h"
+
+namespace radix {
+namespace {
+
+const OpContext kCpu{};
+
+Tensor f32(std::vector<float>& v, const Shape& s) { return Tensor(v.data(), DType::kF32, s); }
+Tensor i32(std::vector<int32_t>& v) { return Tensor(v.data(), DType::kI32, {static_cast<int64_t>(v.size())}); }
+
+TEST(CpuOps, EmbeddingGathersRowsAndRejectsOutOfVocabularyIds) {
+  std::vector<float> table = {0, 1, 10, 11, 20, 21}, out(4);
+  std::vector<int32_t> ids = {2, 0};
+  ASSERT_TRUE(ops::embedding(kCpu, f32(out, {2, 2}), i32(ids), f32(table, {3, 2})).is_ok());
+  EXPECT_EQ(out, (std::vector<float>{20, 21, 0, 1}));
+  std::vector<int32_t> bad = {3, 0};
+  EXPECT_EQ(ops::embedding(kCpu, f32(out, {2, 2}), i32(bad), f32(table, {3, 2})).code(),
+            StatusCode::kOutOfRange);
+}
+
+TEST(CpuOps, RmsNormScalesByRootMeanSquareAndWeight) {
+  // x = [3, 4]: mean square 12.5, rms 3.5355339; weights [1, 2] (+ offset 1 for Gemma).
+  std::vector<float> x = {3, 4}, w = {1, 2}, out(2);
+  ASSERT_TRUE(ops::rms_norm(kCpu, f32(out, {1, 2}), f32(x, {1, 2}), f32(w, {2}), 0.0f).is_ok());
+  EXPECT_NEAR(out[0], 3 / 3.5355339f, 1e-6);
+  EXPECT_NEAR(out[1], 4 / 3.5355339f * 2, 1e-6);
+  ASSERT_TRUE(ops::rms_norm(kCpu, f32(out, {1, 2}), f32(x, {1, 2}), f32(w, {2}), 0.0f, 1.0f).is_ok());
+  EXPECT_NEAR(out[1], 4 / 3.5355339f * 3, 1e-6);
+}
+
+TEST(CpuOps, AddRmsNormUpdatesTheResidualThenNormalises) {
+  std::vector<float> res = {1, 1}, x = {2, 3}, w = {1, 1}, out(2);
+  ASSERT_TRUE(ops::add_rms_norm(kCpu, f32(out, {1, 2}), f32(res, {1, 2}), f32(x, {1, 2}), f32(w, {2}), 0.0f).is_ok());
+  EXPECT_EQ(res, (std::vector<float>{3, 4}));
+  EXPECT_NEAR(out[0], 3 / 3.5355339f, 1e-6);
+}
+
+TEST(CpuOps, GemmMultipliesByTheTransposedWeightAndAddsBias) {
+  // a [2,3] @ w[2,3]^T: rows (1,2,3),(4,5,6) against (1,0,1),(0,1,0).
+  std::vector<float> a = {1, 2, 3, 4, 5, 6}, w = {1, 0, 1, 0, 1, 0}, b = {10, 20}, out(4);
+  Tensor bias = f32(b, {2});
+  ASSERT_TRUE(ops::gemm(kCpu, f32(out, {2, 2}), f32(a, {2, 3}), f32(w, {2, 3}), &bias).is_ok());
+  EXPECT_EQ(out, (std::vector<float>{14, 22, 20, 25}));
+  // bf16 weights (exact small integers) take the widening path with the same result.
+  std::vector<uint16_t> wb;
+  for (float v : w) wb.push_back(f32_to_bf16(v));
+  ASSERT_TRUE(ops::gemm(kCpu, f32(out, {2, 2}), f32(a, {2, 3}), Tensor(wb.data(), DType::kBF16, {2, 3})).is_ok());
+  EXPECT_EQ(out, (std::vector<float>{4, 2, 10, 5}));
+  EXPECT_FALSE(ops::gemm(kCpu, f32(out, {2, 2}), f32(a, {2, 3}), f32(w, {3, 2})).is_ok());
+}
+
+TEST(CpuOps, RopeRotatesHalvesOrPairs) {
+  // D = R = 4, one head, table row: cos(a0), cos(a1), sin(a0), sin(a1) with a0 = 90°, a1 = 0°.
+  std::vector<float> table = {0, 1, 1, 0};
+  std::vector<int32_t> pos = {0};
+  std::vector<float> q = {1, 2, 3, 4}, k = {1, 2, 3, 4};
+  ASSERT_TRUE(ops::rope(kCpu, f32(q, {1, 1, 4}), f32(k, {1, 1, 4}), i32(pos), f32(table, {1, 4}), RopeStyle::kNeox).is_ok());
+  // neox pairs (x0, x2) by 90°: (1,3) -> (-3, 1); (x1, x3) by 0°: unchanged.
+  EXPECT_EQ(q, (std::vector<float>{-3, 2, 1, 4}));
+  std::vector<float> p = {1, 2, 3, 4}, p2 = {1, 2, 3, 4};
+  ASSERT_TRUE(ops::rope(kCpu, f32(p, {1, 1, 4}), f32(p2, {1, 1, 4}), i32(pos), f32(table, {1, 4}), RopeStyle::kInterleaved).is_ok());
+  // interleaved pairs (x0, x1) by 90°: (1,2) -> (-2, 1); (x2, x3) by 0°.
+  EXPECT_EQ(p, (std::vector<float>{-2, 1, 3, 4}));
+}
+
+TEST(CpuOps, Llama3RopeScalingDividesOnlyLowFrequencies) {
+  RopeScaling s;
+  s.type = RopeScaling::Type::kLlama3;
+  s.factor = 8;
+  s.low_freq_factor = 1;
+  s.high_freq_factor = 4;
+  s.original_max_position_embeddings = 8192;
+  const auto plain = rope_inv_freq(128, 500000.0f, RopeScaling{});
+  const auto scaled = rope_inv_freq(128, 500000.0f, s);
+  // Highest frequency (wavelength 2*pi < 2048): unchanged. Lowest (wavelength > 8192): / 8.
+  EXPECT_FLOAT_EQ(scaled[0], plain[0]);
+  EXPECT_FLOAT_EQ(scaled[63], plain[63] / 8);
+  RopeScaling lin;
+  lin.type = RopeScaling::Type::kLinear;
+  lin.factor = 2;
+  EXPECT_FLOAT_EQ(rope_inv_freq(64, 10000.0f, lin)[5], rope_inv_freq(64, 10000.0f, RopeScaling{})[5] / 2);
+  // Table rows hold cos then sin of position * frequency.
+  const auto t = build_rope_table(3, 4, 10000.0f, RopeScaling{});
+  EXPECT_FLOAT_EQ(t[2 * 4 + 0], std::cos(2.0f));
+  EXPECT_FLOAT_EQ(t[2 * 4 + 3], std::sin(2.0f / 100.0f));
+}
+
+TEST(CpuOps, SiluAndGeluGateTheSecondHalf) {
+  std::vector<float> x = {1, -2, 2, 3}, out(2);
+  ASSERT_TRUE(ops::silu_and_mul(kCpu, f32(out, {1, 2}), f32(x, {1, 4})).is_ok());
+  EXPECT_NEAR(out[0], 0.7310586f * 2, 1e-6);   // silu(1) = 1 / (1 + e^-1)
+  EXPECT_NEAR(out[1], -0.2384058f * 3, 1e-6);  // silu(-2) = -2 / (1 + e^2)
+  ASSERT_TRUE(ops::gelu_tanh_and_mul(kCpu, f32(out, {1, 2}), f32(x, {1, 4})).is_ok());
+  EXPECT_NEAR(out[0], 0.8411920f * 2, 1e-5);  // gelu_tanh(1)
+}
+
+TEST(CpuOps, AttentionIsCausalGroupedAndReadsThroughSlots) {
+  // D = 1. Sequence of 2 tokens in slots 3 and 1; keys 0 and ln(3); values 10 and 20.
+  std::vector<float> kc = {0, 9, 0, 0}, vc = {0, 20, 0, 10};
+  kc[3] = 0;
+  kc[1] = std::log(3.0f);
+  // Two query heads sharing one KV head (GQA), both q = 1, scale 1.
+  std::vector<float> q = {1, 1, 1, 1}, out(4, -1);
+  std::vector<int32_t> qo = {0, 2}, kvp = {0, 2}, idx = {3, 1};
+  AttentionParams p;
+  p.qo_indptr = i32(qo);
+  p.kv_indptr = i32(kvp);
+  p.kv_indices = i32(idx);
+  p.scale = 1;
+  ASSERT_TRUE(ops::attention(kCpu, f32(out, {2, 2, 1}), f32(q, {2, 2, 1}), f32(kc, {4, 1, 1}), f32(vc, {4, 1, 1}), p).is_ok());
+  // Token 0 sees only itself: 10. Token 1 sees both with weights 1:3 -> 17.5.
+  EXPECT_FLOAT_EQ(out[0], 10);
+  EXPECT_FLOAT_EQ(out[1], 10);
+  EXPECT_NEAR(out[2], 17.5f, 1e-5);
+  EXPECT_NEAR(out[3], 17.5f, 1e-5);
+  // A window of 1 leaves each token only itself.
+  p.sliding_window = 1;
+  ASSERT_TRUE(ops::attention(kCpu, f32(out, {2, 2, 1}), f32(q, {2, 2, 1}), f32(kc, {4, 1, 1}), f32(vc, {4, 1, 1}), p).is_ok());
+  EXPECT_FLOAT_EQ(out[2], 20);
+  // Soft-cap 0.5 squashes the score ln 3 to 0.5 tanh(2 ln 3): weights 1 : e^0.4 .
+  p.sliding_window = -1;
+  p.logit_softcap = 0.5f;
+  ASSERT_TRUE(ops::attention(kCpu, f32(out, {2, 2, 1}), f32(q, {2, 2, 1}), f32(kc, {4, 1, 1}), f32(vc, {4, 1, 1}), p).is_ok());
+  const float w = std::exp(0.5f * std::tanh(2 * std::log(3.0f)));
+  EXPECT_NEAR(out[2], (10 + 20 * w) / (1 + w), 1e-5);
+  // A slot outside the pool is an error, not a read out of bounds.
+  idx[1] = 7;
+  EXPECT_FALSE(ops::attention(kCpu, f32(out, {2, 2, 1}), f32(q, {2, 2, 1}), f32(kc, {4, 1, 1}), f32(vc, {4, 1, 1}), p).is_ok());
+}
+
+TEST(CpuOps, StoreKvWritesSlotsAndArgmaxPrefersTheLowestTie) {
+  std::vector<float> kc(6, 0), vc(6, 0), k = {1, 2}, v = {3, 4};
+  std::vector<int32_t> slots = {2, 0};
+  ASSERT_TRUE(ops::store_kv(kCpu, f32(kc, {3, 1, 2}), f32(vc, {3, 1, 2}), f32(k, {2, 1, 1}).reshape({1, 1, 2}),
+                            f32(v, {1, 1, 2}), Tensor(slots.data(), DType::kI32, {1})).is_ok());
+  EXPECT_EQ(kc, (std::vector<float>{0, 0, 0, 0, 1, 2}));
+  EXPECT_EQ(vc, (std::vector<float>{0, 0, 0, 0, 3, 4}));
+  std::vector<float> logits = {1, 5, 5, 2, -1, -1, -3, -2};
+  std::vector<int32_t> best(2);
+  ASSERT_TRUE(ops::argmax(kCpu, i32(best), f32(logits, {2, 4})).is_ok());
+  EXPECT_EQ(best, (std::vector<int32_t>{1, 0}));
+}
+
+}  // namespace
+}  // namespace radix
