@@ -30,7 +30,7 @@ from safetensors.torch import save_file
 import transformers
 from transformers import AutoModelForCausalLM
 
-GREEDY_STEPS = 12
+GREEDY_STEPS = 32
 
 
 def tiny_configs():
