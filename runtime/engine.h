@@ -83,7 +83,7 @@ struct EngineStats {
   int num_running = 0;
   int num_queued = 0;
   int64_t kv_total_slots = 0;
-  int64_t kv_used_slots = 0;
+  int64_t kv_used_slots = 0;         // held by running requests (evictable cache is free)
   double cache_hit_rate = 0.0;       // cached prompt tokens / prompt tokens, lifetime
   int64_t prompt_tokens_total = 0;
   int64_t generation_tokens_total = 0;

@@ -61,7 +61,7 @@ std::string ServerMetrics::render(const EngineStats& s, const std::string& model
   };
   gauge("num_running_reqs", "Requests in the running batch.", s.num_running);
   gauge("num_queue_reqs", "Requests waiting to be scheduled.", s.num_queued);
-  gauge("kv_used_slots", "KV cache slots in use (running requests and the radix cache).",
+  gauge("kv_used_slots", "KV cache slots held by running requests (unlocked radix-cache entries count as free).",
         static_cast<double>(s.kv_used_slots));
   gauge("kv_total_slots", "KV cache slots in the pool.", static_cast<double>(s.kv_total_slots));
   gauge("token_usage", "Fraction of KV cache slots in use.",

@@ -1,6 +1,8 @@
 // ElasticTaskQueue implementation (see task_queue.h).
 #include "server/task_queue.h"
 
+#include <malloc.h>
+
 #include <vector>
 
 namespace radix::server {
@@ -41,6 +43,15 @@ void ElasticTaskQueue::run(std::list<Worker>::iterator self) {
           !cv_.wait_for(lock, idle_timeout_, [&] { return !jobs_.empty() || shutdown_; });
       --idle_;
       if (timed_out && jobs_.empty() && live_ > keep_idle_) break;
+      if (timed_out && jobs_.empty()) {
+        // A kept worker joins the ones that left after a burst, then gives the freed
+        // stacks and arenas back to the system so memory returns to its baseline.
+        if (reap_exited(lock) > 0) {
+          lock.unlock();
+          malloc_trim(0);
+          lock.lock();
+        }
+      }
       continue;
     }
     auto job = std::move(jobs_.front());
@@ -55,7 +66,7 @@ void ElasticTaskQueue::run(std::list<Worker>::iterator self) {
   cv_.notify_all();
 }
 
-void ElasticTaskQueue::reap_exited(std::unique_lock<std::mutex>& lock) {
+size_t ElasticTaskQueue::reap_exited(std::unique_lock<std::mutex>& lock) {
   std::vector<std::thread> done;
   for (auto it = workers_.begin(); it != workers_.end();) {
     if (it->exited) {
@@ -65,10 +76,11 @@ void ElasticTaskQueue::reap_exited(std::unique_lock<std::mutex>& lock) {
       ++it;
     }
   }
-  if (done.empty()) return;
+  if (done.empty()) return 0;
   lock.unlock();
   for (auto& t : done) t.join();  // they have left run(); join returns at once
   lock.lock();
+  return done.size();
 }
 
 void ElasticTaskQueue::shutdown() {

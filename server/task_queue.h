@@ -34,7 +34,7 @@ class ElasticTaskQueue : public httplib::TaskQueue {
     bool exited = false;
   };
   void run(std::list<Worker>::iterator self);
-  void reap_exited(std::unique_lock<std::mutex>& lock);
+  size_t reap_exited(std::unique_lock<std::mutex>& lock);  // joins finished workers; returns how many
 
   const size_t max_threads_;
   const size_t keep_idle_;

@@ -8,6 +8,7 @@
 //   node tests/e2e/server_openai.test.mjs --radix build/radix [--model models/default]
 //                                          [--concurrency 2000]
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test, after, before } from 'node:test';
@@ -219,14 +220,23 @@ test('clients that give up abort their requests; the server is idle afterwards',
   let metrics = '';
   for (let i = 0; i < 100; i++) {
     metrics = (await raw(server.base, 'GET', '/metrics')).body;
-    if (/radix:num_running_reqs\{[^}]*\} 0\n/.test(metrics) && /radix:num_queue_reqs\{[^}]*\} 0\n/.test(metrics)) break;
+    if (/radix:num_running_reqs\{[^}]*\} 0\n/.test(metrics) && /radix:num_queue_reqs\{[^}]*\} 0\n/.test(metrics) &&
+        /radix:kv_used_slots\{[^}]*\} 0\n/.test(metrics)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.match(metrics, /radix:num_running_reqs\{[^}]*\} 0\n/);
   assert.match(metrics, /radix:num_queue_reqs\{[^}]*\} 0\n/);
+  // No KV held beyond the radix cache's unlocked (evictable) entries.
+  assert.match(metrics, /radix:kv_used_slots\{[^}]*\} 0\n/);
 });
 
+function rssMiB(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 test(`${CONCURRENCY} concurrent streaming requests all complete`, { timeout: 600000 }, async () => {
+  const baselineRss = rssMiB(server.proc.pid);
   const jobs = [];
   for (let i = 0; i < CONCURRENCY; i++) {
     jobs.push((async () => {
@@ -242,6 +252,16 @@ test(`${CONCURRENCY} concurrent streaming requests all complete`, { timeout: 600
   }
   const finishes = await Promise.all(jobs);
   assert.equal(finishes.filter((f) => f === 'length').length, CONCURRENCY);
+  // Memory back to baseline: connection threads exit after 5 s idle and a kept worker
+  // joins them and trims the allocator; poll for up to 20 s. The bound (+64 MiB) is
+  // loose for allocator noise but catches a per-request or per-thread leak.
+  let after = rssMiB(server.proc.pid);
+  for (let i = 0; i < 20 && after >= baselineRss + 64; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    after = rssMiB(server.proc.pid);
+  }
+  console.log(`server RSS: ${baselineRss.toFixed(1)} MiB before ${CONCURRENCY} streams, ${after.toFixed(1)} MiB after`);
+  assert.ok(after < baselineRss + 64, `RSS ${after} MiB vs baseline ${baselineRss} MiB`);
 });
 
 test('the API key guards the API but not health', { timeout: 300000 }, async () => {
