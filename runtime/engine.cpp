@@ -452,9 +452,14 @@ void EngineImpl::loop() {
     }
     cached_tokens_ += step.new_cached_tokens;
     if (step.num_extend_tokens > 0) {
-      RADIX_LOG_INFO("Prefill batch. #new-seq: {}, #new-token: {}, #cached-token: {}, #decode: {}, #running-req: {}, #queue-req: {}",
-                     step.reqs.size() - static_cast<size_t>(step.num_decode), step.num_extend_tokens,
-                     step.new_cached_tokens, step.num_decode, scheduler_->num_running(), scheduler_->num_waiting());
+      const int64_t seen = static_cast<int64_t>(step.num_extend_tokens) + step.new_cached_tokens;
+      RADIX_LOG_INFO(
+          "Prefill batch. #new-seq: {}, #new-token: {}, #cached-token: {}, cache hit rate: {:.2f}%, token usage: {:.2f}, "
+          "#decode: {}, #running-req: {}, #queue-req: {}",
+          step.reqs.size() - static_cast<size_t>(step.num_decode), step.num_extend_tokens, step.new_cached_tokens,
+          seen > 0 ? 100.0 * static_cast<double>(step.new_cached_tokens) / static_cast<double>(seen) : 0.0,
+          scheduler_->kv_capacity() ? static_cast<double>(scheduler_->kv_used()) / static_cast<double>(scheduler_->kv_capacity()) : 0.0,
+          step.num_decode, scheduler_->num_running(), scheduler_->num_waiting());
     }
     Status st = runner_->forward(step.input, &logits);
     if (!st.is_ok()) {
