@@ -4,6 +4,8 @@
 // its layers and walks the checkpoint from it.
 #include "models/config.h"
 
+#include "core/file_util.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -360,12 +362,14 @@ Result<ModelConfig> load_model_config(const std::string& model_dir) {
     return not_found("model directory " + model_dir + " does not exist or is not a directory");
   }
   const std::string path = is_file ? model_dir : (fs::path(model_dir) / "config.json").string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found(path + " not found (a Hugging Face model directory needs config.json)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return data_loss(path + ": read error");
-  return parse_model_config(text.str(), path);
+  auto text = read_file(path);
+  if (!text.is_ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return not_found(path + " not found (a Hugging Face model directory needs config.json)");
+    }
+    return text.status();
+  }
+  return parse_model_config(*text, path);
 }
 
 }  // namespace radix

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "core/check.h"
 #include "core/logging.h"
@@ -140,17 +141,10 @@ bool Scheduler::schedule(ScheduledStep* step) {
   }
   if (options_.lpm && waiting_.size() <= 128 && !cache_.disabled()) {
     // Longest prefix match first (SGLang falls back to fcfs for long queues).
-    std::vector<std::pair<int, Req*>> keyed;
-    for (const auto& r : waiting_) {
-      std::vector<int32_t> toks(r->input_ids.begin(), r->input_ids.end());
-      // Peek without splitting: match_prefix may split edges, which is harmless.
-      keyed.emplace_back(static_cast<int>(cache_.match_prefix(toks).slots.size()), r.get());
-    }
-    std::stable_sort(waiting_.begin(), waiting_.end(), [&](const auto& a, const auto& b) {
-      auto ka = std::find_if(keyed.begin(), keyed.end(), [&](auto& k) { return k.second == a.get(); })->first;
-      auto kb = std::find_if(keyed.begin(), keyed.end(), [&](auto& k) { return k.second == b.get(); })->first;
-      return ka > kb;
-    });
+    std::unordered_map<const Req*, int> cached;
+    for (const auto& r : waiting_) cached[r.get()] = static_cast<int>(cache_.match_prefix(r->input_ids).slots.size());
+    std::stable_sort(waiting_.begin(), waiting_.end(),
+                     [&](const auto& a, const auto& b) { return cached[a.get()] > cached[b.get()]; });
   }
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     Req* r = it->get();

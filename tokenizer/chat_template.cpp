@@ -1,6 +1,7 @@
 // ChatTemplate: loads a model's chat template and renders OpenAI messages with the
 // variables transformers' apply_chat_template provides.
 #include "tokenizer/chat_template.h"
+#include "core/file_util.h"
 
 #include <filesystem>
 #include <fstream>
@@ -8,15 +9,6 @@
 
 namespace radix {
 namespace {
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return data_loss("error reading " + path);
-  return ss.str();
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&

@@ -1,5 +1,6 @@
 // Tokenizer loading, encode and decode (see tokenizer.h).
 #include "tokenizer/tokenizer.h"
+#include "core/file_util.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -20,16 +21,6 @@ namespace radix {
 namespace {
 
 using tok::Json;
-
-Result<std::string> read_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return not_found("no such file: " + path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A token field of tokenizer_config.json: "text", {"content": "text", ...} or null.
 std::string config_token(const Json& cfg, const char* key) {
