@@ -40,6 +40,8 @@ void register_bench(CLI::App& app, Runner* run) {
       return 0;
     };
   });
+  register_bench_serving(bench, run);
+  register_bench_tokenizer(bench, run);
 }
 
 }  // namespace radix::cli

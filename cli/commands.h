@@ -20,6 +20,9 @@ void register_bench(CLI::App& app, Runner* run);
 void register_tokenize(CLI::App& app, Runner* run);
 void register_chat_template(CLI::App& app, Runner* run);
 void register_serve(CLI::App& app, Runner* run);
+// Subcommands of `radix bench`, each in its own file (cli/bench_*_cmd.cpp).
+void register_bench_serving(CLI::App* bench, Runner* run);
+void register_bench_tokenizer(CLI::App* bench, Runner* run);
 
 // The engine flags shared by generate, serve and bench one-batch (SGLang names).
 void add_engine_flags(CLI::App* cmd, EngineOptions* options);

@@ -1,0 +1,8 @@
+// `radix bench tokenizer`: not registered yet (being written this session).
+#include "cli/commands.h"
+
+namespace radix::cli {
+
+void register_bench_tokenizer(CLI::App* /*bench*/, Runner* /*run*/) {}
+
+}  // namespace radix::cli
