@@ -16,14 +16,16 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Greedy next tokens from host logits [B, V].
-std::vector<int32_t> argmax_rows(const OwnedTensor& logits, int rows, int64_t vocab) {
-  std::vector<int32_t> out(static_cast<size_t>(rows));
+// Greedy next tokens: sampled by the runner on a device that samples, else the argmax
+// of the host logits [B, V].
+std::vector<int32_t> next_tokens(const StepOutput& out, int rows, int64_t vocab) {
+  if (!out.tokens.empty()) return out.tokens;
+  std::vector<int32_t> next(static_cast<size_t>(rows));
   for (int r = 0; r < rows; ++r) {
-    const float* row = logits.data_as<float>() + r * vocab;
-    out[static_cast<size_t>(r)] = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+    const float* row = out.logits.data_as<float>() + r * vocab;
+    next[static_cast<size_t>(r)] = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
   }
-  return out;
+  return next;
 }
 
 }  // namespace
@@ -38,6 +40,7 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   if (eo.context_length <= 0) eo.context_length = std::max(per_seq, 2048);
   RADIX_ASSIGN_OR_RETURN(auto runner, ModelRunner::create(eo));
   RADIX_LOG_INFO("{}", runner->describe());
+  if (const std::string g = runner->describe_graphs(); !g.empty()) RADIX_LOG_INFO("{}", g);
   if (runner->num_slots() - 1 < o.batch_size * per_seq) {
     return resource_exhausted("the KV pool cannot hold the batch; lower the sizes");
   }
@@ -47,7 +50,8 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   // Sequence b owns slots [1 + b * per_seq, 1 + (b + 1) * per_seq).
   auto slot = [&](int b, int pos) { return 1 + b * per_seq + pos; };
   StepInput step;
-  OwnedTensor logits;
+  StepOutput out;
+  const bool device_sampling = runner->samples_on_device();
   auto build = [&](int start, int n, const std::vector<int32_t>& ids) {
     step.clear();
     for (int b = 0; b < o.batch_size; ++b) {
@@ -60,6 +64,7 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
       for (int p = 0; p < start + n; ++p) step.kv_indices.push_back(slot(b, p));
       step.kv_indptr.push_back(static_cast<int32_t>(step.kv_indices.size()));
       step.logits_rows.push_back(step.qo_indptr.back() - 1);
+      if (device_sampling) step.add_sample(b, 0.0f, 0, 1.0f, 0.0f, 0.0f);
     }
     step.max_q_len = n;
     step.max_kv_len = start + n;
@@ -69,23 +74,27 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   for (auto& t : prompt) t = tok(rng);
   // Untimed warm-up prefill of the same shape (plans, allocations, caches).
   build(0, o.input_len, prompt);
-  RADIX_RETURN_IF_ERROR(runner->forward(step, &logits));
+  RADIX_RETURN_IF_ERROR(runner->forward(step, &out));
 
   OneBatchResult r;
   r.device = runner->device().to_string();
   const double t0 = now_s();
-  RADIX_RETURN_IF_ERROR(runner->forward(step, &logits));  // forward() returns with logits on the host
+  RADIX_RETURN_IF_ERROR(runner->forward(step, &out));  // forward() returns with the tokens on the host
   r.prefill_latency_s = now_s() - t0;
   r.prefill_throughput = o.batch_size * o.input_len / r.prefill_latency_s;
-  std::vector<int32_t> next = argmax_rows(logits, o.batch_size, vocab);
+  std::vector<int32_t> next = next_tokens(out, o.batch_size, vocab);
   std::vector<double> steps;
   for (int s = 0; s < o.warmup_steps + o.output_len - 1; ++s) {
     const double ts = now_s();
     build(o.input_len + s, 1, next);
-    RADIX_RETURN_IF_ERROR(runner->forward(step, &logits));
-    next = argmax_rows(logits, o.batch_size, vocab);
-    if (s >= o.warmup_steps) steps.push_back(now_s() - ts);
+    RADIX_RETURN_IF_ERROR(runner->forward(step, &out));
+    next = next_tokens(out, o.batch_size, vocab);
+    if (s >= o.warmup_steps) {
+      steps.push_back(now_s() - ts);
+      r.decode_graph_steps += out.graph ? 1 : 0;
+    }
   }
+  r.decode_steps = static_cast<int>(steps.size());
   double decode_total = 0;
   for (double d : steps) decode_total += d;
   if (!steps.empty()) {
@@ -104,7 +113,7 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
         << ",\"prefill_throughput\":" << r.prefill_throughput
         << ",\"median_decode_latency\":" << r.median_decode_latency_s
         << ",\"median_decode_throughput\":" << r.median_decode_throughput
-        << ",\"total_latency\":" << r.total_latency_s << ",\"overall_throughput\":" << r.overall_throughput << "}\n";
+        << ",\"decode_graph_steps\":" << r.decode_graph_steps << ",\"total_latency\":" << r.total_latency_s << ",\"overall_throughput\":" << r.overall_throughput << "}\n";
   }
   return r;
 }

@@ -26,6 +26,8 @@ struct OneBatchResult {
   double median_decode_throughput = 0;  // tokens/s = batch / step latency
   double total_latency_s = 0;
   double overall_throughput = 0;
+  int decode_steps = 0;        // measured decode steps
+  int decode_graph_steps = 0;  // of those, run as CUDA graphs
   std::string device;
 };
 

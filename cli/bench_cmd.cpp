@@ -36,6 +36,7 @@ void register_bench(CLI::App& app, Runner* run) {
       std::printf("Prefill. latency: %.5f s, throughput: %.2f token/s\n", r->prefill_latency_s, r->prefill_throughput);
       std::printf("Decode.  median latency: %.5f s, median throughput: %.2f token/s\n", r->median_decode_latency_s,
                   r->median_decode_throughput);
+      if (r->decode_graph_steps > 0) std::printf("Decode steps run as CUDA graphs: %d of %d\n", r->decode_graph_steps, r->decode_steps);
       std::printf("Total.   latency: %.3f s, throughput: %.2f token/s\n", r->total_latency_s, r->overall_throughput);
       return 0;
     };

@@ -280,4 +280,25 @@ Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits) {
   RADIX_DISPATCH(argmax, out, logits);
 }
 
+Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits,
+              const SamplingTensors& params) {
+  const SamplingTensors& p = params;
+  RADIX_RETURN_IF_ERROR(check_tensors("sample", ctx, {&out, &logits, &p.temperature, &p.top_k, &p.top_p,
+                                                      &p.min_p, &p.uniform}));
+  RADIX_RETURN_IF_ERROR(check_dtype("sample", out, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_dtype("sample", logits, DType::kF32));
+  RADIX_RETURN_IF_ERROR(check_dtype("sample", p.top_k, DType::kI32));
+  for (const Tensor* t : {&p.temperature, &p.top_p, &p.min_p, &p.uniform}) {
+    RADIX_RETURN_IF_ERROR(check_dtype("sample", *t, DType::kF32));
+  }
+  if (logits.ndim() != 2 || logits.size(1) == 0 || logits.size(1) > (int64_t{1} << 30)) {
+    return fail("sample", "logits must be [N, V] with 0 < V <= 2^30, got " + logits.to_string());
+  }
+  const int64_t n = logits.size(0);
+  for (const Tensor* t : {&out, &p.temperature, &p.top_k, &p.top_p, &p.min_p, &p.uniform}) {
+    if (t->numel() != n) return fail("sample", "expected " + std::to_string(n) + " values, got " + t->to_string());
+  }
+  RADIX_DISPATCH(sample, out, logits, params);
+}
+
 }  // namespace radix::ops

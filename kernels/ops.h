@@ -48,6 +48,15 @@ struct AttentionParams {
   int max_kv_len = 0;
 };
 
+// Per-row parameters of ops::sample, each a tensor of N values on the op's device.
+struct SamplingTensors {
+  Tensor temperature;  // f32 [N]: <= 0 means greedy (argmax)
+  Tensor top_k;        // i32 [N]: <= 0 or >= V means off; 1 is greedy
+  Tensor top_p;        // f32 [N]: >= 1 means off
+  Tensor min_p;        // f32 [N]: <= 0 means off
+  Tensor uniform;      // f32 [N]: the random number in [0, 1) each row samples with
+};
+
 namespace ops {
 
 // out[T, H] = table[ids[t], :]; ids i32 [T], table [V, H]. Out-of-range ids are an error.
@@ -101,6 +110,17 @@ Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tenso
 
 // out i32 [N] = argmax over the last dim of logits [N, V] (ties: lowest index).
 Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
+
+// out i32 [N]: one token per row of logits f32 [N, V] (NaN counts as -inf), without
+// sorting the vocabulary. Greedy rows take the argmax (ties: lowest id). Otherwise,
+// with y = logits / temperature and w = exp(y - max y), token i is kept when w_i > 0,
+// w_i >= min_p, fewer than top_k tokens have a larger y, and the mass of the tokens
+// with a larger y is at most top_p * sum(w) (the token that crosses top_p stays, as
+// in SGLang); then the first kept token, in id order, whose running sum of kept w
+// exceeds uniform * (total kept w) is the sample. Ties in y are kept or dropped
+// together. A row with no finite logit gets -1.
+Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits,
+              const SamplingTensors& params);
 
 }  // namespace ops
 }  // namespace radix

@@ -79,6 +79,8 @@ class LlamaModel final : public CausalLM {
     return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim};
   }
   size_t weight_bytes() const override { return weight_bytes_; }
+  Status reserve(int64_t tokens) override { return ensure_workspace(tokens); }
+  int64_t workspace_tokens() const override { return ws_.tokens; }
 
   Status forward(const OpContext& ctx, const ModelBatch& batch, const KvCache& kv,
                  const Tensor& logits) override {

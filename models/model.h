@@ -53,6 +53,11 @@ class CausalLM {
                          const Tensor& logits) = 0;
   // Bytes of weights on the device.
   virtual size_t weight_bytes() const = 0;
+  // Allocates activation buffers for steps of up to `tokens` tokens now, so that later
+  // steps do not allocate (captured CUDA graphs keep pointing at them).
+  virtual Status reserve(int64_t tokens) = 0;
+  // Tokens the activation buffers hold now; grows (buffers move) when a step needs more.
+  virtual int64_t workspace_tokens() const = 0;
 };
 
 // Reads config.json and the safetensors in `model_dir` (or makes dummy weights).

@@ -100,6 +100,7 @@ class EngineImpl final : public Engine {
     so.disable_radix_cache = options_.disable_radix_cache;
     scheduler_ = std::make_unique<Scheduler>(so);
     RADIX_LOG_INFO("{}", runner_->describe());
+    if (const std::string g = runner_->describe_graphs(); !g.empty()) RADIX_LOG_INFO("{}", g);
     RADIX_LOG_INFO("max_running_requests={}, max_prefill_tokens={}, chunked_prefill_size={}, policy={}, radix cache {}",
                    so.max_running_requests, so.max_prefill_tokens, so.chunked_prefill_size,
                    options_.schedule_policy, so.disable_radix_cache ? "off" : "on");
@@ -256,7 +257,8 @@ class EngineImpl final : public Engine {
 
   void loop();
   void finish_and_publish(std::vector<std::unique_ptr<Req>>& done);
-  void process_outputs(ScheduledStep& step, const OwnedTensor& logits);
+  void plan_device_sampling(ScheduledStep& step);
+  void process_outputs(ScheduledStep& step, const StepOutput& out);
   void update_stats(bool log_decode);
 
   EngineOptions options_;
@@ -277,6 +279,7 @@ class EngineImpl final : public Engine {
   int64_t gen_tokens_since_log_ = 0;
   std::chrono::steady_clock::time_point last_log_ = std::chrono::steady_clock::now();
   int decode_steps_ = 0;
+  std::vector<int> device_sample_;  // per request of the step: index into StepOutput::tokens, or -1
 };
 
 void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
@@ -298,14 +301,37 @@ void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
   done.clear();
 }
 
-void EngineImpl::process_outputs(ScheduledStep& step, const OwnedTensor& logits) {
+// On a device that samples (CUDA), every request whose next token needs only the
+// logits (no penalties, no min_new_tokens mask, no logprobs) is sampled there; the
+// others' rows come back to the host sampler.
+void EngineImpl::plan_device_sampling(ScheduledStep& step) {
+  device_sample_.assign(step.reqs.size(), -1);
+  if (!runner_->samples_on_device()) return;
+  for (size_t i = 0; i < step.reqs.size(); ++i) {
+    const Req* r = step.reqs[i];
+    if (step.sample_row[i] < 0) continue;
+    const SamplingParams& p = r->params;
+    if (p.return_logprob || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f ||
+        p.repetition_penalty != 1.0f || r->sampler->min_tokens_pending()) {
+      continue;
+    }
+    device_sample_[i] = static_cast<int>(step.input.sample_rows.size());
+    const double u = r->sampler->uniform(static_cast<uint64_t>(r->sampler->num_generated()));
+    step.input.add_sample(step.sample_row[i], p.is_greedy() ? 0.0f : p.temperature, p.top_k, p.top_p, p.min_p,
+                          static_cast<float>(u));
+  }
+}
+
+void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
   const int64_t vocab = info_.vocab_size;
-  const float* base = logits.data_as<float>();
-  // Sample every request that completed its fill this step, in one batch.
+  const float* base = out.logits.data_as<float>();
+  auto logits_row = [&](int row) { return base + static_cast<int64_t>(out.logits_index[static_cast<size_t>(row)]) * vocab; };
+  // Sample every request that completed its fill this step and was not sampled on the
+  // device, in one batch.
   std::vector<SamplerState*> states;
   std::vector<size_t> which;
   for (size_t i = 0; i < step.reqs.size(); ++i) {
-    if (step.sample_row[i] >= 0 && !step.reqs[i]->finished()) {
+    if (step.sample_row[i] >= 0 && device_sample_[i] < 0 && !step.reqs[i]->finished()) {
       states.push_back(step.reqs[i]->sampler.get());
       which.push_back(i);
     }
@@ -314,8 +340,7 @@ void EngineImpl::process_outputs(ScheduledStep& step, const OwnedTensor& logits)
   if (!states.empty()) {
     OwnedTensor rows = OwnedTensor::host({static_cast<int64_t>(states.size()), vocab}, DType::kF32);
     for (size_t k = 0; k < which.size(); ++k) {
-      std::copy_n(base + static_cast<int64_t>(step.sample_row[which[k]]) * vocab, vocab,
-                  rows.data_as<float>() + static_cast<int64_t>(k) * vocab);
+      std::copy_n(logits_row(step.sample_row[which[k]]), vocab, rows.data_as<float>() + static_cast<int64_t>(k) * vocab);
     }
     Status st = sample_batch(rows.view(), states, &samples);
     if (!st.is_ok()) {
@@ -328,6 +353,22 @@ void EngineImpl::process_outputs(ScheduledStep& step, const OwnedTensor& logits)
       samples.clear();
       which.clear();
     }
+  }
+  // Device-sampled tokens join the same list.
+  for (size_t i = 0; i < step.reqs.size(); ++i) {
+    if (device_sample_[i] < 0 || step.reqs[i]->finished()) continue;
+    const int32_t token = out.tokens[static_cast<size_t>(device_sample_[i])];
+    if (token < 0 || token >= vocab) {
+      Req* r = step.reqs[i];
+      r->state = ReqState::kFinished;
+      r->finish_reason = FinishReason::kAbort;
+      r->error = internal_error("sampling: no finite logit in the row (the model produced NaN/inf)");
+      continue;
+    }
+    SampleOutput s;
+    s.token = token;
+    samples.push_back(std::move(s));
+    which.push_back(i);
   }
   std::vector<int> sample_of(step.reqs.size(), -1);
   for (size_t k = 0; k < which.size(); ++k) sample_of[which[k]] = static_cast<int>(k);
@@ -346,7 +387,7 @@ void EngineImpl::process_outputs(ScheduledStep& step, const OwnedTensor& logits)
       }
       const int end_pos = std::min<int>(static_cast<int>(r->input_ids.size()), r->kv_len + r->extend_len);
       for (; pos < end_pos && pos > 0; ++pos, ++row) {
-        std::span<const float> lg(base + static_cast<int64_t>(row) * vocab, static_cast<size_t>(vocab));
+        std::span<const float> lg(logits_row(row), static_cast<size_t>(vocab));
         r->prompt_logprobs.push_back(token_logprob(lg, r->input_ids[pos], r->params.top_logprobs_num));
       }
       r->logprob_next_pos = pos;
@@ -422,7 +463,7 @@ void EngineImpl::update_stats(bool log_decode) {
 
 void EngineImpl::loop() {
   ScheduledStep step;
-  OwnedTensor logits;
+  StepOutput out;
   std::vector<std::unique_ptr<Req>> incoming;
   std::vector<std::string> aborts;
   std::vector<std::function<void(Scheduler&)>> commands;
@@ -461,7 +502,8 @@ void EngineImpl::loop() {
           scheduler_->kv_capacity() ? static_cast<double>(scheduler_->kv_used()) / static_cast<double>(scheduler_->kv_capacity()) : 0.0,
           step.num_decode, scheduler_->num_running(), scheduler_->num_waiting());
     }
-    Status st = runner_->forward(step.input, &logits);
+    plan_device_sampling(step);
+    Status st = runner_->forward(step.input, &out);
     if (!st.is_ok()) {
       RADIX_LOG_ERROR("forward failed: {}", st.to_string());
       for (Req* r : step.reqs) {
@@ -470,7 +512,7 @@ void EngineImpl::loop() {
         r->error = st;
       }
     } else {
-      process_outputs(step, logits);
+      process_outputs(step, out);
     }
     finished = scheduler_->commit(&step);
     finish_and_publish(finished);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "core/logging.h"
 #ifdef RADIX_HAS_CUDA_KERNELS
@@ -11,6 +12,15 @@
 #endif
 
 namespace radix {
+
+void StepInput::add_sample(int32_t row, float t, int k, float p, float mp, float u) {
+  sample_rows.push_back(row);
+  temperature.push_back(t);
+  top_k.push_back(k);
+  top_p.push_back(p);
+  min_p.push_back(mp);
+  uniform.push_back(u);
+}
 
 void StepInput::clear() {
   input_ids.clear();
@@ -22,8 +32,41 @@ void StepInput::clear() {
   logits_rows.clear();
   max_q_len = 0;
   max_kv_len = 0;
+  sample_rows.clear();
+  temperature.clear();
+  top_k.clear();
+  top_p.clear();
+  min_p.clear();
+  uniform.clear();
 }
 
+// Everything the CUDA path keeps besides the model and the pool.
+struct ModelRunner::CudaState {
+#ifdef RADIX_HAS_CUDA_KERNELS
+  std::unique_ptr<CudaBackend> backend;
+  CudaStream stream;
+  Buffer staging;      // pinned: the step's metadata, copied to the device in one transfer
+  Buffer tokens_host;  // pinned: sampled tokens
+  OwnedTensor meta;    // eager steps: device copy of staging
+  OwnedTensor logits;  // eager steps: f32 [rows, V]
+  OwnedTensor sample_logits;  // eager steps: gathered rows to sample when not contiguous
+  OwnedTensor tokens;         // eager steps: i32 sampled tokens
+  // CUDA graphs (decode): one per bucket, all over the same fixed buffers.
+  bool graphs_enabled = false;
+  int max_bs = 0;
+  int64_t kv_capacity = 0;  // kv_indices a graph step can hold
+  std::vector<int> buckets;
+  std::map<int, CudaGraph> graphs;
+  OwnedTensor graph_meta;    // i32 (f32 params stored bitwise), layout below
+  OwnedTensor graph_logits;  // f32 [max_bs, V]
+  OwnedTensor graph_tokens;  // i32 [max_bs]
+  int64_t workspace_tokens = 0;  // the model's activation buffers the graphs point into
+  double capture_seconds = 0;
+  int64_t capture_bytes = 0;
+#endif
+};
+
+ModelRunner::ModelRunner() = default;
 ModelRunner::~ModelRunner() = default;
 
 namespace {
@@ -46,11 +89,14 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(const EngineOptions& op
   std::unique_ptr<ModelRunner> r(new ModelRunner());
   RADIX_ASSIGN_OR_RETURN(r->ctx_.device, pick_device(options.device));
   const bool cuda = r->ctx_.device.is_cuda();
+  r->cuda_ = std::make_unique<CudaState>();
 #ifdef RADIX_HAS_CUDA_KERNELS
   if (cuda) {
-    RADIX_ASSIGN_OR_RETURN(auto backend, CudaBackend::create(r->ctx_.device.index));
-    r->ctx_.cuda = backend.get();
-    r->cuda_backend_ = std::shared_ptr<void>(backend.release(), [](void* p) { delete static_cast<CudaBackend*>(p); });
+    CudaState& c = *r->cuda_;
+    RADIX_ASSIGN_OR_RETURN(c.backend, CudaBackend::create(r->ctx_.device.index));
+    RADIX_ASSIGN_OR_RETURN(c.stream, CudaStream::create());
+    r->ctx_.cuda = c.backend.get();
+    r->ctx_.stream = c.stream.get();
   }
 #endif
   LoadOptions load;
@@ -84,7 +130,31 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(const EngineOptions& op
       return invalid_argument("the CPU backend keeps the KV cache in float32 (--kv-cache-dtype auto)");
     }
   }
+#ifdef RADIX_HAS_CUDA_KERNELS
+  if (cuda) {
+    // Activations for the largest step the scheduler builds (a prefill budget plus one
+    // decode token per running request), allocated before the KV pool takes the rest.
+    const int budget = std::min(options.max_prefill_tokens,
+                                options.chunked_prefill_size > 0 ? options.chunked_prefill_size : INT32_MAX);
+    const int running = options.max_running_requests > 0 ? options.max_running_requests : 1024;
+    RADIX_RETURN_IF_ERROR(r->model_->reserve(static_cast<int64_t>(std::max(budget, 1)) + running));
+    CudaState& c = *r->cuda_;
+    c.graphs_enabled = !options.disable_cuda_graph && options.cuda_graph_max_bs > 0;
+    if (c.graphs_enabled) {
+      c.max_bs = std::min(options.cuda_graph_max_bs, 1024);
+      for (int b : {1, 2, 4}) {
+        if (b <= c.max_bs) c.buckets.push_back(b);
+      }
+      for (int b = 8; b <= c.max_bs; b += 8) c.buckets.push_back(b);
+      if (c.buckets.back() != c.max_bs) c.buckets.push_back(c.max_bs);
+      const int64_t vocab = config.vocab_size;
+      RADIX_ASSIGN_OR_RETURN(c.graph_logits, OwnedTensor::empty({c.max_bs, vocab}, DType::kF32, r->ctx_.device));
+      RADIX_ASSIGN_OR_RETURN(c.graph_tokens, OwnedTensor::empty({c.max_bs}, DType::kI32, r->ctx_.device));
+    }
+  }
+#endif
   RADIX_RETURN_IF_ERROR(r->allocate_kv(options));
+  RADIX_RETURN_IF_ERROR(r->capture_graphs());
   return r;
 }
 
@@ -133,57 +203,363 @@ std::string ModelRunner::describe() const {
   return buf;
 }
 
-Status ModelRunner::forward(const StepInput& s, OwnedTensor* logits) {
-  const int64_t vocab = model_->config().vocab_size;
-  const int64_t rows = static_cast<int64_t>(s.logits_rows.size());
-  // All metadata in one i32 buffer: ids, positions, slots, qo, kv, indices, rows.
-  const std::vector<const std::vector<int32_t>*> parts = {&s.input_ids, &s.positions, &s.out_cache_loc,
-                                                          &s.qo_indptr, &s.kv_indptr, &s.kv_indices,
-                                                          &s.logits_rows};
-  size_t total = 0;
-  for (const auto* p : parts) total += p->size();
-  std::vector<int32_t> host(total);
-  std::vector<Tensor> views;
-  Tensor base;
-  if (ctx_.device.is_cpu()) {
-    base = Tensor(host.data(), DType::kI32, {static_cast<int64_t>(total)});
-  } else {
-    if (meta_device_.view().numel() < static_cast<int64_t>(total)) {
-      RADIX_ASSIGN_OR_RETURN(meta_device_, OwnedTensor::empty({static_cast<int64_t>(total) * 2}, DType::kI32, ctx_.device));
-    }
-    base = meta_device_.view().slice_rows(0, static_cast<int64_t>(total));
-  }
-  size_t off = 0;
-  for (const auto* p : parts) {
-    std::copy(p->begin(), p->end(), host.begin() + static_cast<int64_t>(off));
-    views.push_back(base.slice_rows(static_cast<int64_t>(off), static_cast<int64_t>(off + p->size())));
-    off += p->size();
-  }
+
+std::string ModelRunner::describe_graphs() const {
+#ifdef RADIX_HAS_CUDA_KERNELS
+  const CudaState& c = *cuda_;
   if (ctx_.device.is_cuda()) {
-    RADIX_RETURN_IF_ERROR(copy_tensor(base, Tensor(host.data(), DType::kI32, {static_cast<int64_t>(total)}), ctx_.stream));
+    if (!c.graphs_enabled) return "CUDA graphs off (--disable-cuda-graph)";
+    char buf[256];
+    std::snprintf(buf, sizeof(buf), "CUDA graphs: %zu batch sizes (1..%d) captured in %.2f s, %.1f MB",
+                  c.graphs.size(), c.max_bs, c.capture_seconds, static_cast<double>(c.capture_bytes) / 1e6);
+    return buf;
   }
-  ModelBatch b;
-  b.input_ids = views[0];
-  b.positions = views[1];
-  b.out_cache_loc = views[2];
-  b.attn.qo_indptr = views[3];
-  b.attn.kv_indptr = views[4];
-  b.attn.kv_indices = views[5];
-  b.logits_rows = views[6];
-  b.attn.scale = 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim));
-  b.attn.max_q_len = s.max_q_len;
-  b.attn.max_kv_len = s.max_kv_len;
-  if (logits->view().numel() < rows * vocab || logits->view().ndim() != 2) {
-    *logits = OwnedTensor::host({std::max<int64_t>(rows, 1), vocab}, DType::kF32);
-  }
-  const Tensor host_logits = logits->view().slice_rows(0, rows);
-  if (ctx_.device.is_cpu()) return model_->forward(ctx_, b, kv_, host_logits);
-  if (logits_device_.view().numel() < rows * vocab) {
-    RADIX_ASSIGN_OR_RETURN(logits_device_, OwnedTensor::empty({std::max<int64_t>(rows, 64), vocab}, DType::kF32, ctx_.device));
-  }
-  const Tensor dev_logits = logits_device_.view().slice_rows(0, rows);
-  RADIX_RETURN_IF_ERROR(model_->forward(ctx_, b, kv_, dev_logits));
-  return copy_tensor(host_logits, dev_logits, ctx_.stream);
+#endif
+  return "";
 }
+
+namespace {
+
+// Rows of `out` as ids into host logits: every logits row not sampled on the device.
+int64_t index_host_rows(const StepInput& s, StepOutput* out) {
+  const auto rows = static_cast<int64_t>(s.logits_rows.size());
+  out->logits_index.assign(static_cast<size_t>(rows), 0);
+  for (int32_t r : s.sample_rows) out->logits_index[static_cast<size_t>(r)] = -1;
+  int64_t n = 0;
+  for (auto& v : out->logits_index) v = v < 0 ? -1 : static_cast<int32_t>(n++);
+  return n;
+}
+
+Status check_sample_rows(const StepInput& s) {
+  const size_t n = s.sample_rows.size();
+  if (s.temperature.size() != n || s.top_k.size() != n || s.top_p.size() != n || s.min_p.size() != n ||
+      s.uniform.size() != n) {
+    return invalid_argument("step: sampling parameters do not match sample_rows");
+  }
+  std::vector<char> seen(s.logits_rows.size(), 0);
+  for (int32_t r : s.sample_rows) {
+    if (r < 0 || static_cast<size_t>(r) >= seen.size() || seen[static_cast<size_t>(r)]++) {
+      return invalid_argument("step: sample row " + std::to_string(r) + " is out of range or repeated");
+    }
+  }
+  return Status::ok();
+}
+
+void ensure_host(OwnedTensor* t, int64_t rows, int64_t cols) {
+  if (t->view().numel() < rows * cols || t->view().ndim() != 2 || t->view().size(1) != cols) {
+    *t = OwnedTensor::host({std::max<int64_t>(rows, 1), cols}, DType::kF32);
+  }
+}
+
+}  // namespace
+
+Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
+  RADIX_RETURN_IF_ERROR(check_sample_rows(s));
+  out->graph = false;
+  if (ctx_.device.is_cpu()) return forward_host(s, out);
+#ifdef RADIX_HAS_CUDA_KERNELS
+  RADIX_ASSIGN_OR_RETURN(bool done, forward_graph(s, out));
+  if (done) return Status::ok();
+#endif
+  return forward_eager(s, out);
+}
+
+static ModelBatch make_batch(const std::vector<Tensor>& v, float scale, int max_q_len, int max_kv_len) {
+  ModelBatch b;
+  b.input_ids = v[0];
+  b.positions = v[1];
+  b.out_cache_loc = v[2];
+  b.attn.qo_indptr = v[3];
+  b.attn.kv_indptr = v[4];
+  b.attn.kv_indices = v[5];
+  b.logits_rows = v[6];
+  b.attn.scale = scale;
+  b.attn.max_q_len = max_q_len;
+  b.attn.max_kv_len = max_kv_len;
+  return b;
+}
+
+// CPU: the model writes host logits; sampled rows go through the CPU op.
+Status ModelRunner::forward_host(const StepInput& s, StepOutput* out) {
+  const int64_t vocab = model_->config().vocab_size;
+  const auto rows = static_cast<int64_t>(s.logits_rows.size());
+  std::vector<int32_t> meta[7] = {s.input_ids, s.positions, s.out_cache_loc, s.qo_indptr,
+                                  s.kv_indptr, s.kv_indices, s.logits_rows};
+  std::vector<Tensor> views;
+  for (auto& m : meta) views.emplace_back(m.data(), DType::kI32, Shape{static_cast<int64_t>(m.size())});
+  const ModelBatch b = make_batch(views, 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim)),
+                                  s.max_q_len, s.max_kv_len);
+  const int64_t host_rows = index_host_rows(s, out);
+  const bool all_host = s.sample_rows.empty();
+  OwnedTensor* dst = all_host ? &out->logits : &host_logits_;
+  ensure_host(dst, rows, vocab);
+  RADIX_RETURN_IF_ERROR(model_->forward(ctx_, b, kv_, dst->view().slice_rows(0, rows)));
+  out->tokens.clear();
+  if (all_host) return Status::ok();
+  const auto n = static_cast<int64_t>(s.sample_rows.size());
+  OwnedTensor picked = OwnedTensor::host({n, vocab}, DType::kF32);
+  for (int64_t j = 0; j < n; ++j) {
+    std::copy_n(host_logits_.data_as<float>() + s.sample_rows[static_cast<size_t>(j)] * vocab, vocab,
+                picked.data_as<float>() + j * vocab);
+  }
+  out->tokens.assign(static_cast<size_t>(n), -1);
+  std::vector<float> t = s.temperature, p = s.top_p, mp = s.min_p, u = s.uniform;
+  std::vector<int32_t> k = s.top_k;
+  const SamplingTensors params{Tensor(t.data(), DType::kF32, {n}), Tensor(k.data(), DType::kI32, {n}),
+                               Tensor(p.data(), DType::kF32, {n}), Tensor(mp.data(), DType::kF32, {n}),
+                               Tensor(u.data(), DType::kF32, {n})};
+  RADIX_RETURN_IF_ERROR(ops::sample(ctx_, Tensor(out->tokens.data(), DType::kI32, {n}), picked, params));
+  ensure_host(&out->logits, host_rows, vocab);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t h = out->logits_index[static_cast<size_t>(r)];
+    if (h >= 0) std::copy_n(host_logits_.data_as<float>() + r * vocab, vocab, out->logits.data_as<float>() + h * vocab);
+  }
+  return Status::ok();
+}
+
+#ifdef RADIX_HAS_CUDA_KERNELS
+namespace {
+
+Status ensure_pinned(Buffer* b, size_t bytes) {
+  if (b->size() >= bytes) return Status::ok();
+  RADIX_ASSIGN_OR_RETURN(*b, Buffer::allocate_pinned(std::max<size_t>(bytes * 2, 1 << 16)));
+  return Status::ok();
+}
+
+Status ensure_device(OwnedTensor* t, const Shape& shape, DType dtype, Device dev) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (t->view().numel() >= n && t->view().dtype() == dtype && t->view().ndim() == static_cast<int>(shape.size()) &&
+      (shape.size() < 2 || t->view().size(1) == shape[1])) {
+    return Status::ok();
+  }
+  Shape grown = shape;
+  grown[0] = std::max<int64_t>(shape[0] * 2, 64);
+  RADIX_ASSIGN_OR_RETURN(*t, OwnedTensor::empty(grown, dtype, dev));
+  return Status::ok();
+}
+
+// Layout of the graph metadata buffer for batches of up to m rows and `cap` kv indices.
+struct GraphLayout {
+  int64_t m, cap;
+  int64_t ids() const { return 0; }
+  int64_t pos() const { return m; }
+  int64_t loc() const { return 2 * m; }
+  int64_t qo() const { return 3 * m; }
+  int64_t kvp() const { return 4 * m + 1; }
+  int64_t rows() const { return 5 * m + 2; }
+  int64_t temp() const { return 6 * m + 2; }
+  int64_t topk() const { return 7 * m + 2; }
+  int64_t topp() const { return 8 * m + 2; }
+  int64_t minp() const { return 9 * m + 2; }
+  int64_t u() const { return 10 * m + 2; }
+  int64_t kv() const { return 11 * m + 2; }
+  int64_t total() const { return kv() + cap; }
+};
+
+void put_f32(int32_t* dst, float v) { std::memcpy(dst, &v, sizeof(v)); }
+
+}  // namespace
+
+Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
+  CudaState& c = *cuda_;
+  const int64_t vocab = model_->config().vocab_size;
+  const auto rows = static_cast<int64_t>(s.logits_rows.size());
+  const auto ns = static_cast<int64_t>(s.sample_rows.size());
+  // All metadata in one i32 buffer (sampling floats stored bitwise).
+  const std::vector<const std::vector<int32_t>*> ints = {&s.input_ids, &s.positions, &s.out_cache_loc, &s.qo_indptr,
+                                                         &s.kv_indptr, &s.kv_indices, &s.logits_rows, &s.sample_rows,
+                                                         &s.top_k};
+  const std::vector<const std::vector<float>*> floats = {&s.temperature, &s.top_p, &s.min_p, &s.uniform};
+  int64_t total = 4 * ns;
+  for (const auto* p : ints) total += static_cast<int64_t>(p->size());
+  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.staging, static_cast<size_t>(total) * 4));
+  RADIX_RETURN_IF_ERROR(ensure_device(&c.meta, {total}, DType::kI32, ctx_.device));
+  auto* host = static_cast<int32_t*>(c.staging.data());
+  std::vector<Tensor> views;
+  int64_t off = 0;
+  for (const auto* p : ints) {
+    std::copy(p->begin(), p->end(), host + off);
+    views.push_back(c.meta.view().slice_rows(off, off + static_cast<int64_t>(p->size())));
+    off += static_cast<int64_t>(p->size());
+  }
+  for (const auto* p : floats) {
+    std::memcpy(host + off, p->data(), p->size() * sizeof(float));
+    views.emplace_back(static_cast<int32_t*>(c.meta.view().data()) + off, DType::kF32, Shape{ns}, ctx_.device);
+    off += ns;
+  }
+  RADIX_RETURN_IF_ERROR(
+      copy_tensor(c.meta.view().slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
+  const ModelBatch b = make_batch(views, 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim)),
+                                  s.max_q_len, s.max_kv_len);
+  RADIX_RETURN_IF_ERROR(ensure_device(&c.logits, {std::max<int64_t>(rows, 1), vocab}, DType::kF32, ctx_.device));
+  const Tensor logits = c.logits.view().slice_rows(0, rows);
+  RADIX_RETURN_IF_ERROR(model_->forward(ctx_, b, kv_, logits));
+
+  out->tokens.assign(static_cast<size_t>(ns), -1);
+  if (ns > 0) {
+    bool contiguous = true;
+    for (int64_t j = 1; j < ns; ++j) contiguous = contiguous && s.sample_rows[j] == s.sample_rows[0] + j;
+    Tensor picked;
+    if (contiguous) {
+      picked = logits.slice_rows(s.sample_rows[0], s.sample_rows[0] + ns);
+    } else {
+      RADIX_RETURN_IF_ERROR(ensure_device(&c.sample_logits, {ns, vocab}, DType::kF32, ctx_.device));
+      picked = c.sample_logits.view().slice_rows(0, ns);
+      RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx_, picked, logits, views[7]));
+    }
+    RADIX_RETURN_IF_ERROR(ensure_device(&c.tokens, {ns}, DType::kI32, ctx_.device));
+    const Tensor tokens = c.tokens.view().slice_rows(0, ns);
+    const SamplingTensors params{views[9], views[8], views[10], views[11], views[12]};
+    RADIX_RETURN_IF_ERROR(ops::sample(ctx_, tokens, picked, params));
+    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host, static_cast<size_t>(ns) * 4));
+    RADIX_RETURN_IF_ERROR(copy_tensor(Tensor(c.tokens_host.data(), DType::kI32, {ns}), tokens, ctx_.stream));
+  }
+  // Rows that stay logits come back in runs of consecutive rows.
+  const int64_t host_rows = index_host_rows(s, out);
+  ensure_host(&out->logits, host_rows, vocab);
+  for (int64_t r = 0; r < rows;) {
+    const int32_t h = out->logits_index[static_cast<size_t>(r)];
+    if (h < 0) {
+      ++r;
+      continue;
+    }
+    int64_t e = r + 1;
+    while (e < rows && out->logits_index[static_cast<size_t>(e)] == h + (e - r)) ++e;
+    RADIX_RETURN_IF_ERROR(copy_tensor(out->logits.view().slice_rows(h, h + (e - r)), logits.slice_rows(r, e), ctx_.stream));
+    r = e;
+  }
+  RADIX_RETURN_IF_ERROR(c.stream.synchronize());
+  if (ns > 0) std::copy_n(static_cast<const int32_t*>(c.tokens_host.data()), ns, out->tokens.begin());
+  return Status::ok();
+}
+
+// Writes a decode step of `n` real rows (n may be 0), padded to `bs` rows, into the
+// pinned staging in GraphLayout; returns the i32 count to copy.
+static int64_t stage_graph_step(const StepInput* s, int n, int bs, const GraphLayout& g, int32_t* h) {
+  int32_t kv_used = 0;
+  h[g.qo()] = 0;
+  h[g.kvp()] = 0;
+  for (int i = 0; i < bs; ++i) {
+    const bool real = i < n;
+    h[g.ids() + i] = real ? s->input_ids[i] : 0;
+    h[g.pos() + i] = real ? s->positions[i] : 0;
+    h[g.loc() + i] = real ? s->out_cache_loc[i] : 0;  // slot 0: the pool's dummy slot
+    h[g.qo() + i + 1] = i + 1;
+    h[g.rows() + i] = i;
+    if (real) {
+      const int32_t b = s->kv_indptr[i], e = s->kv_indptr[i + 1];
+      std::copy(s->kv_indices.begin() + b, s->kv_indices.begin() + e, h + g.kv() + kv_used);
+      kv_used += e - b;
+    } else {
+      h[g.kv() + kv_used++] = 0;
+    }
+    h[g.kvp() + i + 1] = kv_used;
+    put_f32(h + g.temp() + i, real ? s->temperature[i] : 0.0f);
+    h[g.topk() + i] = real ? s->top_k[i] : 0;
+    put_f32(h + g.topp() + i, real ? s->top_p[i] : 1.0f);
+    put_f32(h + g.minp() + i, real ? s->min_p[i] : 0.0f);
+    put_f32(h + g.u() + i, real ? s->uniform[i] : 0.0f);
+  }
+  return g.kv() + kv_used;
+}
+
+Result<bool> ModelRunner::forward_graph(const StepInput& s, StepOutput* out) {
+  CudaState& c = *cuda_;
+  const auto n = static_cast<int64_t>(s.input_ids.size());
+  if (!c.graphs_enabled || n == 0 || n > c.max_bs || s.max_q_len != 1) return false;
+  if (static_cast<int64_t>(s.qo_indptr.size()) != n + 1 || static_cast<int64_t>(s.logits_rows.size()) != n ||
+      static_cast<int64_t>(s.sample_rows.size()) != n) {
+    return false;  // graphs cover decode steps whose every row is sampled on the device
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (s.logits_rows[i] != i || s.sample_rows[i] != i) return false;
+  }
+  const int bs = *std::lower_bound(c.buckets.begin(), c.buckets.end(), static_cast<int>(n));
+  if (static_cast<int64_t>(s.kv_indices.size()) + (bs - n) > c.kv_capacity) return false;
+  if (model_->workspace_tokens() != c.workspace_tokens) {
+    // A step outgrew the activation buffers the graphs point into: capture again.
+    RADIX_LOG_INFO("activation buffers moved ({} -> {} tokens): recapturing CUDA graphs", c.workspace_tokens,
+                   model_->workspace_tokens());
+    RADIX_RETURN_IF_ERROR(capture_graphs());
+  }
+  auto it = c.graphs.find(bs);
+  if (it == c.graphs.end()) return false;
+  const GraphLayout g{c.max_bs, c.kv_capacity};
+  auto* host = static_cast<int32_t*>(c.staging.data());
+  const int64_t used = stage_graph_step(&s, static_cast<int>(n), bs, g, host);
+  RADIX_RETURN_IF_ERROR(
+      copy_tensor(c.graph_meta.view().slice_rows(0, used), Tensor(host, DType::kI32, {used}), ctx_.stream));
+  RADIX_RETURN_IF_ERROR(it->second.launch(ctx_.stream));
+  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host, static_cast<size_t>(n) * 4));
+  RADIX_RETURN_IF_ERROR(copy_tensor(Tensor(c.tokens_host.data(), DType::kI32, {n}),
+                                    c.graph_tokens.view().slice_rows(0, n), ctx_.stream));
+  RADIX_RETURN_IF_ERROR(c.stream.synchronize());
+  out->tokens.assign(static_cast<const int32_t*>(c.tokens_host.data()),
+                     static_cast<const int32_t*>(c.tokens_host.data()) + n);
+  out->logits_index.assign(static_cast<size_t>(n), -1);
+  out->graph = true;
+  return true;
+}
+
+Status ModelRunner::capture_graphs() {
+  CudaState& c = *cuda_;
+  if (!ctx_.device.is_cuda() || !c.graphs_enabled) return Status::ok();
+  c.graphs.clear();
+  // Room for every slot once plus padding; steps that share prefixes beyond that run eagerly.
+  c.kv_capacity = static_cast<int64_t>(num_slots_) + c.max_bs;
+  const GraphLayout g{c.max_bs, c.kv_capacity};
+  if (c.graph_meta.view().numel() < g.total()) {
+    RADIX_ASSIGN_OR_RETURN(c.graph_meta, OwnedTensor::empty({g.total()}, DType::kI32, ctx_.device));
+  }
+  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.staging, static_cast<size_t>(g.total()) * 4));
+  RADIX_ASSIGN_OR_RETURN(DeviceMemoryInfo before, cuda_memory_info(ctx_.device.index));
+  const auto t0 = std::chrono::steady_clock::now();
+  // Largest first: every later capture reuses what the first one sized.
+  for (auto it = c.buckets.rbegin(); it != c.buckets.rend(); ++it) RADIX_RETURN_IF_ERROR(capture_bucket(*it));
+  c.workspace_tokens = model_->workspace_tokens();
+  RADIX_ASSIGN_OR_RETURN(DeviceMemoryInfo after, cuda_memory_info(ctx_.device.index));
+  c.capture_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  c.capture_bytes = static_cast<int64_t>(before.free_bytes) - static_cast<int64_t>(after.free_bytes);
+  return Status::ok();
+}
+
+Status ModelRunner::capture_bucket(int bs) {
+  CudaState& c = *cuda_;
+  const GraphLayout g{c.max_bs, c.kv_capacity};
+  auto* host = static_cast<int32_t*>(c.staging.data());
+  const int64_t used = stage_graph_step(nullptr, 0, bs, g, host);
+  RADIX_RETURN_IF_ERROR(
+      copy_tensor(c.graph_meta.view().slice_rows(0, used), Tensor(host, DType::kI32, {used}), ctx_.stream));
+  const Tensor meta = c.graph_meta.view();
+  auto i32 = [&](int64_t off, int64_t len) { return meta.slice_rows(off, off + len); };
+  auto f32 = [&](int64_t off) {
+    return Tensor(static_cast<int32_t*>(meta.data()) + off, DType::kF32, Shape{bs}, ctx_.device);
+  };
+  const std::vector<Tensor> views = {i32(g.ids(), bs), i32(g.pos(), bs), i32(g.loc(), bs), i32(g.qo(), bs + 1),
+                                     i32(g.kvp(), bs + 1), i32(g.kv(), c.kv_capacity), i32(g.rows(), bs)};
+  // max_kv_len = the context length: the split-KV plan baked into the graph must cover
+  // any context a replay brings (short contexts leave some splits empty).
+  const ModelBatch b = make_batch(views, 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim)), 1,
+                                  context_len_);
+  const SamplingTensors params{f32(g.temp()), i32(g.topk(), bs), f32(g.topp()), f32(g.minp()), f32(g.u())};
+  const Tensor logits = c.graph_logits.view().slice_rows(0, bs);
+  const Tensor tokens = c.graph_tokens.view().slice_rows(0, bs);
+  auto body = [&]() -> Status {
+    RADIX_RETURN_IF_ERROR(model_->forward(ctx_, b, kv_, logits));
+    return ops::sample(ctx_, tokens, logits, params);
+  };
+  RADIX_RETURN_IF_ERROR(body());  // warm-up outside the capture: plans, kernel attributes
+  RADIX_RETURN_IF_ERROR(c.stream.synchronize());
+  RADIX_ASSIGN_OR_RETURN(CudaGraph graph, CudaGraph::capture(ctx_.stream, body));
+  c.graphs[bs] = std::move(graph);
+  return Status::ok();
+}
+#else
+Status ModelRunner::forward_eager(const StepInput&, StepOutput*) {
+  return unimplemented("this radix build has no CUDA kernels");
+}
+Status ModelRunner::capture_graphs() { return Status::ok(); }
+#endif
 
 }  // namespace radix

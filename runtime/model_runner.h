@@ -1,9 +1,17 @@
 // ModelRunner: owns the model, the KV pool tensors and the device-side copy of each
 // step's metadata. The scheduler hands it a StepInput (host arrays); it copies them to
-// the device in one transfer, runs the forward and returns f32 logits on the host.
+// the device in one transfer, runs the forward, samples the rows the engine asked it
+// to sample on the device (ops::sample) and returns the other rows' logits (f32) on the
+// host.
+//
+// On CUDA, decode steps whose rows are all sampled on the device run as CUDA graphs:
+// one graph per batch-size bucket (1, 2, 4, 8, 16, 24, ..., cuda_graph_max_bs), captured
+// at startup over fixed metadata buffers; a step is padded to its bucket with dummy
+// rows that read and write only the reserved KV slot 0.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/buffer.h"
@@ -19,7 +27,20 @@ struct StepInput {
   std::vector<int32_t> logits_rows;
   int max_q_len = 0;
   int max_kv_len = 0;
+  // Rows of the step's logits that the runner samples on the model's device, with
+  // their parameters (SamplingTensors semantics). Every other row comes back as logits.
+  std::vector<int32_t> sample_rows;
+  std::vector<float> temperature, top_p, min_p, uniform;
+  std::vector<int32_t> top_k;
+  void add_sample(int32_t row, float temperature, int top_k, float top_p, float min_p, float uniform);
   void clear();
+};
+
+struct StepOutput {
+  std::vector<int32_t> tokens;         // one per sample_rows entry; -1: no finite logit
+  OwnedTensor logits;                  // host f32 [rows not sampled, V]
+  std::vector<int32_t> logits_index;   // per logits row: its row in `logits`, or -1
+  bool graph = false;                  // the step ran as a captured CUDA graph
 };
 
 class ModelRunner {
@@ -27,29 +48,35 @@ class ModelRunner {
   ~ModelRunner();
   static Result<std::unique_ptr<ModelRunner>> create(const EngineOptions& options);
 
-  // Runs one step; logits [rows, V] f32 on the host.
-  Status forward(const StepInput& step, OwnedTensor* logits);
+  Status forward(const StepInput& step, StepOutput* out);
 
   const ModelConfig& config() const { return model_->config(); }
   int num_slots() const { return num_slots_; }   // KV slots incl. dummy slot 0
   int context_len() const { return context_len_; }
   Device device() const { return ctx_.device; }
+  bool samples_on_device() const { return ctx_.device.is_cuda(); }
   std::string describe() const;  // one line for the startup log
+  std::string describe_graphs() const;  // CUDA graphs: buckets, capture time, memory
 
  private:
-  ModelRunner() = default;
+  struct CudaState;  // stream, pinned staging, device buffers, graphs (model_runner.cpp)
+  ModelRunner();
   Status allocate_kv(const EngineOptions& options);
+  Status forward_host(const StepInput& step, StepOutput* out);
+  Status forward_eager(const StepInput& step, StepOutput* out);
+  Result<bool> forward_graph(const StepInput& step, StepOutput* out);
+  Status capture_graphs();
+  Status capture_bucket(int bs);
 
   std::unique_ptr<CausalLM> model_;
   OpContext ctx_;
-  std::shared_ptr<void> cuda_backend_;  // CudaBackend when on CUDA
+  std::unique_ptr<CudaState> cuda_;
   std::vector<OwnedTensor> k_, v_;
   KvCache kv_;
   DType kv_dtype_ = DType::kF32;
   int num_slots_ = 0;
   int context_len_ = 0;
-  OwnedTensor meta_device_;  // i32 staging for the step's metadata on the device
-  OwnedTensor logits_device_;
+  OwnedTensor host_logits_;  // CPU backend: every row's logits
   double load_seconds_ = 0;
 };
 

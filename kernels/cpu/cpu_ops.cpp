@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -273,6 +274,93 @@ Status argmax(const Tensor& out, const Tensor& logits) {
     for (int64_t i = 1; i < v; ++i)
       if (row[i] > row[best]) best = i;
     out.data_as<int32_t>()[r] = static_cast<int32_t>(best);
+  }
+  return Status::ok();
+}
+
+}  // namespace radix::cpu
+
+namespace radix::cpu {
+namespace {
+
+// One row of ops::sample (see ops.h), in double for the sums: the reference the CUDA
+// kernel is tested against.
+int32_t sample_row(const float* x, int64_t v, float temperature, int top_k, float top_p, float min_p,
+                   float u) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  auto clean = [&](int64_t i) { return std::isnan(x[i]) ? kNegInf : x[i]; };
+  if (temperature <= 0.0f || top_k == 1) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < v; ++i)
+      if (clean(i) > clean(best)) best = i;
+    return clean(best) == kNegInf ? -1 : static_cast<int32_t>(best);
+  }
+  const float inv_t = 1.0f / temperature;
+  std::vector<float> y(static_cast<size_t>(v)), w(static_cast<size_t>(v));
+  float m = kNegInf;
+  for (int64_t i = 0; i < v; ++i) {
+    y[i] = clean(i) * inv_t;
+    if (std::isnan(y[i])) y[i] = kNegInf;
+    m = std::max(m, y[i]);
+  }
+  if (m == kNegInf) return -1;
+  double z = 0.0;
+  for (int64_t i = 0; i < v; ++i) {
+    w[i] = std::isinf(m) ? (y[i] == m ? 1.0f : 0.0f) : std::exp(y[i] - m);
+    z += w[i];
+  }
+  // Thresholds on y: keep y >= y_k (top_k) and y >= y_p (top_p).
+  float y_k = kNegInf, y_p = kNegInf;
+  if (top_k > 0 && top_k < v) {
+    std::vector<float> s = y;
+    std::nth_element(s.begin(), s.begin() + (top_k - 1), s.end(), std::greater<float>());
+    y_k = s[static_cast<size_t>(top_k - 1)];
+  }
+  if (top_p < 1.0f) {
+    std::vector<int64_t> idx(static_cast<size_t>(v));
+    for (int64_t i = 0; i < v; ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return y[a] > y[b]; });
+    const double limit = static_cast<double>(top_p) * z;
+    double before = 0.0;
+    for (size_t j = 0; j < idx.size();) {
+      size_t e = j;
+      double group = 0.0;
+      while (e < idx.size() && y[idx[e]] == y[idx[j]]) group += w[idx[e++]];
+      if (before > limit) break;
+      y_p = y[idx[j]];
+      before += group;
+      j = e;
+    }
+  }
+  auto kept = [&](int64_t i) { return w[i] > 0.0f && w[i] >= min_p && y[i] >= y_k && y[i] >= y_p; };
+  double total = 0.0;
+  int64_t last = -1;
+  for (int64_t i = 0; i < v; ++i) {
+    if (kept(i)) {
+      total += w[i];
+      last = i;
+    }
+  }
+  if (last < 0) return -1;
+  const double target = static_cast<double>(u) * total;
+  double cum = 0.0;
+  for (int64_t i = 0; i < v; ++i) {
+    if (!kept(i)) continue;
+    cum += w[i];
+    if (cum > target) return static_cast<int32_t>(i);
+  }
+  return static_cast<int32_t>(last);
+}
+
+}  // namespace
+
+Status sample(const Tensor& out, const Tensor& logits, const SamplingTensors& p) {
+  const int64_t n = logits.size(0), v = logits.size(1);
+  for (int64_t r = 0; r < n; ++r) {
+    out.data_as<int32_t>()[r] =
+        sample_row(logits.data_as<const float>() + r * v, v, p.temperature.data_as<const float>()[r],
+                   p.top_k.data_as<const int32_t>()[r], p.top_p.data_as<const float>()[r],
+                   p.min_p.data_as<const float>()[r], p.uniform.data_as<const float>()[r]);
   }
   return Status::ok();
 }

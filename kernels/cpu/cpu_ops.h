@@ -27,5 +27,6 @@ Status gelu_tanh_and_mul(const Tensor& out, const Tensor& x);
 Status gather_rows(const Tensor& out, const Tensor& x, const Tensor& index);
 Status add(const Tensor& out, const Tensor& a, const Tensor& b);
 Status argmax(const Tensor& out, const Tensor& logits);
+Status sample(const Tensor& out, const Tensor& logits, const SamplingTensors& params);
 
 }  // namespace radix::cpu

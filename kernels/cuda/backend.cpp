@@ -278,4 +278,41 @@ Result<float> CudaEvent::elapsed_ms_since(const CudaEvent& start) const {
   return ms;
 }
 
+// ---- CudaGraph ----
+Result<CudaGraph> CudaGraph::capture(void* stream, const std::function<Status()>& body) {
+  auto st = static_cast<cudaStream_t>(stream);
+  if (st == nullptr) return invalid_argument("CudaGraph::capture: needs a created stream, not the default one");
+  RADIX_RETURN_IF_ERROR(cuda_ok(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture"));
+  const Status body_status = body();
+  cudaGraph_t graph = nullptr;
+  const cudaError_t end = cudaStreamEndCapture(st, &graph);
+  if (!body_status.is_ok()) {
+    if (graph) cudaGraphDestroy(graph);
+    return body_status.with_context("while capturing a CUDA graph");
+  }
+  RADIX_RETURN_IF_ERROR(cuda_ok(end, "cudaStreamEndCapture"));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  RADIX_RETURN_IF_ERROR(cuda_ok(inst, "cudaGraphInstantiate"));
+  CudaGraph g;
+  g.exec_ = exec;
+  return g;
+}
+CudaGraph::~CudaGraph() {
+  if (exec_) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));
+}
+CudaGraph& CudaGraph::operator=(CudaGraph&& o) noexcept {
+  if (this != &o) {
+    if (exec_) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));
+    exec_ = o.exec_;
+    o.exec_ = nullptr;
+  }
+  return *this;
+}
+Status CudaGraph::launch(void* stream) const {
+  return cuda_ok(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), static_cast<cudaStream_t>(stream)),
+                 "cudaGraphLaunch");
+}
+
 }  // namespace radix

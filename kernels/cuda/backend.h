@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "core/buffer.h"
@@ -94,6 +95,26 @@ class CudaEvent {
 
  private:
   void* event_ = nullptr;
+};
+
+// A captured CUDA graph, instantiated and ready to launch (RAII over cudaGraphExec_t).
+// capture() records every kernel `body` enqueues on `stream` (which must not be the
+// legacy default stream) without running them; body must not synchronize or allocate.
+class CudaGraph {
+ public:
+  static Result<CudaGraph> capture(void* stream, const std::function<Status()>& body);
+  CudaGraph() = default;
+  ~CudaGraph();
+  CudaGraph(CudaGraph&& o) noexcept : exec_(o.exec_) { o.exec_ = nullptr; }
+  CudaGraph& operator=(CudaGraph&& o) noexcept;
+  CudaGraph(const CudaGraph&) = delete;
+  CudaGraph& operator=(const CudaGraph&) = delete;
+
+  bool valid() const { return exec_ != nullptr; }
+  Status launch(void* stream) const;
+
+ private:
+  void* exec_ = nullptr;  // cudaGraphExec_t
 };
 
 }  // namespace radix

@@ -30,5 +30,6 @@ Status gelu_tanh_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& 
 Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& index);
 Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
 Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
+Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& params);
 
 }  // namespace radix::cuda

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the GPU test suite on the GPU machine from the repo root, using binaries carried
 # in .bundle (scripts/device/bundle.sh): every gpu-labelled test binary present
-# (test_kernels_gpu, test_model_golden_gpu), then compute-sanitizer memcheck over the
+# (test_kernels_gpu, test_model_golden_gpu, test_runtime_gpu), then compute-sanitizer memcheck over the
 # kernel tests if the tool is there. Logs go to $OUT (the device tool's output folder;
 # ./out when run elsewhere). Exit status: non-zero if any step failed.
 #
@@ -19,7 +19,7 @@ summary="$out/summary.txt"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >> "$summary" 2>&1
 status=0
 
-for t in test_kernels_gpu test_model_golden_gpu; do
+for t in test_kernels_gpu test_model_golden_gpu test_runtime_gpu; do
   command -v "$t" > /dev/null || continue
   start=$(date +%s)
   "$t" --gtest_color=no > "$out/$t.log" 2>&1
