@@ -32,4 +32,8 @@ Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tenso
 Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& params);
 
+
+// Benchmark helper (not an op): reads all of x once; scratch is >= 16 KB of device memory.
+Status read_probe(const OpContext& ctx, const Tensor& x, const Tensor& scratch);
+
 }  // namespace radix::cuda

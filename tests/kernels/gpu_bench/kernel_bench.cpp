@@ -19,6 +19,7 @@
 #include "core/buffer.h"
 #include "kernels/cuda/attention/plan.h"
 #include "kernels/cuda/backend.h"
+#include "kernels/cuda/cuda_ops.h"
 #include "kernels/ops.h"
 
 namespace radix {
@@ -127,6 +128,16 @@ int run(bool quick) {
   std::printf("ceiling  d2d copy 2 GiB: %.3f ms = %.0f GB/s (read+write)\n", copy_ms, bw);
   src = OwnedTensor();
   dst = OwnedTensor();
+  double read_bw = 0;
+  {
+    const size_t read_bytes = size_t{8} << 30;
+    OwnedTensor big = device({static_cast<int64_t>(read_bytes / 2)}, DType::kBF16);
+    OwnedTensor scratch = device({4096}, DType::kI32);
+    BENCH_CHECK(cuda::read_probe(ctx, big.view(), scratch.view()));  // first touch
+    const double ms = time_ms(stream, quick ? 5 : 10, [&](int) { BENCH_CHECK(cuda::read_probe(ctx, big, scratch)); });
+    read_bw = read_bytes / (ms * 1e-3) / 1e9;
+    std::printf("ceiling  streaming read 8 GiB: %.3f ms = %.0f GB/s\n", ms, read_bw);
+  }
 
   double gemm_tflops = 0;
   {
@@ -147,6 +158,77 @@ int run(bool quick) {
     const double ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::gemm(ctx, o, a, w)); });
     std::printf("gemm     GEMV 1x4096 . 14336x4096: %.1f us = %.0f GB/s\n", ms * 1e3,
                 14336.0 * 4096 * 2 / (ms * 1e-3) / 1e9);
+  }
+
+  // ---- batch-1 GEMVs at Llama-3-8B shapes (weights rotate over > 400 MB, so L2 does
+  // not serve them); lm_head writes f32 logits as the model does ----
+  std::printf("\n%-22s %10s %9s %8s\n", "gemv M=1 (N x K)", "time_us", "GB/s", "of_read");
+  struct GemvCase {
+    const char* name;
+    int64_t n, k;
+    DType out;
+  };
+  for (const GemvCase& g : {GemvCase{"qkv 6144x4096", 6144, 4096, DType::kBF16},
+                            GemvCase{"o 4096x4096", 4096, 4096, DType::kBF16},
+                            GemvCase{"gate_up 28672x4096", 28672, 4096, DType::kBF16},
+                            GemvCase{"down 4096x14336", 4096, 14336, DType::kBF16},
+                            GemvCase{"lm_head 128256x4096", 128256, 4096, DType::kF32}}) {
+    const int64_t bytes = g.n * g.k * 2;
+    const int copies = static_cast<int>(std::clamp<int64_t>((int64_t{400} << 20) / bytes + 1, 2, 16));
+    std::vector<OwnedTensor> ws;
+    for (int i = 0; i < copies; ++i) {
+      ws.push_back(device({g.n, g.k}, DType::kBF16));
+      fill_random(ws.back().view(), 40 + i);
+    }
+    OwnedTensor a = device({1, g.k}, DType::kBF16), o = device({1, g.n}, g.out);
+    fill_random(a.view(), 50);
+    const double ms = time_graph_ms(stream, reps, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
+    const double gbs = bytes / (ms * 1e-3) / 1e9;
+    std::printf("%-22s %10.1f %9.0f %7.0f%%\n", g.name, ms * 1e3, gbs, 100.0 * gbs / read_bw);
+  }
+
+  // ---- sampling over Llama-3 logits (f32, V = 128256) ----
+  {
+    const int64_t v = 128256;
+    std::printf("\n%-26s %6s %10s\n", "sample (V=128256)", "batch", "time_us");
+    for (int batch : {1, 64, 128}) {
+      OwnedTensor logits = device({batch, v}, DType::kF32);
+      {
+        std::vector<float> h(static_cast<size_t>(batch * v));
+        uint32_t s = 12345;
+        for (auto& x : h) {
+          s = s * 1664525u + 1013904223u;
+          x = (static_cast<float>(s >> 8) / 16777216.0f) * 12.0f - 6.0f;
+        }
+        OwnedTensor host = OwnedTensor::host({batch, v}, DType::kF32);
+        std::memcpy(host.view().data(), h.data(), h.size() * 4);
+        BENCH_CHECK(copy_tensor(logits.view(), host.view()));
+      }
+      struct Mode {
+        const char* name;
+        float t;
+        int k;
+        float p;
+      };
+      for (const Mode& m : {Mode{"greedy", 0.0f, 0, 1.0f}, Mode{"temperature 0.8", 0.8f, 0, 1.0f},
+                            Mode{"top_k 50", 0.8f, 50, 1.0f}, Mode{"top_p 0.9", 0.8f, 0, 0.9f},
+                            Mode{"top_k 50 + top_p 0.9", 0.8f, 50, 0.9f}}) {
+        auto fill_f = [&](float val) {
+          std::vector<float> h(static_cast<size_t>(batch), val);
+          OwnedTensor host = OwnedTensor::host({batch}, DType::kF32);
+          std::memcpy(host.view().data(), h.data(), h.size() * 4);
+          OwnedTensor d = device({batch}, DType::kF32);
+          BENCH_CHECK(copy_tensor(d.view(), host.view()));
+          return d;
+        };
+        OwnedTensor t = fill_f(m.t), p = fill_f(m.p), mp = fill_f(0.0f), u = fill_f(0.37f);
+        OwnedTensor k = i32(std::vector<int32_t>(static_cast<size_t>(batch), m.k));
+        OwnedTensor out = device({batch}, DType::kI32);
+        const SamplingTensors params{t.view(), k.view(), p.view(), mp.view(), u.view()};
+        const double ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::sample(ctx, out, logits, params)); });
+        std::printf("%-26s %6d %10.1f\n", m.name, batch, ms * 1e3);
+      }
+    }
   }
 
   // ---- decode attention (Llama-3-8B: Hq 32, Hk 8, D 128), 32 calls per graph ----
