@@ -51,6 +51,7 @@ BenchmarkMetrics compute_metrics(std::vector<RequestOutput>& outputs, double dur
     if (!o.output_len_from_server) o.output_len = retokenized;
     ++m.completed;
     m.total_input += o.prompt_len;
+    if (o.server_prompt_tokens >= 0) m.total_input_server = std::max(m.total_input_server, 0LL) + o.server_prompt_tokens;
     m.total_output += o.output_len;
     m.total_output_retokenized += retokenized;
     if (o.output_len > 1) tpots.push_back((o.latency - o.ttft) / (o.output_len - 1));
@@ -126,6 +127,7 @@ nlohmann::json metrics_json(const BenchmarkMetrics& m) {
       {"completed", m.completed},
       {"failed", m.failed},
       {"total_input_tokens", m.total_input},
+      {"total_input_tokens_server", m.total_input_server >= 0 ? nlohmann::json(m.total_input_server) : nlohmann::json()},
       {"total_output_tokens", m.total_output},
       {"total_output_tokens_retokenized", m.total_output_retokenized},
       {"request_throughput", m.request_throughput},

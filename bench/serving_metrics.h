@@ -28,6 +28,7 @@ struct RequestOutput {
   int prompt_len = 0;          // from the dataset row
   int output_len = 0;          // completion tokens as the server reported them
   bool output_len_from_server = false;  // false: the client re-tokenized the text
+  int server_prompt_tokens = -1;  // prompt tokens as the server reported them; -1: not reported
 };
 
 struct LatencyStats {
@@ -38,7 +39,8 @@ struct BenchmarkMetrics {
   int completed = 0;
   int failed = 0;
   double duration_s = 0;
-  long long total_input = 0;
+  long long total_input = 0;         // the dataset's prompt lengths (SGLang's definition)
+  long long total_input_server = -1;  // the server's prompt token counts; -1: none reported
   long long total_output = 0;              // server counts where reported, else re-tokenized
   long long total_output_retokenized = 0;  // always the client's re-tokenized count
   double request_throughput = 0;           // completed / duration

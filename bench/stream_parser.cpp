@@ -101,6 +101,9 @@ void StreamRecorder::on_event(std::string_view data, double t) {
     const json* meta = chunk.contains("meta_info") && chunk["meta_info"].is_object() ? &chunk["meta_info"] : nullptr;
     std::string text = chunk.contains("text") && chunk["text"].is_string() ? chunk["text"].get<std::string>() : text_;
     int new_tokens = 0;
+    if (meta && meta->contains("prompt_tokens") && (*meta)["prompt_tokens"].is_number_integer()) {
+      prompt_tokens_ = (*meta)["prompt_tokens"].get<int>();
+    }
     if (meta && meta->contains("completion_tokens") && (*meta)["completion_tokens"].is_number_integer()) {
       const int count = (*meta)["completion_tokens"].get<int>();
       new_tokens = count - completion_tokens_;
@@ -115,6 +118,9 @@ void StreamRecorder::on_event(std::string_view data, double t) {
     return;
   }
   if (auto it = chunk.find("usage"); it != chunk.end() && it->is_object()) {
+    if (auto pt = it->find("prompt_tokens"); pt != it->end() && pt->is_number_integer()) {
+      prompt_tokens_ = pt->get<int>();
+    }
     auto ct = it->find("completion_tokens");
     if (ct != it->end() && ct->is_number_integer()) {
       completion_tokens_ = ct->get<int>();
@@ -147,6 +153,7 @@ void StreamRecorder::finish(double t, RequestOutput* out) {
   out->itl = itl_;
   out->output_len = server_count_ ? completion_tokens_ : 0;
   out->output_len_from_server = server_count_;
+  out->server_prompt_tokens = prompt_tokens_;
 }
 
 }  // namespace radix::bench

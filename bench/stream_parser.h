@@ -62,6 +62,7 @@ class StreamRecorder {
   std::vector<double> itl_;
   int completion_tokens_ = 0;  // as reported by the server (usage / meta_info)
   bool server_count_ = false;
+  int prompt_tokens_ = -1;
 };
 
 }  // namespace radix::bench

@@ -58,6 +58,7 @@ TEST(ComputeMetrics, FollowsSglangDefinitions) {
   EXPECT_EQ(m.completed, 3);
   EXPECT_EQ(m.failed, 1);
   EXPECT_EQ(m.total_input, 60);  // failed requests count no tokens
+  EXPECT_EQ(m.total_input_server, -1);  // no server counts
   EXPECT_EQ(m.total_output, 7);
   EXPECT_DOUBLE_EQ(m.request_throughput, 1.5);
   EXPECT_DOUBLE_EQ(m.input_throughput, 30.0);
@@ -110,6 +111,10 @@ TEST(ComputeMetrics, RetokenizesOutputsTheServerDidNotCount) {
   EXPECT_EQ(outs[0].output_len, count);
   EXPECT_EQ(m.total_output, count + 100);
   EXPECT_EQ(m.total_output_retokenized, 2 * count);
+  EXPECT_EQ(m.total_input_server, -1);
+  outs[1].server_prompt_tokens = 4;
+  EXPECT_EQ(compute_metrics(outs, 1.0, tok->get()).total_input_server, 4);
+  EXPECT_TRUE(metrics_json(compute_metrics(outs, 1.0, tok->get()))["total_input_tokens_server"] == 4);
 }
 
 TEST(ComputeMetrics, AllFailedGivesZerosNotNans) {

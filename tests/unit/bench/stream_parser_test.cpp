@@ -59,6 +59,7 @@ TEST(StreamRecorder, CompletionsTimesTextChunksAndTakesUsage) {
   EXPECT_DOUBLE_EQ(out.latency, 0.32);  // the last event, [DONE] included
   EXPECT_EQ(out.output_len, 3);
   EXPECT_TRUE(out.output_len_from_server);
+  EXPECT_EQ(out.server_prompt_tokens, 5);
 }
 
 TEST(StreamRecorder, ChatSkipsTheRoleChunkAndCountsContent) {
@@ -75,6 +76,7 @@ TEST(StreamRecorder, ChatSkipsTheRoleChunkAndCountsContent) {
   ASSERT_EQ(out.itl.size(), 1u);
   EXPECT_NEAR(out.itl[0], 0.05, 1e-12);
   EXPECT_FALSE(out.output_len_from_server);  // no usage chunk: the caller re-tokenizes
+  EXPECT_EQ(out.server_prompt_tokens, -1);
 }
 
 TEST(StreamRecorder, GenerateUsesCumulativeTextAndSpreadsMultiTokenChunks) {
@@ -97,6 +99,7 @@ TEST(StreamRecorder, GenerateUsesCumulativeTextAndSpreadsMultiTokenChunks) {
   EXPECT_NEAR(out.itl[2], 0.1, 1e-12);
   EXPECT_EQ(out.output_len, 4);
   EXPECT_TRUE(out.output_len_from_server);
+  EXPECT_EQ(out.server_prompt_tokens, 4);
 }
 
 TEST(StreamRecorder, FailsOnErrorEventsMalformedChunksAndCutStreams) {
