@@ -103,7 +103,8 @@ Result<std::vector<DatasetRow>> sample_random(const DatasetOptions& o, const Tok
     for (auto& r : rows) {
       std::vector<int32_t> source;
       while (source.empty() && next < pairs.size()) source = tok.encode(pairs[next++].first);
-      if (source.empty()) return invalid_argument(o.path + ": too few non-empty prompts for --num-prompts");
+      if (source.empty())
+        return invalid_argument(o.path + ": too few non-empty prompts for --num-prompts");
       r.prompt_ids.clear();
       while (static_cast<int>(r.prompt_ids.size()) < r.prompt_len) {
         r.prompt_ids.insert(r.prompt_ids.end(), source.begin(), source.end());
@@ -139,7 +140,8 @@ Result<std::vector<DatasetRow>> sample_sharegpt_file(const DatasetOptions& o, co
     }
     rows.push_back(std::move(r));
   }
-  if (rows.empty()) return invalid_argument(o.path + ": no conversation passed the ShareGPT filter");
+  if (rows.empty())
+    return invalid_argument(o.path + ": no conversation passed the ShareGPT filter");
   return rows;
 }
 
@@ -161,7 +163,8 @@ Result<std::vector<DatasetRow>> sample_synthetic_sharegpt(const DatasetOptions& 
       r.output_len = o.sharegpt_output_len > 0
                          ? o.sharegpt_output_len
                          : lognormal_len(rng, fit.output_mean, fit.output_sigma, 2, fit.max_len);
-      if (o.sharegpt_context_len <= 0 || r.prompt_len + r.output_len <= o.sharegpt_context_len) break;
+      if (o.sharegpt_context_len <= 0 || r.prompt_len + r.output_len <= o.sharegpt_context_len)
+        break;
     }
     r.prompt_ids = random_token_ids(tok, r.prompt_len, rng);
     r.prompt = tok.decode(r.prompt_ids);
@@ -214,7 +217,8 @@ Result<std::vector<DatasetRow>> build_dataset(const DatasetOptions& o, const Tok
   RADIX_RETURN_IF_ERROR(check_positive(o.num_prompts, "--num-prompts"));
   if (o.name == "random" || o.name == "random-ids") return sample_random(o, tok, rng);
   if (o.name == "sharegpt") {
-    return o.path.empty() ? sample_synthetic_sharegpt(o, tok, rng) : sample_sharegpt_file(o, tok, rng);
+    return o.path.empty() ? sample_synthetic_sharegpt(o, tok, rng)
+                          : sample_sharegpt_file(o, tok, rng);
   }
   return invalid_argument("--dataset-name '" + o.name +
                           "' is not one of random, random-ids, sharegpt, generated-shared-prefix");

@@ -24,9 +24,12 @@ httplib::Headers to_headers(const HttpHeaders& headers) {
   return out;
 }
 
-std::string describe(const BaseUrl& base, const std::string& path) { return base.to_string() + path; }
+std::string describe(const BaseUrl& base, const std::string& path) {
+  return base.to_string() + path;
+}
 
-Result<nlohmann::json> json_reply(const httplib::Result& r, const BaseUrl& base, const std::string& path) {
+Result<nlohmann::json> json_reply(const httplib::Result& r, const BaseUrl& base,
+                                  const std::string& path) {
   if (!r) {
     return unavailable(describe(base, path) + ": " + httplib::to_string(r.error()) +
                        " (is the server running? check --base-url or --host/--port)");
@@ -47,7 +50,9 @@ std::string BaseUrl::authority() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-std::string BaseUrl::to_string() const { return scheme + "://" + authority() + path_prefix; }
+std::string BaseUrl::to_string() const {
+  return scheme + "://" + authority() + path_prefix;
+}
 
 Result<BaseUrl> parse_base_url(const std::string& url) {
   BaseUrl b;
@@ -73,7 +78,8 @@ Result<BaseUrl> parse_base_url(const std::string& url) {
   bool has_port = false;
   if (authority.starts_with('[')) {
     const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return invalid_argument("--base-url '" + url + "' has an unclosed '['");
+    if (close == std::string_view::npos)
+      return invalid_argument("--base-url '" + url + "' has an unclosed '['");
     host = authority.substr(1, close - 1);
     const std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
@@ -89,7 +95,8 @@ Result<BaseUrl> parse_base_url(const std::string& url) {
   if (has_port) {
     int value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value < 1 ||
+        value > 65535) {
       return invalid_argument("--base-url '" + url + "' has an invalid port");
     }
     b.port = value;
@@ -111,8 +118,9 @@ Result<nlohmann::json> http_post_json(const BaseUrl& base, const std::string& pa
                                       const std::string& body, const HttpHeaders& headers,
                                       const HttpTimeouts& timeouts) {
   auto cli = make_client(base, timeouts);
-  return json_reply(cli->Post(base.path_prefix + path, to_headers(headers), body, "application/json"), base,
-                    path);
+  return json_reply(
+      cli->Post(base.path_prefix + path, to_headers(headers), body, "application/json"), base,
+      path);
 }
 
 StreamResult http_post_stream(const BaseUrl& base, const std::string& path, const std::string& body,
@@ -134,7 +142,8 @@ StreamResult http_post_stream(const BaseUrl& base, const std::string& path, cons
     };
     req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
       if (result.status == 200) return on_body(data, n);
-      if (result.error.size() < kMaxErrorBody) result.error.append(data, std::min(n, kMaxErrorBody));
+      if (result.error.size() < kMaxErrorBody)
+        result.error.append(data, std::min(n, kMaxErrorBody));
       return true;
     };
     httplib::Response res;

@@ -46,7 +46,9 @@ class WorkerPool {
       } catch (const std::system_error& e) {
         // Out of threads: the running workers drain the queue; say so once.
         if (threads_.empty()) throw;
-        if (!spawn_warned_) RADIX_LOG_WARN("bench: cannot start more threads ({}); {} workers continue", e.what(), threads_.size());
+        if (!spawn_warned_)
+          RADIX_LOG_WARN("bench: cannot start more threads ({}); {} workers continue", e.what(),
+                         threads_.size());
         spawn_warned_ = true;
       }
     }
@@ -131,15 +133,16 @@ RequestOutput run_request(const BaseUrl& base, const BackendSpec& backend, const
 // terminal, otherwise a line per tenth of the run.
 class Progress {
  public:
-  Progress(int total, bool enabled) : total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
+  Progress(int total, bool enabled)
+      : total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
 
   void update(int done, int failed, double elapsed) {
     if (!enabled_) return;
     const int tenth = total_ >= 10 ? total_ / 10 : 1;
     if (!tty_ && done != total_ && done / tenth == last_printed_ / tenth) return;
     last_printed_ = done;
-    std::fprintf(stderr, "%s[bench serving] %d/%d done, %d failed, %.1f s%s", tty_ ? "\r" : "", done,
-                 total_, failed, elapsed, tty_ ? "" : "\n");
+    std::fprintf(stderr, "%s[bench serving] %d/%d done, %d failed, %.1f s%s", tty_ ? "\r" : "",
+                 done, total_, failed, elapsed, tty_ ? "" : "\n");
     std::fflush(stderr);
   }
   void end() {
@@ -165,20 +168,22 @@ void raise_open_file_limit() {
 
 bool has_tokenizer_json(const std::string& dir) {
   std::error_code ec;
-  return !dir.empty() && std::filesystem::is_regular_file(std::filesystem::path(dir) / "tokenizer.json", ec);
+  return !dir.empty() &&
+         std::filesystem::is_regular_file(std::filesystem::path(dir) / "tokenizer.json", ec);
 }
 
 // --tokenizer, else the server's model (or tokenizer) path when it is a local directory
 // with a tokenizer.json, else --model when it is one.
-Result<std::string> resolve_tokenizer(const ServingOptions& o, const BaseUrl& base, const HttpHeaders& headers,
-                                      const std::string& model) {
+Result<std::string> resolve_tokenizer(const ServingOptions& o, const BaseUrl& base,
+                                      const HttpHeaders& headers, const std::string& model) {
   if (!o.tokenizer.empty()) return o.tokenizer;
   std::vector<std::string> candidates;
   for (const char* route : {"/get_model_info", "/get_server_info"}) {
     auto info = http_get_json(base, route, headers, HttpTimeouts{10, 30});
     if (!info.is_ok() || !info->is_object()) continue;
     for (const char* key : {"tokenizer_path", "model_path"}) {
-      if (info->contains(key) && (*info)[key].is_string()) candidates.push_back((*info)[key].get<std::string>());
+      if (info->contains(key) && (*info)[key].is_string())
+        candidates.push_back((*info)[key].get<std::string>());
     }
   }
   candidates.push_back(model);
@@ -186,7 +191,8 @@ Result<std::string> resolve_tokenizer(const ServingOptions& o, const BaseUrl& ba
     if (has_tokenizer_json(c)) return c;
   }
   return invalid_argument(
-      "cannot find the tokenizer: the server's model path is not a local directory with a tokenizer.json; "
+      "cannot find the tokenizer: the server's model path is not a local directory with a "
+      "tokenizer.json; "
       "pass --tokenizer DIR (or DIR/tokenizer.json)");
 }
 
@@ -196,11 +202,14 @@ Result<std::shared_ptr<Tokenizer>> load_tokenizer(const std::string& path) {
 }
 
 std::string first_model_id(const json& models) {
-  if (!models.is_object() || !models.contains("data") || !models["data"].is_array() || models["data"].empty()) {
+  if (!models.is_object() || !models.contains("data") || !models["data"].is_array() ||
+      models["data"].empty()) {
     return "";
   }
   const json& first = models["data"][0];
-  return first.is_object() && first.contains("id") && first["id"].is_string() ? first["id"].get<std::string>() : "";
+  return first.is_object() && first.contains("id") && first["id"].is_string()
+             ? first["id"].get<std::string>()
+             : "";
 }
 
 std::string rate_string(double rate) {
@@ -234,7 +243,8 @@ Result<BackendSpec> find_backend(const std::string& name) {
   return invalid_argument("--backend '" + name + "' is not one of " + names);
 }
 
-json request_body(StreamFormat format, const DatasetRow& row, int output_len, const RequestBodyOptions& o) {
+json request_body(StreamFormat format, const DatasetRow& row, int output_len,
+                  const RequestBodyOptions& o) {
   json body;
   switch (format) {
     case StreamFormat::kGenerate:
@@ -243,22 +253,20 @@ json request_body(StreamFormat format, const DatasetRow& row, int output_len, co
       } else {
         body["text"] = row.prompt;
       }
-      body["sampling_params"] = {{"temperature", 0.0}, {"max_new_tokens", output_len}, {"ignore_eos", o.ignore_eos}};
+      body["sampling_params"] = {
+          {"temperature", 0.0}, {"max_new_tokens", output_len}, {"ignore_eos", o.ignore_eos}};
       body["stream"] = true;
       break;
     case StreamFormat::kCompletions:
-      body = {{"model", o.model},       {"prompt", row.prompt}, {"temperature", 0.0},
-              {"max_tokens", output_len}, {"stream", true},     {"ignore_eos", o.ignore_eos},
-              {"stream_options", {{"include_usage", true}}}};
-      break;
     case StreamFormat::kChatCompletions:
-      body = {{"model", o.model},
-              {"messages", json::array({{{"role", "user"}, {"content", row.prompt}}})},
-              {"temperature", 0.0},
-              {"max_tokens", output_len},
-              {"stream", true},
-              {"ignore_eos", o.ignore_eos},
-              {"stream_options", {{"include_usage", true}}}};
+      body = {{"model", o.model},           {"temperature", 0.0},
+              {"max_tokens", output_len},   {"stream", true},
+              {"ignore_eos", o.ignore_eos}, {"stream_options", {{"include_usage", true}}}};
+      if (format == StreamFormat::kCompletions) {
+        body["prompt"] = row.prompt;
+      } else {
+        body["messages"] = json::array({{{"role", "user"}, {"content", row.prompt}}});
+      }
       break;
   }
   if (!o.extra.empty()) body.merge_patch(o.extra);
@@ -288,9 +296,10 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
       return invalid_argument("--extra-request-body must be a JSON object");
     }
   }
-  RADIX_ASSIGN_OR_RETURN(BaseUrl base, parse_base_url(o.base_url.empty() ? "http://" + o.host + ":" +
-                                                                               std::to_string(o.port)
-                                                                         : o.base_url));
+  RADIX_ASSIGN_OR_RETURN(
+      BaseUrl base,
+      parse_base_url(o.base_url.empty() ? "http://" + o.host + ":" + std::to_string(o.port)
+                                        : o.base_url));
   HttpHeaders headers;
   if (!o.api_key.empty()) headers.emplace_back("Authorization", "Bearer " + o.api_key);
   raise_open_file_limit();
@@ -299,14 +308,17 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
   std::string model = o.model;
   if (model.empty()) {
     auto models = http_get_json(base, "/v1/models", headers, HttpTimeouts{10, 60});
-    if (!models.is_ok()) return models.status().with_context("fetching the model id (or pass --model)");
+    if (!models.is_ok())
+      return models.status().with_context("fetching the model id (or pass --model)");
     model = first_model_id(*models);
-    if (model.empty()) return not_found(base.to_string() + "/v1/models lists no model; pass --model");
+    if (model.empty())
+      return not_found(base.to_string() + "/v1/models lists no model; pass --model");
   }
   body_options.model = model;
   RADIX_ASSIGN_OR_RETURN(std::string tokenizer_path, resolve_tokenizer(o, base, headers, model));
   auto tok = load_tokenizer(tokenizer_path);
-  if (!tok.is_ok()) return tok.status().with_context("loading the tokenizer from " + tokenizer_path);
+  if (!tok.is_ok())
+    return tok.status().with_context("loading the tokenizer from " + tokenizer_path);
   auto rows = build_dataset(o.dataset, **tok);
   if (!rows.is_ok()) return rows.status();
   const int n = static_cast<int>(rows->size());
@@ -317,12 +329,14 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
   }
   std::fprintf(stderr, "[bench serving] %s %s, model %s, tokenizer %s\n", backend.name.c_str(),
                (base.to_string() + backend.path).c_str(), model.c_str(), tokenizer_path.c_str());
-  std::fprintf(stderr, "[bench serving] dataset %s: %d prompts, #input tokens %lld, #output tokens %lld\n",
+  std::fprintf(stderr,
+               "[bench serving] dataset %s: %d prompts, #input tokens %lld, #output tokens %lld\n",
                o.dataset.name.c_str(), n, planned_in, planned_out);
 
   std::vector<std::string> bodies;
   bodies.reserve(static_cast<size_t>(n));
-  for (const auto& r : *rows) bodies.push_back(request_body(backend.format, r, r.output_len, body_options).dump());
+  for (const auto& r : *rows)
+    bodies.push_back(request_body(backend.format, r, r.output_len, body_options).dump());
 
   // Warmup: the first row, at most 32 output tokens, all at once.
   if (o.warmup_requests > 0 && n > 0) {
@@ -332,7 +346,8 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
     std::vector<RequestOutput> warm(static_cast<size_t>(o.warmup_requests));
     std::vector<std::thread> threads;
     for (auto& w : warm) {
-      threads.emplace_back([&, out = &w] { *out = run_request(base, backend, body, headers, first.prompt_len); });
+      threads.emplace_back(
+          [&, out = &w] { *out = run_request(base, backend, body, headers, first.prompt_len); });
     }
     for (auto& t : threads) t.join();
     bool any = false;
@@ -349,11 +364,17 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
   std::mutex done_mu;
   std::condition_variable done_cv;
   int done = 0, failed = 0;
+  std::atomic<int> in_flight{0}, peak_in_flight{0};
   const std::vector<double> arrivals = arrival_times(n, o.request_rate, o.dataset.seed + 1);
   const Clock::time_point start = Clock::now();
   {
     WorkerPool pool(static_cast<size_t>(o.max_concurrency), [&](size_t i) {
+      const int now_in_flight = ++in_flight;
+      for (int peak = peak_in_flight.load();
+           now_in_flight > peak && !peak_in_flight.compare_exchange_weak(peak, now_in_flight);) {
+      }
       RequestOutput out = run_request(base, backend, bodies[i], headers, (*rows)[i].prompt_len);
+      --in_flight;
       std::lock_guard lock(done_mu);
       failed += out.success ? 0 : 1;
       outputs[i] = std::move(out);
@@ -370,8 +391,9 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
       }
     });
     for (int i = 0; i < n; ++i) {
-      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
-                                                std::chrono::duration<double>(arrivals[static_cast<size_t>(i)])));
+      std::this_thread::sleep_until(
+          start + std::chrono::duration_cast<Clock::duration>(
+                      std::chrono::duration<double>(arrivals[static_cast<size_t>(i)])));
       pool.submit(static_cast<size_t>(i));
     }
     progress_thread.join();
@@ -393,8 +415,8 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
     if (!out.success && first_error.empty()) first_error = out.error;
   }
   if (!first_error.empty()) {
-    std::fprintf(stderr, "[bench serving] %d requests failed; the first error: %s\n", result.metrics.failed,
-                 first_error.c_str());
+    std::fprintf(stderr, "[bench serving] %d requests failed; the first error: %s\n",
+                 result.metrics.failed, first_error.c_str());
   }
   json rec = {
       {"backend", backend.name},
@@ -409,13 +431,15 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
       {"random_input_len", o.dataset.random_input_len},
       {"random_output_len", o.dataset.random_output_len},
       {"random_range_ratio", o.dataset.random_range_ratio},
-      {"sharegpt_output_len", o.dataset.sharegpt_output_len > 0 ? json(o.dataset.sharegpt_output_len) : json(nullptr)},
+      {"sharegpt_output_len",
+       o.dataset.sharegpt_output_len > 0 ? json(o.dataset.sharegpt_output_len) : json(nullptr)},
       {"seed", o.dataset.seed},
       {"ignore_eos", !o.disable_ignore_eos},
       {"output_tokens_source", from_server == result.metrics.completed ? "server"
                                : from_server == 0                      ? "retokenized"
                                                                        : "mixed"},
       {"first_error", first_error.empty() ? json(nullptr) : json(first_error)},
+      {"peak_in_flight", peak_in_flight.load()},
   };
   if (o.dataset.name == "generated-shared-prefix") {
     rec["gsp_num_groups"] = o.dataset.gsp_num_groups;
@@ -426,8 +450,8 @@ Result<ServingResult> run_bench_serving(const ServingOptions& o) {
   }
   rec.update(metrics_json(result.metrics));
   if (o.output_details) {
-    json in = json::array(), out = json::array(), ttft = json::array(), itl = json::array(), text = json::array(),
-         err = json::array();
+    json in = json::array(), out = json::array(), ttft = json::array(), itl = json::array(),
+         text = json::array(), err = json::array();
     for (const auto& r : outputs) {
       in.push_back(r.prompt_len);
       out.push_back(r.success ? r.output_len : 0);

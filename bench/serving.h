@@ -36,10 +36,10 @@ struct ServingOptions {
   std::string api_key;    // sent as a Bearer token when set
   DatasetOptions dataset;
   double request_rate = std::numeric_limits<double>::infinity();  // requests/s
-  int max_concurrency = 0;  // 0: not set
+  int max_concurrency = 0;                                        // 0: not set
   int warmup_requests = 1;
   bool disable_ignore_eos = false;
-  bool tokenize_prompt = false;  // native backend: send input_ids instead of text
+  bool tokenize_prompt = false;    // native backend: send input_ids instead of text
   std::string extra_request_body;  // JSON object merged into every request (RFC 7396)
   bool flush_cache = false;        // POST /flush_cache before the run
   std::string output_file;         // one JSON line appended

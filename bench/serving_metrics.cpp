@@ -47,11 +47,13 @@ BenchmarkMetrics compute_metrics(std::vector<RequestOutput>& outputs, double dur
       continue;
     }
     const int retokenized =
-        tok ? static_cast<int>(tok->encode(o.generated_text, /*add_special_tokens=*/false).size()) : 0;
+        tok ? static_cast<int>(tok->encode(o.generated_text, /*add_special_tokens=*/false).size())
+            : 0;
     if (!o.output_len_from_server) o.output_len = retokenized;
     ++m.completed;
     m.total_input += o.prompt_len;
-    if (o.server_prompt_tokens >= 0) m.total_input_server = std::max(m.total_input_server, 0LL) + o.server_prompt_tokens;
+    if (o.server_prompt_tokens >= 0)
+      m.total_input_server = std::max(m.total_input_server, 0LL) + o.server_prompt_tokens;
     m.total_output += o.output_len;
     m.total_output_retokenized += retokenized;
     if (o.output_len > 1) tpots.push_back((o.latency - o.ttft) / (o.output_len - 1));
@@ -80,7 +82,7 @@ std::string format_summary(const BenchmarkMetrics& m, const RunDescription& run)
     const size_t pad = s.size() < 50 ? 50 - s.size() : 0;
     out += std::string(pad / 2, fill) + std::string(s) + std::string(pad - pad / 2, fill) + "\n";
   };
-  auto row = [&](const char* label, const std::string& value) {
+  auto row = [&](const std::string& label, const std::string& value) {
     out += fmt::format("{:<40} {:<10}\n", label, value);
   };
   auto num = [](double v) { return fmt::format("{:.2f}", v); };
@@ -99,24 +101,19 @@ std::string format_summary(const BenchmarkMetrics& m, const RunDescription& run)
   row("Output token throughput (tok/s):", num(m.output_throughput));
   row("Total token throughput (tok/s):", num(m.total_throughput));
   row("Concurrency:", num(m.concurrency));
-  title("End-to-End Latency", '-');
-  row("Mean E2E Latency (ms):", num(m.e2e.mean_ms));
-  row("Median E2E Latency (ms):", num(m.e2e.median_ms));
-  row("P99 E2E Latency (ms):", num(m.e2e.p99_ms));
-  title("Time to First Token", '-');
-  row("Mean TTFT (ms):", num(m.ttft.mean_ms));
-  row("Median TTFT (ms):", num(m.ttft.median_ms));
-  row("P99 TTFT (ms):", num(m.ttft.p99_ms));
-  title("Time per Output Token (excl. 1st token)", '-');
-  row("Mean TPOT (ms):", num(m.tpot.mean_ms));
-  row("Median TPOT (ms):", num(m.tpot.median_ms));
-  row("P99 TPOT (ms):", num(m.tpot.p99_ms));
-  title("Inter-Token Latency", '-');
-  row("Mean ITL (ms):", num(m.itl.mean_ms));
-  row("Median ITL (ms):", num(m.itl.median_ms));
-  row("P95 ITL (ms):", num(m.itl.p95_ms));
-  row("P99 ITL (ms):", num(m.itl.p99_ms));
-  row("Max ITL (ms):", num(m.itl.max_ms));
+  auto section = [&](std::string_view heading, std::string_view name, const LatencyStats& st,
+                     bool tail) {
+    title(heading, '-');
+    row(fmt::format("Mean {} (ms):", name), num(st.mean_ms));
+    row(fmt::format("Median {} (ms):", name), num(st.median_ms));
+    if (tail) row(fmt::format("P95 {} (ms):", name), num(st.p95_ms));
+    row(fmt::format("P99 {} (ms):", name), num(st.p99_ms));
+    if (tail) row(fmt::format("Max {} (ms):", name), num(st.max_ms));
+  };
+  section("End-to-End Latency", "E2E Latency", m.e2e, false);
+  section("Time to First Token", "TTFT", m.ttft, false);
+  section("Time per Output Token (excl. 1st token)", "TPOT", m.tpot, false);
+  section("Inter-Token Latency", "ITL", m.itl, true);
   out += std::string(50, '=') + "\n";
   return out;
 }
@@ -127,7 +124,8 @@ nlohmann::json metrics_json(const BenchmarkMetrics& m) {
       {"completed", m.completed},
       {"failed", m.failed},
       {"total_input_tokens", m.total_input},
-      {"total_input_tokens_server", m.total_input_server >= 0 ? nlohmann::json(m.total_input_server) : nlohmann::json()},
+      {"total_input_tokens_server",
+       m.total_input_server >= 0 ? nlohmann::json(m.total_input_server) : nlohmann::json()},
       {"total_output_tokens", m.total_output},
       {"total_output_tokens_retokenized", m.total_output_retokenized},
       {"request_throughput", m.request_throughput},

@@ -20,13 +20,13 @@ namespace bench {
 // What one request saw. Times are seconds from the moment its HTTP request was sent.
 struct RequestOutput {
   bool success = false;
-  std::string error;           // set when !success
-  std::string generated_text;  // concatenated (or, for /generate, final cumulative) text
-  double ttft = 0;             // first chunk carrying output
-  double latency = 0;          // last chunk of the stream ([DONE] included)
-  std::vector<double> itl;     // gaps between output-carrying chunks
-  int prompt_len = 0;          // from the dataset row
-  int output_len = 0;          // completion tokens as the server reported them
+  std::string error;                    // set when !success
+  std::string generated_text;           // concatenated (or, for /generate, final cumulative) text
+  double ttft = 0;                      // first chunk carrying output
+  double latency = 0;                   // last chunk of the stream ([DONE] included)
+  std::vector<double> itl;              // gaps between output-carrying chunks
+  int prompt_len = 0;                   // from the dataset row
+  int output_len = 0;                   // completion tokens as the server reported them
   bool output_len_from_server = false;  // false: the client re-tokenized the text
   int server_prompt_tokens = -1;  // prompt tokens as the server reported them; -1: not reported
 };
@@ -39,15 +39,15 @@ struct BenchmarkMetrics {
   int completed = 0;
   int failed = 0;
   double duration_s = 0;
-  long long total_input = 0;         // the dataset's prompt lengths (SGLang's definition)
-  long long total_input_server = -1;  // the server's prompt token counts; -1: none reported
+  long long total_input = 0;               // the dataset's prompt lengths (SGLang's definition)
+  long long total_input_server = -1;       // the server's prompt token counts; -1: none reported
   long long total_output = 0;              // server counts where reported, else re-tokenized
   long long total_output_retokenized = 0;  // always the client's re-tokenized count
   double request_throughput = 0;           // completed / duration
   double input_throughput = 0;             // tokens / s
   double output_throughput = 0;
   double output_throughput_retokenized = 0;
-  double total_throughput = 0;             // (input + output) / duration
+  double total_throughput = 0;  // (input + output) / duration
   LatencyStats ttft, tpot, itl, e2e;
   double concurrency = 0;  // sum of e2e latencies / duration
 };

@@ -39,7 +39,8 @@ void SseParser::take_line(std::string_view line, std::vector<std::string>* event
   const size_t colon = line.find(':');
   const std::string_view field = line.substr(0, colon);
   if (field != "data") return;
-  std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+  std::string_view value =
+      colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
   if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (has_data_) data_.push_back('\n');
   data_.append(value);
@@ -98,13 +99,18 @@ void StreamRecorder::on_event(std::string_view data, double t) {
     return;
   }
   if (format_ == StreamFormat::kGenerate) {
-    const json* meta = chunk.contains("meta_info") && chunk["meta_info"].is_object() ? &chunk["meta_info"] : nullptr;
-    std::string text = chunk.contains("text") && chunk["text"].is_string() ? chunk["text"].get<std::string>() : text_;
+    const json* meta = chunk.contains("meta_info") && chunk["meta_info"].is_object()
+                           ? &chunk["meta_info"]
+                           : nullptr;
+    std::string text = chunk.contains("text") && chunk["text"].is_string()
+                           ? chunk["text"].get<std::string>()
+                           : text_;
     int new_tokens = 0;
     if (meta && meta->contains("prompt_tokens") && (*meta)["prompt_tokens"].is_number_integer()) {
       prompt_tokens_ = (*meta)["prompt_tokens"].get<int>();
     }
-    if (meta && meta->contains("completion_tokens") && (*meta)["completion_tokens"].is_number_integer()) {
+    if (meta && meta->contains("completion_tokens") &&
+        (*meta)["completion_tokens"].is_number_integer()) {
       const int count = (*meta)["completion_tokens"].get<int>();
       new_tokens = count - completion_tokens_;
       completion_tokens_ = count;
@@ -132,7 +138,8 @@ void StreamRecorder::on_event(std::string_view data, double t) {
   const json* piece = nullptr;
   if (format_ == StreamFormat::kCompletions) {
     if (choice->contains("text")) piece = &(*choice)["text"];
-  } else if (auto d = choice->find("delta"); d != choice->end() && d->is_object() && d->contains("content")) {
+  } else if (auto d = choice->find("delta");
+             d != choice->end() && d->is_object() && d->contains("content")) {
     piece = &(*d)["content"];
   }
   if (piece && piece->is_string() && !piece->get_ref<const std::string&>().empty()) {

@@ -28,10 +28,10 @@ class SseParser {
  private:
   void take_line(std::string_view line, std::vector<std::string>* events);
 
-  std::string line_;          // the unfinished line
-  std::string data_;          // data of the event being read
+  std::string line_;  // the unfinished line
+  std::string data_;  // data of the event being read
   bool has_data_ = false;
-  bool skip_lf_ = false;      // the previous piece ended with \r
+  bool skip_lf_ = false;  // the previous piece ended with \r
 };
 
 enum class StreamFormat { kGenerate, kCompletions, kChatCompletions };

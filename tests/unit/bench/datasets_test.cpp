@@ -13,7 +13,8 @@
 namespace radix::bench {
 namespace {
 
-const std::string kFixture = std::string(RADIX_SOURCE_DIR) + "/tests/data/bench/sharegpt_small.json";
+const std::string kFixture =
+    std::string(RADIX_SOURCE_DIR) + "/tests/data/bench/sharegpt_small.json";
 
 const Tokenizer& tokenizer() {
   static std::shared_ptr<Tokenizer> tok = [] {
@@ -94,8 +95,10 @@ TEST(RandomDataset, WithAShareGptFileRepeatsOrCutsRealPromptTokens) {
 }
 
 TEST(RandomDataset, RejectsBadFlags) {
-  EXPECT_EQ(build_dataset(random_options(0, 8, 0), tokenizer()).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(build_dataset(random_options(8, 8, 1.5), tokenizer()).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(build_dataset(random_options(0, 8, 0), tokenizer()).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(build_dataset(random_options(8, 8, 1.5), tokenizer()).status().code(),
+            StatusCode::kInvalidArgument);
   auto o = random_options(8, 8, 0);
   o.num_prompts = 0;
   EXPECT_EQ(build_dataset(o, tokenizer()).status().code(), StatusCode::kInvalidArgument);
@@ -144,7 +147,9 @@ TEST(SharedPrefixDataset, GroupsShareTheirSystemPromptTokenWise) {
       EXPECT_EQ(r->prompt.rfind(sys_text + "\n\n", 0), 0u);
       const std::vector<int32_t> ids = tokenizer().encode(r->prompt);
       size_t common = 0;
-      while (common < ids.size() && common < first_text_ids.size() && ids[common] == first_text_ids[common]) ++common;
+      while (common < ids.size() && common < first_text_ids.size() &&
+             ids[common] == first_text_ids[common])
+        ++common;
       EXPECT_GE(common + 1, sys_tokens);
     }
   }
@@ -167,7 +172,8 @@ TEST(ShareGptFile, ReadsTheFirstTwoTurnsOfConversationsWithAtLeastTwo) {
   ASSERT_TRUE(pairs.is_ok()) << pairs.status().to_string();
   ASSERT_EQ(pairs->size(), 6u);  // not "one-turn", not "no-conversations"
   EXPECT_EQ((*pairs)[1].first, "Explain what a dictionary is in Python.");  // `conversation` key
-  EXPECT_EQ((*pairs)[1].second, "A dictionary maps keys to values; lookups by key are fast on average.");
+  EXPECT_EQ((*pairs)[1].second,
+            "A dictionary maps keys to values; lookups by key are fast on average.");
 }
 
 std::set<std::string> prompts_of(const std::vector<DatasetRow>& rows) {
@@ -184,8 +190,9 @@ TEST(ShareGptFile, AppliesSglangsFilter) {
   auto rows = build_dataset(o, tokenizer());
   ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
   // Short prompts and short replies (< 2 tokens) are pruned.
-  EXPECT_EQ(prompts_of(*rows), (std::set<std::string>{"Write a Python funct", "Explain what a dicti",
-                                                      "import os\nimport sys", "How do I read a file"}));
+  EXPECT_EQ(prompts_of(*rows),
+            (std::set<std::string>{"Write a Python funct", "Explain what a dicti",
+                                   "import os\nimport sys", "How do I read a file"}));
   int long_total = 0;
   for (const auto& r : *rows) {
     EXPECT_EQ(r.prompt_len, static_cast<int>(tokenizer().encode(r.prompt).size()));

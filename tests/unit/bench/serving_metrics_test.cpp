@@ -30,7 +30,8 @@ TEST(LatencyStats, UsesPopulationStdAndMilliseconds) {
   EXPECT_DOUBLE_EQ(s.max_ms, 3.0);
 }
 
-RequestOutput ok_request(double ttft, std::vector<double> itl, double latency, int prompt_len, int output_len) {
+RequestOutput ok_request(double ttft, std::vector<double> itl, double latency, int prompt_len,
+                         int output_len) {
   RequestOutput r;
   r.success = true;
   r.ttft = ttft;
@@ -45,8 +46,8 @@ RequestOutput ok_request(double ttft, std::vector<double> itl, double latency, i
 TEST(ComputeMetrics, FollowsSglangDefinitions) {
   std::vector<RequestOutput> outs;
   outs.push_back(ok_request(0.100, {0.050, 0.050, 0.100}, 0.300, 10, 4));  // TPOT (0.3-0.1)/3
-  outs.push_back(ok_request(0.200, {0.400}, 0.600, 20, 2));               // TPOT 0.4
-  outs.push_back(ok_request(0.300, {}, 0.300, 30, 1));                    // no TPOT
+  outs.push_back(ok_request(0.200, {0.400}, 0.600, 20, 2));                // TPOT 0.4
+  outs.push_back(ok_request(0.300, {}, 0.300, 30, 1));                     // no TPOT
   RequestOutput failed;
   failed.success = false;
   failed.error = "HTTP 500";
@@ -57,7 +58,7 @@ TEST(ComputeMetrics, FollowsSglangDefinitions) {
   BenchmarkMetrics m = compute_metrics(outs, 2.0, nullptr);
   EXPECT_EQ(m.completed, 3);
   EXPECT_EQ(m.failed, 1);
-  EXPECT_EQ(m.total_input, 60);  // failed requests count no tokens
+  EXPECT_EQ(m.total_input, 60);         // failed requests count no tokens
   EXPECT_EQ(m.total_input_server, -1);  // no server counts
   EXPECT_EQ(m.total_output, 7);
   EXPECT_DOUBLE_EQ(m.request_throughput, 1.5);
@@ -84,7 +85,8 @@ TEST(ComputeMetrics, FollowsSglangDefinitions) {
   EXPECT_EQ(j["completed"], 3);
   EXPECT_EQ(j["failed"], 1);
   EXPECT_DOUBLE_EQ(j["median_itl_ms"].get<double>(), 75.0);
-  for (const char* key : {"mean_ttft_ms", "p99_tpot_ms", "p95_itl_ms", "std_e2e_latency_ms", "total_throughput"}) {
+  for (const char* key :
+       {"mean_ttft_ms", "p99_tpot_ms", "p95_itl_ms", "std_e2e_latency_ms", "total_throughput"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   const std::string table = format_summary(m, {"radix", "inf", "not set"});
@@ -114,7 +116,8 @@ TEST(ComputeMetrics, RetokenizesOutputsTheServerDidNotCount) {
   EXPECT_EQ(m.total_input_server, -1);
   outs[1].server_prompt_tokens = 4;
   EXPECT_EQ(compute_metrics(outs, 1.0, tok->get()).total_input_server, 4);
-  EXPECT_TRUE(metrics_json(compute_metrics(outs, 1.0, tok->get()))["total_input_tokens_server"] == 4);
+  EXPECT_TRUE(metrics_json(compute_metrics(outs, 1.0, tok->get()))["total_input_tokens_server"] ==
+              4);
 }
 
 TEST(ComputeMetrics, AllFailedGivesZerosNotNans) {

@@ -116,7 +116,8 @@ class FakeServer {
  public:
   FakeServer() {
     svr_.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"object":"list","data":[{"id":"fake-model","object":"model"}]})", "application/json");
+      res.set_content(R"({"object":"list","data":[{"id":"fake-model","object":"model"}]})",
+                      "application/json");
     });
     svr_.Get("/get_model_info", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(json{{"model_path", kModelDir}}.dump(), "application/json");
@@ -127,7 +128,8 @@ class FakeServer {
     svr_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
       stream(req, res, true);
     });
-    svr_.Post("/generate", [this](const httplib::Request& req, httplib::Response& res) { generate(req, res); });
+    svr_.Post("/generate",
+              [this](const httplib::Request& req, httplib::Response& res) { generate(req, res); });
     port_ = svr_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { svr_.listen_after_bind(); });
     while (!svr_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -143,7 +145,8 @@ class FakeServer {
   void stream(const httplib::Request& req, httplib::Response& res, bool chat) {
     ++requests;
     json body = json::parse(req.body);
-    const std::string prompt = chat ? body["messages"][0]["content"].get<std::string>() : body["prompt"].get<std::string>();
+    const std::string prompt = chat ? body["messages"][0]["content"].get<std::string>()
+                                    : body["prompt"].get<std::string>();
     if (prompt.find("FAIL") != std::string::npos) {
       res.status = 500;
       res.set_content(R"({"error":{"message":"injected failure"}})", "application/json");
@@ -151,23 +154,26 @@ class FakeServer {
     }
     const int n = body["max_tokens"];
     const bool cut = prompt.find("CUT") != std::string::npos;
-    res.set_chunked_content_provider("text/event-stream", [n, chat, cut](size_t, httplib::DataSink& sink) {
-      for (int i = 0; i < n; ++i) {
-        json c = chat ? json{{"choices", {{{"index", 0}, {"delta", {{"content", "x"}}}}}}}
-                      : json{{"choices", {{{"index", 0}, {"text", "x"}}}}};
-        const std::string ev = "data: " + c.dump() + "\n\n";
-        // An event split over two writes.
-        sink.write(ev.data(), ev.size() / 2);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        sink.write(ev.data() + ev.size() / 2, ev.size() - ev.size() / 2);
-        if (cut && i == 1) return false;  // drops the connection
-      }
-      const std::string tail = "data: " + json{{"choices", json::array()}, {"usage", {{"completion_tokens", n}}}}.dump() +
-                               "\n\ndata: [DONE]\n\n";
-      sink.write(tail.data(), tail.size());
-      sink.done();
-      return true;
-    });
+    res.set_chunked_content_provider(
+        "text/event-stream", [n, chat, cut](size_t, httplib::DataSink& sink) {
+          for (int i = 0; i < n; ++i) {
+            json c = chat ? json{{"choices", {{{"index", 0}, {"delta", {{"content", "x"}}}}}}}
+                          : json{{"choices", {{{"index", 0}, {"text", "x"}}}}};
+            const std::string ev = "data: " + c.dump() + "\n\n";
+            // An event split over two writes.
+            sink.write(ev.data(), ev.size() / 2);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            sink.write(ev.data() + ev.size() / 2, ev.size() - ev.size() / 2);
+            if (cut && i == 1) return false;  // drops the connection
+          }
+          const std::string tail =
+              "data: " +
+              json{{"choices", json::array()}, {"usage", {{"completion_tokens", n}}}}.dump() +
+              "\n\ndata: [DONE]\n\n";
+          sink.write(tail.data(), tail.size());
+          sink.done();
+          return true;
+        });
   }
 
   void generate(const httplib::Request& req, httplib::Response& res) {
@@ -179,7 +185,9 @@ class FakeServer {
       for (int i = 1; i <= n; ++i) {
         text += "y";
         json c = {{"text", text},
-                  {"meta_info", {{"completion_tokens", i}, {"finish_reason", i == n ? json{{"type", "length"}} : json()}}}};
+                  {"meta_info",
+                   {{"completion_tokens", i},
+                    {"finish_reason", i == n ? json{{"type", "length"}} : json()}}}};
         const std::string ev = "data: " + c.dump() + "\n\n";
         sink.write(ev.data(), ev.size());
         std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -10,7 +10,8 @@ namespace {
 std::vector<std::string> parse_in_pieces(const std::string& body, size_t piece) {
   SseParser p;
   std::vector<std::string> events;
-  for (size_t i = 0; i < body.size(); i += piece) p.feed(std::string_view(body).substr(i, piece), &events);
+  for (size_t i = 0; i < body.size(); i += piece)
+    p.feed(std::string_view(body).substr(i, piece), &events);
   p.finish(&events);
   return events;
 }
@@ -24,15 +25,18 @@ TEST(SseParser, SplitsEventsWhateverTheReadBoundaries) {
       "data:no-space\r\r"
       "data: line one\ndata: line two\n\n"
       "data: [DONE]\n\n";
-  const std::vector<std::string> want = {"{\"a\":1}", "{\"b\":2}", "no-space", "line one\nline two", "[DONE]"};
+  const std::vector<std::string> want = {"{\"a\":1}", "{\"b\":2}", "no-space", "line one\nline two",
+                                         "[DONE]"};
   for (size_t piece : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, body.size()}) {
     EXPECT_EQ(parse_in_pieces(body, piece), want) << "pieces of " << piece;
   }
 }
 
 TEST(SseParser, KeepsALastEventWithoutTheClosingBlankLine) {
-  EXPECT_EQ(parse_in_pieces("data: x\n\ndata: [DONE]", 4), (std::vector<std::string>{"x", "[DONE]"}));
-  EXPECT_EQ(parse_in_pieces("data: x\n\ndata: [DONE]\n", 4), (std::vector<std::string>{"x", "[DONE]"}));
+  EXPECT_EQ(parse_in_pieces("data: x\n\ndata: [DONE]", 4),
+            (std::vector<std::string>{"x", "[DONE]"}));
+  EXPECT_EQ(parse_in_pieces("data: x\n\ndata: [DONE]\n", 4),
+            (std::vector<std::string>{"x", "[DONE]"}));
   EXPECT_TRUE(parse_in_pieces("\n\n: only comments\n\n", 1).empty());
 }
 
@@ -46,7 +50,8 @@ TEST(StreamRecorder, CompletionsTimesTextChunksAndTakesUsage) {
   r.on_event(R"({"choices":[{"index":0,"text":"","finish_reason":null}]})", 0.12);  // no output
   r.on_event(R"({"choices":[{"index":0,"text":"lo","finish_reason":null}]})", 0.15);
   r.on_event(R"({"choices":[{"index":0,"text":"!","finish_reason":"length"}]})", 0.30);
-  r.on_event(R"({"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}})", 0.31);
+  r.on_event(R"({"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}})",
+             0.31);
   r.on_event("[DONE]", 0.32);
   RequestOutput out;
   r.finish(0.33, &out);
@@ -81,12 +86,15 @@ TEST(StreamRecorder, ChatSkipsTheRoleChunkAndCountsContent) {
 
 TEST(StreamRecorder, GenerateUsesCumulativeTextAndSpreadsMultiTokenChunks) {
   StreamRecorder r(StreamFormat::kGenerate);
-  r.on_event(R"({"text":"ab","meta_info":{"prompt_tokens":4,"completion_tokens":1,"finish_reason":null}})", 0.2);
+  r.on_event(
+      R"({"text":"ab","meta_info":{"prompt_tokens":4,"completion_tokens":1,"finish_reason":null}})",
+      0.2);
   // A chunk carrying a token whose text is held back (an unfinished character) counts.
   r.on_event(R"({"text":"ab","meta_info":{"completion_tokens":2,"finish_reason":null}})", 0.3);
   // Two tokens in one chunk: SGLang splits the gap evenly.
-  r.on_event(R"({"text":"abcd","meta_info":{"completion_tokens":4,"finish_reason":{"type":"length","length":4}}})",
-             0.5);
+  r.on_event(
+      R"({"text":"abcd","meta_info":{"completion_tokens":4,"finish_reason":{"type":"length","length":4}}})",
+      0.5);
   r.on_event("[DONE]", 0.5);
   RequestOutput out;
   r.finish(0.5, &out);
