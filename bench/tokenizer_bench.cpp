@@ -203,6 +203,14 @@ Result<std::string> run_capture(const std::vector<std::string>& argv,
   return out;
 }
 
+Status write_jsonl(const BenchCorpus& corpus, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  for (const auto& d : corpus.docs) out << Json(d).dump() << '\n';
+  out.close();
+  if (!out) return data_loss("cannot write " + path);
+  return Status::ok();
+}
+
 Result<EncodeThroughput> parse_reference_run(const Json& j, const char* key, std::string label) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_object()) return internal_error(std::string("no '") + key + "'");
@@ -347,6 +355,7 @@ Result<TokenizerBenchResult> run_tokenizer_bench(const TokenizerBenchOptions& o)
   } else {
     RADIX_ASSIGN_OR_RETURN(r.corpus, load_corpus_file(o.corpus_file));
   }
+  if (!o.save_corpus.empty()) RADIX_RETURN_IF_ERROR(write_jsonl(r.corpus, o.save_corpus));
   r.tokenizer = describe_path(tok_file);
   r.num_docs = r.corpus.docs.size();
   r.iterations = o.iterations;
@@ -378,11 +387,7 @@ Result<TokenizerBenchResult> run_tokenizer_bench(const TokenizerBenchOptions& o)
       const char* p;
       ~Remove() { std::remove(p); }
     } remove_later{path};
-    {
-      std::ofstream out(path, std::ios::binary);
-      for (const auto& d : r.corpus.docs) out << Json(d).dump() << '\n';
-      if (!out) return data_loss(std::string("cannot write ") + path);
-    }
+    RADIX_RETURN_IF_ERROR(write_jsonl(r.corpus, path));
     std::vector<std::string> argv = {
         o.node,         (fs::path(source_dir) / kReferenceScript).string(),
         "--tokenizer",  tok_file.string(),

@@ -31,6 +31,7 @@ struct TokenizerBenchOptions {
   bool reference = true;      // also run HF tokenizers through node
   std::string node = "node";  // the node executable
   std::string output_file;    // one JSON line appended when set
+  std::string save_corpus;    // writes the corpus here as JSONL (rerun it with corpus_file)
   uint64_t seed = 1;
 };
 

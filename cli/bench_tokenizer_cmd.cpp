@@ -30,6 +30,8 @@ void register_bench_tokenizer(CLI::App* bench, Runner* run) {
   cmd->add_flag("--no-reference", no_reference, "Do not run HF tokenizers (no node needed)");
   cmd->add_flag("--no-special", no_special, "Encode without special tokens (no BOS)");
   cmd->add_option("--output-file", o.output_file, "Append the result as one JSON line");
+  cmd->add_option("--save-corpus", o.save_corpus,
+                  "Write the corpus as JSONL (rerun it with --corpus)");
   cmd->callback([run] {
     *run = [] {
       o.reference = !no_reference;

@@ -59,6 +59,26 @@ TEST(TokenizerBenchCorpus, ReadsJsonlAndPlainTextFiles) {
   std::remove(text.c_str());
 }
 
+TEST(TokenizerBenchCorpus, SavedCorpusReloadsAsTheSameDocuments) {
+  const std::string saved =
+      (std::filesystem::temp_directory_path() / "radix_bench_saved_corpus.jsonl").string();
+  TokenizerBenchOptions o;
+  o.tokenizer = kTokenizer;
+  o.source_dir = kSource;
+  o.corpus_mb = 0.05;
+  o.iterations = 1;
+  o.reference = false;
+  o.save_corpus = saved;
+  auto r = run_tokenizer_bench(o);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  auto reloaded = load_corpus_file(saved);
+  ASSERT_TRUE(reloaded.is_ok()) << reloaded.status().to_string();
+  EXPECT_EQ(reloaded->hash, r->corpus.hash);
+  EXPECT_EQ(reloaded->bytes, r->corpus.bytes);
+  EXPECT_EQ(reloaded->docs.size(), r->num_docs);
+  std::remove(saved.c_str());
+}
+
 TEST(TokenizerBenchIds, HashIsFnv1aOverIdWords) {
   EXPECT_EQ(hash_ids({}), 0x811C9DC5u);
   EXPECT_EQ(hash_ids({7}), (0x811C9DC5u ^ 7u) * 0x01000193u);
