@@ -34,7 +34,7 @@ Result<std::unique_ptr<Generation>> Generation::start(Engine& engine,
       g->started_.push_back(false);
     }
     GenerateInput input;
-    input.rid = prompt.rid;
+    input.rid = prompt.engine_rid.empty() ? prompt.rid : prompt.engine_rid;
     input.input_ids = std::move(prompt.ids);
     input.params = prompt.params;
     auto handle = engine.submit(std::move(input));

@@ -21,8 +21,9 @@ namespace radix::server {
 
 // A tokenized prompt ready to submit.
 struct PreparedPrompt {
-  std::string rid;
-  std::string text;  // prompt text (for echo)
+  std::string rid;         // the request id clients see (X-Request-Id, SGLang rid)
+  std::string engine_rid;  // the engine's id: unique per submission; empty: rid
+  std::string text;        // prompt text (for echo)
   std::vector<int32_t> ids;
   SamplingParams params;
 };

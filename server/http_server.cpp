@@ -194,7 +194,7 @@ Status HttpServer::start() {
                        " (address in use or not available).");
   }
   state_->options.port = transport_->bound_port();
-  listener_ = std::thread([t = transport_.get()] { t->listen_after_bind(); });
+  listener_ = std::thread([t = transport_.get()] { t->serve(); });
   started_ = true;
   RADIX_LOG_INFO("HTTP server listening on http://{}:{}", o.host, transport_->bound_port());
   return Status::ok();
@@ -239,7 +239,7 @@ bool HttpServer::drain(std::chrono::milliseconds timeout) {
 void HttpServer::stop() {
   if (!started_) return;
   started_ = false;
-  transport_->stop();
+  transport_->shutdown();
   if (listener_.joinable()) listener_.join();
 }
 

@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <thread>
 
+#include "core/logging.h"
 #include "server/task_queue.h"
 
 namespace radix::server {
@@ -133,6 +136,12 @@ HttpTransport::HttpTransport(const TransportOptions& options) : options_(options
     return new ElasticTaskQueue(opts.max_threads, opts.keep_idle_threads, opts.idle_thread_timeout);
   };
   set_keep_alive_max_count(1000);
+  set_keep_alive_timeout(options_.keep_alive_timeout.count());  // what Keep-Alive advertises
+}
+
+HttpTransport::~HttpTransport() {
+  const socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+  if (sock != INVALID_SOCKET) ::close(sock);  // bound but never served
 }
 
 bool HttpTransport::bind(const std::string& host, int port) {
@@ -143,9 +152,52 @@ bool HttpTransport::bind(const std::string& host, int port) {
     if (!bind_to_port(host, port)) return false;
     bound_port_ = port;
   }
-  // httplib listens with a backlog of 5; listen() again on the bound socket raises it.
+  // httplib listens with a backlog of 5; listen() again on the bound socket raises it
+  // (the kernel caps it at net.core.somaxconn).
   ::listen(svr_sock_, options_.listen_backlog);
   return true;
+}
+
+void HttpTransport::serve() {
+  std::unique_ptr<httplib::TaskQueue> queue(new_task_queue());
+  const socket_t listener = svr_sock_.load();
+  uint64_t failures = 0;
+  while (listener != INVALID_SOCKET && !stopping_.load()) {
+    const socket_t sock = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (sock < 0) {
+      const int err = errno;
+      if (stopping_.load()) break;  // shutdown() woke us
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EAGAIN) continue;
+      // Out of descriptors, socket buffers or memory: wait for connections to end rather
+      // than spin, and keep listening (the client waits in the backlog meanwhile).
+      if (failures++ % 1000 == 0) {
+        RADIX_LOG_WARN("accept() failed: {} (retrying; {} failures so far)", std::strerror(err),
+                       failures);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    try {
+      queue->enqueue([this, sock] { process_and_close_socket(sock); });
+    } catch (const std::exception& e) {  // no thread could be started for it
+      if (failures++ % 1000 == 0) {
+        RADIX_LOG_WARN("cannot serve a connection: {} ({} failures so far)", e.what(), failures);
+      }
+      ::close(sock);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  queue->shutdown();  // lets running connections finish
+  const socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+  if (sock != INVALID_SOCKET) ::close(sock);
+}
+
+void HttpTransport::shutdown() {
+  stopping_.store(true);
+  // Wakes a blocked accept() with EINVAL; serve() closes the socket after it returns, so
+  // its descriptor cannot be reused under a pending accept().
+  const socket_t sock = svr_sock_.load();
+  if (sock != INVALID_SOCKET) ::shutdown(sock, SHUT_RDWR);
 }
 
 bool HttpTransport::client_connected() {
@@ -162,11 +214,18 @@ bool HttpTransport::process_and_close_socket(socket_t sock) {
   ConnectionStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                           to_ms(write_timeout_sec_, write_timeout_usec_));
   bool ok = false;
-  const int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
-  for (size_t served = 0; served < keep_alive_max_count_ && is_running(); ++served) {
-    // Wait for the next request in short slices so stop() is noticed promptly.
+  // The first request may be late (the read timeout); between requests the connection
+  // is idle for at most the advertised keep-alive timeout plus the grace.
+  const auto first_request_wait =
+      std::chrono::milliseconds(to_ms(read_timeout_sec_, read_timeout_usec_));
+  const auto idle_wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      options_.keep_alive_timeout + options_.keep_alive_grace);
+  for (size_t served = 0; served < keep_alive_max_count_ && !stopping_.load(); ++served) {
+    // Wait for the next request in short slices so shutdown() is noticed promptly.
     bool readable = stream.has_buffered();
-    for (int waited = 0; !readable && waited < keep_alive_ms && is_running(); waited += 50) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + (served == 0 ? first_request_wait : idle_wait);
+    while (!readable && !stopping_.load() && std::chrono::steady_clock::now() < deadline) {
       int r = poll_one(sock, POLLIN, 50);
       if (r < 0) break;
       readable = r > 0;

@@ -1,7 +1,14 @@
 // HttpTransport: cpp-httplib's Server with the connection handling radix needs for
 // thousands of long-lived streams:
+// - our own accept loop (serve()): a failed accept() (a connection reset while queued, a
+//   signal, out of file descriptors, memory or threads) is retried after a short pause;
+//   httplib's loop would close the listening socket and refuse every later client;
 // - every connection runs on an ElasticTaskQueue worker (no fixed thread cap);
 // - the listen backlog is raised (httplib's default of 5 drops bursts of connects);
+// - a fresh connection may take up to the read timeout to send its first request (a
+//   client busy opening thousands of connections can be seconds late); idle keep-alive
+//   connections are closed only well after the timeout advertised in `Keep-Alive`, so a
+//   client reusing one at the last moment never meets a closed socket;
 // - the connection loop is ours, so a handler can ask whether its client is still
 //   there (client_connected()) even while it is not writing — that is how a request
 //   whose client went away is aborted while it waits in the queue or generates a
@@ -11,8 +18,10 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 namespace radix::server {
 
@@ -21,15 +30,26 @@ struct TransportOptions {
   size_t keep_idle_threads = 16;  // workers kept when idle
   std::chrono::milliseconds idle_thread_timeout{5000};
   int listen_backlog = 4096;
+  // Idle keep-alive connections: clients are told `keep_alive_timeout` and close them
+  // first; the server closes one after `keep_alive_grace` more.
+  std::chrono::seconds keep_alive_timeout{5};
+  std::chrono::seconds keep_alive_grace{10};
 };
 
 class HttpTransport : public httplib::Server {
  public:
   explicit HttpTransport(const TransportOptions& options);
+  ~HttpTransport() override;
 
   // Binds and raises the backlog; false when the address is unusable. port 0 = ephemeral.
   bool bind(const std::string& host, int port);
   int bound_port() const { return bound_port_; }
+
+  // Accepts connections until shutdown() (call on a thread of its own, after bind()).
+  // On return every connection has been served and closed.
+  void serve();
+  // Stops accepting and wakes serve(); connections finish their current request.
+  void shutdown();
 
   // On a handler's thread: false once the peer of the connection being served has closed
   // it or reset it. Always true off a connection thread.
@@ -45,6 +65,7 @@ class HttpTransport : public httplib::Server {
 
   TransportOptions options_;
   int bound_port_ = -1;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace radix::server

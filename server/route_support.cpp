@@ -96,6 +96,13 @@ std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPro
       return nullptr;
     }
   }
+  // The engine keys requests and aborts by id, but clients may send the same X-Request-Id
+  // (or SGLang rid) on concurrent requests: each submission gets its own engine id, the
+  // client's id plus "#<n>" with n counting submissions (so no two are equal), and one
+  // client leaving cannot abort another's generation.
+  for (auto& p : prompts) {
+    p.engine_rid = p.rid + "#" + std::to_string(call.state.submissions.fetch_add(1));
+  }
   call.state.metrics.count_request();
   auto gen = Generation::start(*call.state.engine, call.state.tokenizer, std::move(prompts),
                                &call.state.metrics, call.arrival);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -27,7 +28,8 @@ struct ServingState {
   std::atomic<bool> attached{false};
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};
-  std::atomic<int> in_flight{0};  // generation requests being served
+  std::atomic<int> in_flight{0};         // generation requests being served
+  std::atomic<uint64_t> submissions{0};  // numbers the engine ids of submitted prompts
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
   int context_length() const { return engine ? engine->model_info().context_length : 0; }

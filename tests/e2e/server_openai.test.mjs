@@ -230,6 +230,79 @@ test('clients that give up abort their requests; the server is idle afterwards',
   assert.match(metrics, /radix:kv_used_slots\{[^}]*\} 0\n/);
 });
 
+// Streams a raw POST and resolves { status, headers, events } (the `data:` payloads).
+// With leaveAfter > 0 the client drops the connection after that many body chunks.
+function rawStream(base, pathName, body, headers = {}, leaveAfter = 0) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(pathName, base);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
+      let text = '';
+      let chunks = 0;
+      const done = () => resolve({ status: res.statusCode, headers: res.headers,
+        events: text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6)) });
+      res.on('data', (c) => {
+        text += c;
+        if (leaveAfter > 0 && ++chunks >= leaveAfter) { req.destroy(); done(); }
+      });
+      res.on('end', done);
+      res.on('error', () => {});
+    });
+    req.on('error', (e) => { if (leaveAfter === 0) reject(e); });
+    req.end(body);
+  });
+}
+
+// Polls /metrics until nothing runs, nothing waits and no KV is held beyond the cache.
+async function assertServerIdle() {
+  let metrics = '';
+  for (let i = 0; i < 100; i++) {
+    metrics = (await raw(server.base, 'GET', '/metrics')).body;
+    if (/radix:num_running_reqs\{[^}]*\} 0\n/.test(metrics) && /radix:num_queue_reqs\{[^}]*\} 0\n/.test(metrics) &&
+        /radix:kv_used_slots\{[^}]*\} 0\n/.test(metrics)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`server not idle:\n${metrics.split('\n').filter((l) => /running|queue|kv_used/.test(l)).join('\n')}`);
+}
+
+test('concurrent requests sharing an X-Request-Id run independently', { timeout: 300000 }, async () => {
+  // The engine keys requests and aborts by id: the one whose client leaves must not take
+  // the other down.
+  const body = (n) => JSON.stringify({ prompt: PROMPT, max_tokens: n, ignore_eos: true, temperature: 0,
+    stream: true, stream_options: { include_usage: true } });
+  const id = { 'X-Request-Id': 'e2e-dup-1' };
+  const [left, stayed] = await Promise.all([
+    rawStream(server.base, '/v1/completions', body(2000), id, 1),
+    rawStream(server.base, '/v1/completions', body(400), id),
+  ]);
+  assert.equal(left.headers['x-request-id'], 'e2e-dup-1');
+  assert.equal(stayed.status, 200);
+  assert.equal(stayed.headers['x-request-id'], 'e2e-dup-1');
+  assert.equal(stayed.events.at(-1), '[DONE]');
+  const chunks = stayed.events.slice(0, -1).map((e) => JSON.parse(e));
+  assert.equal(chunks.at(-1).usage.completion_tokens, 400);
+  assert.deepEqual(chunks.flatMap((c) => c.choices.map((ch) => ch.finish_reason)).filter((f) => f), ['length']);
+  assert.ok(chunks.every((c) => c.id === 'cmpl-e2e-dup-1'));
+  // Non-streamed, side by side.
+  const plain = JSON.stringify({ prompt: PROMPT, max_tokens: 8, temperature: 0, ignore_eos: true });
+  const both = await Promise.all([0, 1].map(() => raw(server.base, 'POST', '/v1/completions', plain,
+    { 'Content-Type': 'application/json', 'X-Request-Id': 'e2e-dup-2' })));
+  for (const r of both) {
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['x-request-id'], 'e2e-dup-2');
+    assert.equal(JSON.parse(r.body).choices[0].finish_reason, 'length');
+  }
+  assert.equal(JSON.parse(both[0].body).choices[0].text, JSON.parse(both[1].body).choices[0].text);
+  await assertServerIdle();
+});
+
+test('a client that leaves a stream with n > 1 aborts every choice and frees its KV', { timeout: 300000 }, async () => {
+  const body = JSON.stringify({ prompt: PROMPT, n: 4, max_tokens: 2000, ignore_eos: true, temperature: 1, stream: true });
+  const r = await rawStream(server.base, '/v1/completions', body, {}, 2);
+  assert.equal(r.status, 200);
+  await assertServerIdle();
+});
+
 function rssMiB(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
   return m ? Number(m[1]) / 1024 : NaN;

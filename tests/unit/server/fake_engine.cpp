@@ -9,10 +9,18 @@ class FakeHandle : public RequestHandle {
       : engine_(engine), input_(std::move(input)), script_(std::move(script)) {
     rid_ = input_.rid.empty() ? "fake" : input_.rid;
     engine_->running_.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> l(engine_->mu_);
+      engine_->live_.push_back(this);
+    }
     worker_ = std::thread([this] { run(); });
   }
   ~FakeHandle() override {
-    abort();
+    {
+      std::lock_guard<std::mutex> l(engine_->mu_);
+      std::erase(engine_->live_, this);
+    }
+    stop();
     worker_.join();
   }
 
@@ -26,7 +34,11 @@ class FakeHandle : public RequestHandle {
     return true;
   }
 
-  void abort() override {
+  // Like the real engine: the abort goes by rid.
+  void abort() override { engine_->abort_rid(rid_); }
+
+  // Ends this request's output (counted as an abort unless it had ended already).
+  void stop() {
     std::lock_guard<std::mutex> l(mu_);
     if (!aborted_ && !done_) engine_->aborts_.fetch_add(1);
     aborted_ = true;
@@ -146,6 +158,13 @@ class FakeHandle : public RequestHandle {
   bool done_ = false;
   std::thread worker_;
 };
+
+void FakeEngine::abort_rid(const std::string& rid) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (FakeHandle* h : live_) {
+    if (h->rid() == rid) h->stop();
+  }
+}
 
 Result<std::shared_ptr<RequestHandle>> FakeEngine::submit(GenerateInput input) {
   if (!script.submit_error.is_ok()) return script.submit_error;

@@ -2,7 +2,8 @@
 // without a model. Each choice outputs `script` tokens one event at a time (cycling
 // through them) until max_new_tokens, an eos id in `eos`, or abort. Knobs make it slow,
 // make submit fail, or make the engine report an error mid-stream; it records what it
-// was asked and how often it was aborted.
+// was asked and how often it was aborted. As the real engine does, an abort reaches every
+// live request with the handle's rid.
 #pragma once
 
 #include <atomic>
@@ -10,12 +11,15 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "runtime/engine.h"
 
 namespace radix::server::testing {
+
+class FakeHandle;
 
 struct FakeScript {
   std::vector<int32_t> tokens = {10, 11, 12, 13};
@@ -58,13 +62,17 @@ class FakeEngine : public Engine {
     return submitted_;
   }
   int aborts() const { return aborts_.load(); }
+  // Requests whose scripted output has not ended yet.
   int running() const { return running_.load(); }
   // Blocks until `n` requests have been aborted (false after ~10 s: the test fails).
   bool wait_for_aborts(int n);
 
  private:
   friend class FakeHandle;
+  void abort_rid(const std::string& rid);  // aborts every live handle with this rid
+
   ModelInfo info_;
+  std::vector<FakeHandle*> live_;  // guarded by mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<GenerateInput> submitted_;
