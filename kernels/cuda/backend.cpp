@@ -8,9 +8,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace radix {
 namespace {
@@ -86,7 +88,13 @@ struct CudaBackend::Impl {
     if (handle) cublasLtDestroy(handle);
   }
 
-  Result<MatmulPlan*> plan(const PlanKey& key, size_t workspace_bytes) {
+  // `time_algo` (may be empty) returns the milliseconds one candidate takes on the real
+  // operands, or < 0 when it cannot run; with it, small-M shapes (decode GEMVs, whose
+  // first heuristic is often not the fastest) try up to kTuneCandidates algorithms.
+  static constexpr int kTuneCandidates = 8;
+  static constexpr int64_t kTuneMaxM = 16;
+  Result<MatmulPlan*> plan(const PlanKey& key, size_t workspace_bytes,
+                           const std::function<float(const MatmulPlan&, const cublasLtMatmulAlgo_t&)>& time_algo) {
     auto it = plans.find(key);
     if (it != plans.end()) return it->second.get();
     const auto [m, n, k, dt, has_bias, align, out_dt] = key;
@@ -138,17 +146,29 @@ struct CudaBackend::Impl {
           cublas_ok(cublasLtMatmulPreferenceSetAttribute(pref.h, attr, &al, sizeof(al)),
                     "preference alignment"));
     }
-    cublasLtMatmulHeuristicResult_t result{};
+    cublasLtMatmulHeuristicResult_t results[kTuneCandidates] = {};
+    const bool tune = time_algo && m <= kTuneMaxM;
     int found = 0;
     RADIX_RETURN_IF_ERROR(
         cublas_ok(cublasLtMatmulAlgoGetHeuristic(handle, p->desc.h, p->a.h, p->b.h, p->c.h, p->c.h,
-                                                 pref.h, 1, &result, &found),
+                                                 pref.h, tune ? kTuneCandidates : 1, results, &found),
                   "cublasLtMatmulAlgoGetHeuristic"));
     if (found == 0) {
       return unimplemented("gemm: cuBLASLt has no algorithm for M=" + std::to_string(m) +
                            " N=" + std::to_string(n) + " K=" + std::to_string(k));
     }
-    p->algo = result.algo;
+    int best = 0;
+    if (tune && found > 1) {
+      float best_ms = -1.0f;
+      for (int i = 0; i < found; ++i) {
+        const float ms = time_algo(*p, results[i].algo);
+        if (ms >= 0.0f && (best_ms < 0.0f || ms < best_ms)) {
+          best_ms = ms;
+          best = i;
+        }
+      }
+    }
+    p->algo = results[best].algo;
     MatmulPlan* raw = p.get();
     plans.emplace(key, std::move(p));
     return raw;
@@ -202,7 +222,45 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
   if (bias) align = std::min(align, alignment_of(bias->data()));
   const PlanKey key{m, n, k, static_cast<int>(a.dtype()), bias != nullptr, align,
                     static_cast<int>(out.dtype())};
-  RADIX_ASSIGN_OR_RETURN(MatmulPlan * p, impl_->plan(key, gemm_ws_.size()));
+  auto st = static_cast<cudaStream_t>(stream);
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(st, &capturing) != cudaSuccess) capturing = cudaStreamCaptureStatusActive;
+  // Times one candidate on the real operands: 2 warm-up runs, then the median of 5.
+  std::function<float(const MatmulPlan&, const cublasLtMatmulAlgo_t&)> time_algo;
+  if (capturing == cudaStreamCaptureStatusNone && !bias) {
+    time_algo = [&](const MatmulPlan& pl, const cublasLtMatmulAlgo_t& algo) -> float {
+      const float one = 1.0f, zero = 0.0f;
+      auto run = [&] {
+        return cublasLtMatmul(impl_->handle, pl.desc.h, &one, w.data(), pl.a.h, a.data(), pl.b.h, &zero, out.data(),
+                              pl.c.h, out.data(), pl.c.h, &algo, gemm_ws_.data(), gemm_ws_.size(), st);
+      };
+      for (int i = 0; i < 2; ++i) {
+        if (run() != CUBLAS_STATUS_SUCCESS) return -1.0f;
+      }
+      cudaEvent_t e0 = nullptr, e1 = nullptr;
+      if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) return -1.0f;
+      std::vector<float> ms;
+      for (int i = 0; i < 5; ++i) {
+        cudaEventRecord(e0, st);
+        const cublasStatus_t r = run();
+        cudaEventRecord(e1, st);
+        float t = -1.0f;
+        if (r != CUBLAS_STATUS_SUCCESS || cudaEventSynchronize(e1) != cudaSuccess ||
+            cudaEventElapsedTime(&t, e0, e1) != cudaSuccess) {
+          ms.clear();
+          break;
+        }
+        ms.push_back(t);
+      }
+      cudaEventDestroy(e0);
+      cudaEventDestroy(e1);
+      cudaGetLastError();
+      if (ms.empty()) return -1.0f;
+      std::nth_element(ms.begin(), ms.begin() + 2, ms.end());
+      return ms[2];
+    };
+  }
+  RADIX_ASSIGN_OR_RETURN(MatmulPlan * p, impl_->plan(key, gemm_ws_.size(), time_algo));
   if (bias) {
     const void* ptr = bias->data();
     RADIX_RETURN_IF_ERROR(

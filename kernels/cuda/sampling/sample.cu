@@ -2,18 +2,20 @@
 // vocabulary. Semantics in kernels/ops.h; the CPU twin is cpu::sample.
 //
 //   1. greedy rows: argmax (ties: lowest id);
-//   2. m = max(y), y = x / T; Z = sum exp(y - m);
-//   3. top_k: radix select of the k-th largest key(y) — 4 passes of 8 bits, each a
-//      256-bin count histogram in shared memory over the keys that match the prefix
-//      found so far;
-//   4. top_p: the same radix walk over a mass histogram finds the smallest key whose
-//      strictly-larger mass is <= top_p * Z (the token crossing top_p stays);
-//   5. the sample, in id order: the row is cut into 32 warp chunks, then the chosen
+//   2. one pass: max y, min finite y and Z = sum exp(y - max) (online rescaling);
+//   3. top_k / top_p thresholds by value: each level splits the current value range
+//      into 256 equal bins (count, and mass for top_p, in shared memory), keeps the
+//      bin where the running count reaches k (or the lowest bin whose mass above is
+//      <= top_p * Z) and refines it, until the bin is one value or one element; the
+//      threshold is the smallest y left (ties at it all stay). Bins by value rather
+//      than by float bits spread logits over many bins, so the atomics rarely collide;
+//   4. the sample, in id order: the row is cut into 32 warp chunks, then the chosen
 //      chunk into 32 sub-chunks, then one warp scans the chosen sub-chunk, each level
 //      by the running sum of kept w against uniform * (total kept w).
-// Every pass re-reads the row (it sits in L2: 0.5 MB for 128K vocab) and recomputes w.
-// Masses are summed in f32 (shared-memory atomics for the histograms), so a draw that
-// lands within rounding of a boundary may pick the neighbour the CPU twin would not.
+// Every pass re-reads the row with 16-byte loads (it sits in L2: 0.5 MB for 128K vocab)
+// and recomputes w. top_p's bin masses are f32 shared-memory atomics, so a draw within
+// rounding of a boundary may pick the neighbour the CPU twin would not; everything else
+// is summed in a fixed order (reproducible).
 #include <cfloat>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
@@ -26,12 +28,6 @@ constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
 
 __device__ __forceinline__ float clean(float x) { return isnan(x) ? -INFINITY : x; }
-
-// Order-preserving map of a float to an unsigned key (larger float -> larger key).
-__device__ __forceinline__ uint32_t key_of(float y) {
-  const uint32_t b = __float_as_uint(y);
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
 
 __device__ __forceinline__ float block_max(float v, float* red) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -61,124 +57,174 @@ __device__ __forceinline__ T warp_inclusive_scan(T v) {
 struct RowCtx {
   const float* x;
   int v;
+  bool vec4;  // 16-byte loads: V % 4 == 0 and the row is aligned
   float inv_t, m, min_p;
   bool inf_max;  // m is +inf: w = (y == m)
-  __device__ float y(int i) const {
-    const float r = clean(x[i]) * inv_t;
+  __device__ float y_of(float xi) const {
+    const float r = clean(xi) * inv_t;
     return isnan(r) ? -INFINITY : r;
   }
-  __device__ float w_of(float yi) const { return inf_max ? (yi == m ? 1.0f : 0.0f) : expf(yi - m); }
+  __device__ float w_of(float yi) const { return inf_max ? (yi == m ? 1.0f : 0.0f) : __expf(yi - m); }
+  // fn(i, y) for every element of the row, spread over the CTA (order unspecified).
+  template <typename F>
+  __device__ void for_each(F&& fn) const {
+    if (vec4) {
+      const float4* x4 = reinterpret_cast<const float4*>(x);
+      const int n4 = v / 4;
+#pragma unroll 4
+      for (int j = threadIdx.x; j < n4; j += kThreads) {
+        const float4 q = x4[j];
+        fn(4 * j, y_of(q.x));
+        fn(4 * j + 1, y_of(q.y));
+        fn(4 * j + 2, y_of(q.z));
+        fn(4 * j + 3, y_of(q.w));
+      }
+    } else {
+#pragma unroll 4
+      for (int i = threadIdx.x; i < v; i += kThreads) fn(i, y_of(x[i]));
+    }
+  }
 };
+
+// Selection by value: each level splits the current value range [lo, lo + 256 / scale)
+// into 256 equal bins (a monotone map, so every bin is an interval of y) and keeps one.
+// A y belongs to the region when every level so far maps it to the kept bin.
+constexpr int kMaxLevels = 8;
 
 struct Shared {
   int count[256];
   float mass[256];
   float red[32];
   float chunk[kWarps];
-  uint32_t sel_prefix;
-  int sel_remaining;
+  float lvl_lo[kMaxLevels], lvl_scale[kMaxLevels];
+  int lvl_bin[kMaxLevels];
+  int levels;
+  int sel_bin, sel_remaining, sel_done;
   float sel_above;
   int pick;
   float pick_target;
 };
 
-// The k-th largest key(y) of the row (radix select, 8 bits per pass).
-__device__ uint32_t select_top_k(const RowCtx& r, int k, Shared& s) {
-  uint32_t prefix = 0, mask = 0;
-  int remaining = k;
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    for (int i = threadIdx.x; i < 256; i += kThreads) s.count[i] = 0;
-    __syncthreads();
-    for (int i = threadIdx.x; i < r.v; i += kThreads) {
-      const uint32_t key = key_of(r.y(i));
-      if ((key & mask) == prefix) atomicAdd(&s.count[(key >> shift) & 255], 1);
-    }
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      // Lane l owns digits 255 - 8l ... 248 - 8l (descending).
-      const int lane = threadIdx.x;
-      int local = 0;
-#pragma unroll
-      for (int j = 0; j < 8; ++j) local += s.count[255 - 8 * lane - j];
-      const int incl = warp_inclusive_scan(local);
-      const int before = incl - local;
-      if (before < remaining && remaining <= incl) {
-        int cum = before;
-        for (int j = 0; j < 8; ++j) {
-          const int d = 255 - 8 * lane - j;
-          if (cum + s.count[d] >= remaining) {
-            s.sel_prefix = prefix | (static_cast<uint32_t>(d) << shift);
-            s.sel_remaining = remaining - cum;
-            break;
-          }
-          cum += s.count[d];
-        }
-      }
-    }
-    __syncthreads();
-    prefix = s.sel_prefix;
-    remaining = s.sel_remaining;
-    mask |= 255u << shift;
-    __syncthreads();
-  }
-  return prefix;
+__device__ __forceinline__ int bin_of(float y, float lo, float scale) {
+  const float f = (y - lo) * scale;
+  return f <= 0.0f ? 0 : (f >= 255.0f ? 255 : static_cast<int>(f));
 }
 
-// The smallest key(y) whose strictly-larger keys carry mass <= limit.
-__device__ uint32_t select_top_p(const RowCtx& r, float limit, Shared& s) {
-  uint32_t prefix = 0, mask = 0;
+__device__ __forceinline__ bool in_region(float y, const Shared& s, int levels) {
+  if (y == -INFINITY) return false;
+  for (int l = 0; l < levels; ++l) {
+    if (bin_of(y, s.lvl_lo[l], s.lvl_scale[l]) != s.lvl_bin[l]) return false;
+  }
+  return true;
+}
+
+// Block minimum over the elements of the region after `levels` levels (the threshold:
+// everything at or above it is kept).
+__device__ float region_min(const RowCtx& r, const Shared& s, int levels, float* red) {
+  float mn = INFINITY;
+  r.for_each([&](int, float y) {
+    if (in_region(y, s, levels)) mn = fminf(mn, y);
+  });
+  return -block_max(-mn, red);
+}
+
+// Top-k: the smallest y of the k largest (ties at it all kept); -inf keeps everything.
+// Top-p (mass_mode): the smallest y whose strictly-larger mass is <= limit.
+__device__ float select_threshold(const RowCtx& r, float lo, float hi, bool mass_mode, int k, float limit,
+                                  Shared& s) {
+  int remaining = k;
   float above = 0.0f;
-  for (int shift = 24; shift >= 0; shift -= 8) {
+  int levels = 0;
+  while (true) {
+    const float scale = hi > lo ? 256.0f / (hi - lo) : 0.0f;
     for (int i = threadIdx.x; i < 256; i += kThreads) {
       s.count[i] = 0;
       s.mass[i] = 0.0f;
     }
-    __syncthreads();
-    for (int i = threadIdx.x; i < r.v; i += kThreads) {
-      const float yi = r.y(i);
-      const uint32_t key = key_of(yi);
-      if ((key & mask) == prefix) {
-        const int d = (key >> shift) & 255;
-        atomicAdd(&s.count[d], 1);
-        atomicAdd(&s.mass[d], r.w_of(yi));
-      }
+    if (threadIdx.x == 0) {
+      s.lvl_lo[levels] = lo;
+      s.lvl_scale[levels] = scale;
     }
+    __syncthreads();
+    r.for_each([&](int, float y) {
+      if (!in_region(y, s, levels)) return;
+      const int b = bin_of(y, lo, scale);
+      atomicAdd(&s.count[b], 1);
+      if (mass_mode) atomicAdd(&s.mass[b], r.w_of(y));
+    });
     __syncthreads();
     if (threadIdx.x < 32) {
+      // Lane l owns bins 255 - 8l ... 248 - 8l (descending values).
       const int lane = threadIdx.x;
-      float local = 0.0f;
+      int cnt = 0;
+      float mass = 0.0f;
 #pragma unroll
-      for (int j = 0; j < 8; ++j) local += s.mass[255 - 8 * lane - j];
-      const float incl = warp_inclusive_scan(local);
-      float run = above + incl - local;
-      int cand = -1;
-      float cand_above = 0.0f;
       for (int j = 0; j < 8; ++j) {
-        const int d = 255 - 8 * lane - j;
-        if (s.count[d] > 0 && run <= limit) {
-          cand = d;
-          cand_above = run;
-        }
-        run += s.mass[d];
+        cnt += s.count[255 - 8 * lane - j];
+        mass += s.mass[255 - 8 * lane - j];
       }
-      // The lowest candidate digit overall sits in the highest lane that has one.
-      const unsigned has = __ballot_sync(0xffffffffu, cand >= 0);
+      int bin = -1, rem = 0;
+      float bin_above = 0.0f;
+      if (!mass_mode) {
+        // The bin where the running count from the top reaches `remaining`.
+        const int incl = warp_inclusive_scan(cnt);
+        int run = incl - cnt;
+        if (run < remaining && remaining <= incl) {
+          for (int j = 0; j < 8; ++j) {
+            const int d = 255 - 8 * lane - j;
+            if (run + s.count[d] >= remaining) {
+              bin = d;
+              rem = remaining - run;
+              break;
+            }
+            run += s.count[d];
+          }
+        }
+      } else {
+        // The lowest non-empty bin whose mass above (incl. above the region) <= limit.
+        const float incl = warp_inclusive_scan(mass);
+        float run = above + incl - mass;
+        for (int j = 0; j < 8; ++j) {
+          const int d = 255 - 8 * lane - j;
+          if (s.count[d] > 0 && run <= limit) {
+            bin = d;
+            bin_above = run;
+          }
+          run += s.mass[d];
+        }
+      }
+      const unsigned has = __ballot_sync(0xffffffffu, bin >= 0);
+      // top_k: at most one lane has it; top_p: the lowest bin is in the highest lane.
       const int src = has ? 31 - __clz(has) : 0;
-      const int d = __shfl_sync(0xffffffffu, cand, src);
-      const float a = __shfl_sync(0xffffffffu, cand_above, src);
+      const int b = __shfl_sync(0xffffffffu, bin, src);
+      const int rm = __shfl_sync(0xffffffffu, rem, src);
+      const float ab = __shfl_sync(0xffffffffu, bin_above, src);
       if (lane == 0) {
-        // No candidate cannot happen (the top bin always qualifies); keep the prefix.
-        s.sel_prefix = has ? (prefix | (static_cast<uint32_t>(d) << shift)) : prefix;
-        s.sel_above = has ? a : above;
+        s.sel_bin = has ? b : -1;
+        s.sel_remaining = rm;
+        s.sel_above = ab;
+        // Done when the bin is one element, holds exactly what top_k still needs, or
+        // its values can no longer be told apart (ties at one value stay together).
+        const int c = has ? s.count[b] : 0;
+        const float blo = lo + b / scale, bhi = lo + (b + 1) / scale;
+        s.sel_done = !has || c <= 1 || (!mass_mode && c == rm) || scale == 0.0f ||
+                     nextafterf(blo, INFINITY) >= bhi || levels + 1 >= kMaxLevels;
       }
     }
     __syncthreads();
-    prefix = s.sel_prefix;
+    const int b = s.sel_bin;
+    if (b < 0) return -INFINITY;  // top_k >= the finite tokens: keep them all
+    if (threadIdx.x == 0) s.lvl_bin[levels] = b;
+    remaining = s.sel_remaining;
     above = s.sel_above;
-    mask |= 255u << shift;
+    const bool done = s.sel_done;
     __syncthreads();
+    ++levels;
+    if (done) return region_min(r, s, levels, s.red);
+    const float new_lo = lo + b / scale, new_hi = lo + (b + 1) / scale;
+    lo = new_lo;
+    hi = new_hi;
   }
-  return prefix;
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -193,16 +239,25 @@ __global__ void __launch_bounds__(kThreads)
   const int k = top_k[row];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
+  RowCtx r;
+  r.x = x;
+  r.v = v;
+  r.vec4 = (v % 4) == 0 && (reinterpret_cast<uintptr_t>(x) % 16) == 0;
+  r.inv_t = 1.0f;
+  r.m = 0.0f;
+  r.min_p = min_p[row];
+  r.inf_max = false;
+
   if (t <= 0.0f || k == 1) {  // greedy
     float best = -INFINITY;
     int best_i = 0x7fffffff;
-    for (int i = threadIdx.x; i < v; i += kThreads) {
-      const float xi = clean(x[i]);
-      if (xi > best) {  // strided ascending: the first hit per thread is its lowest id
+    r.for_each([&](int i, float xi) {
+      // Each thread visits its ids in ascending order: the first hit is its lowest id.
+      if (xi > best) {
         best = xi;
         best_i = i;
       }
-    }
+    });
     const float m = block_max(best, s.red);
     const int mine = (best == m && m != -INFINITY) ? best_i : 0x7fffffff;
     int lowest = mine;
@@ -220,41 +275,68 @@ __global__ void __launch_bounds__(kThreads)
     return;
   }
 
-  RowCtx r;
-  r.x = x;
-  r.v = v;
+  // One pass: max, smallest finite y, and the softmax sum (online, rescaled as the
+  // running max grows).
   r.inv_t = 1.0f / t;
-  r.min_p = min_p[row];
-  r.inf_max = false;
-  float local_max = -INFINITY;
-  for (int i = threadIdx.x; i < v; i += kThreads) local_max = fmaxf(local_max, r.y(i));
-  r.m = block_max(local_max, s.red);
+  float t_max = -INFINITY, t_min = INFINITY, t_z = 0.0f;
+  r.for_each([&](int, float y) {
+    if (y == -INFINITY) return;
+    t_min = fminf(t_min, y);
+    if (y > t_max) {
+      t_z = (t_max == -INFINITY || isinf(y)) ? 0.0f : t_z * __expf(t_max - y);
+      t_max = y;
+    }
+    t_z += isinf(t_max) ? (y == t_max ? 1.0f : 0.0f) : __expf(y - t_max);
+  });
+  r.m = block_max(t_max, s.red);
   if (r.m == -INFINITY) {
     if (threadIdx.x == 0) out[row] = -1;
     return;
   }
   r.inf_max = isinf(r.m);
-  float z_local = 0.0f;
-  for (int i = threadIdx.x; i < v; i += kThreads) z_local += r.w_of(r.y(i));
-  const float z = block_sum(z_local);
+  const float y_min = -block_max(-t_min, s.red);
+  float z;
+  if (r.inf_max) {
+    float cnt = 0.0f;
+    r.for_each([&](int, float y) { cnt += y == r.m ? 1.0f : 0.0f; });
+    z = block_sum(cnt);
+  } else {
+    z = block_sum(t_max == -INFINITY ? 0.0f : t_z * __expf(t_max - r.m));
+  }
 
-  uint32_t threshold = 0;
-  if (k > 0 && k < v) threshold = max(threshold, select_top_k(r, k, s));
+  float y_threshold = -INFINITY;
+  if (k > 0 && k < v && !r.inf_max) {
+    y_threshold = fmaxf(y_threshold, select_threshold(r, y_min, r.m, false, k, 0.0f, s));
+  }
   const float p = top_p[row];
-  if (p < 1.0f) threshold = max(threshold, select_top_p(r, p * z, s));
-  auto kept_w = [&](int i) -> float {
-    const float yi = r.y(i);
+  if (p < 1.0f && !r.inf_max) {
+    y_threshold = fmaxf(y_threshold, select_threshold(r, y_min, r.m, true, 0, p * z, s));
+  }
+  auto kept = [&](float yi) -> float {
+    if (yi < y_threshold) return 0.0f;  // most of the row under top_k/top_p: no exp
     const float wi = r.w_of(yi);
-    return (wi > 0.0f && wi >= r.min_p && key_of(yi) >= threshold) ? wi : 0.0f;
+    return (wi > 0.0f && wi >= r.min_p) ? wi : 0.0f;
+  };
+  // Kept mass of [lo, hi) summed by one warp (coalesced; 16-byte loads when aligned).
+  auto warp_chunk_sum = [&](int lo, int hi) {
+    float acc = 0.0f;
+    if (r.vec4 && lo % 4 == 0 && hi % 4 == 0) {
+      const float4* x4 = reinterpret_cast<const float4*>(x);
+      for (int j = lo / 4 + lane; j < hi / 4; j += 32) {
+        const float4 q = x4[j];
+        acc += kept(r.y_of(q.x)) + kept(r.y_of(q.y)) + kept(r.y_of(q.z)) + kept(r.y_of(q.w));
+      }
+    } else {
+      for (int i = lo + lane; i < hi; i += 32) acc += kept(r.y_of(x[i]));
+    }
+    return warp_sum(acc);
   };
 
-  // Level 1: 32 warp chunks of the row.
-  const int c1 = ((v + kWarps - 1) / kWarps + 31) / 32 * 32;
+  // Level 1: 32 warp chunks of the row (multiples of 128 elements).
+  const int c1 = ((v + kWarps - 1) / kWarps + 127) / 128 * 128;
   {
-    float acc = 0.0f;
-    const int lo = warp * c1, hi = min(v, lo + c1);
-    for (int i = lo + lane; i < hi; i += 32) acc += kept_w(i);
-    acc = warp_sum(acc);
+    const int lo = min(v, warp * c1), hi = min(v, lo + c1);
+    const float acc = warp_chunk_sum(lo, hi);
     __syncthreads();
     if (lane == 0) s.chunk[warp] = acc;
     __syncthreads();
@@ -287,12 +369,10 @@ __global__ void __launch_bounds__(kThreads)
   const float target1 = s.pick_target;
   // Level 2: the chosen chunk in 32 sub-chunks.
   const int base1 = w1 * c1, end1 = min(v, base1 + c1);
-  const int c2 = ((c1 + kWarps - 1) / kWarps + 31) / 32 * 32;
+  const int c2 = ((c1 + kWarps - 1) / kWarps + 3) / 4 * 4;
   {
-    float acc = 0.0f;
-    const int lo = base1 + warp * c2, hi = min(end1, lo + c2);
-    for (int i = lo + lane; i < hi; i += 32) acc += kept_w(i);
-    acc = warp_sum(acc);
+    const int lo = min(end1, base1 + warp * c2), hi = min(end1, lo + c2);
+    const float acc = warp_chunk_sum(lo, hi);
     __syncthreads();
     if (lane == 0) s.chunk[warp] = acc;
     __syncthreads();
@@ -307,7 +387,7 @@ __global__ void __launch_bounds__(kThreads)
     int found = -1, last = -1;
     for (int i0 = lo; i0 < hi && found < 0; i0 += 32) {
       const int i = i0 + lane;
-      const float wi = i < hi ? kept_w(i) : 0.0f;
+      const float wi = i < hi ? kept(r.y_of(x[i])) : 0.0f;
       const float incl = run + warp_inclusive_scan(wi);
       const unsigned over = __ballot_sync(0xffffffffu, wi > 0.0f && incl > target2);
       const unsigned any = __ballot_sync(0xffffffffu, wi > 0.0f);

@@ -55,6 +55,15 @@ TEST_F(GemmGpu, LlamaProjectionsMatchCpuAtDecodeAndPrefillRows) {
   check(129, 4096, 4096, false, DType::kBF16);
 }
 
+TEST_F(GemmGpu, DecodeGemvRowsOneToFourMatchCpu) {
+  // M <= 4 at weights of 1M..64M elements runs our GEMV kernel (kernels/cuda/gemm/gemv.cu).
+  for (int64_t m : {1, 2, 3, 4}) check(m, 4096, 4096, false, DType::kBF16);
+  check(2, 1024, 1032, true, DType::kBF16);                 // bias; K not a multiple of 128
+  check(4, 8192, 4096, false, DType::kBF16, DType::kF32);   // f32 output
+  check(1, 4096, 14336, false, DType::kBF16);               // down_proj: K 14336
+  check(5, 4096, 4096, false, DType::kBF16);                // M = 5: back to cuBLASLt
+}
+
 TEST_F(GemmGpu, BiasEpilogueMatchesCpu) {
   check(3, 4608, 3584, true, DType::kBF16);
   check(129, 4608, 3584, true, DType::kBF16);
@@ -74,6 +83,7 @@ TEST_F(GemmGpu, Bf16InputsWithF32OutputMatchCpu) {
 }
 
 TEST_F(GemmGpu, PlansAreCachedPerShape) {
+  // Small weights (< 1M elements) stay on cuBLASLt even at M <= 4.
   check(4, 256, 128, false, DType::kBF16);
   const size_t plans = backend_->cached_matmul_plans();
   check(4, 256, 128, false, DType::kBF16);
