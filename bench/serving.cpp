@@ -138,9 +138,15 @@ class Progress {
 
   void update(int done, int failed, double elapsed) {
     if (!enabled_) return;
-    const int tenth = total_ >= 10 ? total_ / 10 : 1;
-    if (!tty_ && done != total_ && done / tenth == last_printed_ / tenth) return;
+    const bool last = done == total_;
+    if (tty_) {
+      if (!last && elapsed - last_time_ < 0.1) return;  // at most 10 redraws a second
+    } else {
+      const int step = std::max(1, (total_ + 9) / 10);
+      if (!last && done / step == last_printed_ / step) return;
+    }
     last_printed_ = done;
+    last_time_ = elapsed;
     std::fprintf(stderr, "%s[bench serving] %d/%d done, %d failed, %.1f s%s", tty_ ? "\r" : "",
                  done, total_, failed, elapsed, tty_ ? "" : "\n");
     std::fflush(stderr);
@@ -153,7 +159,8 @@ class Progress {
   int total_;
   bool enabled_;
   bool tty_;
-  int last_printed_ = -1;
+  int last_printed_ = 0;
+  double last_time_ = -1;
 };
 
 void raise_open_file_limit() {

@@ -1,6 +1,6 @@
 // `radix bench serving`: the online serving benchmark client (bench/serving.h), with
 // sglang.bench_serving's flag names (docs/bench-serving.md).
-#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -101,6 +101,8 @@ void register_bench_serving(CLI::App* bench, Runner* run) {
                      rate.c_str());
         return 2;
       }
+      // A server that drops a connection must fail that request, not end the client.
+      std::signal(SIGPIPE, SIG_IGN);
       if (o.api_key.empty()) {
         if (const char* key = std::getenv("OPENAI_API_KEY")) o.api_key = key;
       }
