@@ -2,6 +2,7 @@
 // min-heap of candidate merges ordered by (rank, position), stale entries skipped.
 #include "tokenizer/bpe.h"
 
+#include <bit>
 #include <cstdio>
 #include <queue>
 
@@ -27,7 +28,44 @@ struct Candidate {
   bool operator<(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
 };
 
+// A whole character's UTF-8 bytes as one integer (unambiguous: the lead byte gives the
+// length).
+uint32_t pack_char(std::string_view c) {
+  uint32_t v = 0;
+  for (size_t k = 0; k < c.size(); ++k)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(c[k])) << (8 * k);
+  return v;
+}
+
 }  // namespace
+
+void BpeModel::MergeTable::insert(uint64_t key, Merge merge) {
+  if (2 * (size_ + 1) > slots_.size()) grow();
+  size_t i = slot_of(key);
+  while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & (slots_.size() - 1);
+  if (slots_[i].key == kEmpty) ++size_;
+  slots_[i] = {key, merge};
+}
+
+void BpeModel::MergeTable::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(old.empty() ? 1024 : 2 * old.size(), Slot{});
+  shift_ = 64 - std::countr_zero(slots_.size());
+  for (const Slot& s : old) {
+    if (s.key == kEmpty) continue;
+    size_t i = slot_of(s.key);
+    while (slots_[i].key != kEmpty) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = s;
+  }
+}
+
+int32_t BpeModel::char_id(std::string_view c) const {
+  if (c.size() == 1 && static_cast<unsigned char>(c[0]) < 0x80) {
+    return ascii_ids_[static_cast<unsigned char>(c[0])];
+  }
+  auto it = char_ids_.find(pack_char(c));
+  return it == char_ids_.end() ? -1 : it->second;
+}
 
 Result<std::unique_ptr<BpeModel>> BpeModel::from_json(const Json& j) {
   const std::string where = "model BPE";
@@ -62,7 +100,16 @@ Result<std::unique_ptr<BpeModel>> BpeModel::from_json(const Json& j) {
     max_id = std::max(max_id, id);
   }
   m->id_to_token_.resize(static_cast<size_t>(max_id + 1));
-  for (const auto& [tok, id] : m->vocab_) m->id_to_token_[id] = tok;
+  m->ascii_ids_.fill(-1);
+  for (const auto& [tok, id] : m->vocab_) {
+    m->id_to_token_[id] = tok;
+    if (tok.empty() || utf8_len(static_cast<unsigned char>(tok[0])) != tok.size()) continue;
+    if (tok.size() == 1 && static_cast<unsigned char>(tok[0]) < 0x80) {
+      m->ascii_ids_[static_cast<unsigned char>(tok[0])] = id;
+    } else {
+      m->char_ids_[pack_char(tok)] = id;
+    }
+  }
 
   RADIX_ASSIGN_OR_RETURN(m->continuing_subword_prefix_,
                          json_string(j, "continuing_subword_prefix", where));
@@ -82,7 +129,6 @@ Result<std::unique_ptr<BpeModel>> BpeModel::from_json(const Json& j) {
   if (merges_it == j.end() || !merges_it->is_array()) {
     return invalid_argument(where + ": 'merges' must be an array");
   }
-  m->merges_.reserve(merges_it->size());
   const size_t prefix_len = m->continuing_subword_prefix_.size();
   int32_t rank = 0;
   for (const auto& entry : *merges_it) {
@@ -114,7 +160,7 @@ Result<std::unique_ptr<BpeModel>> BpeModel::from_json(const Json& j) {
     if (!new_id) {
       return invalid_argument(where + ": merge result '" + merged + "' is not in vocab");
     }
-    m->merges_[pair_key(*a_id, *b_id)] = Merge{rank, *new_id};
+    m->merges_.insert(pair_key(*a_id, *b_id), Merge{rank, *new_id});
     ++rank;
   }
   return m;
@@ -173,20 +219,24 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* out) cons
     const size_t len = std::min(n, word.size() - i);
     const bool first = i == 0, last = i + len >= word.size();
     std::string_view s = word.substr(i, len);
+    int32_t id = -1;
     if ((!first && !continuing_subword_prefix_.empty()) || (last && !end_of_word_suffix_.empty())) {
       piece.clear();
       if (!first) piece += continuing_subword_prefix_;
       piece += s;
       if (last) piece += end_of_word_suffix_;
       s = piece;
-    }
+      if (auto it = vocab_.find(s); it != vocab_.end()) id = it->second;
+    } else if (len == n) {
+      id = char_id(s);
+    }  // else: a truncated character, never in the vocab
     i += len;
-    if (auto it = vocab_.find(s); it != vocab_.end()) {
+    if (id >= 0) {
       if (has_unk) {
         add(*unk_id_, unk_len);
         has_unk = false;
       }
-      add(it->second, len);
+      add(id, len);
       continue;
     }
     if (byte_fallback_) {
@@ -211,9 +261,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* out) cons
 
   std::priority_queue<Candidate> queue;
   for (size_t k = 0; k + 1 < symbols.size(); ++k) {
-    auto it = merges_.find(pair_key(symbols[k].id, symbols[k + 1].id));
-    if (it != merges_.end()) {
-      queue.push({it->second.rank, static_cast<int32_t>(k), it->second.new_id});
+    if (const Merge* m = merges_.find(pair_key(symbols[k].id, symbols[k + 1].id))) {
+      queue.push({m->rank, static_cast<int32_t>(k), m->new_id});
     }
   }
   while (!queue.empty()) {
@@ -223,20 +272,22 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* out) cons
     if (cur.len == 0 || cur.next == -1) continue;
     const int32_t next_pos = cur.next;
     const Symbol right = symbols[next_pos];
-    auto it = merges_.find(pair_key(cur.id, right.id));
-    if (it == merges_.end() || it->second.new_id != top.new_id) continue;  // stale entry
+    const Merge* m = merges_.find(pair_key(cur.id, right.id));
+    if (m == nullptr || m->new_id != top.new_id) continue;  // stale entry
     cur.id = top.new_id;
     cur.len += right.len;
     cur.next = right.next;
     symbols[next_pos].len = 0;
     if (right.next >= 0) symbols[right.next].prev = top.pos;
     if (cur.prev >= 0) {
-      auto p = merges_.find(pair_key(symbols[cur.prev].id, cur.id));
-      if (p != merges_.end()) queue.push({p->second.rank, cur.prev, p->second.new_id});
+      if (const Merge* p = merges_.find(pair_key(symbols[cur.prev].id, cur.id))) {
+        queue.push({p->rank, cur.prev, p->new_id});
+      }
     }
     if (cur.next >= 0) {
-      auto p = merges_.find(pair_key(cur.id, symbols[cur.next].id));
-      if (p != merges_.end()) queue.push({p->second.rank, top.pos, p->second.new_id});
+      if (const Merge* p = merges_.find(pair_key(cur.id, symbols[cur.next].id))) {
+        queue.push({p->rank, top.pos, p->new_id});
+      }
     }
   }
   for (const Symbol& s : symbols) {

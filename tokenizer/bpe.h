@@ -48,11 +48,45 @@ class BpeModel {
   static uint64_t pair_key(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
+  // (left id, right id) -> merge, open addressing over one flat array: the merge loop's
+  // lookups dominate BPE on long words (SentencePiece models have no pre-tokenizer, so a
+  // whole prompt is one word), and a node-based map costs a cache miss per probe.
+  class MergeTable {
+   public:
+    void insert(uint64_t key, Merge merge);  // a repeated pair keeps the last (as HF)
+    const Merge* find(uint64_t key) const {
+      if (slots_.empty()) return nullptr;
+      for (size_t i = slot_of(key);; i = (i + 1) & (slots_.size() - 1)) {
+        if (slots_[i].key == key) return &slots_[i].merge;
+        if (slots_[i].key == kEmpty) return nullptr;
+      }
+    }
+
+   private:
+    static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids are >= 0: never a real key
+    struct Slot {
+      uint64_t key = kEmpty;
+      Merge merge{};
+    };
+    size_t slot_of(uint64_t key) const {
+      return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+    }
+    void grow();
+    std::vector<Slot> slots_;  // size: a power of two, at most half full
+    int shift_ = 64;
+    size_t size_ = 0;
+  };
+  // The id of one whole UTF-8 character `c` (1-4 bytes), or -1: a table for ASCII and a
+  // map for the rest, built from the vocab so the per-character lookups of merge_word
+  // hash an integer instead of a string.
+  int32_t char_id(std::string_view c) const;
   void merge_word(std::string_view word, std::vector<int32_t>* out) const;
 
   Vocab vocab_;
   std::vector<std::string> id_to_token_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  MergeTable merges_;
+  std::array<int32_t, 128> ascii_ids_{};
+  std::unordered_map<uint32_t, int32_t> char_ids_;  // other characters, bytes packed
   std::optional<int32_t> unk_id_;
   std::string continuing_subword_prefix_;
   std::string end_of_word_suffix_;

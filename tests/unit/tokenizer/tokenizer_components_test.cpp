@@ -247,6 +247,45 @@ TEST(Bpe, LowestRankMergeWinsOverLeftmost) {
   EXPECT_EQ(t->encode("abc"), (std::vector<int32_t>{0, 4}));
 }
 
+TEST(Bpe, ARepeatedMergeTakesItsLastRank) {
+  // tokenizers builds its merge map in file order, so a pair listed twice keeps the later
+  // rank: "a b" (rank 2) now comes after "b c" (rank 1), and "abc" -> a + bc.
+  auto t = testing::load_json(
+      testing::tiny_tokenizer_json({"a", "b", "c", "ab", "bc"}, {"a b", "b c", "a b"}));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->encode("abc"), (std::vector<int32_t>{0, 4}));
+}
+
+TEST(Bpe, ThousandsOfMergesOverMultibyteCharacters) {
+  // 1200 CJK characters and a merge for each adjacent pair (ranked left to right): the
+  // merge table grows well past its first size, and characters are found by code point.
+  std::vector<std::string> tokens, merges;
+  auto ch = [](int i) {
+    std::string s;
+    const char32_t c = 0x4E00 + static_cast<char32_t>(i);
+    s += static_cast<char>(0xE0 | (c >> 12));
+    s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (c & 0x3F));
+    return s;
+  };
+  constexpr int kChars = 1200;
+  for (int i = 0; i < kChars; ++i) tokens.push_back(ch(i));
+  for (int i = 0; i + 1 < kChars; ++i) {
+    tokens.push_back(ch(i) + ch(i + 1));
+    merges.push_back(ch(i) + " " + ch(i + 1));
+  }
+  auto t = testing::load_json(testing::tiny_tokenizer_json(tokens, merges));
+  ASSERT_TRUE(t);
+  std::string text;
+  for (int i = 0; i < kChars; ++i) text += ch(i);
+  std::vector<int32_t> expected;  // pairs (0,1), (2,3), ...: the pair of i has id kChars + i
+  for (int i = 0; i < kChars; i += 2) expected.push_back(kChars + i);
+  EXPECT_EQ(t->encode(text), expected);
+  // Without an unk token an unknown character is dropped, and its neighbours merge (as
+  // in tokenizers).
+  EXPECT_EQ(t->encode(ch(7) + "x" + ch(8)), (std::vector<int32_t>{kChars + 7}));
+}
+
 // Characters as tokens plus added tokens with the given options.
 std::shared_ptr<Tokenizer> with_added(const Json& added, const Json& normalizer = nullptr) {
   Json j = testing::tiny_tokenizer_json({"a", "b", " ", "<", ">", "m", "M"});
