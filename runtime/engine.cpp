@@ -280,6 +280,8 @@ class EngineImpl final : public Engine {
   std::chrono::steady_clock::time_point last_log_ = std::chrono::steady_clock::now();
   int decode_steps_ = 0;
   std::vector<int> device_sample_;  // per request of the step: index into StepOutput::tokens, or -1
+  double decode_host_s_ = 0, decode_forward_s_ = 0;  // since the last Decode batch log line
+  int decode_timed_ = 0;
 };
 
 void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
@@ -471,6 +473,7 @@ void EngineImpl::loop() {
   bool running = true;
   while (running) {
     running = inbox_->drain(scheduler_->idle(), &incoming, &aborts, &commands);
+    const auto t_begin = std::chrono::steady_clock::now();
     for (auto& r : incoming) {
       queued_ -= 1;
       prompt_tokens_ += static_cast<int64_t>(r->input_ids.size());
@@ -503,7 +506,9 @@ void EngineImpl::loop() {
           step.num_decode, scheduler_->num_running(), scheduler_->num_waiting());
     }
     plan_device_sampling(step);
+    const auto t_forward = std::chrono::steady_clock::now();
     Status st = runner_->forward(step.input, &out);
+    const auto t_forward_end = std::chrono::steady_clock::now();
     if (!st.is_ok()) {
       RADIX_LOG_ERROR("forward failed: {}", st.to_string());
       for (Req* r : step.reqs) {
@@ -516,14 +521,27 @@ void EngineImpl::loop() {
     }
     finished = scheduler_->commit(&step);
     finish_and_publish(finished);
-    const bool log_decode = step.num_extend_tokens == 0 && ++decode_steps_ % 40 == 0;
+    const bool decode_step = step.num_extend_tokens == 0;
+    const bool log_decode = decode_step && ++decode_steps_ % 40 == 0;
     update_stats(log_decode);
+    if (decode_step) {
+      // Scheduler overhead: the engine thread's own time per decode step (inbox,
+      // schedule, sampling plan, outputs, commit) next to the forward (staging, GPU, sync).
+      const auto t_end = std::chrono::steady_clock::now();
+      decode_host_s_ += std::chrono::duration<double>((t_forward - t_begin) + (t_end - t_forward_end)).count();
+      decode_forward_s_ += std::chrono::duration<double>(t_forward_end - t_forward).count();
+      ++decode_timed_;
+    }
     if (log_decode) {
       const EngineStats s = stats();
-      RADIX_LOG_INFO("Decode batch. #running-req: {}, #token: {}, token usage: {:.2f}, gen throughput (token/s): {:.2f}, #queue-req: {}",
+      const double host_ms = 1e3 * decode_host_s_ / decode_timed_, fwd_ms = 1e3 * decode_forward_s_ / decode_timed_;
+      RADIX_LOG_INFO("Decode batch. #running-req: {}, #token: {}, token usage: {:.2f}, gen throughput (token/s): {:.2f}, "
+                     "#queue-req: {}, host: {:.3f} ms/step, forward: {:.3f} ms/step",
                      s.num_running, s.kv_used_slots,
                      s.kv_total_slots ? static_cast<double>(s.kv_used_slots) / static_cast<double>(s.kv_total_slots) : 0.0,
-                     s.gen_throughput, s.num_queued);
+                     s.gen_throughput, s.num_queued, host_ms, fwd_ms);
+      decode_host_s_ = decode_forward_s_ = 0;
+      decode_timed_ = 0;
     }
   }
   // Shutting down: everything still in flight (or still in the inbox) ends as aborted.

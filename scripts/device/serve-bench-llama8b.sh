@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Serving benchmarks of issue #7 on the GPU machine, from the repo root with .bundle
+# carried (scripts/device/bundle.sh --tokenizer-llama3 puts a Llama-3 tokenizer in
+# .bundle/tok-llama3): `radix serve` on Llama-3-8B shapes with dummy weights, then
+# `radix bench serving` — 1000 ShareGPT-like prompts at rate inf, online rates 4/8/16/32,
+# and generated-shared-prefix with the radix cache on and off (a second server).
+# Results: $OUT/serving.jsonl (one line per run), server logs in $OUT.
+#   SERVE_PROMPTS (default 1000), ONLINE_PROMPTS (200), GSP_GROUPS (64)
+set -uo pipefail
+out=${OUT:-out}
+mkdir -p "$out"
+# shellcheck disable=SC1091
+source .bundle/env.sh
+tok=.bundle/tok-llama3
+port=30000
+pid=""
+
+start_server() {  # name, extra flags...
+  local name=$1
+  shift
+  radix serve --model-path configs/llama-3-8b.json --load-format dummy --tokenizer-path "$tok" --device cuda \
+    --port $port "$@" > "$out/server-$name.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do
+    if python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=2).status == 200 else 1)" 2> /dev/null; then
+      echo "server $name ready"
+      return 0
+    fi
+    kill -0 $pid 2> /dev/null || { echo "server $name died"; tail -20 "$out/server-$name.log"; return 1; }
+    sleep 1
+  done
+  echo "server $name not ready after 300 s"
+  return 1
+}
+stop_server() {
+  kill -TERM "$pid" 2> /dev/null
+  wait "$pid" 2> /dev/null
+}
+bench() {  # label, flags...
+  local label=$1
+  shift
+  echo "== $label: radix bench serving $*"
+  radix bench serving --backend radix --port $port --tokenizer "$tok" --disable-progress \
+    --output-file "$out/serving.jsonl" "$@" 2>&1 | grep -vE "^\[bench serving\]"
+}
+
+start_server default || exit 1
+bench "sharegpt-like, rate inf" --dataset-name sharegpt --num-prompts "${SERVE_PROMPTS:-1000}" --request-rate inf
+for rate in 4 8 16 32; do
+  bench "sharegpt-like, rate $rate" --dataset-name sharegpt --num-prompts "${ONLINE_PROMPTS:-200}" --request-rate $rate
+done
+bench "shared prefix, radix cache on" --dataset-name generated-shared-prefix --gsp-num-groups "${GSP_GROUPS:-64}" \
+  --gsp-prompts-per-group 16 --gsp-system-prompt-len 2048 --gsp-question-len 128 --gsp-output-len 256
+grep -E "Decode batch" "$out/server-default.log" | tail -3
+stop_server
+start_server nocache --disable-radix-cache || exit 1
+bench "shared prefix, radix cache off" --dataset-name generated-shared-prefix --gsp-num-groups "${GSP_GROUPS:-64}" \
+  --gsp-prompts-per-group 16 --gsp-system-prompt-len 2048 --gsp-question-len 128 --gsp-output-len 256
+stop_server
