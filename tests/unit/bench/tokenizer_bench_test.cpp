@@ -14,6 +14,17 @@ namespace {
 const std::string kSource = RADIX_SOURCE_DIR;
 const std::string kTokenizer = kSource + "/models/default";
 
+// A small run on the bundled tokenizer: `mb` of corpus, `passes` passes, no reference.
+TokenizerBenchOptions small_run(double mb, int passes) {
+  TokenizerBenchOptions o;
+  o.tokenizer = kTokenizer;
+  o.source_dir = kSource;
+  o.corpus_mb = mb;
+  o.iterations = passes;
+  o.reference = false;
+  return o;
+}
+
 TEST(TokenizerBenchCorpus, IsTheSameForTheSameSeedAndDiffersForAnother) {
   auto a = build_mixed_corpus(kSource, 200000, 1);
   auto b = build_mixed_corpus(kSource, 200000, 1);
@@ -62,12 +73,7 @@ TEST(TokenizerBenchCorpus, ReadsJsonlAndPlainTextFiles) {
 TEST(TokenizerBenchCorpus, SavedCorpusReloadsAsTheSameDocuments) {
   const std::string saved =
       (std::filesystem::temp_directory_path() / "radix_bench_saved_corpus.jsonl").string();
-  TokenizerBenchOptions o;
-  o.tokenizer = kTokenizer;
-  o.source_dir = kSource;
-  o.corpus_mb = 0.05;
-  o.iterations = 1;
-  o.reference = false;
+  TokenizerBenchOptions o = small_run(0.05, 1);
   o.save_corpus = saved;
   auto r = run_tokenizer_bench(o);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
@@ -86,13 +92,7 @@ TEST(TokenizerBenchIds, HashIsFnv1aOverIdWords) {
 }
 
 TEST(TokenizerBench, TimesEveryPassAndReportsThroughput) {
-  TokenizerBenchOptions o;
-  o.tokenizer = kTokenizer;
-  o.source_dir = kSource;
-  o.corpus_mb = 0.05;
-  o.iterations = 2;
-  o.reference = false;
-  auto r = run_tokenizer_bench(o);
+  auto r = run_tokenizer_bench(small_run(0.05, 2));
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->radix.seconds.size(), 2u);
   EXPECT_GT(r->radix.tokens, 0);
@@ -118,11 +118,8 @@ TEST(TokenizerBench, AgreesWithHuggingFaceOnEveryDocument) {
       std::system("node --version > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "node or the npm reference is missing (scripts/test-setup.sh)";
   }
-  TokenizerBenchOptions o;
-  o.tokenizer = kTokenizer;
-  o.source_dir = kSource;
-  o.corpus_mb = 0.1;
-  o.iterations = 1;
+  TokenizerBenchOptions o = small_run(0.1, 1);
+  o.reference = true;
   auto r = run_tokenizer_bench(o);
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   ASSERT_TRUE(r->hf_encode.has_value());
