@@ -71,6 +71,76 @@ class HandleImpl final : public RequestHandle {
   std::function<void(const std::string&)> on_abort_;
 };
 
+// Delivers the engine's events to request handles on its own thread: the engine thread
+// pays one hand-off per step instead of one handle wake-up (mutex + futex) per request,
+// which at 512 running requests was 2.5 ms of every decode step. Per handle, events
+// keep the engine's order (one queue, one consumer).
+class Publisher {
+ public:
+  Publisher() : thread_([this] { loop(); }) {}
+  ~Publisher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // Engine thread: collect, then hand over everything collected in one go.
+  void add(std::shared_ptr<HandleImpl> handle, RequestEvent event) {
+    pending_.emplace_back(std::move(handle), std::move(event));
+  }
+  void flush() {
+    if (pending_.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& p : pending_) queue_.push_back(std::move(p));
+      ++posted_;
+    }
+    pending_.clear();
+    cv_.notify_all();
+  }
+  // Blocks until everything flushed so far reached its handle.
+  void wait_delivered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return delivered_ == posted_; });
+  }
+
+ private:
+  using Item = std::pair<std::shared_ptr<HandleImpl>, RequestEvent>;
+  void loop() {
+    std::vector<Item> batch;
+    while (true) {
+      uint64_t upto = 0;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, nothing left
+        batch.swap(queue_);
+        upto = posted_;
+      }
+      for (auto& [handle, event] : batch) handle->push(std::move(event));
+      batch.clear();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        delivered_ = upto;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  std::vector<Item> pending_;  // engine thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Item> queue_;
+  uint64_t posted_ = 0, delivered_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // ---------------------------------------------------------------------------------------
 class EngineImpl final : public Engine {
  public:
@@ -195,6 +265,7 @@ class EngineImpl final : public Engine {
     }
     inbox_->stop();
     thread_.join();
+    publisher_.wait_delivered();
   }
 
  private:
@@ -266,6 +337,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<ModelRunner> runner_;
   std::unique_ptr<Scheduler> scheduler_;
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
+  Publisher publisher_;  // outlives the engine thread (declared before it)
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> queued_{0};
@@ -280,7 +352,8 @@ class EngineImpl final : public Engine {
   std::chrono::steady_clock::time_point last_log_ = std::chrono::steady_clock::now();
   int decode_steps_ = 0;
   std::vector<int> device_sample_;  // per request of the step: index into StepOutput::tokens, or -1
-  double decode_host_s_ = 0, decode_forward_s_ = 0;  // since the last Decode batch log line
+  // Since the last Decode batch log line: engine-thread time of decode steps, split.
+  double decode_host_s_ = 0, decode_forward_s_ = 0, decode_schedule_s_ = 0, decode_outputs_s_ = 0;
   int decode_timed_ = 0;
 };
 
@@ -298,9 +371,10 @@ void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
     ev.cached_tokens = r->prefix_hits;
     ev.completion_tokens = static_cast<int>(r->output_ids.size());
     if (!r->prompt_logprobs.empty()) ev.prompt_logprobs = std::move(r->prompt_logprobs);
-    r->handle->push(std::move(ev));
+    publisher_.add(r->handle, std::move(ev));
   }
   done.clear();
+  publisher_.flush();
 }
 
 // On a device that samples (CUDA), every request whose next token needs only the
@@ -441,7 +515,7 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
       ev.matched_stop_token = r->matched_stop_token;
       r->finish_published = true;
     }
-    r->handle->push(std::move(ev));
+    publisher_.add(r->handle, std::move(ev));
   }
 }
 
@@ -519,6 +593,7 @@ void EngineImpl::loop() {
     } else {
       process_outputs(step, out);
     }
+    const auto t_outputs_end = std::chrono::steady_clock::now();
     finished = scheduler_->commit(&step);
     finish_and_publish(finished);
     const bool decode_step = step.num_extend_tokens == 0;
@@ -530,17 +605,23 @@ void EngineImpl::loop() {
       const auto t_end = std::chrono::steady_clock::now();
       decode_host_s_ += std::chrono::duration<double>((t_forward - t_begin) + (t_end - t_forward_end)).count();
       decode_forward_s_ += std::chrono::duration<double>(t_forward_end - t_forward).count();
+      decode_schedule_s_ += std::chrono::duration<double>(t_forward - t_begin).count();
+      decode_outputs_s_ += std::chrono::duration<double>(t_outputs_end - t_forward_end).count();
       ++decode_timed_;
     }
     if (log_decode) {
       const EngineStats s = stats();
-      const double host_ms = 1e3 * decode_host_s_ / decode_timed_, fwd_ms = 1e3 * decode_forward_s_ / decode_timed_;
+      const double per_step = 1e3 / decode_timed_;
+      const double host_ms = decode_host_s_ * per_step, sched_ms = decode_schedule_s_ * per_step;
+      const double out_ms = decode_outputs_s_ * per_step;
       RADIX_LOG_INFO("Decode batch. #running-req: {}, #token: {}, token usage: {:.2f}, gen throughput (token/s): {:.2f}, "
-                     "#queue-req: {}, host: {:.3f} ms/step, forward: {:.3f} ms/step",
+                     "#queue-req: {}, host: {:.3f} ms/step (schedule {:.3f}, outputs {:.3f}, commit {:.3f}), "
+                     "forward: {:.3f} ms/step",
                      s.num_running, s.kv_used_slots,
                      s.kv_total_slots ? static_cast<double>(s.kv_used_slots) / static_cast<double>(s.kv_total_slots) : 0.0,
-                     s.gen_throughput, s.num_queued, host_ms, fwd_ms);
-      decode_host_s_ = decode_forward_s_ = 0;
+                     s.gen_throughput, s.num_queued, host_ms, sched_ms, out_ms, host_ms - sched_ms - out_ms,
+                     decode_forward_s_ * per_step);
+      decode_host_s_ = decode_forward_s_ = decode_schedule_s_ = decode_outputs_s_ = 0;
       decode_timed_ = 0;
     }
   }
