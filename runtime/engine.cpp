@@ -33,7 +33,8 @@ const char* finish_reason_name(FinishReason r) {
 // ---------------------------------------------------------------------------------------
 class HandleImpl final : public RequestHandle {
  public:
-  HandleImpl(std::string rid, int choices, std::function<void(const std::string&)> on_abort)
+  // on_abort(rid, choice): choice -1 stops every choice.
+  HandleImpl(std::string rid, int choices, std::function<void(const std::string&, int)> on_abort)
       : rid_(std::move(rid)), open_choices_(choices), on_abort_(std::move(on_abort)) {}
 
   const std::string& rid() const override { return rid_; }
@@ -49,7 +50,12 @@ class HandleImpl final : public RequestHandle {
 
   void abort() override {
     if (aborted_.exchange(true)) return;
-    on_abort_(rid_);
+    on_abort_(rid_, -1);
+  }
+
+  void abort_choice(int index) override {
+    if (aborted_) return;
+    on_abort_(rid_, index);
   }
 
   void push(RequestEvent event) {
@@ -68,7 +74,7 @@ class HandleImpl final : public RequestHandle {
   std::deque<RequestEvent> events_;
   int open_choices_;
   std::atomic<bool> aborted_{false};
-  std::function<void(const std::string&)> on_abort_;
+  std::function<void(const std::string&, int)> on_abort_;
 };
 
 // Delivers the engine's events to request handles on its own thread: the engine thread
@@ -208,8 +214,8 @@ class EngineImpl final : public Engine {
     }
     std::string rid = input.rid.empty() ? "req-" + std::to_string(next_rid_.fetch_add(1)) : input.rid;
     std::weak_ptr<Inbox> inbox = inbox_;
-    auto handle = std::make_shared<HandleImpl>(rid, params.n, [inbox](const std::string& r) {
-      if (auto in = inbox.lock()) in->abort(r);
+    auto handle = std::make_shared<HandleImpl>(rid, params.n, [inbox](const std::string& r, int choice) {
+      if (auto in = inbox.lock()) in->abort(r, choice);
     });
     std::vector<std::unique_ptr<Req>> reqs;
     auto ready = params.n > 1 ? std::make_shared<bool>(false) : nullptr;
@@ -279,10 +285,10 @@ class EngineImpl final : public Engine {
       }
       cv_.notify_one();
     }
-    void abort(const std::string& rid) {
+    void abort(const std::string& rid, int choice) {
       {
         std::lock_guard<std::mutex> lock(mu_);
-        aborts_.push_back(rid);
+        aborts_.emplace_back(rid, choice);
       }
       cv_.notify_one();
     }
@@ -301,7 +307,7 @@ class EngineImpl final : public Engine {
       cv_.notify_one();
     }
     // Waits (when `block`) until something arrives; moves everything out.
-    bool drain(bool block, std::vector<std::unique_ptr<Req>>* reqs, std::vector<std::string>* aborts,
+    bool drain(bool block, std::vector<std::unique_ptr<Req>>* reqs, std::vector<std::pair<std::string, int>>* aborts,
                std::vector<std::function<void(Scheduler&)>>* commands) {
       std::unique_lock<std::mutex> lock(mu_);
       if (block) {
@@ -321,7 +327,7 @@ class EngineImpl final : public Engine {
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::unique_ptr<Req>> reqs_;
-    std::vector<std::string> aborts_;
+    std::vector<std::pair<std::string, int>> aborts_;
     std::vector<std::function<void(Scheduler&)>> commands_;
     bool stop_ = false;
   };
@@ -541,7 +547,7 @@ void EngineImpl::loop() {
   ScheduledStep step;
   StepOutput out;
   std::vector<std::unique_ptr<Req>> incoming;
-  std::vector<std::string> aborts;
+  std::vector<std::pair<std::string, int>> aborts;
   std::vector<std::function<void(Scheduler&)>> commands;
   std::vector<std::unique_ptr<Req>> finished;
   bool running = true;
@@ -554,7 +560,7 @@ void EngineImpl::loop() {
       scheduler_->add(std::move(r));
     }
     incoming.clear();
-    for (const auto& rid : aborts) scheduler_->abort(rid, &finished);
+    for (const auto& [rid, choice] : aborts) scheduler_->abort(rid, choice, &finished);
     aborts.clear();
     finish_and_publish(finished);
     for (auto& c : commands) c(*scheduler_);

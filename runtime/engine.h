@@ -77,6 +77,9 @@ class RequestHandle {
   virtual bool next(RequestEvent* event, std::chrono::milliseconds timeout) = 0;
   // Stops generation (client gone, stop string matched). Idempotent.
   virtual void abort() = 0;
+  // Stops one choice of an n > 1 request (a stop string ended it) and frees its KV; the
+  // other choices go on. Idempotent; abort() still stops them all.
+  virtual void abort_choice(int index) = 0;
 };
 
 struct EngineStats {

@@ -285,9 +285,10 @@ std::vector<std::unique_ptr<Req>> Scheduler::commit(ScheduledStep* step) {
   return done;
 }
 
-void Scheduler::abort(const std::string& rid, std::vector<std::unique_ptr<Req>>* finished_now) {
+void Scheduler::abort(const std::string& rid, int choice, std::vector<std::unique_ptr<Req>>* finished_now) {
+  auto match = [&](const Req& r) { return r.rid == rid && (choice < 0 || r.index == choice); };
   for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if ((*it)->rid == rid) {
+    if (match(**it)) {
       (*it)->state = ReqState::kFinished;
       (*it)->finish_reason = FinishReason::kAbort;
       if ((*it)->is_leader && (*it)->prompt_ready) *(*it)->prompt_ready = true;
@@ -298,7 +299,7 @@ void Scheduler::abort(const std::string& rid, std::vector<std::unique_ptr<Req>>*
     }
   }
   for (auto& r : running_) {
-    if (r->rid == rid && !r->finished()) {
+    if (match(*r) && !r->finished()) {
       r->state = ReqState::kFinished;
       r->finish_reason = FinishReason::kAbort;
     }

@@ -53,7 +53,8 @@ class Scheduler {
   // Returns the finished requests (the engine publishes their last events).
   std::vector<std::unique_ptr<Req>> commit(ScheduledStep* step);
   // Aborts by rid: waiting requests finish at once; running ones finish at commit.
-  void abort(const std::string& rid, std::vector<std::unique_ptr<Req>>* finished_now);
+  // choice >= 0 aborts only that choice of an n > 1 request; -1 all of them.
+  void abort(const std::string& rid, int choice, std::vector<std::unique_ptr<Req>>* finished_now);
 
   // Ends every waiting and running request as aborted (shutdown).
   void abort_all(std::vector<std::unique_ptr<Req>>* finished_now);

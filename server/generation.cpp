@@ -158,6 +158,9 @@ void Generation::handle_event(size_t p, const RequestEvent& event,
       if (!choice.token_ids.empty()) {
         choice.completion_tokens = static_cast<int>(choice.token_ids.size());
       }
+      // The engine still runs this choice: stop it (and free its KV) now, not when the
+      // last choice ends.
+      if (s.left > 1) s.handle->abort_choice(event.index);
     }
     --s.left;
     --choices_left_;

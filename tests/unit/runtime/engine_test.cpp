@@ -252,3 +252,41 @@ TEST(Engine, PromptLogprobsCoverThePromptFromTheStartPosition) {
 
 }  // namespace
 }  // namespace radix
+
+namespace radix {
+namespace {
+
+TEST(Engine, AbortChoiceStopsOneChoiceAndTheOthersFinish) {
+  auto engine = make_engine(cpu_options());
+  std::mt19937 rng(21);
+  SamplingParams p;
+  p.temperature = 0.8f;
+  p.n = 3;
+  p.max_new_tokens = 40;
+  p.ignore_eos = true;
+  auto h = engine->submit({"", random_prompt(rng, 12), p});
+  ASSERT_TRUE(h.is_ok());
+  std::vector<int> tokens(3, 0);
+  std::vector<FinishReason> reasons(3, FinishReason::kNone);
+  bool aborted = false;
+  RequestEvent ev;
+  while ((*h)->next(&ev, std::chrono::seconds(60))) {
+    tokens[static_cast<size_t>(ev.index)] += static_cast<int>(ev.token_ids.size());
+    if (ev.finished) reasons[static_cast<size_t>(ev.index)] = ev.finish_reason;
+    if (!aborted && ev.index == 1 && tokens[1] >= 2) {
+      (*h)->abort_choice(1);
+      aborted = true;
+    }
+  }
+  ASSERT_TRUE(aborted);
+  EXPECT_EQ(reasons[1], FinishReason::kAbort);
+  EXPECT_LT(tokens[1], 40);
+  EXPECT_EQ(reasons[0], FinishReason::kLength);
+  EXPECT_EQ(reasons[2], FinishReason::kLength);
+  EXPECT_EQ(tokens[0], 40);
+  EXPECT_EQ(tokens[2], 40);
+  EXPECT_TRUE(engine->check_kv_invariants().is_ok());
+}
+
+}  // namespace
+}  // namespace radix

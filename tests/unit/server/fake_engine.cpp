@@ -36,6 +36,8 @@ class FakeHandle : public RequestHandle {
 
   // Like the real engine: the abort goes by rid.
   void abort() override { engine_->abort_rid(rid_); }
+  // Counted only: the fake's choices share one scripted stream.
+  void abort_choice(int) override { engine_->choice_aborts_.fetch_add(1); }
 
   // Ends this request's output (counted as an abort unless it had ended already).
   void stop() {

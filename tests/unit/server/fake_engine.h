@@ -62,6 +62,7 @@ class FakeEngine : public Engine {
     return submitted_;
   }
   int aborts() const { return aborts_.load(); }
+  int choice_aborts() const { return choice_aborts_.load(); }  // abort_choice calls
   // Requests whose scripted output has not ended yet.
   int running() const { return running_.load(); }
   // Blocks until `n` requests have been aborted (false after ~10 s: the test fails).
@@ -77,6 +78,7 @@ class FakeEngine : public Engine {
   std::condition_variable cv_;
   std::vector<GenerateInput> submitted_;
   std::atomic<int> aborts_{0};
+  std::atomic<int> choice_aborts_{0};
   std::atomic<int> running_{0};
   std::atomic<int64_t> prompt_tokens_{0};
 };

@@ -273,6 +273,9 @@ TEST_F(ServerTest, OneChoiceMatchingAStopStringLeavesTheOthersRunning) {
     EXPECT_EQ(finish[1], "length") << "stream=" << stream;
     EXPECT_EQ(text[1], full) << "stream=" << stream;
   }
+  // Each time, the server stopped the finished choice in the engine (freeing its KV)
+  // while the other one still ran.
+  EXPECT_EQ(engine_->choice_aborts(), 2);
 }
 
 }  // namespace
