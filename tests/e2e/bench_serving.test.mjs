@@ -7,13 +7,14 @@
 // num_prompts * output_len (ignore_eos), TTFT/ITL/TPOT finite and positive.
 //
 //   node tests/e2e/bench_serving.test.mjs --radix build/radix [--model models/default]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { test, after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startServer as startServerAt } from './radix_server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -25,27 +26,8 @@ function arg(name, fallback) {
 const RADIX = path.resolve(arg('--radix', path.join(root, 'build/radix')));
 const MODEL = path.resolve(arg('--model', path.join(root, 'models/default')));
 
-// `radix serve` on an ephemeral port (--port 0), so it never clashes with other tests.
 function startServer() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(RADIX, ['serve', '--model-path', MODEL, '--device', 'cpu', '--port', '0',
-      '--log-level', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let port = 0;
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no ready in 120 s:\n${out}`)); }, 120000);
-    const onData = (d) => {
-      out += d.toString();
-      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) port = Number(m[1]);
-      if (/ready on http/.test(out) && port) {
-        clearTimeout(timer);
-        resolve({ proc, port, output: () => out });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => { clearTimeout(timer); if (!port) reject(new Error(`radix serve exited ${code}:\n${out}`)); });
-  });
+  return startServerAt(RADIX, MODEL);
 }
 
 let server;

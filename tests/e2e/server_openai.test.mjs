@@ -7,7 +7,6 @@
 //
 //   node tests/e2e/server_openai.test.mjs --radix build/radix [--model models/default]
 //                                          [--concurrency 2000]
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import OpenAI from 'openai';
+import { startServer as startServerAt } from './radix_server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -30,29 +30,8 @@ const RADIX = path.resolve(arg('--radix', path.join(root, 'build/radix')));
 const MODEL = path.resolve(arg('--model', path.join(root, 'models/default')));
 const CONCURRENCY = Number(arg('--concurrency', '2000'));
 
-// Starts `radix serve` on an ephemeral port; resolves once it prints "ready".
 function startServer(extraArgs = []) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(RADIX, ['serve', '--model-path', MODEL, '--device', 'cpu', '--port', '0',
-      '--log-level', 'warning', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let port = 0;
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no ready in 120 s:\n${out}`)); }, 120000);
-    const onData = (d) => {
-      out += d.toString();
-      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) port = Number(m[1]);
-      if (/ready on http/.test(out) && port) {
-        clearTimeout(timer);
-        resolve({ proc, port, base: `http://127.0.0.1:${port}`, output: () => out });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    const onEarlyExit = (code) => { clearTimeout(timer); reject(new Error(`radix serve exited ${code}:\n${out}`)); };
-    proc.on('exit', onEarlyExit);
-    proc.onEarlyExit = onEarlyExit;
-  });
+  return startServerAt(RADIX, MODEL, extraArgs);
 }
 
 async function stopServer(s) {

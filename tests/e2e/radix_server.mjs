@@ -1,0 +1,28 @@
+// Shared by the e2e tests: starts `radix serve` on the CPU on an ephemeral port
+// (--port 0, so tests never clash) and resolves once it prints "ready".
+import { spawn } from 'node:child_process';
+
+export function startServer(radix, model, extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(radix, ['serve', '--model-path', model, '--device', 'cpu', '--port', '0',
+      '--log-level', 'warning', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let port = 0;
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no ready in 120 s:\n${out}`)); }, 120000);
+    const onData = (d) => {
+      out += d.toString();
+      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
+      if (m) port = Number(m[1]);
+      if (/ready on http/.test(out) && port) {
+        clearTimeout(timer);
+        resolve({ proc, port, base: `http://127.0.0.1:${port}`, output: () => out });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    // Until the caller detaches it (proc.off('exit', proc.onEarlyExit)), an exit fails the start.
+    const onEarlyExit = (code) => { clearTimeout(timer); reject(new Error(`radix serve exited ${code}:\n${out}`)); };
+    proc.on('exit', onEarlyExit);
+    proc.onEarlyExit = onEarlyExit;
+  });
+}
