@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine needs to run binaries built here (DEVICE.md): the `radix`
-# binary, the test binaries (test_*) and kernel benchmarks (bench_*) of a build dir, stripped, into .bundle/bin,
+# binary, the GPU test binaries (test_*_gpu) and kernel benchmarks (bench_*) of a build dir, stripped, into .bundle/bin,
 # plus every shared library they load that the GPU machine lacks (ldd minus glibc,
 # libstdc++/libgcc and the CUDA libraries that live there under /usr/local/cuda/lib64),
 # xz-packed into .bundle/libs.tar.xz so the carry stays small. .bundle/env.sh unpacks
@@ -19,7 +19,9 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
 
 bins=()
-for f in "$build"/radix "$build"/test_* "$build"/bench_*; do
+# Only what runs on the GPU machine: radix, the gpu-labelled test binaries and the kernel
+# benchmarks (the CPU test binaries would push the carry past its 64 MiB).
+for f in "$build"/radix "$build"/test_*_gpu "$build"/bench_*; do
   [[ -f "$f" && -x "$f" ]] || continue
   bins+=("$f")
   cp "$f" "$out/bin/"
