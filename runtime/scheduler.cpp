@@ -23,6 +23,17 @@ Scheduler::Scheduler(const SchedulerOptions& options)
 
 void Scheduler::add(std::unique_ptr<Req> req) { waiting_.push_back(std::move(req)); }
 
+void ScheduledStep::clear() {
+  reqs.clear();
+  sample_row.clear();
+  prompt_lp_first_row.clear();
+  prompt_lp_first_pos.clear();
+  num_extend_tokens = 0;
+  num_decode = 0;
+  new_cached_tokens = 0;
+  input.clear();
+}
+
 bool Scheduler::alloc_slots(int n, std::vector<int32_t>* out) {
   if (alloc_.available() < n) {
     cache_.evict(n - alloc_.available(), [this](std::span<const int32_t> s) { alloc_.free(s); });
@@ -106,17 +117,16 @@ void Scheduler::retract_for(int needed) {
 }
 
 bool Scheduler::schedule(ScheduledStep* step) {
-  *step = ScheduledStep{};
-  step->input.clear();
+  step->clear();
 
   // 1. Decodes: one slot each; retract when the pool cannot hold them.
   int num_decode = 0;
   for (const auto& r : running_) num_decode += r->decode_ready() ? 1 : 0;
   if (num_decode > 0 && alloc_.available() + cache_.evictable_size() < num_decode) retract_for(num_decode);
   std::vector<Req*> decodes, extends;
+  std::vector<int32_t> slot;
   for (const auto& r : running_) {
     if (r->decode_ready()) {
-      std::vector<int32_t> slot;
       if (!alloc_slots(1, &slot)) continue;  // cannot happen after retract_for; skip defensively
       table_.row(r->row)[r->kv_len] = slot[0];
       r->extend_len = 1;

@@ -38,6 +38,9 @@ struct ScheduledStep {
   int num_decode = 0;
   int new_cached_tokens = 0;        // prompt tokens served from the cache this step
   StepInput input;
+  // Empties the step but keeps its buffers' capacity, so a steady decode batch does not
+  // reallocate its metadata (kv_indices above all) every step.
+  void clear();
 };
 
 class Scheduler {
