@@ -33,6 +33,12 @@ int lognormal_len(std::mt19937_64& rng, double mean, double sigma, int min_len, 
 
 }  // namespace
 
+bool keep_sharegpt_pair(int prompt_len, int output_len, const DatasetOptions& o) {
+  if (prompt_len < 4 || output_len < 4) return false;
+  if (o.sharegpt_context_len > 0) return prompt_len + output_len <= o.sharegpt_context_len;
+  return prompt_len <= 1024 && (o.sharegpt_output_len > 0 || prompt_len + output_len <= 2048);
+}
+
 std::pair<int, int> random_len_bounds(int len, double range_ratio) {
   const int scaled = static_cast<int>(len * range_ratio);  // Python int(): toward zero
   return {std::max(scaled, 1), len};
@@ -134,10 +140,7 @@ Result<std::vector<DatasetRow>> sample_sharegpt_file(const DatasetOptions& o, co
     r.prompt_len = static_cast<int>(r.prompt_ids.size());
     r.output_len = o.sharegpt_output_len > 0 ? o.sharegpt_output_len
                                              : static_cast<int>(tok.encode(reply).size());
-    if (r.prompt_len < 2 || r.output_len < 2) continue;  // SGLang: prune too short
-    if (o.sharegpt_context_len > 0 && r.prompt_len + r.output_len > o.sharegpt_context_len) {
-      continue;  // SGLang: prune too long
-    }
+    if (!keep_sharegpt_pair(r.prompt_len, r.output_len, o)) continue;  // too short or long
     rows.push_back(std::move(r));
   }
   if (rows.empty())
@@ -157,15 +160,13 @@ Result<std::vector<DatasetRow>> sample_synthetic_sharegpt(const DatasetOptions& 
   }
   std::vector<DatasetRow> rows(static_cast<size_t>(o.num_prompts));
   for (auto& r : rows) {
-    // Redraw pairs the context filter would drop, as the filter skips them in the file.
-    for (;;) {
-      r.prompt_len = lognormal_len(rng, fit.input_mean, fit.input_sigma, 2, fit.max_len);
+    // Redraw pairs the filter would drop, as it skips them in the file.
+    do {
+      r.prompt_len = lognormal_len(rng, fit.input_raw_mean, fit.input_sigma, 1, fit.max_len);
       r.output_len = o.sharegpt_output_len > 0
                          ? o.sharegpt_output_len
-                         : lognormal_len(rng, fit.output_mean, fit.output_sigma, 2, fit.max_len);
-      if (o.sharegpt_context_len <= 0 || r.prompt_len + r.output_len <= o.sharegpt_context_len)
-        break;
-    }
+                         : lognormal_len(rng, fit.output_raw_mean, fit.output_sigma, 1, fit.max_len);
+    } while (!keep_sharegpt_pair(r.prompt_len, r.output_len, o));
     r.prompt_ids = random_token_ids(tok, r.prompt_len, rng);
     r.prompt = tok.decode(r.prompt_ids);
   }

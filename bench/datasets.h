@@ -48,15 +48,25 @@ struct DatasetOptions {
   int gsp_output_len = 256;
 };
 
-// The synthetic ShareGPT stand-in: log-normal prompt and output lengths whose means are
-// the published means after SGLang's filter (docs/bench-serving.md gives the sources).
+// The synthetic ShareGPT stand-in: log-normal prompt and output lengths, redrawn until
+// keep_sharegpt_pair accepts them, whose means after that filter are the published
+// means (input_mean, output_mean; docs/bench-serving.md gives the sources). The raw
+// means of the log-normals that achieve it were found by tools/bench/calibrate_sharegpt.py.
 struct SyntheticShareGptFit {
-  double input_mean = 227.0;
-  double input_sigma = 1.3;  // of ln(length)
+  double input_mean = 227.0;   // after the filter (the target)
   double output_mean = 190.0;
+  double input_raw_mean = 384.8;  // of the log-normal before the filter
+  double output_raw_mean = 193.9;
+  double input_sigma = 1.3;  // of ln(length)
   double output_sigma = 0.9;
   int max_len = 8192;  // longer draws are redrawn
 };
+
+// SGLang v0.3's ShareGPT filter (bench_serving's sample_sharegpt_requests): drops pairs
+// with fewer than 4 tokens on either side, prompts over 1024 tokens, and pairs over 2048
+// tokens unless the output length is fixed (--sharegpt-output-len). With
+// --sharegpt-context-len N the two caps become prompt + output <= N (later SGLang).
+bool keep_sharegpt_pair(int prompt_len, int output_len, const DatasetOptions& options);
 
 // Inclusive [low, high] of SGLang's random lengths: [max(int(len * ratio), 1), len].
 // SGLang lets outputs reach int(len * ratio), i.e. 0 at its default ratio 0; we keep
