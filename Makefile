@@ -16,7 +16,8 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@echo "radix: serving models/default on http://127.0.0.1:30000 (examples: README.md)"
+	@echo "radix: serving models/default on http://127.0.0.1:30000 (more examples: README.md); try:"
+	@echo "  curl localhost:30000/v1/completions -H 'Content-Type: application/json' -d '{\"prompt\":\"Hello\",\"max_tokens\":16}'"
 	./$(BUILD)/radix serve --model-path models/default --host 127.0.0.1 --port 30000
 
 test: build
