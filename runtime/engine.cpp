@@ -609,8 +609,16 @@ void EngineImpl::loop() {
       // Scheduler overhead: the engine thread's own time per decode step (inbox,
       // schedule, sampling plan, outputs, commit) next to the forward (staging, GPU, sync).
       const auto t_end = std::chrono::steady_clock::now();
-      decode_host_s_ += std::chrono::duration<double>((t_forward - t_begin) + (t_end - t_forward_end)).count();
-      decode_forward_s_ += std::chrono::duration<double>(t_forward_end - t_forward).count();
+      const double host_s = std::chrono::duration<double>((t_forward - t_begin) + (t_end - t_forward_end)).count();
+      const double forward_s = std::chrono::duration<double>(t_forward_end - t_forward).count();
+      decode_host_s_ += host_s;
+      decode_forward_s_ += forward_s;
+      {
+        std::lock_guard<std::mutex> lock(stats_mu_);
+        ++stats_.decode_steps_total;
+        stats_.decode_host_seconds_total += host_s;
+        stats_.decode_forward_seconds_total += forward_s;
+      }
       decode_schedule_s_ += std::chrono::duration<double>(t_forward - t_begin).count();
       decode_outputs_s_ += std::chrono::duration<double>(t_outputs_end - t_forward_end).count();
       ++decode_timed_;

@@ -91,6 +91,12 @@ struct EngineStats {
   int64_t prompt_tokens_total = 0;
   int64_t generation_tokens_total = 0;
   double gen_throughput = 0.0;       // tokens/s over the last log interval
+  // Decode steps and the engine thread's time in them, lifetime: host = its own work
+  // (inbox, schedule, outputs, commit), forward = the model runner's call (staging, GPU,
+  // sync). host / forward is the scheduler overhead.
+  int64_t decode_steps_total = 0;
+  double decode_host_seconds_total = 0.0;
+  double decode_forward_seconds_total = 0.0;
 };
 
 struct ModelInfo {

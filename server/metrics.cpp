@@ -75,6 +75,12 @@ std::string ServerMetrics::render(const EngineStats& s, const std::string& model
           static_cast<double>(s.generation_tokens_total));
   counter("num_requests_total", "Generation requests received.",
           static_cast<double>(requests_total_.load()));
+  counter("decode_steps_total", "Decode steps run by the engine.", static_cast<double>(s.decode_steps_total));
+  counter("decode_host_seconds_total",
+          "Engine-thread time of decode steps outside the forward (schedule, outputs, commit).",
+          s.decode_host_seconds_total);
+  counter("decode_forward_seconds_total", "Time of decode steps in the model forward (staging, GPU, sync).",
+          s.decode_forward_seconds_total);
   out +=
       "# HELP radix:num_finished_requests_total Finished generation choices by reason.\n"
       "# TYPE radix:num_finished_requests_total counter\n";

@@ -279,6 +279,11 @@ TEST(Engine, AbortChoiceStopsOneChoiceAndTheOthersFinish) {
     }
   }
   ASSERT_TRUE(aborted);
+  // The decode steps and their host / forward split are counted for /metrics.
+  const EngineStats st = engine->stats();
+  EXPECT_GE(st.decode_steps_total, 39);
+  EXPECT_GT(st.decode_forward_seconds_total, 0.0);
+  EXPECT_GT(st.decode_host_seconds_total, 0.0);
   EXPECT_EQ(reasons[1], FinishReason::kAbort);
   EXPECT_LT(tokens[1], 40);
   EXPECT_EQ(reasons[0], FinishReason::kLength);

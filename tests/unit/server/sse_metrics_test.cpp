@@ -84,12 +84,18 @@ TEST(Metrics, RendersEngineGaugesAndLatencyHistograms) {
   s.kv_used_slots = 25;
   s.prompt_tokens_total = 11;
   s.generation_tokens_total = 22;
+  s.decode_steps_total = 7;
+  s.decode_host_seconds_total = 0.5;
+  s.decode_forward_seconds_total = 2.25;
   std::string out = m.render(s, "tiny");
   EXPECT_NE(out.find("radix:num_running_reqs{model_name=\"tiny\"} 3\n"), std::string::npos);
   EXPECT_NE(out.find("radix:num_queue_reqs{model_name=\"tiny\"} 2\n"), std::string::npos);
   EXPECT_NE(out.find("radix:token_usage{model_name=\"tiny\"} 0.25\n"), std::string::npos);
   EXPECT_NE(out.find("radix:prompt_tokens_total{model_name=\"tiny\"} 11\n"), std::string::npos);
   EXPECT_NE(out.find("radix:generation_tokens_total{model_name=\"tiny\"} 22\n"), std::string::npos);
+  EXPECT_NE(out.find("radix:decode_steps_total{model_name=\"tiny\"} 7\n"), std::string::npos);
+  EXPECT_NE(out.find("radix:decode_host_seconds_total{model_name=\"tiny\"} 0.5\n"), std::string::npos);
+  EXPECT_NE(out.find("radix:decode_forward_seconds_total{model_name=\"tiny\"} 2.25\n"), std::string::npos);
   EXPECT_NE(out.find("radix:time_to_first_token_seconds_count 1\n"), std::string::npos);
   EXPECT_NE(out.find("# TYPE radix:inter_token_latency_seconds histogram"), std::string::npos);
   EXPECT_NE(out.find("# TYPE radix:e2e_request_latency_seconds histogram"), std::string::npos);
