@@ -35,7 +35,7 @@ class HandleImpl final : public RequestHandle {
  public:
   // on_abort(rid, choice): choice -1 stops every choice.
   HandleImpl(std::string rid, int choices, std::function<void(const std::string&, int)> on_abort)
-      : rid_(std::move(rid)), open_choices_(choices), on_abort_(std::move(on_abort)) {}
+      : rid_(std::move(rid)), choices_(choices), open_choices_(choices), on_abort_(std::move(on_abort)) {}
 
   const std::string& rid() const override { return rid_; }
 
@@ -54,7 +54,7 @@ class HandleImpl final : public RequestHandle {
   }
 
   void abort_choice(int index) override {
-    if (aborted_) return;
+    if (aborted_ || index < 0 || index >= choices_) return;  // not a choice: nothing to stop
     on_abort_(rid_, index);
   }
 
@@ -72,6 +72,7 @@ class HandleImpl final : public RequestHandle {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<RequestEvent> events_;
+  const int choices_;
   int open_choices_;
   std::atomic<bool> aborted_{false};
   std::function<void(const std::string&, int)> on_abort_;

@@ -78,7 +78,8 @@ class RequestHandle {
   // Stops generation (client gone, stop string matched). Idempotent.
   virtual void abort() = 0;
   // Stops one choice of an n > 1 request (a stop string ended it) and frees its KV; the
-  // other choices go on. Idempotent; abort() still stops them all.
+  // other choices go on. Idempotent; an index outside [0, n) does nothing; abort()
+  // still stops them all.
   virtual void abort_choice(int index) = 0;
 };
 

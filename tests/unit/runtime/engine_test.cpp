@@ -274,6 +274,8 @@ TEST(Engine, AbortChoiceStopsOneChoiceAndTheOthersFinish) {
     tokens[static_cast<size_t>(ev.index)] += static_cast<int>(ev.token_ids.size());
     if (ev.finished) reasons[static_cast<size_t>(ev.index)] = ev.finish_reason;
     if (!aborted && ev.index == 1 && tokens[1] >= 2) {
+      (*h)->abort_choice(-1);  // not a choice: must not stop anything
+      (*h)->abort_choice(3);
       (*h)->abort_choice(1);
       aborted = true;
     }
