@@ -264,7 +264,9 @@ Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
   return forward_eager(s, out);
 }
 
-static ModelBatch make_batch(const std::vector<Tensor>& v, float scale, int max_q_len, int max_kv_len) {
+// The step's batch over metadata views (ids, positions, slots, qo, kv indptr, kv
+// indices, logits rows, in that order); softmax scale 1/sqrt(head_dim).
+static ModelBatch make_batch(const std::vector<Tensor>& v, int head_dim, int max_q_len, int max_kv_len) {
   ModelBatch b;
   b.input_ids = v[0];
   b.positions = v[1];
@@ -273,22 +275,28 @@ static ModelBatch make_batch(const std::vector<Tensor>& v, float scale, int max_
   b.attn.kv_indptr = v[4];
   b.attn.kv_indices = v[5];
   b.logits_rows = v[6];
-  b.attn.scale = scale;
+  b.attn.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   b.attn.max_q_len = max_q_len;
   b.attn.max_kv_len = max_kv_len;
   return b;
+}
+
+// A host view of a step vector (ops take mutable views; the CPU ops only read these).
+template <typename T>
+static Tensor host_view(const std::vector<T>& v, DType dtype) {
+  return Tensor(const_cast<T*>(v.data()), dtype, Shape{static_cast<int64_t>(v.size())});
 }
 
 // CPU: the model writes host logits; sampled rows go through the CPU op.
 Status ModelRunner::forward_host(const StepInput& s, StepOutput* out) {
   const int64_t vocab = model_->config().vocab_size;
   const auto rows = static_cast<int64_t>(s.logits_rows.size());
-  std::vector<int32_t> meta[7] = {s.input_ids, s.positions, s.out_cache_loc, s.qo_indptr,
-                                  s.kv_indptr, s.kv_indices, s.logits_rows};
   std::vector<Tensor> views;
-  for (auto& m : meta) views.emplace_back(m.data(), DType::kI32, Shape{static_cast<int64_t>(m.size())});
-  const ModelBatch b = make_batch(views, 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim)),
-                                  s.max_q_len, s.max_kv_len);
+  for (const auto* m : {&s.input_ids, &s.positions, &s.out_cache_loc, &s.qo_indptr, &s.kv_indptr, &s.kv_indices,
+                        &s.logits_rows}) {
+    views.push_back(host_view(*m, DType::kI32));
+  }
+  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len);
   const int64_t host_rows = index_host_rows(s, out);
   const bool all_host = s.sample_rows.empty();
   OwnedTensor* dst = all_host ? &out->logits : &host_logits_;
@@ -303,11 +311,9 @@ Status ModelRunner::forward_host(const StepInput& s, StepOutput* out) {
                 picked.data_as<float>() + j * vocab);
   }
   out->tokens.assign(static_cast<size_t>(n), -1);
-  std::vector<float> t = s.temperature, p = s.top_p, mp = s.min_p, u = s.uniform;
-  std::vector<int32_t> k = s.top_k;
-  const SamplingTensors params{Tensor(t.data(), DType::kF32, {n}), Tensor(k.data(), DType::kI32, {n}),
-                               Tensor(p.data(), DType::kF32, {n}), Tensor(mp.data(), DType::kF32, {n}),
-                               Tensor(u.data(), DType::kF32, {n})};
+  const SamplingTensors params{host_view(s.temperature, DType::kF32), host_view(s.top_k, DType::kI32),
+                               host_view(s.top_p, DType::kF32), host_view(s.min_p, DType::kF32),
+                               host_view(s.uniform, DType::kF32)};
   RADIX_RETURN_IF_ERROR(ops::sample(ctx_, Tensor(out->tokens.data(), DType::kI32, {n}), picked, params));
   ensure_host(&out->logits, host_rows, vocab);
   for (int64_t r = 0; r < rows; ++r) {
@@ -390,8 +396,7 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   }
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.meta.view().slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
-  const ModelBatch b = make_batch(views, 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim)),
-                                  s.max_q_len, s.max_kv_len);
+  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len);
   RADIX_RETURN_IF_ERROR(ensure_device(&c.logits, {std::max<int64_t>(rows, 1), vocab}, DType::kF32, ctx_.device));
   const Tensor logits = c.logits.view().slice_rows(0, rows);
   RADIX_RETURN_IF_ERROR(model_->forward(ctx_, b, kv_, logits));
@@ -540,8 +545,7 @@ Status ModelRunner::capture_bucket(int bs) {
                                      i32(g.kvp(), bs + 1), i32(g.kv(), c.kv_capacity), i32(g.rows(), bs)};
   // max_kv_len = the context length: the split-KV plan baked into the graph must cover
   // any context a replay brings (short contexts leave some splits empty).
-  const ModelBatch b = make_batch(views, 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim)), 1,
-                                  context_len_);
+  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, 1, context_len_);
   const SamplingTensors params{f32(g.temp()), i32(g.topk(), bs), f32(g.topp()), f32(g.minp()), f32(g.u())};
   const Tensor logits = c.graph_logits.view().slice_rows(0, bs);
   const Tensor tokens = c.graph_tokens.view().slice_rows(0, bs);
