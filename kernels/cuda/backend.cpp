@@ -93,10 +93,14 @@ struct CudaBackend::Impl {
   // first heuristic is often not the fastest) try up to kTuneCandidates algorithms.
   static constexpr int kTuneCandidates = 8;
   static constexpr int64_t kTuneMaxM = 16;
+  MatmulPlan* cached(const PlanKey& key) const {
+    auto it = plans.find(key);
+    return it == plans.end() ? nullptr : it->second.get();
+  }
+
+  // Makes and caches the plan for a shape that has none yet.
   Result<MatmulPlan*> plan(const PlanKey& key, size_t workspace_bytes,
                            const std::function<float(const MatmulPlan&, const cublasLtMatmulAlgo_t&)>& time_algo) {
-    auto it = plans.find(key);
-    if (it != plans.end()) return it->second.get();
     const auto [m, n, k, dt, has_bias, align, out_dt] = key;
     RADIX_ASSIGN_OR_RETURN(cudaDataType_t type, cuda_type(static_cast<DType>(dt)));
     RADIX_ASSIGN_OR_RETURN(cudaDataType_t out_type, cuda_type(static_cast<DType>(out_dt)));
@@ -223,44 +227,42 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
   const PlanKey key{m, n, k, static_cast<int>(a.dtype()), bias != nullptr, align,
                     static_cast<int>(out.dtype())};
   auto st = static_cast<cudaStream_t>(stream);
-  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  if (cudaStreamIsCapturing(st, &capturing) != cudaSuccess) capturing = cudaStreamCaptureStatusActive;
-  // Times one candidate on the real operands: 2 warm-up runs, then the median of 5.
-  std::function<float(const MatmulPlan&, const cublasLtMatmulAlgo_t&)> time_algo;
-  if (capturing == cudaStreamCaptureStatusNone && !bias) {
-    time_algo = [&](const MatmulPlan& pl, const cublasLtMatmulAlgo_t& algo) -> float {
-      const float one = 1.0f, zero = 0.0f;
-      auto run = [&] {
-        return cublasLtMatmul(impl_->handle, pl.desc.h, &one, w.data(), pl.a.h, a.data(), pl.b.h, &zero, out.data(),
-                              pl.c.h, out.data(), pl.c.h, &algo, gemm_ws_.data(), gemm_ws_.size(), st);
-      };
-      for (int i = 0; i < 2; ++i) {
-        if (run() != CUBLAS_STATUS_SUCCESS) return -1.0f;
-      }
-      cudaEvent_t e0 = nullptr, e1 = nullptr;
-      if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) return -1.0f;
-      std::vector<float> ms;
-      for (int i = 0; i < 5; ++i) {
-        cudaEventRecord(e0, st);
-        const cublasStatus_t r = run();
-        cudaEventRecord(e1, st);
-        float t = -1.0f;
-        if (r != CUBLAS_STATUS_SUCCESS || cudaEventSynchronize(e1) != cudaSuccess ||
-            cudaEventElapsedTime(&t, e0, e1) != cudaSuccess) {
-          ms.clear();
-          break;
+  MatmulPlan* p = impl_->cached(key);
+  if (p == nullptr) {
+    // A new shape: outside stream capture, candidates are timed on the real operands
+    // (2 warm-up runs, then the median of 5).
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(st, &capturing) != cudaSuccess) capturing = cudaStreamCaptureStatusActive;
+    std::function<float(const MatmulPlan&, const cublasLtMatmulAlgo_t&)> time_algo;
+    if (capturing == cudaStreamCaptureStatusNone && !bias) {
+      time_algo = [&](const MatmulPlan& pl, const cublasLtMatmulAlgo_t& algo) -> float {
+        const float one = 1.0f, zero = 0.0f;
+        auto run = [&] {
+          return cublasLtMatmul(impl_->handle, pl.desc.h, &one, w.data(), pl.a.h, a.data(), pl.b.h, &zero,
+                                out.data(), pl.c.h, out.data(), pl.c.h, &algo, gemm_ws_.data(), gemm_ws_.size(), st);
+        };
+        for (int i = 0; i < 2; ++i) {
+          if (run() != CUBLAS_STATUS_SUCCESS) return -1.0f;
         }
-        ms.push_back(t);
-      }
-      cudaEventDestroy(e0);
-      cudaEventDestroy(e1);
-      cudaGetLastError();
-      if (ms.empty()) return -1.0f;
-      std::nth_element(ms.begin(), ms.begin() + 2, ms.end());
-      return ms[2];
-    };
+        auto start = CudaEvent::create(), stop = CudaEvent::create();
+        if (!start.is_ok() || !stop.is_ok()) return -1.0f;
+        std::vector<float> ms;
+        for (int i = 0; i < 5; ++i) {
+          if (!start->record(stream).is_ok() || run() != CUBLAS_STATUS_SUCCESS || !stop->record(stream).is_ok() ||
+              !stop->synchronize().is_ok()) {
+            cudaGetLastError();
+            return -1.0f;
+          }
+          auto t = stop->elapsed_ms_since(*start);
+          if (!t.is_ok()) return -1.0f;
+          ms.push_back(*t);
+        }
+        std::nth_element(ms.begin(), ms.begin() + 2, ms.end());
+        return ms[2];
+      };
+    }
+    RADIX_ASSIGN_OR_RETURN(p, impl_->plan(key, gemm_ws_.size(), time_algo));
   }
-  RADIX_ASSIGN_OR_RETURN(MatmulPlan * p, impl_->plan(key, gemm_ws_.size(), time_algo));
   if (bias) {
     const void* ptr = bias->data();
     RADIX_RETURN_IF_ERROR(
@@ -272,7 +274,7 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
   return cublas_ok(
       cublasLtMatmul(impl_->handle, p->desc.h, &alpha, w.data(), p->a.h, a.data(), p->b.h, &beta,
                      out.data(), p->c.h, out.data(), p->c.h, &p->algo, gemm_ws_.data(),
-                     gemm_ws_.size(), static_cast<cudaStream_t>(stream)),
+                     gemm_ws_.size(), st),
       "cublasLtMatmul");
 }
 
