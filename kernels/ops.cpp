@@ -110,17 +110,55 @@ Status add_rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& resid
   RADIX_DISPATCH(add_rms_norm, out, residual, x, weight, eps, weight_offset);
 }
 
-Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
-            const Tensor* bias) {
-  RADIX_RETURN_IF_ERROR(check_tensors("gemm", ctx, {&out, &a, &w}));
-  if (bias) RADIX_RETURN_IF_ERROR(check_tensors("gemm", ctx, {bias}));
-  RADIX_RETURN_IF_ERROR(check_activation("gemm", ctx, a));
+namespace {
+Status gemm_shape(const char* op, const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
+                  const Tensor* bias) {
+  RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&out, &a, &w}));
+  if (bias) RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {bias}));
+  RADIX_RETURN_IF_ERROR(check_activation(op, ctx, a));
   if (a.ndim() != 2 || w.ndim() != 2 || out.ndim() != 2 || a.size(1) != w.size(1) ||
       out.size(0) != a.size(0) || out.size(1) != w.size(0)) {
-    return fail("gemm", "out " + out.to_string() + " = a " + a.to_string() + " @ w^T " + w.to_string());
+    return fail(op, "out " + out.to_string() + " = a " + a.to_string() + " @ w^T " + w.to_string());
   }
-  if (bias && bias->numel() != w.size(0)) return fail("gemm", "bias " + bias->to_string());
+  if (bias && bias->numel() != w.size(0)) return fail(op, "bias " + bias->to_string());
+  return Status::ok();
+}
+}  // namespace
+
+Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
+            const Tensor* bias) {
+  RADIX_RETURN_IF_ERROR(gemm_shape("gemm", ctx, out, a, w, bias));
   RADIX_DISPATCH(gemm, out, a, w, bias);
+}
+
+Status gemm_add(const OpContext& ctx, const Tensor& residual, const Tensor& a, const Tensor& w) {
+  RADIX_RETURN_IF_ERROR(gemm_shape("gemm_add", ctx, residual, a, w, nullptr));
+  RADIX_DISPATCH(gemm_add, residual, a, w);
+}
+
+Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& x,
+                     const Tensor& norm_weight, float eps, const Tensor& w, const Tensor* bias,
+                     float weight_offset) {
+  RADIX_RETURN_IF_ERROR(check_tensors("rms_norm_gemm", ctx, {&normed, &norm_weight}));
+  RADIX_RETURN_IF_ERROR(check_same_shape("rms_norm_gemm", normed, x));
+  if (norm_weight.numel() != x.size(-1)) return fail("rms_norm_gemm", "norm weight " + norm_weight.to_string());
+  RADIX_RETURN_IF_ERROR(gemm_shape("rms_norm_gemm", ctx, out, x, w, bias));
+  RADIX_DISPATCH(rms_norm_gemm, out, normed, x, norm_weight, eps, w, bias, weight_offset);
+}
+
+Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed,
+                          const Tensor& gate_up, const Tensor& x, const Tensor& norm_weight, float eps,
+                          const Tensor& w, float weight_offset) {
+  RADIX_RETURN_IF_ERROR(check_tensors("rms_norm_gemm_silu", ctx, {&out, &normed, &gate_up, &norm_weight}));
+  RADIX_RETURN_IF_ERROR(check_same_shape("rms_norm_gemm_silu", normed, x));
+  if (norm_weight.numel() != x.size(-1)) {
+    return fail("rms_norm_gemm_silu", "norm weight " + norm_weight.to_string());
+  }
+  RADIX_RETURN_IF_ERROR(gemm_shape("rms_norm_gemm_silu", ctx, gate_up, x, w, nullptr));
+  if (out.ndim() != 2 || out.size(0) != x.size(0) || out.size(1) * 2 != w.size(0)) {
+    return fail("rms_norm_gemm_silu", "out " + out.to_string() + " for w " + w.to_string());
+  }
+  RADIX_DISPATCH(rms_norm_gemm_silu, out, normed, gate_up, x, norm_weight, eps, w, weight_offset);
 }
 
 Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,

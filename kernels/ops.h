@@ -74,6 +74,24 @@ Status add_rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& resid
 Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
             const Tensor* bias = nullptr);
 
+// Fused decode-layer projections. Each equals the unfused sequence named beside it
+// (up to f32 summation order); a backend may run them as one kernel (CUDA, M <= 4).
+// Scratch tensors are where the unfused sequence keeps its intermediates; their contents
+// are unspecified afterwards.
+//
+// residual[M, N] += a[M, K] @ w[N, K]^T, accumulated in f32 and rounded once.
+Status gemm_add(const OpContext& ctx, const Tensor& residual, const Tensor& a, const Tensor& w);
+// out[M, N] = rms_norm(x[M, K]) @ w^T (+ bias)  =  rms_norm(normed, x); gemm(out, normed).
+// normed [M, K] scratch.
+Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& x,
+                     const Tensor& norm_weight, float eps, const Tensor& w, const Tensor* bias = nullptr,
+                     float weight_offset = 0.0f);
+// out[M, I] = silu_and_mul(rms_norm(x) @ w^T), w [2I, K] = [gate; up]
+//   =  rms_norm(normed, x); gemm(gate_up, normed, w); silu_and_mul(out, gate_up).
+// normed [M, K] and gate_up [M, 2I] scratch.
+Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed,
+                          const Tensor& gate_up, const Tensor& x, const Tensor& norm_weight, float eps,
+                          const Tensor& w, float weight_offset = 0.0f);
 // In place on q [T, Hq, D] and k [T, Hk, D] (first R dims rotated).
 // cos_sin [max_pos, R]: row p holds cos(p * f_i) for i < R/2 then sin(p * f_i), f32.
 // Scaling variants (llama3, linear, ...) are baked into the table by the model.

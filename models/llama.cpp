@@ -25,7 +25,7 @@ struct LlamaLayer {
 // Activation buffers for up to `tokens` new tokens and `rows` logits rows.
 struct Workspace {
   int64_t tokens = 0;
-  OwnedTensor residual, hidden, qkv, q, attn_out, gate_up, mlp_act, mlp_out, final_rows;
+  OwnedTensor residual, hidden, qkv, q, attn_out, gate_up, mlp_act, final_rows;
 };
 
 class LlamaModel final : public CausalLM {
@@ -87,8 +87,7 @@ class LlamaModel final : public CausalLM {
     const int64_t t = batch.input_ids.numel();
     if (t == 0) return Status::ok();
     RADIX_RETURN_IF_ERROR(ensure_workspace(t));
-    const int64_t h = config_.hidden_size, inter = config_.intermediate_size;
-    const int64_t hq = config_.num_attention_heads, hk = config_.num_key_value_heads;
+    const int64_t hq = config_.num_attention_heads;
     const int64_t d = config_.head_dim;
     const float eps = config_.rms_norm_eps;
     Workspace& ws = ws_;
@@ -99,42 +98,31 @@ class LlamaModel final : public CausalLM {
     const Tensor attn_out = ws.attn_out.view().slice_rows(0, t);
     const Tensor gate_up = ws.gate_up.view().slice_rows(0, t);
     const Tensor mlp_act = ws.mlp_act.view().slice_rows(0, t);
-    const Tensor mlp_out = ws.mlp_out.view().slice_rows(0, t);
 
     RADIX_RETURN_IF_ERROR(ops::embedding(ctx, residual, batch.input_ids, embed_tokens_));
     for (size_t i = 0; i < layers_.size(); ++i) {
       const LlamaLayer& l = layers_[i];
-      // "attn_norm": the first layer normalises the embeddings; later ones add the
-      // previous MLP output into the residual stream first.
-      if (i == 0) {
-        RADIX_RETURN_IF_ERROR(ops::rms_norm(ctx, hidden, residual, l.input_layernorm, eps));
-      } else {
-        RADIX_RETURN_IF_ERROR(ops::add_rms_norm(ctx, hidden, residual, mlp_out, l.input_layernorm, eps));
-      }
+      // The residual stream takes each sublayer's output in place (gemm_add); each
+      // projection normalizes its input itself (rms_norm_gemm: one kernel at decode).
       const Tensor* bias = config_.attention_bias ? &l.qkv_bias.view() : nullptr;
-      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, qkv, hidden, l.qkv_proj, bias));
+      RADIX_RETURN_IF_ERROR(
+          ops::rms_norm_gemm(ctx, qkv, hidden, residual, l.input_layernorm, eps, l.qkv_proj, bias));
       RADIX_RETURN_IF_ERROR(ops::rope_qkv_store(ctx, q, qkv, batch.positions, cos_sin_, RopeStyle::kNeox,
                                                 kv.k[i], kv.v[i], batch.out_cache_loc));
       const Tensor attn3 = attn_out.reshape({t, hq, d});
       RADIX_RETURN_IF_ERROR(ops::attention(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn));
-      // "attn_out" projected back; reuse mlp_out as the o_proj output buffer.
-      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, mlp_out, attn_out, l.o_proj));
-      RADIX_RETURN_IF_ERROR(ops::add_rms_norm(ctx, hidden, residual, mlp_out, l.post_attention_layernorm, eps));
-      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, gate_up, hidden, l.gate_up_proj));
-      RADIX_RETURN_IF_ERROR(ops::silu_and_mul(ctx, mlp_act, gate_up));
-      RADIX_RETURN_IF_ERROR(ops::gemm(ctx, mlp_out, mlp_act, l.down_proj));
+      RADIX_RETURN_IF_ERROR(ops::gemm_add(ctx, residual, attn_out, l.o_proj));
+      RADIX_RETURN_IF_ERROR(ops::rms_norm_gemm_silu(ctx, mlp_act, hidden, gate_up, residual,
+                                                    l.post_attention_layernorm, eps, l.gate_up_proj));
+      RADIX_RETURN_IF_ERROR(ops::gemm_add(ctx, residual, mlp_act, l.down_proj));
     }
-    (void)h;
-    (void)inter;
-    (void)hk;
-    // "final_norm" over all tokens, then only the requested rows go through lm_head.
-    RADIX_RETURN_IF_ERROR(ops::add_rms_norm(ctx, hidden, residual, mlp_out, norm_, eps));
+    // "final_norm": only the requested rows are normalized and go through lm_head.
     const int64_t n = batch.logits_rows.numel();
     if (n == 0) return Status::ok();
     const Tensor rows = ws.final_rows.view().slice_rows(0, n);
-    RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx, rows, hidden, batch.logits_rows));
+    RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx, rows, residual, batch.logits_rows));
     const Tensor& head = config_.tie_word_embeddings ? embed_tokens_.view() : lm_head_.view();
-    return ops::gemm(ctx, logits, rows, head);
+    return ops::rms_norm_gemm(ctx, logits, hidden.slice_rows(0, n), rows, norm_, eps, head);
   }
 
  private:
@@ -154,7 +142,6 @@ class LlamaModel final : public CausalLM {
     RADIX_ASSIGN_OR_RETURN(ws.attn_out, OwnedTensor::empty({cap, hq * d}, dt, dev));
     RADIX_ASSIGN_OR_RETURN(ws.gate_up, OwnedTensor::empty({cap, 2 * inter}, dt, dev));
     RADIX_ASSIGN_OR_RETURN(ws.mlp_act, OwnedTensor::empty({cap, inter}, dt, dev));
-    RADIX_ASSIGN_OR_RETURN(ws.mlp_out, OwnedTensor::empty({cap, h}, dt, dev));
     RADIX_ASSIGN_OR_RETURN(ws.final_rows, OwnedTensor::empty({cap, h}, dt, dev));
     ws.tokens = cap;
     ws_ = std::move(ws);

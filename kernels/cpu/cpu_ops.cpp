@@ -66,13 +66,15 @@ Status add_rms_norm(const Tensor& out, const Tensor& residual, const Tensor& x,
   return Status::ok();
 }
 
-Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias) {
+namespace {
+// out = a @ w^T (+ bias), or out += a @ w^T when accumulate.
+Status gemm_impl(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate) {
   const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
   if (m == 0) return Status::ok();
   if (w.dtype() == DType::kF32) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
                 static_cast<int>(k), 1.0f, f32(a), static_cast<int>(k), w.data_as<const float>(),
-                static_cast<int>(k), 0.0f, f32(out), static_cast<int>(n));
+                static_cast<int>(k), accumulate ? 1.0f : 0.0f, f32(out), static_cast<int>(n));
   } else {
     // Oracle path for low-precision weights: widen one weight row at a time.
 #pragma omp parallel
@@ -85,7 +87,8 @@ Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* b
           double acc = 0;
           const float* ar = f32(a) + i * k;
           for (int64_t p = 0; p < k; ++p) acc += static_cast<double>(ar[p]) * wrow[p];
-          f32(out)[i * n + j] = static_cast<float>(acc);
+          float& o = f32(out)[i * n + j];
+          o = accumulate ? o + static_cast<float>(acc) : static_cast<float>(acc);
         }
       }
     }
@@ -96,6 +99,28 @@ Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* b
         f32(out)[i * n + j] += load_as_f32(bias->data(), bias->dtype(), j);
   }
   return Status::ok();
+}
+}  // namespace
+
+Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias) {
+  return gemm_impl(out, a, w, bias, false);
+}
+
+Status gemm_add(const Tensor& residual, const Tensor& a, const Tensor& w) {
+  return gemm_impl(residual, a, w, nullptr, true);
+}
+
+Status rms_norm_gemm(const Tensor& out, const Tensor& normed, const Tensor& x, const Tensor& norm_weight,
+                     float eps, const Tensor& w, const Tensor* bias, float weight_offset) {
+  RADIX_RETURN_IF_ERROR(rms_norm(normed, x, norm_weight, eps, weight_offset));
+  return gemm(out, normed, w, bias);
+}
+
+Status rms_norm_gemm_silu(const Tensor& out, const Tensor& normed, const Tensor& gate_up, const Tensor& x,
+                          const Tensor& norm_weight, float eps, const Tensor& w, float weight_offset) {
+  RADIX_RETURN_IF_ERROR(rms_norm(normed, x, norm_weight, eps, weight_offset));
+  RADIX_RETURN_IF_ERROR(gemm(gate_up, normed, w, nullptr));
+  return silu_and_mul(out, gate_up);
 }
 
 namespace {

@@ -13,6 +13,11 @@ Status rms_norm(const Tensor& out, const Tensor& x, const Tensor& weight, float 
 Status add_rms_norm(const Tensor& out, const Tensor& residual, const Tensor& x,
                     const Tensor& weight, float eps, float weight_offset);
 Status gemm(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias);
+Status gemm_add(const Tensor& residual, const Tensor& a, const Tensor& w);
+Status rms_norm_gemm(const Tensor& out, const Tensor& normed, const Tensor& x, const Tensor& norm_weight,
+                     float eps, const Tensor& w, const Tensor* bias, float weight_offset);
+Status rms_norm_gemm_silu(const Tensor& out, const Tensor& normed, const Tensor& gate_up, const Tensor& x,
+                          const Tensor& norm_weight, float eps, const Tensor& w, float weight_offset);
 Status rope(const Tensor& q, const Tensor& k, const Tensor& positions, const Tensor& cos_sin,
             RopeStyle style);
 Status rope_qkv_store(const Tensor& q_out, const Tensor& qkv, const Tensor& positions,

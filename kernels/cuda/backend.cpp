@@ -8,6 +8,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <string>
@@ -209,7 +211,7 @@ size_t CudaBackend::cached_matmul_plans() const {
 }
 
 Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
-                           void* stream) {
+                           void* stream, bool accumulate) {
   const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
   if (m == 0 || n == 0) return Status::ok();
   // Same dtype throughout, or low-precision inputs with an f32 output (the lm_head
@@ -221,6 +223,9 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
                          ", out " + out.to_string() + ") have no cuBLASLt path yet");
   }
   if (k == 0) return invalid_argument("gemm: K = 0");
+  if (accumulate && (bias || out.dtype() != a.dtype())) {
+    return invalid_argument("gemm: accumulate takes no bias and an out of a's dtype");
+  }
   uint32_t align =
       std::min({alignment_of(a.data()), alignment_of(w.data()), alignment_of(out.data())});
   if (bias) align = std::min(align, alignment_of(bias->data()));
@@ -261,7 +266,20 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
         return ms[2];
       };
     }
+    // Timing overwrites out: an accumulating call keeps its addend aside meanwhile.
+    Buffer saved;
+    if (time_algo && accumulate) {
+      const size_t bytes = static_cast<size_t>(out.numel()) * dtype_size(out.dtype());
+      RADIX_ASSIGN_OR_RETURN(saved, Buffer::allocate(out.device(), bytes));
+      RADIX_RETURN_IF_ERROR(cuda_ok(cudaMemcpyAsync(saved.data(), out.data(), bytes, cudaMemcpyDeviceToDevice, st),
+                                    "save gemm addend"));
+    }
     RADIX_ASSIGN_OR_RETURN(p, impl_->plan(key, gemm_ws_.size(), time_algo));
+    if (saved.data() != nullptr) {
+      RADIX_RETURN_IF_ERROR(cuda_ok(cudaMemcpyAsync(out.data(), saved.data(), saved.size(), cudaMemcpyDeviceToDevice, st),
+                                    "restore gemm addend"));
+      RADIX_RETURN_IF_ERROR(cuda_ok(cudaStreamSynchronize(st), "restore gemm addend"));
+    }
   }
   if (bias) {
     const void* ptr = bias->data();
@@ -270,13 +288,29 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
                                                  sizeof(ptr)),
                   "set BIAS_POINTER"));
   }
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   return cublas_ok(
       cublasLtMatmul(impl_->handle, p->desc.h, &alpha, w.data(), p->a.h, a.data(), p->b.h, &beta,
                      out.data(), p->c.h, out.data(), p->c.h, &p->algo, gemm_ws_.data(),
                      gemm_ws_.size(), st),
       "cublasLtMatmul");
 }
+
+// ---- programmatic dependent launch switch (cuda_utils.cuh) ----
+namespace cuda {
+namespace {
+std::atomic<int>& pdl_state() {
+  static std::atomic<int> state{[] {
+    const char* v = std::getenv("RADIX_PDL");
+    return v == nullptr || std::string(v) != "0" ? 1 : 0;
+  }()};
+  return state;
+}
+}  // namespace
+
+bool pdl_enabled() { return pdl_state().load(std::memory_order_relaxed) != 0; }
+void set_pdl_enabled(bool on) { pdl_state().store(on ? 1 : 0, std::memory_order_relaxed); }
+}  // namespace cuda
 
 // ---- CudaStream ----
 Result<CudaStream> CudaStream::create() {

@@ -36,8 +36,9 @@ class CudaBackend {
 
   // out[M, N] = a[M, K] @ w[N, K]^T (+ bias[N]) through cuBLASLt, f32 accumulation.
   // a, w, out (and bias) share one dtype: bf16, f16 or f32. `stream` is a cudaStream_t.
+  // accumulate: out += a @ w^T (beta = 1, one rounding; no bias).
   Status matmul(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
-                void* stream);
+                void* stream, bool accumulate = false);
 
   // Scratch for attention's split-KV partials; fixed size, so captured graphs keep
   // pointing at the same memory.

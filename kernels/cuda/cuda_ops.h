@@ -19,6 +19,12 @@ Status add_rms_norm(const OpContext& ctx, const Tensor& out, const Tensor& resid
                     const Tensor& x, const Tensor& weight, float eps, float weight_offset);
 Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
             const Tensor* bias);
+Status gemm_add(const OpContext& ctx, const Tensor& residual, const Tensor& a, const Tensor& w);
+Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& x,
+                     const Tensor& norm_weight, float eps, const Tensor& w, const Tensor* bias, float weight_offset);
+Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& gate_up,
+                          const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
+                          float weight_offset);
 Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
             const Tensor& cos_sin, RopeStyle style);
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
@@ -32,6 +38,10 @@ Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tenso
 Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& params);
 
+// Programmatic dependent launch of the kernels that support it (on unless RADIX_PDL=0);
+// benchmarks switch it to compare.
+bool pdl_enabled();
+void set_pdl_enabled(bool on);
 
 // Benchmark helper (not an op): reads all of x once; scratch is >= 16 KB of device memory.
 Status read_probe(const OpContext& ctx, const Tensor& x, const Tensor& scratch);

@@ -39,6 +39,9 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
   constexpr int kChunksPerThread = kChunks / kTPK;
 
+  // Launched with PDL: q and the newest K/V come from the kernel before.
+  pdl_wait();
+  pdl_launch_dependents();
   const int b = blockIdx.x, split = blockIdx.z;
   const int q_tok = a.qo_indptr[b];
   if (a.qo_indptr[b + 1] - q_tok <= 0) return;  // no query row for this sequence
@@ -257,6 +260,8 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
 // grid (T, Hq), block kD threads.
 template <int kD>
 __global__ void __launch_bounds__(kD) merge_kernel(const AttnArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int tok = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
   const int64_t plane = static_cast<int64_t>(a.tokens) * a.hq;  // rows per split
   const int64_t row = static_cast<int64_t>(tok) * a.hq + h;
@@ -281,11 +286,12 @@ Status launch_decode_group(const AttnArgs& a) {
   if (grid.y > 65535 || grid.z > 65535)
     return invalid_argument("attention: too many heads or splits");
   RADIX_RETURN_IF_ERROR((allow_smem<decode_kernel<kD, kGroup, V>>(Sh::kSmemBytes)));
-  decode_kernel<kD, kGroup, V><<<grid, Sh::kThreads, Sh::kSmemBytes, a.stream>>>(a);
-  RADIX_RETURN_IF_ERROR(check_launch("attention decode"));
+  RADIX_RETURN_IF_ERROR(cuda_status(
+      launch_pdl(decode_kernel<kD, kGroup, V>, grid, dim3(Sh::kThreads), Sh::kSmemBytes, a.stream, a),
+      "attention decode"));
   if (a.num_splits > 1) {
-    merge_kernel<kD><<<dim3(a.tokens, a.hq), kD, 0, a.stream>>>(a);
-    RADIX_RETURN_IF_ERROR(check_launch("attention decode merge"));
+    RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kD), 0, a.stream, a),
+                                      "attention decode merge"));
   }
   return Status::ok();
 }

@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/dtype.h"
@@ -132,6 +133,48 @@ Status dispatch_float(DType t, const char* op, F&& f) {
 
 inline bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
+
+// ---- programmatic dependent launch (PDL, sm_90) ----
+// A kernel launched with launch_pdl may start while the previous kernel on the stream
+// is still running (once that one has called pdl_launch_dependents in every CTA, or
+// has exited). Its threads may do work that does not depend on the previous kernel
+// (prefetch weights) and must call pdl_wait() before reading anything it wrote.
+// Every thread of a PDL kernel calls pdl_wait() before exiting, so the kernel's
+// completion still implies its predecessors' (the ordering later kernels rely on).
+// Both instructions are no-ops for a kernel launched without the attribute.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Whether launch_pdl sets the attribute: true unless RADIX_PDL=0 is in the environment
+// at first use; set_pdl_enabled overrides it (benchmarks compare both). backend.cpp.
+bool pdl_enabled();
+void set_pdl_enabled(bool on);
+
+// Launches kernel<<<grid, block, smem, stream>>>(args...) with programmatic stream
+// serialization allowed when pdl_enabled().
+template <typename... KArgs, typename... Args>
+cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                       Args... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
 }
 
 }  // namespace radix::cuda

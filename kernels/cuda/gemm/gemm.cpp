@@ -1,17 +1,63 @@
-// cuda::gemm: the ops entry for dense projections. Decode-sized GEMVs (M <= 4) go to our
-// own kernel (gemv.cu); everything else to CudaBackend::matmul (plan cache, cuBLASLt
-// call), which owns the handle and workspace.
+// cuda::gemm and the fused projections of kernels/ops.h. Decode-sized GEMVs (M <= 4) go
+// to our own kernel (gemv.cu), with the RMSNorm prologue, residual accumulate or
+// SiLU-and-mul epilogue fused in; everything else runs the unfused sequence, its GEMM
+// through CudaBackend::matmul (plan cache, cuBLASLt call; beta = 1 for gemm_add), which
+// owns the handle and workspace.
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm/gemv.h"
 
 namespace radix::cuda {
+namespace {
+
+Status need_backend(const OpContext& ctx, const char* op) {
+  if (ctx.cuda == nullptr) return invalid_argument(std::string(op) + ": OpContext has no CudaBackend");
+  return Status::ok();
+}
+
+}  // namespace
 
 Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
             const Tensor* bias) {
-  if (ctx.cuda == nullptr) return invalid_argument("gemm: OpContext has no CudaBackend");
+  RADIX_RETURN_IF_ERROR(need_backend(ctx, "gemm"));
   if (gemv_applies(out, a, w, bias)) return gemv(out, a, w, bias, ctx.stream);
   return ctx.cuda->matmul(out, a, w, bias, ctx.stream);
+}
+
+Status gemm_add(const OpContext& ctx, const Tensor& residual, const Tensor& a, const Tensor& w) {
+  RADIX_RETURN_IF_ERROR(need_backend(ctx, "gemm_add"));
+  GemvFusion f;
+  f.accumulate = true;
+  if (gemv_applies(residual, a, w, nullptr, f)) return gemv(residual, a, w, nullptr, ctx.stream, f);
+  return ctx.cuda->matmul(residual, a, w, nullptr, ctx.stream, /*accumulate=*/true);
+}
+
+Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& x,
+                     const Tensor& norm_weight, float eps, const Tensor& w, const Tensor* bias,
+                     float weight_offset) {
+  RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_gemm"));
+  GemvFusion f;
+  f.norm_weight = &norm_weight;
+  f.eps = eps;
+  f.norm_offset = weight_offset;
+  if (gemv_applies(out, x, w, bias, f)) return gemv(out, x, w, bias, ctx.stream, f);
+  RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
+  return gemm(ctx, out, normed, w, bias);
+}
+
+Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& gate_up,
+                          const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
+                          float weight_offset) {
+  RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_gemm_silu"));
+  GemvFusion f;
+  f.norm_weight = &norm_weight;
+  f.eps = eps;
+  f.norm_offset = weight_offset;
+  f.silu_mul = true;
+  if (gemv_applies(out, x, w, nullptr, f)) return gemv(out, x, w, nullptr, ctx.stream, f);
+  RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
+  RADIX_RETURN_IF_ERROR(gemm(ctx, gate_up, normed, w, nullptr));
+  return silu_and_mul(ctx, out, gate_up);
 }
 
 }  // namespace radix::cuda

@@ -3,9 +3,19 @@
 // bound; cuBLASLt leaves narrow shapes (N = 4096-6144 at K = 4096) at 60-70% of the
 // streaming-read rate, because too few CTAs keep too few bytes in flight. Here one warp
 // owns one output row n: its lanes stream w[n, :] with 16-byte loads that bypass L1 (read
-// once) and dot them with the matching 16 bytes of each a row
-// (tiny, L1/L2-resident); a warp reduction finishes the row. 8 warps per CTA, four
-// loads in flight per lane.
+// once) and dot them with the matching 16 bytes of each a row (tiny, L1/L2- or
+// shared-memory-resident); a warp reduction finishes the row. 8 warps per CTA, four
+// loads in flight per lane; CTAs stride over rows when the grid is capped.
+//
+// The decode layer's neighbours are fused in (GemvFusion):
+//   norm:       a is RMSNorm-ed first (each CTA stages the normalized rows, rounded to
+//               bf16 as the rms_norm op stores them, in shared memory) — no rms_norm kernel;
+//   accumulate: out (the residual stream) += a @ w^T, one rounding — no add kernel;
+//   silu_mul:   w = [gate; up] ([2N, K]); a warp computes gate row n and up row n, rounds
+//               both to bf16 (as the gate_up buffer would) and writes silu(g) * u — no
+//               silu_and_mul kernel and no gate_up round trip.
+// Launched with programmatic dependent launch: the first batch of weight loads is issued
+// before waiting for the previous kernel, which overlaps its tail.
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/gemm/gemv.h"
 
@@ -13,6 +23,23 @@ namespace radix::cuda {
 namespace {
 
 constexpr int kWarpsPerCta = 8;
+constexpr int kThreads = kWarpsPerCta * 32;
+constexpr int kLoadsInFlight = 4;  // 16-byte weight loads per lane per batch (8 measured slower)
+constexpr int kMaxStagedBytes = 48 * 1024;  // normalized a rows in shared memory
+
+enum class Epi { kStore, kAccumulate, kSiluMul };
+
+struct Args {
+  void* out;            // [M, n]
+  const bf16* a;        // [M, k]
+  const bf16* w;        // [n, k]; kSiluMul: [2n, k] (gate rows, then up rows)
+  const bf16* bias;     // [n] or nullptr (kStore only)
+  const bf16* norm_w;   // [k] (kNorm only)
+  float eps;
+  float norm_offset;
+  int n;
+  int k;
+};
 
 __device__ __forceinline__ uint4 load_stream(const uint4* p) {
   uint4 v;
@@ -36,76 +63,229 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& a) {
   return acc;
 }
 
-template <int M, typename Out>
-__global__ void __launch_bounds__(kWarpsPerCta * 32)
-    gemv_kernel(Out* __restrict__ out, const bf16* __restrict__ a, const bf16* __restrict__ w,
-                const bf16* __restrict__ bias, int n, int k) {
-  const int lane = threadIdx.x & 31;
-  const int row = blockIdx.x * kWarpsPerCta + (threadIdx.x >> 5);
-  if (row >= n) return;
-  const int k8 = k / 8;
-  const uint4* w4 = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
-  const uint4* a4 = reinterpret_cast<const uint4*>(a);
-  float acc[M] = {};
-  int j = lane;
-  // Four 16-byte weight loads in flight per lane (eight measured slower), then their
-  // dot products.
-  for (; j + 96 < k8; j += 128) {
-    uint4 wv[4];
+__device__ __forceinline__ float sum_squares8(const uint4& v) {
+  return dot8(v, v);
+}
+
+// One batch: L loads from each of the R weight rows at vectors j, j + 32, ... (zero past k8).
+template <int R, int L>
+__device__ __forceinline__ void load_batch(uint4 (&wv)[R][L], const uint4* const (&rows)[R], int j, int k8) {
 #pragma unroll
-    for (int u = 0; u < 4; ++u) wv[u] = load_stream(w4 + j + 32 * u);
+  for (int r = 0; r < R; ++r) {
 #pragma unroll
-    for (int u = 0; u < 4; ++u) {
-#pragma unroll
-      for (int m = 0; m < M; ++m) acc[m] += dot8(wv[u], __ldg(a4 + m * k8 + j + 32 * u));
-    }
-  }
-  for (; j < k8; j += 32) {
-    const uint4 wv = load_stream(w4 + j);
-#pragma unroll
-    for (int m = 0; m < M; ++m) acc[m] += dot8(wv, __ldg(a4 + m * k8 + j));
-  }
-#pragma unroll
-  for (int m = 0; m < M; ++m) {
-    float v = warp_sum(acc[m]);
-    if (lane == 0) {
-      if (bias != nullptr) v += __bfloat162float(bias[row]);
-      out[static_cast<int64_t>(m) * n + row] = from_f32<Out>(v);
+    for (int u = 0; u < L; ++u) {
+      const int idx = j + 32 * u;
+      wv[r][u] = idx < k8 ? load_stream(rows[r] + idx) : make_uint4(0, 0, 0, 0);
     }
   }
 }
 
-template <typename Out>
-Status launch(int m, Out* out, const bf16* a, const bf16* w, const bf16* bias, int n, int k, cudaStream_t stream) {
-  const dim3 grid((n + kWarpsPerCta - 1) / kWarpsPerCta), block(kWarpsPerCta * 32);
+// Stages the M rows of a, RMSNorm-ed and rounded to bf16, in shared memory.
+template <int M>
+__device__ void stage_normalized(uint4* staged, const Args& p, int k8) {
+  const uint4* src = reinterpret_cast<const uint4*>(p.a);
+  const uint4* nw = reinterpret_cast<const uint4*>(p.norm_w);
+  float inv[M];
+#pragma unroll
+  for (int m = 0; m < M; ++m) {
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < k8; i += kThreads) {
+      const uint4 v = src[m * k8 + i];
+      staged[m * k8 + i] = v;
+      ss += sum_squares8(v);
+    }
+    ss = block_sum(ss);
+    inv[m] = rsqrtf(ss / static_cast<float>(p.k) + p.eps);
+  }
+  // Each thread normalizes the vectors it staged itself (no barrier needed before).
+#pragma unroll
+  for (int m = 0; m < M; ++m) {
+    for (int i = threadIdx.x; i < k8; i += kThreads) {
+      uint4 v = staged[m * k8 + i];
+      const uint4 g = nw[i];
+      auto* vp = reinterpret_cast<__nv_bfloat162*>(&v);
+      const auto* gp = reinterpret_cast<const __nv_bfloat162*>(&g);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const float2 x = __bfloat1622float2(vp[q]);
+        const float2 wf = __bfloat1622float2(gp[q]);
+        vp[q] = __floats2bfloat162_rn(x.x * inv[m] * (p.norm_offset + wf.x), x.y * inv[m] * (p.norm_offset + wf.y));
+      }
+      staged[m * k8 + i] = v;
+    }
+  }
+  __syncthreads();
+}
+
+template <int M, typename Out, bool kNorm, Epi kEpi>
+__global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
+  constexpr int R = kEpi == Epi::kSiluMul ? 2 : 1;  // weight rows per warp
+  constexpr int L = kLoadsInFlight / R;             // loads per row per batch
+  constexpr int kStep = 32 * L;                     // vectors per row per batch
+  extern __shared__ uint4 staged[];
+  const int lane = threadIdx.x & 31;
+  const int k8 = p.k / 8;
+  const int stride = gridDim.x * kWarpsPerCta;
+  int row = blockIdx.x * kWarpsPerCta + (threadIdx.x >> 5);
+  const uint4* w4 = reinterpret_cast<const uint4*>(p.w);
+  auto row_ptrs = [&](int r, const uint4* (&rows)[R]) {
+#pragma unroll
+    for (int q = 0; q < R; ++q) rows[q] = w4 + (static_cast<int64_t>(r) + static_cast<int64_t>(q) * p.n) * k8;
+  };
+
+  // Weights do not depend on the previous kernel: issue the first batch, then wait.
+  uint4 first[R][L];
+  if (row < p.n) {
+    const uint4* rows[R];
+    row_ptrs(row, rows);
+    load_batch<R, L>(first, rows, lane, k8);
+  }
+  pdl_wait();
+  pdl_launch_dependents();
+
+  const uint4* a4 = reinterpret_cast<const uint4*>(p.a);
+  if constexpr (kNorm) {
+    stage_normalized<M>(staged, p, k8);
+    a4 = staged;
+  }
+
+  bool use_first = true;
+  for (; row < p.n; row += stride) {
+    const uint4* rows[R];
+    row_ptrs(row, rows);
+    float acc[R][M] = {};
+    for (int j = lane; j < k8; j += kStep) {
+      uint4 wv[R][L];
+      if (use_first) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+#pragma unroll
+          for (int u = 0; u < L; ++u) wv[r][u] = first[r][u];
+        }
+        use_first = false;
+      } else {
+        load_batch<R, L>(wv, rows, j, k8);
+      }
+#pragma unroll
+      for (int u = 0; u < L; ++u) {
+        const int idx = j + 32 * u;
+        if (idx >= k8) break;
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+          uint4 av;
+          if constexpr (kNorm) {
+            av = a4[m * k8 + idx];
+          } else {
+            av = __ldg(a4 + m * k8 + idx);
+          }
+#pragma unroll
+          for (int r = 0; r < R; ++r) acc[r][m] += dot8(wv[r][u], av);
+        }
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) acc[r][m] = warp_sum(acc[r][m]);
+      if (lane != 0) continue;
+      const int64_t o = static_cast<int64_t>(m) * p.n + row;
+      Out* out = static_cast<Out*>(p.out);
+      if constexpr (kEpi == Epi::kStore) {
+        float v = acc[0][m];
+        if (p.bias != nullptr) v += __bfloat162float(p.bias[row]);
+        out[o] = from_f32<Out>(v);
+      } else if constexpr (kEpi == Epi::kAccumulate) {
+        out[o] = from_f32<Out>(acc[0][m] + to_f32(out[o]));
+      } else {
+        const float g = __bfloat162float(__float2bfloat16_rn(acc[0][m]));
+        const float u = __bfloat162float(__float2bfloat16_rn(acc[1][m]));
+        out[o] = from_f32<Out>(g / (1.0f + __expf(-g)) * u);
+      }
+    }
+  }
+}
+
+int max_resident_ctas() {
+  static const int ctas = [] {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      cudaGetLastError();
+      sms = 132;
+    }
+    return sms * (2048 / kThreads);
+  }();
+  return ctas;
+}
+
+template <int M, typename Out, bool kNorm, Epi kEpi>
+Status launch_one(const Args& p, cudaStream_t stream) {
+  const int rows_per_cta = kWarpsPerCta;
+  const int grid = std::min(ceil_div(p.n, rows_per_cta), max_resident_ctas());
+  const size_t smem = kNorm ? static_cast<size_t>(M) * static_cast<size_t>(p.k) * sizeof(bf16) : 0;
+  return cuda_status(launch_pdl(gemv_kernel<M, Out, kNorm, kEpi>, dim3(grid), dim3(kThreads), smem, stream, p), "gemv");
+}
+
+template <typename Out, bool kNorm, Epi kEpi>
+Status launch_m(int m, const Args& p, cudaStream_t stream) {
   switch (m) {
-    case 1: gemv_kernel<1, Out><<<grid, block, 0, stream>>>(out, a, w, bias, n, k); break;
-    case 2: gemv_kernel<2, Out><<<grid, block, 0, stream>>>(out, a, w, bias, n, k); break;
-    case 3: gemv_kernel<3, Out><<<grid, block, 0, stream>>>(out, a, w, bias, n, k); break;
-    case 4: gemv_kernel<4, Out><<<grid, block, 0, stream>>>(out, a, w, bias, n, k); break;
+    case 1: return launch_one<1, Out, kNorm, kEpi>(p, stream);
+    case 2: return launch_one<2, Out, kNorm, kEpi>(p, stream);
+    case 3: return launch_one<3, Out, kNorm, kEpi>(p, stream);
+    case 4: return launch_one<4, Out, kNorm, kEpi>(p, stream);
     default: return invalid_argument("gemv: M must be 1..4");
   }
-  return check_launch("gemv");
+}
+
+template <bool kNorm>
+Status launch_epi(int m, const Args& p, DType out_dtype, const GemvFusion& f, cudaStream_t stream) {
+  if (f.accumulate) return launch_m<bf16, kNorm, Epi::kAccumulate>(m, p, stream);
+  if (f.silu_mul) return launch_m<bf16, kNorm, Epi::kSiluMul>(m, p, stream);
+  if (out_dtype == DType::kF32) return launch_m<float, kNorm, Epi::kStore>(m, p, stream);
+  return launch_m<bf16, kNorm, Epi::kStore>(m, p, stream);
 }
 
 }  // namespace
 
-bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias) {
-  const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
-  return m >= 1 && m <= kGemvMaxRows && a.dtype() == DType::kBF16 && w.dtype() == DType::kBF16 &&
-         (out.dtype() == DType::kBF16 || out.dtype() == DType::kF32) &&
-         (bias == nullptr || bias->dtype() == DType::kBF16) && k % 8 == 0 && n * k >= kGemvMinWeights && n * k <= kGemvMaxWeights &&
-         n <= 0x7fffffff && k <= 0x7fffffff && aligned16(a.data()) && aligned16(w.data());
+bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, const GemvFusion& f) {
+  const int64_t m = a.size(0), k = a.size(1);
+  const int64_t n = f.silu_mul ? w.size(0) / 2 : w.size(0);
+  const bool fused_io = f.norm_weight != nullptr || f.silu_mul;
+  if (m < 1 || m > kGemvMaxRows || a.dtype() != DType::kBF16 || w.dtype() != DType::kBF16 || k % 8 != 0 ||
+      n > 0x7fffffff || k > 0x7fffffff || !aligned16(a.data()) || !aligned16(w.data())) {
+    return false;
+  }
+  if (f.accumulate && f.silu_mul) return false;
+  if (f.silu_mul && (w.size(0) % 2 != 0 || out.size(1) != n)) return false;
+  if ((f.accumulate || f.silu_mul) && (out.dtype() != DType::kBF16 || bias != nullptr)) return false;
+  if (out.dtype() != DType::kBF16 && out.dtype() != DType::kF32) return false;
+  if (bias != nullptr && bias->dtype() != DType::kBF16) return false;
+  if (f.norm_weight != nullptr &&
+      (f.norm_weight->dtype() != DType::kBF16 || !aligned16(f.norm_weight->data()) ||
+       m * k * static_cast<int64_t>(sizeof(uint16_t)) > kMaxStagedBytes)) {
+    return false;
+  }
+  // A fused call saves whole kernels, so it pays at any size; a plain one must be in the
+  // range where it beats cuBLASLt.
+  if (fused_io) return true;
+  return w.numel() >= kGemvMinWeights && w.numel() <= kGemvMaxWeights;
 }
 
-Status gemv(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream) {
-  const int m = static_cast<int>(a.size(0)), k = static_cast<int>(a.size(1)), n = static_cast<int>(w.size(0));
-  const bf16* b = bias ? bias->data_as<const bf16>() : nullptr;
+Status gemv(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream,
+            const GemvFusion& f) {
+  Args p{};
+  p.out = out.data();
+  p.a = a.data_as<const bf16>();
+  p.w = w.data_as<const bf16>();
+  p.bias = bias ? bias->data_as<const bf16>() : nullptr;
+  p.norm_w = f.norm_weight ? f.norm_weight->data_as<const bf16>() : nullptr;
+  p.eps = f.eps;
+  p.norm_offset = f.norm_offset;
+  p.n = static_cast<int>(f.silu_mul ? w.size(0) / 2 : w.size(0));
+  p.k = static_cast<int>(a.size(1));
+  const int m = static_cast<int>(a.size(0));
   auto st = static_cast<cudaStream_t>(stream);
-  if (out.dtype() == DType::kF32) {
-    return launch(m, out.data_as<float>(), a.data_as<const bf16>(), w.data_as<const bf16>(), b, n, k, st);
-  }
-  return launch(m, out.data_as<bf16>(), a.data_as<const bf16>(), w.data_as<const bf16>(), b, n, k, st);
+  if (f.norm_weight != nullptr) return launch_epi<true>(m, p, out.dtype(), f, st);
+  return launch_epi<false>(m, p, out.dtype(), f, st);
 }
 
 }  // namespace radix::cuda

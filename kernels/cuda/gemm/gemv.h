@@ -3,6 +3,8 @@
 // kGemvMinWeights elements — below that the launch, not the bandwidth, dominates — and
 // at most kGemvMaxWeights: wide weights (gate_up, lm_head) already fill the machine
 // through cuBLASLt, measured 94% and 98% of the read ceiling against our 90% and 97%).
+// Fused calls (GemvFusion: RMSNorm prologue, residual accumulate, SiLU-and-mul
+// epilogue) apply at any weight size: they save whole kernels.
 #pragma once
 
 #include "core/status.h"
@@ -14,8 +16,20 @@ constexpr int64_t kGemvMaxRows = 4;
 constexpr int64_t kGemvMinWeights = int64_t{1} << 20;
 constexpr int64_t kGemvMaxWeights = int64_t{64} << 20;
 
-bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias);
-// out [M, N] (bf16 or f32) = a [M, K] @ w [N, K]^T (+ bias [N]); stream is a cudaStream_t.
-Status gemv(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream);
+struct GemvFusion {
+  // a is replaced by rms_norm(a) * (norm_offset + norm_weight) (bf16 [K]) first.
+  const Tensor* norm_weight = nullptr;
+  float eps = 0.0f;
+  float norm_offset = 0.0f;
+  bool accumulate = false;  // out (bf16) += a @ w^T, one rounding; no bias
+  bool silu_mul = false;    // w [2N, K] = [gate; up]: out [M, N] = silu(g) * u; no bias
+};
+
+bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
+                  const GemvFusion& fusion = {});
+// out [M, N] (bf16 or f32) = a [M, K] @ w [N, K]^T (+ bias [N]), with `fusion` applied;
+// stream is a cudaStream_t.
+Status gemv(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream,
+            const GemvFusion& fusion = {});
 
 }  // namespace radix::cuda

@@ -20,6 +20,8 @@ __global__ void rope_qkv_store_kernel(T* __restrict__ q_out, const T* __restrict
                                       const float* __restrict__ cos_sin, C* __restrict__ k_cache,
                                       C* __restrict__ v_cache, const int32_t* __restrict__ slots,
                                       int hq, int hk, int d, int r) {
+  pdl_wait();  // launched with PDL: qkv comes from the projection before
+  pdl_launch_dependents();
   const int t = blockIdx.x;
   const int64_t width = static_cast<int64_t>(hq + 2 * hk) * d;
   const T* row = qkv + t * width;
@@ -74,18 +76,12 @@ Status launch(const OpContext& ctx, const Tensor& q_out, const Tensor& qkv, cons
   const int hk = static_cast<int>(k_cache.size(1)), r = static_cast<int>(cos_sin.size(1));
   auto stream = static_cast<cudaStream_t>(ctx.stream);
   const int threads = 256;
-  if (style == RopeStyle::kNeox) {
-    rope_qkv_store_kernel<T, C, true><<<t, threads, 0, stream>>>(
-        q_out.data_as<T>(), qkv.data_as<const T>(), positions.data_as<const int32_t>(),
-        cos_sin.data_as<const float>(), k_cache.data_as<C>(), v_cache.data_as<C>(),
-        slots.data_as<const int32_t>(), hq, hk, d, r);
-  } else {
-    rope_qkv_store_kernel<T, C, false><<<t, threads, 0, stream>>>(
-        q_out.data_as<T>(), qkv.data_as<const T>(), positions.data_as<const int32_t>(),
-        cos_sin.data_as<const float>(), k_cache.data_as<C>(), v_cache.data_as<C>(),
-        slots.data_as<const int32_t>(), hq, hk, d, r);
-  }
-  return check_launch("rope_qkv_store");
+  auto kernel = style == RopeStyle::kNeox ? rope_qkv_store_kernel<T, C, true> : rope_qkv_store_kernel<T, C, false>;
+  return cuda_status(launch_pdl(kernel, dim3(t), dim3(threads), 0, stream, q_out.data_as<T>(), qkv.data_as<const T>(),
+                                positions.data_as<const int32_t>(), cos_sin.data_as<const float>(),
+                                k_cache.data_as<C>(), v_cache.data_as<C>(), slots.data_as<const int32_t>(), hq, hk,
+                                d, r),
+                     "rope_qkv_store");
 }
 
 }  // namespace

@@ -57,6 +57,41 @@ TEST(CpuOps, GemmMultipliesByTheTransposedWeightAndAddsBias) {
   EXPECT_FALSE(ops::gemm(kCpu, f32(out, {2, 2}), f32(a, {2, 3}), f32(w, {3, 2})).is_ok());
 }
 
+TEST(CpuOps, FusedProjectionsEqualTheirUnfusedSequences) {
+  // gemm_add: residual (100, 200, 300, 400) += a @ w^T with a @ w^T = (4, 2, 10, 5).
+  std::vector<float> a = {1, 2, 3, 4, 5, 6}, w = {1, 0, 1, 0, 1, 0}, res = {100, 200, 300, 400};
+  ASSERT_TRUE(ops::gemm_add(kCpu, f32(res, {2, 2}), f32(a, {2, 3}), f32(w, {2, 3})).is_ok());
+  EXPECT_EQ(res, (std::vector<float>{104, 202, 310, 405}));
+  EXPECT_FALSE(ops::gemm_add(kCpu, f32(res, {1, 4}), f32(a, {2, 3}), f32(w, {2, 3})).is_ok());
+
+  // rms_norm_gemm: x = (3, 4) has rms sqrt(12.5); weight (1, 2); w rows pick each column.
+  std::vector<float> x = {3, 4}, g = {1, 2}, wid = {1, 0, 0, 1, 1, 1}, normed(2), out(3);
+  ASSERT_TRUE(ops::rms_norm_gemm(kCpu, f32(out, {1, 3}), f32(normed, {1, 2}), f32(x, {1, 2}), f32(g, {2}), 0.0f,
+                                 f32(wid, {3, 2}))
+                  .is_ok());
+  const float inv = 1.0f / std::sqrt(12.5f);
+  EXPECT_NEAR(out[0], 3 * inv, 1e-6);
+  EXPECT_NEAR(out[1], 8 * inv, 1e-6);
+  EXPECT_NEAR(out[2], 11 * inv, 1e-6);
+  std::vector<float> bad_g = {1, 2, 3};
+  EXPECT_FALSE(ops::rms_norm_gemm(kCpu, f32(out, {1, 3}), f32(normed, {1, 2}), f32(x, {1, 2}), f32(bad_g, {3}),
+                                  0.0f, f32(wid, {3, 2}))
+                   .is_ok());
+
+  // rms_norm_gemm_silu: gate = normed x0, up = normed x1 -> silu(gate) * up.
+  std::vector<float> wgu = {1, 0, 0, 1}, gate_up(2), act(1);
+  ASSERT_TRUE(ops::rms_norm_gemm_silu(kCpu, f32(act, {1, 1}), f32(normed, {1, 2}), f32(gate_up, {1, 2}),
+                                      f32(x, {1, 2}), f32(g, {2}), 0.0f, f32(wgu, {2, 2}))
+                  .is_ok());
+  const float gt = 3 * inv, up = 8 * inv;
+  EXPECT_NEAR(act[0], gt / (1 + std::exp(-gt)) * up, 1e-6);
+  // out must have half of w's rows.
+  std::vector<float> act2(2);
+  EXPECT_FALSE(ops::rms_norm_gemm_silu(kCpu, f32(act2, {1, 2}), f32(normed, {1, 2}), f32(gate_up, {1, 2}),
+                                       f32(x, {1, 2}), f32(g, {2}), 0.0f, f32(wgu, {2, 2}))
+                   .is_ok());
+}
+
 TEST(CpuOps, RopeRotatesHalvesOrPairs) {
   // D = R = 4, one head, table row: cos(a0), cos(a1), sin(a0), sin(a1) with a0 = 90°, a1 = 0°.
   std::vector<float> table = {0, 1, 1, 0};

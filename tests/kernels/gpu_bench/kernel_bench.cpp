@@ -187,6 +187,67 @@ int run(bool quick) {
     std::printf("%-22s %10.1f %9.0f %7.0f%%\n", g.name, ms * 1e3, gbs, 100.0 * gbs / read_bw);
   }
 
+  // ---- one Llama-3-8B decode layer's projections at M = 1 (attention left out): the
+  // unfused sequence (add_rms_norm, gemm, silu_and_mul) vs the fused ops, with and
+  // without programmatic dependent launch; 8 layers' weights rotate in one graph ----
+  {
+    const int64_t h = 4096, inter = 14336, qkv_n = 6144;
+    const int layers = 8;
+    struct Layer {
+      OwnedTensor qkv, o, gate_up, down, n1, n2;
+    };
+    std::vector<Layer> ls;
+    for (int i = 0; i < layers; ++i) {
+      Layer l{device({qkv_n, h}, DType::kBF16), device({h, h}, DType::kBF16), device({2 * inter, h}, DType::kBF16),
+              device({h, inter}, DType::kBF16), device({h}, DType::kBF16), device({h}, DType::kBF16)};
+      fill_random(l.qkv.view(), 60 + i);
+      fill_random(l.o.view(), 70 + i);
+      fill_random(l.gate_up.view(), 80 + i);
+      fill_random(l.down.view(), 90 + i);
+      fill_random(l.n1.view(), 100 + i);
+      fill_random(l.n2.view(), 110 + i);
+      ls.push_back(std::move(l));
+    }
+    OwnedTensor residual = device({1, h}, DType::kBF16), hidden = device({1, h}, DType::kBF16),
+                delta = device({1, h}, DType::kBF16), qkv = device({1, qkv_n}, DType::kBF16),
+                attn = device({1, h}, DType::kBF16), gu = device({1, 2 * inter}, DType::kBF16),
+                act = device({1, inter}, DType::kBF16);
+    fill_random(residual.view(), 120);
+    fill_random(delta.view(), 121);
+    fill_random(attn.view(), 122);
+    const double layer_bytes = 2.0 * (qkv_n * h + h * h + 2 * inter * h + h * inter);
+    auto unfused = [&](int i) {
+      const Layer& l = ls[static_cast<size_t>(i % layers)];
+      BENCH_CHECK(ops::add_rms_norm(ctx, hidden, residual, delta, l.n1, 1e-5f));
+      BENCH_CHECK(ops::gemm(ctx, qkv, hidden, l.qkv));
+      BENCH_CHECK(ops::gemm(ctx, delta, attn, l.o));
+      BENCH_CHECK(ops::add_rms_norm(ctx, hidden, residual, delta, l.n2, 1e-5f));
+      BENCH_CHECK(ops::gemm(ctx, gu, hidden, l.gate_up));
+      BENCH_CHECK(ops::silu_and_mul(ctx, act, gu));
+      BENCH_CHECK(ops::gemm(ctx, delta, act, l.down));
+    };
+    auto fused = [&](int i) {
+      const Layer& l = ls[static_cast<size_t>(i % layers)];
+      BENCH_CHECK(ops::rms_norm_gemm(ctx, qkv, hidden, residual, l.n1, 1e-5f, l.qkv));
+      BENCH_CHECK(ops::gemm_add(ctx, residual, attn, l.o));
+      BENCH_CHECK(ops::rms_norm_gemm_silu(ctx, act, hidden, gu, residual, l.n2, 1e-5f, l.gate_up));
+      BENCH_CHECK(ops::gemm_add(ctx, residual, act, l.down));
+    };
+    std::printf("\n%-34s %10s %9s %8s\n", "decode layer projections M=1", "us/layer", "GB/s", "of_read");
+    const bool pdl_was = cuda::pdl_enabled();
+    for (bool pdl : {false, true}) {
+      cuda::set_pdl_enabled(pdl);
+      for (bool f : {false, true}) {
+        const double ms = time_graph_ms(stream, reps, 4 * layers, f ? std::function<void(int)>(fused) : std::function<void(int)>(unfused));
+        const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
+        std::printf("%-34s %10.1f %9.0f %7.0f%%\n",
+                    (std::string(f ? "fused (4 kernels)" : "unfused (7 kernels)") + (pdl ? ", PDL" : "")).c_str(),
+                    ms * 1e3, gbs, 100.0 * gbs / read_bw);
+      }
+    }
+    cuda::set_pdl_enabled(pdl_was);
+  }
+
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----
   {
     const int64_t v = 128256;
