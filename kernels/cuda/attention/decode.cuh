@@ -10,6 +10,7 @@
 #pragma once
 
 #include "kernels/cuda/attention/attention_common.cuh"
+#include "kernels/cuda/attention/plan.h"
 
 namespace radix::cuda::attn {
 
@@ -55,7 +56,19 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
   const int kv_len = a.kv_indptr[b + 1] - kv_start;
   const int qpos = kv_len - 1;
   const int lo = V::first_visible(qpos, a);
-  const int chunk = (kv_len - lo + a.num_splits - 1) / a.num_splits;
+  // Splits of at least kMinPositionsPerSplit positions: the grid is planned (and graphs
+  // captured) for the longest context, so a short context leaves the upper splits
+  // inactive (their lse is -inf; merge_kernel skips them) instead of cutting itself
+  // into slivers that the merge must then combine.
+  const int len = kv_len - lo;
+  const int chunk = max(kMinPositionsPerSplit, (len + a.num_splits - 1) / a.num_splits);
+  const int active = len > 0 ? min(a.num_splits, (len + chunk - 1) / chunk) : 1;
+  if (split >= active) {
+    if (static_cast<int>(threadIdx.x) < heads) {
+      a.partial_lse[(static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h0 + threadIdx.x] = -INFINITY;
+    }
+    return;
+  }
   const int k_begin = lo + split * chunk;
   const int k_end = min(kv_len, k_begin + chunk);
   const int tiles = k_end > k_begin ? (k_end - k_begin + kT - 1) / kT : 0;
@@ -270,7 +283,9 @@ __global__ void __launch_bounds__(kD) merge_kernel(const AttnArgs a) {
   float acc = 0.0f, wsum = 0.0f;
   if (mx != -INFINITY) {
     for (int s = 0; s < a.num_splits; ++s) {
-      const float w = exp2f((a.partial_lse[s * plane + row] - mx) * kLog2e);
+      const float lse = a.partial_lse[s * plane + row];
+      if (lse == -INFINITY) continue;  // empty or inactive split: its partial_o is not written
+      const float w = exp2f((lse - mx) * kLog2e);
       wsum += w;
       acc += w * a.partial_o[(s * plane + row) * kD + d];
     }

@@ -32,6 +32,7 @@ struct AttnCase {
   float softcap = 0.0f;
   int window = -1;
   float q_range = 4.0f;
+  int plan_kv_len = 0;  // > max kv_len: plan splits for a longer context (as decode graphs do)
 };
 
 class AttentionGpu : public GpuKernelTest {
@@ -70,7 +71,7 @@ class AttentionGpu : public GpuKernelTest {
     p.sliding_window = c.window;
     p.logit_softcap = c.softcap;
     p.max_q_len = max_q;
-    p.max_kv_len = max_kv;
+    p.max_kv_len = std::max(max_kv, c.plan_kv_len);
     p.qo_indptr = qo_h;
     p.kv_indptr = kvp_h;
     p.kv_indices = kvi_h;
@@ -91,8 +92,7 @@ class AttentionGpu : public GpuKernelTest {
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     OwnedTensor got = to_host_f32(d_out);
     print_error(what.c_str(), got, ref);
-    // A second launch on a re-poisoned output gives the same bits (the split-KV merge
-    // counters were reset by the first launch).
+    // A second launch on a re-poisoned output gives the same bits.
     OwnedTensor d_out2 = poisoned({t, c.hq, c.d}, DType::kBF16);
     ASSERT_TRUE(ops::attention(gpu(), d_out2, d_q, d_kc, d_vc, dp).is_ok());
     EXPECT_TRUE(all_close(to_host_f32(d_out2), got, 0, 0)) << "second launch differs";
@@ -118,6 +118,16 @@ TEST_F(AttentionGpu, LlamaDecodeMatchesCpuForShortAndLongContexts) {
   check({32, 8, 128, {{1, 3000}}});  // one sequence: many splits
   check({32, 8, 128, {{1, 1}}});
   check({32, 8, 128, decode_batch(64, 300)});  // enough CTAs: no split
+}
+
+TEST_F(AttentionGpu, DecodePlannedForLongerContextsLeavesSplitsInactive) {
+  // Graphs plan splits for the whole context window; a short context then uses only the
+  // splits it fills (>= 64 positions each), and the merge skips the rest.
+  check({32, 8, 128, {{1, 1}}, 0.0f, -1, 4.0f, 8192});
+  check({32, 8, 128, {{1, 100}}, 0.0f, -1, 4.0f, 8192});
+  check({32, 8, 128, {{1, 700}}, 0.0f, -1, 4.0f, 8192});
+  check({32, 8, 128, decode_batch(3, 3000), 0.0f, -1, 4.0f, 8192});
+  check({16, 8, 256, {{1, 300}}, 50.0f, 64, 4.0f, 8192});  // window: the context starts late
 }
 
 TEST_F(AttentionGpu, QwenGroupOfSevenMatchesCpu) {
