@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick decode A/B on the GPU machine (.bundle carried): the attention and fused-GEMM
 # kernel tests, then `radix bench one-batch` decode steps at batch 1/64/128 with the
-# decode switches on and off (RADIX_L2_PREFETCH, RADIX_DECODE_MERGE_KERNEL, RADIX_PDL).
+# programmatic dependent launch on and off (RADIX_PDL=0).
 source .bundle/env.sh
 test_kernels_gpu --gtest_filter='Attention*:FusedGemm*' 2>&1 | grep -E "^\[  (PASSED|FAILED)|FAILED|error" | head -20
 ob() {
@@ -9,8 +9,7 @@ ob() {
 }
 for spec in "1 128 512" "64 1024 32" "128 1024 32"; do
   read -r b i o <<< "$spec"
-  for env in "" "RADIX_L2_PREFETCH=0" "RADIX_DECODE_MERGE_KERNEL=1" ${QUICK_PDL:+RADIX_PDL=0}; do
-    [[ $b == 128 && -n $env ]] && continue
+  for env in "" "RADIX_PDL=0"; do
     echo "== batch $b in $i out $o ${env:-(default)}"
     env $env bash -c "$(declare -f ob); ob --batch-size $b --input-len $i --output-len $o"
   done
