@@ -339,4 +339,71 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits,
   RADIX_DISPATCH(sample, out, logits, params);
 }
 
+Status apply_penalties(const OpContext& ctx, const Tensor& logits, const PenaltyTensors& params) {
+  const PenaltyTensors& p = params;
+  RADIX_RETURN_IF_ERROR(check_tensors("apply_penalties", ctx,
+                                      {&logits, &p.row_indptr, &p.token_ids, &p.counts, &p.flags,
+                                       &p.repetition, &p.frequency, &p.presence}));
+  RADIX_RETURN_IF_ERROR(check_dtype("apply_penalties", logits, DType::kF32));
+  for (const Tensor* t : {&p.row_indptr, &p.token_ids, &p.counts, &p.flags}) {
+    RADIX_RETURN_IF_ERROR(check_dtype("apply_penalties", *t, DType::kI32));
+  }
+  for (const Tensor* t : {&p.repetition, &p.frequency, &p.presence}) {
+    RADIX_RETURN_IF_ERROR(check_dtype("apply_penalties", *t, DType::kF32));
+  }
+  if (logits.ndim() != 2 || logits.size(1) == 0 || logits.size(1) > (int64_t{1} << 30)) {
+    return fail("apply_penalties",
+                "logits must be [N, V] with 0 < V <= 2^30, got " + logits.to_string());
+  }
+  const int64_t n = logits.size(0), e = p.token_ids.numel();
+  if (p.row_indptr.numel() != n + 1)
+    return fail("apply_penalties", "row_indptr " + p.row_indptr.to_string());
+  if (p.counts.numel() != e || p.flags.numel() != e || e > INT32_MAX) {
+    return fail("apply_penalties", "token_ids " + p.token_ids.to_string() + " counts " +
+                                       p.counts.to_string() + " flags " + p.flags.to_string());
+  }
+  for (const Tensor* t : {&p.repetition, &p.frequency, &p.presence}) {
+    if (t->numel() != n)
+      return fail("apply_penalties",
+                  "expected " + std::to_string(n) + " values, got " + t->to_string());
+  }
+  if (ctx.device.is_cpu()) {
+    const int32_t* ptr = p.row_indptr.data_as<const int32_t>();
+    if (ptr[0] != 0 || ptr[n] != e)
+      return fail("apply_penalties", "row_indptr must run from 0 to E");
+    for (int64_t r = 0; r < n; ++r) {
+      if (ptr[r + 1] < ptr[r]) return fail("apply_penalties", "row_indptr must not decrease");
+    }
+  }
+  RADIX_DISPATCH(apply_penalties, logits, params);
+}
+
+Status logprobs(const OpContext& ctx, const Tensor& logprob, const Tensor& top_ids,
+                const Tensor& top_logprobs, const Tensor& logits, const Tensor& tokens) {
+  RADIX_RETURN_IF_ERROR(
+      check_tensors("logprobs", ctx, {&logprob, &top_ids, &top_logprobs, &logits, &tokens}));
+  RADIX_RETURN_IF_ERROR(check_dtype("logprobs", logprob, DType::kF32));
+  RADIX_RETURN_IF_ERROR(check_dtype("logprobs", top_ids, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_dtype("logprobs", top_logprobs, DType::kF32));
+  RADIX_RETURN_IF_ERROR(check_dtype("logprobs", logits, DType::kF32));
+  RADIX_RETURN_IF_ERROR(check_dtype("logprobs", tokens, DType::kI32));
+  if (logits.ndim() != 2 || logits.size(1) == 0 || logits.size(1) > (int64_t{1} << 30)) {
+    return fail("logprobs", "logits must be [N, V] with 0 < V <= 2^30, got " + logits.to_string());
+  }
+  const int64_t n = logits.size(0);
+  if (logprob.numel() != n || tokens.numel() != n) {
+    return fail("logprobs", "logprob " + logprob.to_string() + " and tokens " + tokens.to_string() +
+                                " for logits " + logits.to_string());
+  }
+  RADIX_RETURN_IF_ERROR(check_ndim("logprobs", top_ids, 2));
+  RADIX_RETURN_IF_ERROR(check_same_shape("logprobs", top_ids, top_logprobs));
+  const int64_t k = top_ids.size(1);
+  if (top_ids.size(0) != n || k > kMaxTopLogprobs || k > logits.size(1)) {
+    return fail("logprobs", "top_ids must be [N, K] with K <= min(V, " +
+                                std::to_string(kMaxTopLogprobs) + "), got " + top_ids.to_string() +
+                                " for logits " + logits.to_string());
+  }
+  RADIX_DISPATCH(logprobs, logprob, top_ids, top_logprobs, logits, tokens);
+}
+
 }  // namespace radix::ops

@@ -140,5 +140,43 @@ Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits,
               const SamplingTensors& params);
 
+// ---- penalties and logprobs (the rest of runtime/sampler.h's per-row work) ----
+
+// Sparse per-row penalties for apply_penalties: row n's entries are
+// [row_indptr[n], row_indptr[n+1]) of token_ids/counts/flags, one entry per distinct
+// token id of that row (the host builds them from SamplerState's sets; a row never
+// names an id twice).
+struct PenaltyTensors {
+  Tensor row_indptr;  // i32 [N+1], row_indptr[0] = 0, row_indptr[N] = E
+  Tensor token_ids;   // i32 [E]: ids outside [0, V) are skipped
+  Tensor counts;      // i32 [E]: times the id was generated; > 0: frequency/presence apply
+  Tensor flags;       // i32 [E]: kPenaltySeen | kPenaltyMasked
+  Tensor repetition;  // f32 [N]: > 0, 1 = off
+  Tensor frequency;   // f32 [N]
+  Tensor presence;    // f32 [N]
+};
+inline constexpr int32_t kPenaltySeen = 1;    // in prompt + output: repetition applies
+inline constexpr int32_t kPenaltyMasked = 2;  // eos/stop id while min_new_tokens is pending
+
+// In place on logits f32 [N, V], per entry (id, count, flags) of row n, in this order
+// (SamplerState::apply_penalties, f32 arithmetic, no fused multiply-add):
+//   seen:      x = x > 0 ? x / repetition[n] : x * repetition[n]
+//   count > 0: x = x - (frequency[n] * count + presence[n])
+//   masked:    x = -inf
+// NaN stays NaN (ops::sample and ops::logprobs read it as -inf).
+Status apply_penalties(const OpContext& ctx, const Tensor& logits, const PenaltyTensors& params);
+
+inline constexpr int kMaxTopLogprobs = 20;  // the server's limit for top_logprobs_num
+
+// Raw log-probabilities of logits f32 [N, V] (NaN counts as -inf), with
+// lse = log(sum_i exp(x_i)) (-inf when no x is finite, +inf when some x is +inf):
+//   logprob f32 [N] = x[tokens[n]] - lse (-inf when tokens[n] is outside [0, V));
+//   top_ids i32 [N, K], top_logprobs f32 [N, K] = the K best ids by x (ties: lower id
+//   first) and their x - lse; 0 <= K <= min(V, kMaxTopLogprobs).
+// As runtime/sampler.h's token_logprob (which sums in f64; the CUDA kernel exps in f32
+// and sums in f64).
+Status logprobs(const OpContext& ctx, const Tensor& logprob, const Tensor& top_ids,
+                const Tensor& top_logprobs, const Tensor& logits, const Tensor& tokens);
+
 }  // namespace ops
 }  // namespace radix

@@ -384,9 +384,10 @@ void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
   publisher_.flush();
 }
 
-// On a device that samples (CUDA), every request whose next token needs only the
-// logits (no penalties, no min_new_tokens mask, no logprobs) is sampled there; the
-// others' rows come back to the host sampler.
+// On a device that samples (CUDA), every request's next token is sampled there:
+// penalties and the min_new_tokens mask go with it as sparse entries, and decode-token
+// logprobs come back per row; only prompt-logprob rows come back as logits (to
+// token_logprob on the host). On the CPU backend the host sampler does everything.
 void EngineImpl::plan_device_sampling(ScheduledStep& step) {
   device_sample_.assign(step.reqs.size(), -1);
   if (!runner_->samples_on_device()) return;
@@ -394,14 +395,12 @@ void EngineImpl::plan_device_sampling(ScheduledStep& step) {
     const Req* r = step.reqs[i];
     if (step.sample_row[i] < 0) continue;
     const SamplingParams& p = r->params;
-    if (p.return_logprob || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f ||
-        p.repetition_penalty != 1.0f || r->sampler->min_tokens_pending()) {
-      continue;
-    }
     device_sample_[i] = static_cast<int>(step.input.sample_rows.size());
     const double u = r->sampler->uniform(static_cast<uint64_t>(r->sampler->num_generated()));
     step.input.add_sample(step.sample_row[i], p.is_greedy() ? 0.0f : p.temperature, p.top_k, p.top_p, p.min_p,
                           static_cast<float>(u));
+    if (r->sampler->has_penalties()) step.input.add_penalties(*r->sampler, info_.vocab_size);
+    if (p.return_logprob) step.input.add_logprobs(p.top_logprobs_num);
   }
 }
 
@@ -450,6 +449,13 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
     }
     SampleOutput s;
     s.token = token;
+    if (step.reqs[i]->params.return_logprob) {
+      RADIX_CHECK(out.logprobs.size() ==
+                  out.tokens.size());  // the runner fills every row it was asked for
+      const TokenLogprob& lp = out.logprobs[static_cast<size_t>(device_sample_[i])];
+      s.logprob = lp.logprob;
+      s.top = lp.top;
+    }
     samples.push_back(std::move(s));
     which.push_back(i);
   }

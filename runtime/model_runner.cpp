@@ -20,6 +20,41 @@ void StepInput::add_sample(int32_t row, float t, int k, float p, float mp, float
   top_p.push_back(p);
   min_p.push_back(mp);
   uniform.push_back(u);
+  repetition.push_back(1.0f);
+  frequency.push_back(0.0f);
+  presence.push_back(0.0f);
+  penalty_indptr.push_back(static_cast<int32_t>(penalties.size()));
+  logprob_top.push_back(-1);
+}
+
+void StepInput::add_penalties(const SamplerState& state, int32_t vocab) {
+  RADIX_CHECK(!sample_rows.empty());
+  const SamplingParams& p = state.params();
+  repetition.back() = p.repetition_penalty;
+  frequency.back() = p.frequency_penalty;
+  presence.back() = p.presence_penalty;
+  state.append_penalty_entries(vocab, &penalties);
+  penalty_indptr.back() = static_cast<int32_t>(penalties.size());
+}
+
+void StepInput::add_logprobs(int top_n) {
+  RADIX_CHECK(!sample_rows.empty());
+  logprob_top.back() = top_n;
+}
+
+void StepInput::clear_samples() {
+  sample_rows.clear();
+  temperature.clear();
+  top_k.clear();
+  top_p.clear();
+  min_p.clear();
+  uniform.clear();
+  repetition.clear();
+  frequency.clear();
+  presence.clear();
+  penalty_indptr.assign(1, 0);
+  penalties.clear();
+  logprob_top.clear();
 }
 
 void StepInput::clear() {
@@ -32,13 +67,31 @@ void StepInput::clear() {
   logits_rows.clear();
   max_q_len = 0;
   max_kv_len = 0;
-  sample_rows.clear();
-  temperature.clear();
-  top_k.clear();
-  top_p.clear();
-  min_p.clear();
-  uniform.clear();
+  clear_samples();
 }
+
+// The sampling tail's buffers (on the runner's device), reused across steps.
+struct ModelRunner::SampleScratch {
+  std::vector<int32_t> lp_rows;  // host: the sample indices that want logprobs [M]
+  int top_cols = 0;              // K: the widest top list they ask for (<= V)
+  OwnedTensor raw;               // f32 [M, V]: their logits before penalties
+  OwnedTensor lp_tokens;         // i32 [M]: their sampled tokens
+  OwnedTensor lp;                // f32 [M]
+  OwnedTensor top_ids;           // i32 [M, K]
+  OwnedTensor top_lp;            // f32 [M, K]
+};
+
+// One step's sampling tail: penalties -> ops::sample -> logprobs (tensors on the device).
+struct ModelRunner::SampleRun {
+  Tensor picked;  // f32 [ns, V]: the rows to sample; penalties change it in place
+  Tensor tokens;  // i32 [ns]
+  SamplingTensors params;
+  bool penalize = false;
+  ops::PenaltyTensors penalties;
+  int64_t m = 0;               // rows with logprobs
+  Tensor lp_rows;              // i32 [M]: their sample indices
+  Tensor lp, top_ids, top_lp;  // outputs of ops::logprobs: [M], [M, K], [M, K]
+};
 
 // Everything the CUDA path keeps besides the model and the pool.
 struct ModelRunner::CudaState {
@@ -47,6 +100,10 @@ struct ModelRunner::CudaState {
   CudaStream stream;
   Buffer staging;      // pinned: the step's metadata, copied to the device in one transfer
   Buffer tokens_host;  // pinned: sampled tokens
+  // Steps with penalties or logprobs: their metadata (one more transfer) and results.
+  Buffer extras_staging;  // pinned
+  OwnedTensor extras;     // i32 device copy, layout in stage_sampling
+  Buffer logprobs_host;   // pinned: lp [M], top_ids [M, K], top_lp [M, K]
   OwnedTensor meta;    // eager steps: device copy of staging
   OwnedTensor logits;  // eager steps: f32 [rows, V]
   OwnedTensor sample_logits;  // eager steps: gathered rows to sample when not contiguous
@@ -66,7 +123,7 @@ struct ModelRunner::CudaState {
 #endif
 };
 
-ModelRunner::ModelRunner() = default;
+ModelRunner::ModelRunner() : scratch_(std::make_unique<SampleScratch>()) {}
 ModelRunner::~ModelRunner() = default;
 
 namespace {
@@ -232,9 +289,21 @@ int64_t index_host_rows(const StepInput& s, StepOutput* out) {
 
 Status check_sample_rows(const StepInput& s) {
   const size_t n = s.sample_rows.size();
-  if (s.temperature.size() != n || s.top_k.size() != n || s.top_p.size() != n || s.min_p.size() != n ||
-      s.uniform.size() != n) {
+  if (s.temperature.size() != n || s.top_k.size() != n || s.top_p.size() != n ||
+      s.min_p.size() != n || s.uniform.size() != n || s.repetition.size() != n ||
+      s.frequency.size() != n || s.presence.size() != n || s.logprob_top.size() != n ||
+      s.penalty_indptr.size() != n + 1) {
     return invalid_argument("step: sampling parameters do not match sample_rows");
+  }
+  const PenaltyEntries& e = s.penalties;
+  if (e.counts.size() != e.size() || e.flags.size() != e.size() || s.penalty_indptr[0] != 0 ||
+      s.penalty_indptr[n] != static_cast<int32_t>(e.size()) ||
+      !std::is_sorted(s.penalty_indptr.begin(), s.penalty_indptr.end())) {
+    return invalid_argument("step: penalty entries do not match penalty_indptr");
+  }
+  for (int32_t k : s.logprob_top) {
+    if (k < -1 || k > ops::kMaxTopLogprobs)
+      return invalid_argument("step: logprob_top out of range");
   }
   std::vector<char> seen(s.logits_rows.size(), 0);
   for (int32_t r : s.sample_rows) {
@@ -256,6 +325,7 @@ void ensure_host(OwnedTensor* t, int64_t rows, int64_t cols) {
 Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
   RADIX_RETURN_IF_ERROR(check_sample_rows(s));
   out->graph = false;
+  out->logprobs.clear();
   if (ctx_.device.is_cpu()) return forward_host(s, out);
 #ifdef RADIX_HAS_CUDA_KERNELS
   RADIX_ASSIGN_OR_RETURN(bool done, forward_graph(s, out));
@@ -311,15 +381,36 @@ Status ModelRunner::forward_host(const StepInput& s, StepOutput* out) {
                 picked.data_as<float>() + j * vocab);
   }
   out->tokens.assign(static_cast<size_t>(n), -1);
-  const SamplingTensors params{host_view(s.temperature, DType::kF32), host_view(s.top_k, DType::kI32),
-                               host_view(s.top_p, DType::kF32), host_view(s.min_p, DType::kF32),
-                               host_view(s.uniform, DType::kF32)};
-  RADIX_RETURN_IF_ERROR(ops::sample(ctx_, Tensor(out->tokens.data(), DType::kI32, {n}), picked, params));
+  SampleRun run;
+  run.picked = picked.view();
+  run.tokens = Tensor(out->tokens.data(), DType::kI32, {n});
+  run.params = SamplingTensors{host_view(s.temperature, DType::kF32),
+                               host_view(s.top_k, DType::kI32), host_view(s.top_p, DType::kF32),
+                               host_view(s.min_p, DType::kF32), host_view(s.uniform, DType::kF32)};
+  RADIX_RETURN_IF_ERROR(stage_sampling(s, &run));
+  RADIX_RETURN_IF_ERROR(run_sampling(run));
+  collect_sampling(s, out);
   ensure_host(&out->logits, host_rows, vocab);
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t h = out->logits_index[static_cast<size_t>(r)];
     if (h >= 0) std::copy_n(host_logits_.data_as<float>() + r * vocab, vocab, out->logits.data_as<float>() + h * vocab);
   }
+  return Status::ok();
+}
+
+// Grows *t (on dev) to hold `shape`, reusing it when it already does: rows grow x2, to at
+// least min_rows.
+static Status ensure_device(OwnedTensor* t, const Shape& shape, DType dtype, Device dev,
+                            int64_t min_rows = 64) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (t->view().numel() >= n && t->view().dtype() == dtype && t->view().ndim() == static_cast<int>(shape.size()) &&
+      (shape.size() < 2 || t->view().size(1) == shape[1])) {
+    return Status::ok();
+  }
+  Shape grown = shape;
+  grown[0] = std::max<int64_t>(shape[0] * 2, min_rows);
+  RADIX_ASSIGN_OR_RETURN(*t, OwnedTensor::empty(grown, dtype, dev));
   return Status::ok();
 }
 
@@ -329,19 +420,6 @@ namespace {
 Status ensure_pinned(Buffer* b, size_t bytes) {
   if (b->size() >= bytes) return Status::ok();
   RADIX_ASSIGN_OR_RETURN(*b, Buffer::allocate_pinned(std::max<size_t>(bytes * 2, 1 << 16)));
-  return Status::ok();
-}
-
-Status ensure_device(OwnedTensor* t, const Shape& shape, DType dtype, Device dev) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  if (t->view().numel() >= n && t->view().dtype() == dtype && t->view().ndim() == static_cast<int>(shape.size()) &&
-      (shape.size() < 2 || t->view().size(1) == shape[1])) {
-    return Status::ok();
-  }
-  Shape grown = shape;
-  grown[0] = std::max<int64_t>(shape[0] * 2, 64);
-  RADIX_ASSIGN_OR_RETURN(*t, OwnedTensor::empty(grown, dtype, dev));
   return Status::ok();
 }
 
@@ -397,6 +475,8 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.meta.view().slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
   const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len);
+  SampleRun run;
+  if (ns > 0) RADIX_RETURN_IF_ERROR(stage_sampling(s, &run));
   RADIX_RETURN_IF_ERROR(ensure_device(&c.logits, {std::max<int64_t>(rows, 1), vocab}, DType::kF32, ctx_.device));
   const Tensor logits = c.logits.view().slice_rows(0, rows);
   RADIX_RETURN_IF_ERROR(model_->forward(ctx_, b, kv_, logits));
@@ -415,8 +495,10 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
     }
     RADIX_RETURN_IF_ERROR(ensure_device(&c.tokens, {ns}, DType::kI32, ctx_.device));
     const Tensor tokens = c.tokens.view().slice_rows(0, ns);
-    const SamplingTensors params{views[9], views[8], views[10], views[11], views[12]};
-    RADIX_RETURN_IF_ERROR(ops::sample(ctx_, tokens, picked, params));
+    run.picked = picked;
+    run.tokens = tokens;
+    run.params = SamplingTensors{views[9], views[8], views[10], views[11], views[12]};
+    RADIX_RETURN_IF_ERROR(run_sampling(run));
     RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host, static_cast<size_t>(ns) * 4));
     RADIX_RETURN_IF_ERROR(copy_tensor(Tensor(c.tokens_host.data(), DType::kI32, {ns}), tokens, ctx_.stream));
   }
@@ -435,7 +517,10 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
     r = e;
   }
   RADIX_RETURN_IF_ERROR(c.stream.synchronize());
-  if (ns > 0) std::copy_n(static_cast<const int32_t*>(c.tokens_host.data()), ns, out->tokens.begin());
+  if (ns > 0) {
+    std::copy_n(static_cast<const int32_t*>(c.tokens_host.data()), ns, out->tokens.begin());
+    collect_sampling(s, out);
+  }
   return Status::ok();
 }
 
@@ -495,13 +580,27 @@ Result<bool> ModelRunner::forward_graph(const StepInput& s, StepOutput* out) {
   const int64_t used = stage_graph_step(&s, static_cast<int>(n), bs, g, host);
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.graph_meta.view().slice_rows(0, used), Tensor(host, DType::kI32, {used}), ctx_.stream));
+  SampleRun run;
+  RADIX_RETURN_IF_ERROR(stage_sampling(s, &run));
   RADIX_RETURN_IF_ERROR(it->second.launch(ctx_.stream));
+  // The graph holds the forward; the sampling tail (its shape depends on the step's
+  // penalties and logprobs) runs eagerly over the graph's logits, real rows only.
+  const Tensor meta = c.graph_meta.view();
+  auto f32 = [&](int64_t off) {
+    return Tensor(static_cast<int32_t*>(meta.data()) + off, DType::kF32, Shape{n}, ctx_.device);
+  };
+  run.picked = c.graph_logits.view().slice_rows(0, n);
+  run.tokens = c.graph_tokens.view().slice_rows(0, n);
+  run.params = SamplingTensors{f32(g.temp()), meta.slice_rows(g.topk(), g.topk() + n),
+                               f32(g.topp()), f32(g.minp()), f32(g.u())};
+  RADIX_RETURN_IF_ERROR(run_sampling(run));
   RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host, static_cast<size_t>(n) * 4));
-  RADIX_RETURN_IF_ERROR(copy_tensor(Tensor(c.tokens_host.data(), DType::kI32, {n}),
-                                    c.graph_tokens.view().slice_rows(0, n), ctx_.stream));
+  RADIX_RETURN_IF_ERROR(
+      copy_tensor(Tensor(c.tokens_host.data(), DType::kI32, {n}), run.tokens, ctx_.stream));
   RADIX_RETURN_IF_ERROR(c.stream.synchronize());
   out->tokens.assign(static_cast<const int32_t*>(c.tokens_host.data()),
                      static_cast<const int32_t*>(c.tokens_host.data()) + n);
+  collect_sampling(s, out);
   out->logits_index.assign(static_cast<size_t>(n), -1);
   out->graph = true;
   return true;
@@ -538,21 +637,14 @@ Status ModelRunner::capture_bucket(int bs) {
       copy_tensor(c.graph_meta.view().slice_rows(0, used), Tensor(host, DType::kI32, {used}), ctx_.stream));
   const Tensor meta = c.graph_meta.view();
   auto i32 = [&](int64_t off, int64_t len) { return meta.slice_rows(off, off + len); };
-  auto f32 = [&](int64_t off) {
-    return Tensor(static_cast<int32_t*>(meta.data()) + off, DType::kF32, Shape{bs}, ctx_.device);
-  };
   const std::vector<Tensor> views = {i32(g.ids(), bs), i32(g.pos(), bs), i32(g.loc(), bs), i32(g.qo(), bs + 1),
                                      i32(g.kvp(), bs + 1), i32(g.kv(), c.kv_capacity), i32(g.rows(), bs)};
   // max_kv_len = the context length: the split-KV plan baked into the graph must cover
   // any context a replay brings (short contexts leave some splits empty).
   const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, 1, context_len_);
-  const SamplingTensors params{f32(g.temp()), i32(g.topk(), bs), f32(g.topp()), f32(g.minp()), f32(g.u())};
   const Tensor logits = c.graph_logits.view().slice_rows(0, bs);
-  const Tensor tokens = c.graph_tokens.view().slice_rows(0, bs);
-  auto body = [&]() -> Status {
-    RADIX_RETURN_IF_ERROR(model_->forward(ctx_, b, kv_, logits));
-    return ops::sample(ctx_, tokens, logits, params);
-  };
+  // The forward only: sampling runs after the replay (forward_graph).
+  auto body = [&]() -> Status { return model_->forward(ctx_, b, kv_, logits); };
   RADIX_RETURN_IF_ERROR(body());  // warm-up outside the capture: plans, kernel attributes
   RADIX_RETURN_IF_ERROR(c.stream.synchronize());
   RADIX_ASSIGN_OR_RETURN(CudaGraph graph, CudaGraph::capture(ctx_.stream, body));
@@ -565,5 +657,152 @@ Status ModelRunner::forward_eager(const StepInput&, StepOutput*) {
 }
 Status ModelRunner::capture_graphs() { return Status::ok(); }
 #endif
+
+// Finds the rows that want logprobs, puts the step's penalty and logprob metadata on the
+// device (CUDA: one transfer, queued on the stream; CPU: views of the step's vectors) and
+// sizes the logprobs outputs. Fills run's penalties/logprob fields only.
+Status ModelRunner::stage_sampling(const StepInput& s, SampleRun* run) {
+  SampleScratch& sc = *scratch_;
+  const auto ns = static_cast<int64_t>(s.sample_rows.size());
+  const int64_t vocab = model_->config().vocab_size;
+  sc.lp_rows.clear();
+  int top = 0;
+  for (int64_t j = 0; j < ns; ++j) {
+    if (s.logprob_top[static_cast<size_t>(j)] < 0) continue;
+    sc.lp_rows.push_back(static_cast<int32_t>(j));
+    top = std::max(top, s.logprob_top[static_cast<size_t>(j)]);
+  }
+  sc.top_cols = static_cast<int>(std::min<int64_t>(top, vocab));
+  run->m = static_cast<int64_t>(sc.lp_rows.size());
+  run->penalize = s.penalties.size() > 0;
+  if (!run->penalize && run->m == 0) return Status::ok();
+  const auto e = static_cast<int64_t>(s.penalties.size());
+  const int64_t m = run->m;
+  if (ctx_.device.is_cpu()) {
+    run->penalties = ops::PenaltyTensors{
+        host_view(s.penalty_indptr, DType::kI32),   host_view(s.penalties.ids, DType::kI32),
+        host_view(s.penalties.counts, DType::kI32), host_view(s.penalties.flags, DType::kI32),
+        host_view(s.repetition, DType::kF32),       host_view(s.frequency, DType::kF32),
+        host_view(s.presence, DType::kF32)};
+    run->lp_rows = host_view(sc.lp_rows, DType::kI32);
+  } else {
+#ifdef RADIX_HAS_CUDA_KERNELS
+    // One i32 buffer: penalty_indptr [ns+1], ids, counts, flags [E each], repetition,
+    // frequency, presence [ns each, f32 stored bitwise], lp_rows [M].
+    CudaState& c = *cuda_;
+    const int64_t total = (ns + 1) + 3 * e + 3 * ns + m;
+    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.extras_staging, static_cast<size_t>(total) * 4));
+    RADIX_RETURN_IF_ERROR(ensure_device(&c.extras, {total}, DType::kI32, ctx_.device, 1 << 12));
+    auto* host = static_cast<int32_t*>(c.extras_staging.data());
+    const Tensor dev = c.extras.view();
+    int64_t off = 0;
+    auto put = [&](const void* src, int64_t len, DType dtype) {
+      if (len > 0) std::memcpy(host + off, src, static_cast<size_t>(len) * 4);
+      Tensor view(static_cast<int32_t*>(dev.data()) + off, dtype, Shape{len}, ctx_.device);
+      off += len;
+      return view;
+    };
+    run->penalties.row_indptr = put(s.penalty_indptr.data(), ns + 1, DType::kI32);
+    run->penalties.token_ids = put(s.penalties.ids.data(), e, DType::kI32);
+    run->penalties.counts = put(s.penalties.counts.data(), e, DType::kI32);
+    run->penalties.flags = put(s.penalties.flags.data(), e, DType::kI32);
+    run->penalties.repetition = put(s.repetition.data(), ns, DType::kF32);
+    run->penalties.frequency = put(s.frequency.data(), ns, DType::kF32);
+    run->penalties.presence = put(s.presence.data(), ns, DType::kF32);
+    run->lp_rows = put(sc.lp_rows.data(), m, DType::kI32);
+    RADIX_RETURN_IF_ERROR(
+        copy_tensor(dev.slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
+#endif
+  }
+  if (m == 0) return Status::ok();
+  const int k = sc.top_cols;
+  RADIX_RETURN_IF_ERROR(ensure_device(&sc.lp, {m}, DType::kF32, ctx_.device));
+  run->lp = sc.lp.view().slice_rows(0, m);
+  if (k > 0) {
+    RADIX_RETURN_IF_ERROR(ensure_device(&sc.top_ids, {m, k}, DType::kI32, ctx_.device));
+    RADIX_RETURN_IF_ERROR(ensure_device(&sc.top_lp, {m, k}, DType::kF32, ctx_.device));
+    run->top_ids = sc.top_ids.view().slice_rows(0, m);
+    run->top_lp = sc.top_lp.view().slice_rows(0, m);
+  } else {  // no columns: any valid pointer will do
+    run->top_ids = Tensor(sc.lp.view().data(), DType::kI32, {m, 0}, ctx_.device);
+    run->top_lp = Tensor(sc.lp.view().data(), DType::kF32, {m, 0}, ctx_.device);
+  }
+  return Status::ok();
+}
+
+// penalties -> ops::sample -> ops::logprobs on the runner's device. The logprob rows are
+// gathered before the penalties change `picked` (logprobs are of the raw logits); on
+// CUDA their results are queued for copying into pinned memory (collect_sampling reads
+// them after the step's sync).
+Status ModelRunner::run_sampling(const SampleRun& run) {
+  SampleScratch& sc = *scratch_;
+  const int64_t ns = run.picked.size(0), vocab = run.picked.size(1), m = run.m;
+  Tensor raw = run.picked;
+  if (m > 0 && (run.penalize || m < ns)) {
+    RADIX_RETURN_IF_ERROR(ensure_device(&sc.raw, {m, vocab}, DType::kF32, ctx_.device, 1));
+    raw = sc.raw.view().slice_rows(0, m);
+    RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx_, raw, run.picked, run.lp_rows));
+  }
+  if (run.penalize) RADIX_RETURN_IF_ERROR(ops::apply_penalties(ctx_, run.picked, run.penalties));
+  RADIX_RETURN_IF_ERROR(ops::sample(ctx_, run.tokens, run.picked, run.params));
+  if (m == 0) return Status::ok();
+  Tensor tokens = run.tokens;
+  if (m < ns) {
+    RADIX_RETURN_IF_ERROR(ensure_device(&sc.lp_tokens, {m}, DType::kI32, ctx_.device));
+    tokens = sc.lp_tokens.view().slice_rows(0, m);
+    RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx_, tokens, run.tokens, run.lp_rows));
+  }
+  RADIX_RETURN_IF_ERROR(ops::logprobs(ctx_, run.lp, run.top_ids, run.top_lp, raw, tokens));
+#ifdef RADIX_HAS_CUDA_KERNELS
+  if (ctx_.device.is_cuda()) {
+    CudaState& c = *cuda_;
+    const int64_t k = sc.top_cols;
+    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.logprobs_host, static_cast<size_t>(m + 2 * m * k) * 4));
+    auto* host = static_cast<int32_t*>(c.logprobs_host.data());
+    RADIX_RETURN_IF_ERROR(copy_tensor(Tensor(host, DType::kF32, {m}), run.lp, ctx_.stream));
+    if (k > 0) {
+      RADIX_RETURN_IF_ERROR(
+          copy_tensor(Tensor(host + m, DType::kI32, {m, k}), run.top_ids, ctx_.stream));
+      RADIX_RETURN_IF_ERROR(
+          copy_tensor(Tensor(host + m + m * k, DType::kF32, {m, k}), run.top_lp, ctx_.stream));
+    }
+  }
+#endif
+  return Status::ok();
+}
+
+// After the step's results reached the host: each logprob row's TokenLogprob (out->tokens
+// must already hold the sampled tokens).
+void ModelRunner::collect_sampling(const StepInput& s, StepOutput* out) {
+  const SampleScratch& sc = *scratch_;
+  const auto m = static_cast<int64_t>(sc.lp_rows.size());
+  out->logprobs.clear();
+  if (m == 0) return;
+  const int64_t k = sc.top_cols;
+  const float* lp = nullptr;
+  const int32_t* top_ids = nullptr;
+  const float* top_lp = nullptr;
+  if (ctx_.device.is_cpu()) {
+    lp = sc.lp.data_as<const float>();
+    top_ids = k > 0 ? sc.top_ids.data_as<const int32_t>() : nullptr;
+    top_lp = k > 0 ? sc.top_lp.data_as<const float>() : nullptr;
+  } else {
+#ifdef RADIX_HAS_CUDA_KERNELS
+    const auto* host = static_cast<const int32_t*>(cuda_->logprobs_host.data());
+    lp = reinterpret_cast<const float*>(host);
+    top_ids = host + m;
+    top_lp = reinterpret_cast<const float*>(host + m + m * k);
+#endif
+  }
+  out->logprobs.resize(s.sample_rows.size());
+  for (int64_t i = 0; i < m; ++i) {
+    const auto j = static_cast<size_t>(sc.lp_rows[static_cast<size_t>(i)]);
+    TokenLogprob& t = out->logprobs[j];
+    t.id = out->tokens[j];
+    t.logprob = lp[i];
+    const int64_t n = std::min<int64_t>(s.logprob_top[j], k);
+    for (int64_t q = 0; q < n; ++q) t.top.emplace_back(top_ids[i * k + q], top_lp[i * k + q]);
+  }
+}
 
 }  // namespace radix

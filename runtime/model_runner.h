@@ -1,13 +1,15 @@
 // ModelRunner: owns the model, the KV pool tensors and the device-side copy of each
 // step's metadata. The scheduler hands it a StepInput (host arrays); it copies them to
 // the device in one transfer, runs the forward, samples the rows the engine asked it
-// to sample on the device (ops::sample) and returns the other rows' logits (f32) on the
-// host.
+// to sample on the device (ops::apply_penalties -> ops::sample -> ops::logprobs of the
+// raw rows) and returns the tokens, their logprobs and the other rows' logits (f32) on
+// the host.
 //
-// On CUDA, decode steps whose rows are all sampled on the device run as CUDA graphs:
-// one graph per batch-size bucket (1, 2, 4, 8, 16, 24, ..., cuda_graph_max_bs), captured
-// at startup over fixed metadata buffers; a step is padded to its bucket with dummy
-// rows that read and write only the reserved KV slot 0.
+// On CUDA, decode steps whose rows are all sampled on the device run their forward as
+// CUDA graphs: one graph per batch-size bucket (1, 2, 4, 8, 16, 24, ...,
+// cuda_graph_max_bs), captured at startup over fixed metadata buffers; a step is padded
+// to its bucket with dummy rows that read and write only the reserved KV slot 0. The
+// sampling runs after the replay, over the real rows.
 #pragma once
 
 #include <memory>
@@ -17,6 +19,7 @@
 #include "core/buffer.h"
 #include "models/model.h"
 #include "runtime/engine.h"
+#include "runtime/sampler.h"
 
 namespace radix {
 
@@ -32,12 +35,31 @@ struct StepInput {
   std::vector<int32_t> sample_rows;
   std::vector<float> temperature, top_p, min_p, uniform;
   std::vector<int32_t> top_k;
+  // Per sample row j, done on the same device around ops::sample (runtime/sampler.h's
+  // order): penalties first (ops::apply_penalties; row j's entries are
+  // [penalty_indptr[j], penalty_indptr[j+1]) of `penalties`), and after the sample the
+  // raw logprob of the token with logprob_top[j] alternatives (ops::logprobs over the
+  // logits before penalties; -1: no logprobs).
+  std::vector<float> repetition, frequency, presence;
+  std::vector<int32_t> penalty_indptr = {0};
+  PenaltyEntries penalties;
+  std::vector<int32_t> logprob_top;
+
   void add_sample(int32_t row, float temperature, int top_k, float top_p, float min_p, float uniform);
+  // For the sample row added last: `state`'s penalties and min_new_tokens mask.
+  void add_penalties(const SamplerState& state, int32_t vocab);
+  // For the sample row added last: return its token's logprob and top_n alternatives.
+  void add_logprobs(int top_n);
+  void clear_samples();  // drops every sample row
   void clear();
 };
 
 struct StepOutput {
   std::vector<int32_t> tokens;         // one per sample_rows entry; -1: no finite logit
+  // Empty when no sample row asked for logprobs; else one per sample_rows entry: for a
+  // row with logprob_top >= 0, id = its token, the raw logprob and min(logprob_top, V)
+  // alternatives (token_logprob semantics); default for the others.
+  std::vector<TokenLogprob> logprobs;
   OwnedTensor logits;                  // host f32 [rows not sampled, V]
   std::vector<int32_t> logits_index;   // per logits row: its row in `logits`, or -1
   bool graph = false;                  // the step ran as a captured CUDA graph
@@ -60,6 +82,8 @@ class ModelRunner {
 
  private:
   struct CudaState;  // stream, pinned staging, device buffers, graphs (model_runner.cpp)
+  struct SampleScratch;  // buffers of the sampling tail, on the runner's device
+  struct SampleRun;      // one step's sampling tail: its tensors (model_runner.cpp)
   ModelRunner();
   Status allocate_kv(const EngineOptions& options);
   Status forward_host(const StepInput& step, StepOutput* out);
@@ -67,6 +91,9 @@ class ModelRunner {
   Result<bool> forward_graph(const StepInput& step, StepOutput* out);
   Status capture_graphs();
   Status capture_bucket(int bs);
+  Status run_sampling(const SampleRun& run);
+  Status stage_sampling(const StepInput& s, SampleRun* run);
+  void collect_sampling(const StepInput& s, StepOutput* out);
 
   std::unique_ptr<CausalLM> model_;
   OpContext ctx_;
@@ -77,6 +104,7 @@ class ModelRunner {
   int num_slots_ = 0;
   int context_len_ = 0;
   OwnedTensor host_logits_;  // CPU backend: every row's logits
+  std::unique_ptr<SampleScratch> scratch_;
   double load_seconds_ = 0;
 };
 

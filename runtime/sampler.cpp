@@ -173,6 +173,54 @@ void SamplerState::apply_penalties(std::span<float> logits) const {
   }
 }
 
+void PenaltyEntries::clear() {
+  ids.clear();
+  counts.clear();
+  flags.clear();
+}
+
+bool SamplerState::has_penalties() const {
+  return !seen_.empty() || !output_counts_.empty() ||
+         (min_tokens_pending() && (!eos_ids_.empty() || !params_.stop_token_ids.empty()));
+}
+
+void SamplerState::append_penalty_entries(int32_t vocab, PenaltyEntries* out) const {
+  auto in_vocab = [vocab](int32_t id) { return id >= 0 && id < vocab; };
+  auto count_of = [&](int32_t id) {
+    if (output_counts_.empty()) return 0;
+    const auto it = output_counts_.find(id);
+    return it == output_counts_.end() ? 0 : it->second;
+  };
+  auto push = [out](int32_t id, int32_t count, int32_t flags) {
+    out->ids.push_back(id);
+    out->counts.push_back(count);
+    out->flags.push_back(flags);
+  };
+  // The masked ids first (a handful, maybe repeated across eos and stop ids), then the
+  // repetition set and the output counts without them: every id once.
+  std::vector<int32_t> masked;
+  if (min_tokens_pending()) {
+    for (const auto* ids : {&eos_ids_, &params_.stop_token_ids}) {
+      for (int32_t id : *ids) {
+        if (in_vocab(id) && std::find(masked.begin(), masked.end(), id) == masked.end())
+          masked.push_back(id);
+      }
+    }
+  }
+  auto is_masked = [&](int32_t id) {
+    return std::find(masked.begin(), masked.end(), id) != masked.end();
+  };
+  for (int32_t id : masked) {
+    push(id, count_of(id), ops::kPenaltyMasked | (seen_.count(id) ? ops::kPenaltySeen : 0));
+  }
+  for (int32_t id : seen_) {
+    if (in_vocab(id) && !is_masked(id)) push(id, count_of(id), ops::kPenaltySeen);
+  }
+  for (const auto& [id, count] : output_counts_) {
+    if (in_vocab(id) && !is_masked(id) && !seen_.count(id)) push(id, count, 0);
+  }
+}
+
 Result<SampleOutput> sample_row(std::span<const float> logits, const SamplerState& state) {
   const SamplingParams& p = state.params();
   const size_t v = logits.size();

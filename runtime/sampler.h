@@ -13,6 +13,10 @@
 //
 // Logprobs are those of the raw model distribution (log_softmax of the logits before
 // penalties, temperature and truncation), as SGLang v0.3's LogitsProcessor returns them.
+//
+// On CUDA the model runner does the same on the device (kernels/ops.h: apply_penalties
+// from append_penalty_entries, sample, logprobs); this sampler is their reference and
+// the CPU backend's sampler.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +28,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "kernels/ops.h"
 #include "runtime/engine.h"
 #include "runtime/sampling_params.h"
 
@@ -33,6 +38,14 @@ struct SampleOutput {
   int32_t token = 0;
   float logprob = 0.0f;  // raw log-probability of token (when params.return_logprob)
   std::vector<std::pair<int32_t, float>> top;  // top_logprobs_num best (id, logprob)
+};
+
+// SamplerState::apply_penalties in sparse form, for ops::apply_penalties (kernels/ops.h):
+// one entry per distinct token id that a row's penalties change.
+struct PenaltyEntries {
+  std::vector<int32_t> ids, counts, flags;  // flags: ops::kPenaltySeen | ops::kPenaltyMasked
+  size_t size() const { return ids.size(); }
+  void clear();
 };
 
 class SamplerState {
@@ -57,6 +70,13 @@ class SamplerState {
 
   // Adds penalties and the min_new_tokens mask to logits [V] in place (step 1 above).
   void apply_penalties(std::span<float> logits) const;
+  // True when apply_penalties may change a logit (a penalty has tokens to act on, or
+  // eos/stop ids are masked).
+  bool has_penalties() const;
+  // apply_penalties for a device: appends to `out` one entry per distinct id in
+  // [0, vocab) that it changes (no order), with the id's output count and flags, so
+  // ops::apply_penalties over them gives the same row.
+  void append_penalty_entries(int32_t vocab, PenaltyEntries* out) const;
 
  private:
   SamplingParams params_;

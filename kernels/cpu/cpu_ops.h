@@ -33,5 +33,8 @@ Status gather_rows(const Tensor& out, const Tensor& x, const Tensor& index);
 Status add(const Tensor& out, const Tensor& a, const Tensor& b);
 Status argmax(const Tensor& out, const Tensor& logits);
 Status sample(const Tensor& out, const Tensor& logits, const SamplingTensors& params);
+Status apply_penalties(const Tensor& logits, const ops::PenaltyTensors& params);
+Status logprobs(const Tensor& logprob, const Tensor& top_ids, const Tensor& top_logprobs,
+                const Tensor& logits, const Tensor& tokens);
 
 }  // namespace radix::cpu

@@ -46,4 +46,10 @@ void set_pdl_enabled(bool on);
 // Benchmark helper (not an op): reads all of x once; scratch is >= 16 KB of device memory.
 Status read_probe(const OpContext& ctx, const Tensor& x, const Tensor& scratch);
 
+// sampling/penalties.cu and sampling/logprobs.cu.
+Status apply_penalties(const OpContext& ctx, const Tensor& logits,
+                       const ops::PenaltyTensors& params);
+Status logprobs(const OpContext& ctx, const Tensor& logprob, const Tensor& top_ids,
+                const Tensor& top_logprobs, const Tensor& logits, const Tensor& tokens);
+
 }  // namespace radix::cuda

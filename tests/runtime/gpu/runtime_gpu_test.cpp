@@ -1,18 +1,22 @@
 // The runtime on the CUDA backend with the bundled default model (bf16):
 // - decode steps replayed from CUDA graphs (padded to their batch bucket) sample the
 //   same tokens as the eager path's logits say, for batch sizes across several buckets;
-// - the engine serves a mix of requests (greedy and sampled on the device, logprobs and
-//   penalties on the host, n > 1) to completion without leaking KV, and a seeded
+// - penalties, the min_new_tokens mask and decode logprobs done on the device (eager
+//   prefill and graph decode steps) agree with the host sampler on the same logits;
+// - the engine serves a mix of requests (greedy, sampled, logprobs and penalties, all
+//   sampled on the device; n > 1) to completion without leaking KV, and a seeded
 //   request is reproducible.
 // Skipped (and reported) where there is no CUDA device.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "core/buffer.h"
 #include "runtime/engine.h"
 #include "runtime/model_runner.h"
+#include "runtime/sampler.h"
 
 namespace radix {
 namespace {
@@ -108,10 +112,106 @@ TEST(RuntimeGpu, GraphDecodeStepsAgreeWithEagerLogits) {
   }
 }
 
+// Checks one device-sampled row against the host sampler on `raw` (the same step's
+// logits from a forward without sample rows): the greedy token after penalties and the
+// min_new_tokens mask, and the raw logprobs. `tol` absorbs the difference between the
+// two forwards' logits (none for two eager forwards, bf16 noise for graph vs eager).
+void expect_like_host(std::span<const float> raw, const SamplerState& state, int32_t token,
+                      const StepOutput& out, size_t j, float tol) {
+  std::vector<float> pen(raw.begin(), raw.end());
+  for (float& x : pen) x = std::isnan(x) ? -INFINITY : x;
+  state.apply_penalties(pen);
+  const float best = *std::max_element(pen.begin(), pen.end());
+  ASSERT_GE(token, 0);
+  ASSERT_LT(static_cast<size_t>(token), raw.size());
+  EXPECT_GE(pen[static_cast<size_t>(token)], best - tol * std::max(1.0f, std::fabs(best)))
+      << "token " << token << " penalized " << pen[static_cast<size_t>(token)] << " best " << best;
+  // A logprob moves with its logit and with the log-sum-exp: twice the logits' slack.
+  const float lp_tol =
+      2 * tol * std::max(1.0f, std::fabs(*std::max_element(raw.begin(), raw.end()))) + 1e-4f;
+  const SamplingParams& p = state.params();
+  if (!p.return_logprob) return;
+  ASSERT_EQ(out.logprobs.size(), out.tokens.size());
+  const TokenLogprob& got = out.logprobs[j];
+  const std::vector<float> lsm = log_softmax(raw);
+  EXPECT_EQ(got.id, token);
+  EXPECT_NEAR(got.logprob, lsm[static_cast<size_t>(token)], lp_tol);
+  const TokenLogprob want = token_logprob(raw, token, p.top_logprobs_num);
+  ASSERT_EQ(got.top.size(), want.top.size());
+  for (size_t q = 0; q < want.top.size(); ++q) {
+    const auto [id, lp] = got.top[q];
+    EXPECT_NEAR(lp, want.top[q].second, lp_tol) << "rank " << q;
+    // A different id only where the host's logprobs nearly tie.
+    if (id != want.top[q].first) {
+      EXPECT_NEAR(lsm[static_cast<size_t>(id)], want.top[q].second, lp_tol) << "rank " << q;
+    }
+  }
+}
+
+TEST(RuntimeGpu, PenaltiesAndLogprobsOnTheDeviceMatchTheHostSampler) {
+  if (!have_cuda()) GTEST_SKIP();
+  auto runner = ModelRunner::create(cuda_options());
+  ASSERT_TRUE(runner.is_ok()) << runner.status().to_string();
+  const auto vocab = static_cast<int32_t>((*runner)->config().vocab_size);
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> tok(3, vocab - 1);
+  const int bs = 9;
+  Batch batch;
+  for (int b = 0; b < bs; ++b) {
+    batch.ids.emplace_back(static_cast<size_t>(4 + b * 3));
+    for (auto& t : batch.ids.back()) t = tok(rng);
+  }
+  // Prefill (eager) and then decode steps (CUDA graphs), each run twice: once for the
+  // host's logits, once sampled on the device with penalties and logprobs.
+  for (int step = 0; step < 4; ++step) {
+    const bool decode = step > 0;
+    StepInput in = make_step(batch, decode);
+    StepOutput logits;
+    ASSERT_TRUE((*runner)->forward(in, &logits).is_ok());
+    std::vector<std::unique_ptr<SamplerState>> states;
+    for (int b = 0; b < bs; ++b) {
+      std::span<const float> raw(logits.logits.data_as<float>() + static_cast<int64_t>(b) * vocab,
+                                 static_cast<size_t>(vocab));
+      const auto best =
+          static_cast<int32_t>(std::max_element(raw.begin(), raw.end()) - raw.begin());
+      SamplingParams p;
+      p.temperature = 0.0f;
+      p.repetition_penalty = b % 2 ? 1.3f : 1.0f;
+      p.frequency_penalty = 0.6f * static_cast<float>(b % 3);
+      p.presence_penalty = b % 3 ? 0.4f : 0.0f;
+      p.min_new_tokens = b % 4 == 0 ? 8 : 0;  // masks its best token, made an eos id
+      p.return_logprob = b % 3 != 2;
+      p.top_logprobs_num = (b * 7) % 21;
+      const auto& seq = batch.ids[static_cast<size_t>(b)];
+      auto st = std::make_unique<SamplerState>(p, 1, seq, std::vector<int32_t>{best});
+      for (int g = 0; g < 3; ++g) st->on_token(g == 0 ? best : seq[static_cast<size_t>(g)]);
+      in.add_sample(b, 0.0f, 0, 1.0f, 0.0f, 0.0f);
+      if (st->has_penalties()) in.add_penalties(*st, vocab);
+      if (p.return_logprob) in.add_logprobs(p.top_logprobs_num);
+      states.push_back(std::move(st));
+    }
+    StepOutput sampled;
+    ASSERT_TRUE((*runner)->forward(in, &sampled).is_ok());
+    EXPECT_EQ(sampled.graph, decode) << "step " << step;
+    ASSERT_EQ(sampled.tokens.size(), static_cast<size_t>(bs));
+    for (int b = 0; b < bs; ++b) {
+      SCOPED_TRACE("step " + std::to_string(step) + " seq " + std::to_string(b));
+      std::span<const float> raw(logits.logits.data_as<float>() + static_cast<int64_t>(b) * vocab,
+                                 static_cast<size_t>(vocab));
+      const int32_t t = sampled.tokens[static_cast<size_t>(b)];
+      expect_like_host(raw, *states[static_cast<size_t>(b)], t, sampled, static_cast<size_t>(b),
+                       decode ? 0.05f : 1e-3f);
+      batch.ids[static_cast<size_t>(b)].push_back(t);
+    }
+  }
+}
+
 struct Result1 {
   std::vector<std::vector<int32_t>> tokens;
   std::vector<FinishReason> reasons;
   int logprobs = 0;
+  int top_entries = 0;   // alternatives over all logprob events
+  int bad_logprobs = 0;  // events whose logprob is not a finite value <= 0 of its token
   Status error;
 };
 
@@ -124,6 +224,14 @@ Result1 collect(RequestHandle& h, int n) {
     auto& t = r.tokens[static_cast<size_t>(ev.index)];
     t.insert(t.end(), ev.token_ids.begin(), ev.token_ids.end());
     r.logprobs += static_cast<int>(ev.logprobs.size());
+    for (size_t k = 0; k < ev.logprobs.size(); ++k) {
+      const TokenLogprob& lp = ev.logprobs[k];
+      r.top_entries += static_cast<int>(lp.top.size());
+      const bool ok = std::isfinite(lp.logprob) && lp.logprob <= 0.0f && k < ev.token_ids.size() &&
+                      lp.id == ev.token_ids[k] &&
+                      (lp.top.empty() || lp.top[0].second >= lp.logprob);
+      r.bad_logprobs += ok ? 0 : 1;
+    }
     if (!ev.error.is_ok()) r.error = ev.error;
     if (ev.finished) r.reasons[static_cast<size_t>(ev.index)] = ev.finish_reason;
   }
@@ -151,8 +259,16 @@ TEST(RuntimeGpu, EngineServesMixedRequestsOnTheDevice) {
       case 0: p.temperature = 0; break;                               // greedy, device
       case 1: p.temperature = 0.8f; p.top_p = 0.9f; break;            // device
       case 2: p.temperature = 1.0f; p.top_k = 20; p.min_p = 0.05f; break;  // device
-      case 3: p.temperature = 0.7f; p.return_logprob = true; p.top_logprobs_num = 3; break;  // host
-      case 4: p.temperature = 0.7f; p.frequency_penalty = 0.5f; p.repetition_penalty = 1.2f; break;  // host
+      case 3:
+        p.temperature = 0.7f;
+        p.return_logprob = true;
+        p.top_logprobs_num = 3;
+        break;
+      case 4:
+        p.temperature = 0.7f;
+        p.frequency_penalty = 0.5f;
+        p.repetition_penalty = 1.2f;
+        break;
       default: p.temperature = 0.9f; p.n = 3; break;                  // n > 1
     }
     auto h = (*engine)->submit({"", prompt, p});
@@ -170,6 +286,8 @@ TEST(RuntimeGpu, EngineServesMixedRequestsOnTheDevice) {
     }
     if (want_logprobs[i]) {
       EXPECT_EQ(r.logprobs, 16 + static_cast<int>(i % 9));
+      EXPECT_EQ(r.top_entries, 3 * r.logprobs);  // top_logprobs_num = 3
+      EXPECT_EQ(r.bad_logprobs, 0);
     }
   }
   EXPECT_TRUE((*engine)->check_kv_invariants().is_ok());
