@@ -185,34 +185,57 @@ Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor
   RADIX_DISPATCH(rope, q, k, positions, cos_sin, style);
 }
 
-Status rope_qkv_store(const OpContext& ctx, const Tensor& q_out, const Tensor& qkv,
-                      const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
-                      const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots) {
-  RADIX_RETURN_IF_ERROR(check_tensors("rope_qkv_store", ctx,
-                                      {&q_out, &qkv, &positions, &cos_sin, &k_cache, &v_cache, &slots}));
-  RADIX_RETURN_IF_ERROR(check_activation("rope_qkv_store", ctx, qkv));
-  RADIX_RETURN_IF_ERROR(check_dtype("rope_qkv_store", positions, DType::kI32));
-  RADIX_RETURN_IF_ERROR(check_dtype("rope_qkv_store", slots, DType::kI32));
-  RADIX_RETURN_IF_ERROR(check_dtype("rope_qkv_store", cos_sin, DType::kF32));
-  RADIX_RETURN_IF_ERROR(check_same_shape("rope_qkv_store", k_cache, v_cache));
+namespace {
+Status check_rope_qkv_store(const char* op, const OpContext& ctx, const Tensor& q_out, const Tensor& qkv,
+                            const Tensor& positions, const Tensor& cos_sin, const Tensor& k_cache,
+                            const Tensor& v_cache, const Tensor& slots) {
+  RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&q_out, &qkv, &positions, &cos_sin, &k_cache, &v_cache, &slots}));
+  RADIX_RETURN_IF_ERROR(check_activation(op, ctx, qkv));
+  RADIX_RETURN_IF_ERROR(check_dtype(op, positions, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_dtype(op, slots, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_dtype(op, cos_sin, DType::kF32));
+  RADIX_RETURN_IF_ERROR(check_same_shape(op, k_cache, v_cache));
   if (q_out.ndim() != 3 || qkv.ndim() != 2 || k_cache.ndim() != 3 || q_out.dtype() != qkv.dtype() ||
       qkv.size(0) != q_out.size(0) || k_cache.size(2) != q_out.size(2) ||
       qkv.size(1) != (q_out.size(1) + 2 * k_cache.size(1)) * q_out.size(2) ||
       positions.numel() != q_out.size(0) || slots.numel() != q_out.size(0) ||
       cos_sin.ndim() != 2 || cos_sin.size(1) > q_out.size(2) || cos_sin.size(1) % 2 != 0) {
-    return fail("rope_qkv_store", "q_out " + q_out.to_string() + " qkv " + qkv.to_string() +
-                                      " k_cache " + k_cache.to_string() + " cos_sin " +
-                                      cos_sin.to_string());
+    return fail(op, "q_out " + q_out.to_string() + " qkv " + qkv.to_string() + " k_cache " + k_cache.to_string() +
+                        " cos_sin " + cos_sin.to_string());
   }
   if (ctx.device.is_cpu()) {
     for (int64_t i = 0; i < positions.numel(); ++i) {
       const int32_t p = positions.data_as<const int32_t>()[i];
       const int32_t s = slots.data_as<const int32_t>()[i];
       if (p < 0 || p >= cos_sin.size(0)) return out_of_range("position " + std::to_string(p) + " beyond the rope table");
-      if (s < 0 || s >= k_cache.size(0)) return fail("rope_qkv_store", "slot out of range");
+      if (s < 0 || s >= k_cache.size(0)) return fail(op, "slot out of range");
     }
   }
+  return Status::ok();
+}
+}  // namespace
+
+Status rope_qkv_store(const OpContext& ctx, const Tensor& q_out, const Tensor& qkv,
+                      const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
+                      const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots) {
+  RADIX_RETURN_IF_ERROR(
+      check_rope_qkv_store("rope_qkv_store", ctx, q_out, qkv, positions, cos_sin, k_cache, v_cache, slots));
   RADIX_DISPATCH(rope_qkv_store, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
+}
+
+Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const Tensor& normed, const Tensor& qkv,
+                                const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
+                                const Tensor* bias, const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
+                                const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots,
+                                float weight_offset) {
+  const char* op = "rms_norm_gemm_rope_store";
+  RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&normed, &norm_weight}));
+  RADIX_RETURN_IF_ERROR(check_same_shape(op, normed, x));
+  if (norm_weight.numel() != x.size(-1)) return fail(op, "norm weight " + norm_weight.to_string());
+  RADIX_RETURN_IF_ERROR(gemm_shape(op, ctx, qkv, x, w, bias));
+  RADIX_RETURN_IF_ERROR(check_rope_qkv_store(op, ctx, q_out, qkv, positions, cos_sin, k_cache, v_cache, slots));
+  RADIX_DISPATCH(rms_norm_gemm_rope_store, q_out, normed, qkv, x, norm_weight, eps, w, bias, positions, cos_sin, style,
+                 k_cache, v_cache, slots, weight_offset);
 }
 
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache,

@@ -92,6 +92,14 @@ Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& norm
 Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed,
                           const Tensor& gate_up, const Tensor& x, const Tensor& norm_weight, float eps,
                           const Tensor& w, float weight_offset = 0.0f);
+// The attention prologue of a layer, fused: qkv = rms_norm_gemm(x, w, bias), then
+// rope_qkv_store(q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots).
+// normed [M, K] and qkv [M, (Hq + 2 Hk) D] are scratch.
+Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const Tensor& normed, const Tensor& qkv,
+                                const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
+                                const Tensor* bias, const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
+                                const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots,
+                                float weight_offset = 0.0f);
 // In place on q [T, Hq, D] and k [T, Hk, D] (first R dims rotated).
 // cos_sin [max_pos, R]: row p holds cos(p * f_i) for i < R/2 then sin(p * f_i), f32.
 // Scaling variants (llama3, linear, ...) are baked into the table by the model.

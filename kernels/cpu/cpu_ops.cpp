@@ -123,6 +123,14 @@ Status rms_norm_gemm_silu(const Tensor& out, const Tensor& normed, const Tensor&
   return silu_and_mul(out, gate_up);
 }
 
+Status rms_norm_gemm_rope_store(const Tensor& q_out, const Tensor& normed, const Tensor& qkv, const Tensor& x,
+                                const Tensor& norm_weight, float eps, const Tensor& w, const Tensor* bias,
+                                const Tensor& positions, const Tensor& cos_sin, RopeStyle style, const Tensor& k_cache,
+                                const Tensor& v_cache, const Tensor& slots, float weight_offset) {
+  RADIX_RETURN_IF_ERROR(rms_norm_gemm(qkv, normed, x, norm_weight, eps, w, bias, weight_offset));
+  return rope_qkv_store(q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
+}
+
 namespace {
 void rope_heads(float* x, int64_t heads, int64_t d, const float* cs, int64_t r, RopeStyle style) {
   const int64_t half = r / 2;

@@ -25,6 +25,11 @@ Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& norm
 Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& gate_up,
                           const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
                           float weight_offset);
+Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const Tensor& normed, const Tensor& qkv,
+                                const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
+                                const Tensor* bias, const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
+                                const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots,
+                                float weight_offset);
 Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
             const Tensor& cos_sin, RopeStyle style);
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,

@@ -5,6 +5,7 @@
 // owns the handle and workspace.
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/fused_ops.h"
 #include "kernels/cuda/gemm/gemv.h"
 
 namespace radix::cuda {
@@ -58,6 +59,23 @@ Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor&
   RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
   RADIX_RETURN_IF_ERROR(gemm(ctx, gate_up, normed, w, nullptr));
   return silu_and_mul(ctx, out, gate_up);
+}
+
+Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const Tensor& normed, const Tensor& qkv,
+                                const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
+                                const Tensor* bias, const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
+                                const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots,
+                                float weight_offset) {
+  RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_gemm_rope_store"));
+  GemvRope rope{&q_out, &positions, &cos_sin, &k_cache, &v_cache, &slots};
+  GemvFusion f;
+  f.norm_weight = &norm_weight;
+  f.eps = eps;
+  f.norm_offset = weight_offset;
+  f.rope = &rope;
+  if (style == RopeStyle::kNeox && gemv_applies(qkv, x, w, bias, f)) return gemv(qkv, x, w, bias, ctx.stream, f);
+  RADIX_RETURN_IF_ERROR(rms_norm_gemm(ctx, qkv, normed, x, norm_weight, eps, w, bias, weight_offset));
+  return rope_qkv_store(ctx, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
 }
 
 }  // namespace radix::cuda

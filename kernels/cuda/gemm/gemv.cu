@@ -30,7 +30,7 @@ constexpr int kThreads = kWarpsPerCta * 32;
 constexpr int kLoadsInFlight = 4;  // 16-byte weight loads per lane per batch (8 measured slower)
 constexpr int kMaxStagedBytes = 48 * 1024;  // normalized a rows in shared memory
 
-enum class Epi { kStore, kAccumulate, kSiluMul };
+enum class Epi { kStore, kAccumulate, kSiluMul, kRopeStore };
 
 struct Args {
   void* out;            // [M, n]
@@ -40,8 +40,17 @@ struct Args {
   const bf16* norm_w;   // [k] (kNorm only)
   float eps;
   float norm_offset;
-  int n;
+  int n;                // output rows; kRopeStore: row pairs, (Hq + 2 Hk) D / 2
   int k;
+  // kRopeStore: w is the fused qkv weight [(Hq + 2 Hk) D, k]; pair n = (head h, i < D/2)
+  // covers rows h D + i and h D + i + D/2 (NeoX rotation partners).
+  bf16* q_out;              // [M, Hq, D]
+  bf16* k_cache;            // [S, Hk, D]
+  bf16* v_cache;            // [S, Hk, D]
+  const int32_t* positions;  // [M]
+  const int32_t* slots;      // [M]
+  const float* cos_sin;      // [P, D]: cos(p f_i) for i < D/2, then sin
+  int hq, hk, half;          // half = D / 2
 };
 
 __device__ __forceinline__ uint4 load_stream(const uint4* p) {
@@ -122,7 +131,7 @@ __device__ void stage_normalized(uint4* staged, const Args& p, int k8) {
 
 template <int M, typename Out, bool kNorm, Epi kEpi>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
-  constexpr int R = kEpi == Epi::kSiluMul ? 2 : 1;  // weight rows per warp
+  constexpr int R = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;  // weight rows per warp
   constexpr int L = kLoadsInFlight / R;             // loads per row per batch
   constexpr int kStep = 32 * L;                     // vectors per row per batch
   extern __shared__ uint4 staged[];
@@ -132,8 +141,14 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
   int row = blockIdx.x * kWarpsPerCta + (threadIdx.x >> 5);
   const uint4* w4 = reinterpret_cast<const uint4*>(p.w);
   auto row_ptrs = [&](int r, const uint4* (&rows)[R]) {
+    if constexpr (kEpi == Epi::kRopeStore) {
+      const int64_t r0 = static_cast<int64_t>(r / p.half) * 2 * p.half + r % p.half;
+      rows[0] = w4 + r0 * k8;
+      rows[R - 1] = w4 + (r0 + p.half) * k8;
+    } else {
 #pragma unroll
-    for (int q = 0; q < R; ++q) rows[q] = w4 + (static_cast<int64_t>(r) + static_cast<int64_t>(q) * p.n) * k8;
+      for (int q = 0; q < R; ++q) rows[q] = w4 + (static_cast<int64_t>(r) + static_cast<int64_t>(q) * p.n) * k8;
+    }
   };
 
   // Weights do not depend on the previous kernel: start pulling this warp's first batch
@@ -196,10 +211,35 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
         out[o] = from_f32<Out>(v);
       } else if constexpr (kEpi == Epi::kAccumulate) {
         out[o] = from_f32<Out>(acc[0][m] + to_f32(out[o]));
-      } else {
+      } else if constexpr (kEpi == Epi::kSiluMul) {
         const float g = __bfloat162float(__float2bfloat16_rn(acc[0][m]));
         const float u = __bfloat162float(__float2bfloat16_rn(acc[1][m]));
         out[o] = from_f32<Out>(g / (1.0f + __expf(-g)) * u);
+      } else {
+        // As rope_qkv_store over the bf16 qkv row the unfused projection would store.
+        const int head = row / p.half, i = row % p.half;
+        const int64_t r0 = static_cast<int64_t>(head) * 2 * p.half + i;
+        float a = acc[0][m], b = acc[R - 1][m];
+        if (p.bias != nullptr) {
+          a += __bfloat162float(p.bias[r0]);
+          b += __bfloat162float(p.bias[r0 + p.half]);
+        }
+        a = __bfloat162float(__float2bfloat16_rn(a));
+        b = __bfloat162float(__float2bfloat16_rn(b));
+        const int d = 2 * p.half;
+        if (head < p.hq + p.hk) {
+          const float* cs = p.cos_sin + static_cast<int64_t>(p.positions[m]) * d;
+          const float c = cs[i], sn = cs[p.half + i];
+          const float o0 = a * c - b * sn, o1 = b * c + a * sn;
+          bf16* dst = head < p.hq ? p.q_out + (static_cast<int64_t>(m) * p.hq + head) * d
+                                  : p.k_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq) * d;
+          dst[i] = __float2bfloat16_rn(o0);
+          dst[i + p.half] = __float2bfloat16_rn(o1);
+        } else {
+          bf16* dst = p.v_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq - p.hk) * d;
+          dst[i] = __float2bfloat16_rn(a);
+          dst[i + p.half] = __float2bfloat16_rn(b);
+        }
       }
     }
   }
@@ -260,6 +300,7 @@ template <bool kNorm>
 Status launch_epi(int m, const Args& p, DType out_dtype, const GemvFusion& f, cudaStream_t stream) {
   if (f.accumulate) return launch_m<bf16, kNorm, Epi::kAccumulate>(m, p, stream);
   if (f.silu_mul) return launch_m<bf16, kNorm, Epi::kSiluMul>(m, p, stream);
+  if (f.rope != nullptr) return launch_m<bf16, kNorm, Epi::kRopeStore>(m, p, stream);
   if (out_dtype == DType::kF32) return launch_m<float, kNorm, Epi::kStore>(m, p, stream);
   return launch_m<bf16, kNorm, Epi::kStore>(m, p, stream);
 }
@@ -268,13 +309,25 @@ Status launch_epi(int m, const Args& p, DType out_dtype, const GemvFusion& f, cu
 
 bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, const GemvFusion& f) {
   const int64_t m = a.size(0), k = a.size(1);
-  const int64_t n = f.silu_mul ? w.size(0) / 2 : w.size(0);
-  const bool fused_io = f.norm_weight != nullptr || f.silu_mul;
+  const int64_t n = f.silu_mul || f.rope != nullptr ? w.size(0) / 2 : w.size(0);
+  const bool fused_io = f.norm_weight != nullptr || f.silu_mul || f.rope != nullptr;
   if (m < 1 || m > kGemvMaxRows || a.dtype() != DType::kBF16 || w.dtype() != DType::kBF16 || k % 8 != 0 ||
       n > 0x7fffffff || k > 0x7fffffff || !aligned16(a.data()) || !aligned16(w.data())) {
     return false;
   }
-  if (f.accumulate && f.silu_mul) return false;
+  if (static_cast<int>(f.accumulate) + static_cast<int>(f.silu_mul) + static_cast<int>(f.rope != nullptr) > 1) {
+    return false;
+  }
+  if (f.rope != nullptr) {
+    const GemvRope& r = *f.rope;
+    const Tensor& q = *r.q_out;
+    if (q.ndim() != 3 || q.dtype() != DType::kBF16 || r.k_cache->dtype() != DType::kBF16 ||
+        r.v_cache->dtype() != DType::kBF16 || r.k_cache->ndim() != 3 || q.size(0) != m ||
+        q.size(2) % 2 != 0 || r.cos_sin->size(1) != q.size(2) || r.cos_sin->dtype() != DType::kF32 ||
+        w.size(0) != (q.size(1) + 2 * r.k_cache->size(1)) * q.size(2) || r.k_cache->size(2) != q.size(2)) {
+      return false;
+    }
+  }
   if (f.silu_mul && (w.size(0) % 2 != 0 || out.size(1) != n)) return false;
   if ((f.accumulate || f.silu_mul) && (out.dtype() != DType::kBF16 || bias != nullptr)) return false;
   if (out.dtype() != DType::kBF16 && out.dtype() != DType::kF32) return false;
@@ -300,7 +353,19 @@ Status gemv(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* b
   p.norm_w = f.norm_weight ? f.norm_weight->data_as<const bf16>() : nullptr;
   p.eps = f.eps;
   p.norm_offset = f.norm_offset;
-  p.n = static_cast<int>(f.silu_mul ? w.size(0) / 2 : w.size(0));
+  p.n = static_cast<int>(f.silu_mul || f.rope != nullptr ? w.size(0) / 2 : w.size(0));
+  if (f.rope != nullptr) {
+    const GemvRope& r = *f.rope;
+    p.q_out = r.q_out->data_as<bf16>();
+    p.k_cache = r.k_cache->data_as<bf16>();
+    p.v_cache = r.v_cache->data_as<bf16>();
+    p.positions = r.positions->data_as<const int32_t>();
+    p.slots = r.slots->data_as<const int32_t>();
+    p.cos_sin = r.cos_sin->data_as<const float>();
+    p.hq = static_cast<int>(r.q_out->size(1));
+    p.hk = static_cast<int>(r.k_cache->size(1));
+    p.half = static_cast<int>(r.q_out->size(2) / 2);
+  }
   p.k = static_cast<int>(a.size(1));
   const int m = static_cast<int>(a.size(0));
   auto st = static_cast<cudaStream_t>(stream);

@@ -12,6 +12,7 @@
 // check allows relative L2 < 6e-3 and 2^-6 * max|ref| per element.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "tests/kernels/gpu/gpu_test_util.h"
 
@@ -64,6 +65,76 @@ class FusedGemmGpu : public GpuKernelTest {
     expect_close("rms_norm_gemm", to_host_f32(d_out), ref, 4e-3, 1.0f / 128);
   }
 
+  // rms_norm_gemm_rope_store against the CPU twin: q_out and the K/V rows at the step's
+  // slots (the pool's other rows must stay as they were).
+  void check_rope(int64_t m, int64_t hq, int64_t hk, int64_t d, int64_t k, bool bias,
+                  RopeStyle style = RopeStyle::kNeox, int64_t rot = 0) {
+    if (rot == 0) rot = d;
+    SCOPED_TRACE("rope_store M " + std::to_string(m) + " heads " + std::to_string(hq) + "/" + std::to_string(hk) +
+                 " D " + std::to_string(d) + " R " + std::to_string(rot) + " K " + std::to_string(k) +
+                 (bias ? " +bias" : "") + (style == RopeStyle::kNeox ? " neox" : " interleaved"));
+    const int64_t n = (hq + 2 * hk) * d, slots_n = 4 * m + 3, max_pos = 4096;
+    OwnedTensor x = random_host({m, k}, -30, 30), g = random_host({k}, 0.2f, 1.5f);
+    OwnedTensor w = random_host({n, k}, -0.1f, 0.1f), b = random_host({n}, -1, 1);
+    OwnedTensor cs = OwnedTensor::host({max_pos, rot}, DType::kF32);
+    for (int64_t p = 0; p < max_pos; ++p) {
+      for (int64_t i = 0; i < rot / 2; ++i) {
+        const double f = static_cast<double>(p) * std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(rot));
+        cs.data_as<float>()[p * rot + i] = static_cast<float>(std::cos(f));
+        cs.data_as<float>()[p * rot + rot / 2 + i] = static_cast<float>(std::sin(f));
+      }
+    }
+    std::vector<int32_t> pos, slot;
+    for (int64_t i = 0; i < m; ++i) {
+      pos.push_back(rng().randint(0, static_cast<int>(max_pos - 1)));
+      slot.push_back(static_cast<int32_t>(1 + 4 * i + rng().randint(0, 2)));  // distinct, never slot 0
+    }
+    OwnedTensor pos_h = i32_host(pos), slot_h = i32_host(slot);
+    OwnedTensor kc = random_host({slots_n, hk, d}, -1, 1), vc = random_host({slots_n, hk, d}, -1, 1);
+    OwnedTensor kc_ref = host_copy(kc), vc_ref = host_copy(vc);
+    OwnedTensor q_ref = OwnedTensor::host({m, hq, d}, DType::kF32), normed = OwnedTensor::host({m, k}, DType::kF32);
+    OwnedTensor qkv = OwnedTensor::host({m, n}, DType::kF32);
+    ASSERT_TRUE(ops::rms_norm_gemm_rope_store(cpu(), q_ref, normed, qkv, x, g, 1e-5f, w, bias ? &b.view() : nullptr,
+                                              pos_h, cs, style, kc_ref, vc_ref, slot_h)
+                    .is_ok());
+    OwnedTensor d_x = to_device(x, DType::kBF16), d_g = to_device(g, DType::kBF16);
+    OwnedTensor d_w = to_device(w, DType::kBF16), d_b = to_device(b, DType::kBF16);
+    OwnedTensor d_cs = to_device(cs, DType::kF32), d_pos = to_device(pos_h, DType::kI32);
+    OwnedTensor d_slot = to_device(slot_h, DType::kI32);
+    OwnedTensor d_kc = to_device(kc, DType::kBF16), d_vc = to_device(vc, DType::kBF16);
+    OwnedTensor d_q = poisoned({m, hq, d}, DType::kBF16), d_normed = poisoned({m, k}, DType::kBF16);
+    OwnedTensor d_qkv = poisoned({m, n}, DType::kBF16);
+    Status st = ops::rms_norm_gemm_rope_store(gpu(), d_q, d_normed, d_qkv, d_x, d_g, 1e-5f, d_w,
+                                              bias ? &d_b.view() : nullptr, d_pos, d_cs, style, d_kc, d_vc, d_slot);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    expect_close("rope_store q", to_host_f32(d_q), q_ref, 6e-3, 1.0f / 64);
+    // K and V: the written rows against the reference, every other row unchanged (bits).
+    OwnedTensor got_k = to_host_f32(d_kc), got_v = to_host_f32(d_vc);
+    const int64_t row = hk * d;
+    OwnedTensor ks = OwnedTensor::host({m, row}, DType::kF32), vs = OwnedTensor::host({m, row}, DType::kF32);
+    OwnedTensor ks_ref = OwnedTensor::host({m, row}, DType::kF32), vs_ref = OwnedTensor::host({m, row}, DType::kF32);
+    std::vector<char> written(static_cast<size_t>(slots_n), 0);
+    for (int64_t i = 0; i < m; ++i) {
+      written[static_cast<size_t>(slot[static_cast<size_t>(i)])] = 1;
+      const int64_t off = slot[static_cast<size_t>(i)] * row;
+      std::copy_n(got_k.data_as<float>() + off, row, ks.data_as<float>() + i * row);
+      std::copy_n(got_v.data_as<float>() + off, row, vs.data_as<float>() + i * row);
+      std::copy_n(kc_ref.data_as<float>() + off, row, ks_ref.data_as<float>() + i * row);
+      std::copy_n(vc_ref.data_as<float>() + off, row, vs_ref.data_as<float>() + i * row);
+    }
+    expect_close("rope_store k", ks, ks_ref, 6e-3, 1.0f / 64);
+    expect_close("rope_store v", vs, vs_ref, 6e-3, 1.0f / 64);
+    int64_t changed = 0;
+    for (int64_t s = 0; s < slots_n; ++s) {
+      if (written[static_cast<size_t>(s)]) continue;
+      for (int64_t e = 0; e < row; ++e) {
+        changed += got_k.data_as<float>()[s * row + e] != kc.data_as<float>()[s * row + e];
+        changed += got_v.data_as<float>()[s * row + e] != vc.data_as<float>()[s * row + e];
+      }
+    }
+    EXPECT_EQ(changed, 0) << "rows outside the step's slots were written";
+  }
+
   void check_norm_gemm_silu(int64_t m, int64_t inter, int64_t k) {
     SCOPED_TRACE("rms_norm_gemm_silu M " + std::to_string(m) + " I " + std::to_string(inter) + " K " +
                  std::to_string(k));
@@ -82,6 +153,16 @@ class FusedGemmGpu : public GpuKernelTest {
     expect_close("rms_norm_gemm_silu", to_host_f32(d_out), ref, 6e-3, 1.0f / 64);
   }
 };
+
+TEST_F(FusedGemmGpu, RmsNormGemmRopeStoreWritesQAndTheKvSlots) {
+  // Llama-3 (32/8/128) at M 1..4: the fused GEMV (NeoX pairs in the epilogue).
+  for (int64_t m : {1, 2, 3, 4}) check_rope(m, 32, 8, 128, 4096, false);
+  check_rope(2, 28, 4, 128, 3584, true);                 // Qwen2: qkv bias
+  check_rope(3, 4, 2, 16, 24, true);                     // odd sizes
+  check_rope(1, 4, 2, 16, 32, false, RopeStyle::kInterleaved);  // GPT-J pairs: unfused
+  check_rope(2, 4, 2, 16, 32, false, RopeStyle::kNeox, 8);      // partial rotary (R 8 < D 16): unfused
+  check_rope(7, 32, 8, 128, 4096, false);                // M > 4: unfused
+}
 
 TEST_F(FusedGemmGpu, GemmAddAccumulatesIntoTheResidual) {
   for (int64_t m : {1, 2, 3, 4}) check_gemm_add(m, 4096, 4096);  // o_proj, fused GEMV
