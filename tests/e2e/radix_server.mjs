@@ -1,10 +1,12 @@
-// Shared by the e2e tests: starts `radix serve` on the CPU on an ephemeral port
-// (--port 0, so tests never clash) and resolves once it prints "ready".
+// Shared by the e2e tests: starts `radix serve` on an ephemeral port (--port 0, so tests
+// never clash) and resolves once it prints "ready". On the CPU unless RADIX_E2E_DEVICE
+// names another device (scripts/device/run-e2e-gpu.sh sets it to cuda).
 import { spawn } from 'node:child_process';
 
 export function startServer(radix, model, extraArgs = []) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(radix, ['serve', '--model-path', model, '--device', 'cpu', '--port', '0',
+    const device = process.env.RADIX_E2E_DEVICE || 'cpu';
+    const proc = spawn(radix, ['serve', '--model-path', model, '--device', device, '--port', '0',
       '--log-level', 'warning', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let port = 0;
