@@ -331,4 +331,43 @@ std::string RadixCache::pretty_print() const {
   return os.str();
 }
 
+PrefixGroups group_shared_prefixes(std::span<const RadixNode* const> last_nodes, int min_len) {
+  PrefixGroups g;
+  g.group_of.assign(last_nodes.size(), -1);
+  // Prefix length of every node on the sequences' paths, and how many sequences pass it.
+  std::unordered_map<const RadixNode*, int> depth, passes;
+  std::function<int(const RadixNode*)> depth_of = [&](const RadixNode* n) -> int {
+    if (n == nullptr || n->parent == nullptr) return 0;  // the root
+    auto it = depth.find(n);
+    if (it != depth.end()) return it->second;
+    const int d = depth_of(n->parent) + static_cast<int>(n->key.size());
+    depth.emplace(n, d);
+    return d;
+  };
+  for (const RadixNode* n : last_nodes) {
+    for (; n != nullptr && n->parent != nullptr; n = n->parent) ++passes[n];
+  }
+  std::unordered_map<const RadixNode*, std::vector<int32_t>> members;
+  std::vector<const RadixNode*> order;  // groups in order of their first member
+  for (size_t i = 0; i < last_nodes.size(); ++i) {
+    for (const RadixNode* n = last_nodes[i]; n != nullptr && n->parent != nullptr; n = n->parent) {
+      if (passes[n] < 2) continue;
+      if (depth_of(n) < min_len) break;  // ancestors are shorter still
+      auto& m = members[n];
+      if (m.empty()) order.push_back(n);
+      m.push_back(static_cast<int32_t>(i));
+      break;
+    }
+  }
+  for (const RadixNode* n : order) {
+    const auto& m = members[n];
+    if (m.size() < 2) continue;
+    const auto id = static_cast<int32_t>(g.prefix_len.size());
+    g.prefix_len.push_back(depth_of(n));
+    g.leader.push_back(m.front());
+    for (int32_t i : m) g.group_of[static_cast<size_t>(i)] = id;
+  }
+  return g;
+}
+
 }  // namespace radix

@@ -110,4 +110,18 @@ class RadixCache {
   std::unordered_set<RadixNode*> evictable_leaves_;  // unlocked, childless, not the root
 };
 
+// Shared-prefix groups among decode sequences, for cascade attention: each sequence is
+// given by the last node of its cached path (nullptr: nothing cached). A sequence joins
+// the group of the deepest node on its path that at least one other sequence also has
+// on its path and whose prefix (root to the node's end) holds at least min_len tokens;
+// a node chosen by a single sequence forms no group. The prefix's KV slots are the
+// first prefix_len entries of any member's token-to-slot row.
+struct PrefixGroups {
+  std::vector<int32_t> group_of;    // per sequence: its group, or -1
+  std::vector<int32_t> prefix_len;  // per group: tokens in the shared prefix
+  std::vector<int32_t> leader;      // per group: its first member (sequence index)
+  int num_groups() const { return static_cast<int>(prefix_len.size()); }
+};
+PrefixGroups group_shared_prefixes(std::span<const RadixNode* const> last_nodes, int min_len);
+
 }  // namespace radix

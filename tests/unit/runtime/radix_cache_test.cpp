@@ -44,6 +44,53 @@ struct Fixture {
   RadixCache cache;
 };
 
+
+// Builds a tree from token sequences and returns, per sequence, the node its match ends at.
+std::vector<const RadixNode*> paths_of(Fixture& f, const std::vector<Ids>& seqs) {
+  for (const Ids& s : seqs) f.put(s);
+  std::vector<const RadixNode*> nodes;
+  for (const Ids& s : seqs) nodes.push_back(f.cache.match_prefix(s).last_node);
+  return nodes;
+}
+
+Ids concat(Ids a, const Ids& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(SharedPrefixGroups, MembersOfASystemPromptGroupShareItsNode) {
+  Fixture f(256);
+  const Ids sys1 = {1, 2, 3, 4, 5, 6, 7, 8}, sys2 = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+  // Two groups of three (distinct questions), one loner, one sequence with no cache.
+  auto nodes = paths_of(f, {concat(sys1, {20, 21}), concat(sys1, {30}), concat(sys2, {40, 41, 42}),
+                            concat(sys1, {50, 51, 52}), concat(sys2, {60}), concat(sys2, {70, 71}), {80, 81, 82}});
+  nodes.push_back(nullptr);
+  const PrefixGroups g = group_shared_prefixes(nodes, 4);
+  ASSERT_EQ(g.num_groups(), 2);
+  EXPECT_EQ(g.group_of, (std::vector<int32_t>{0, 0, 1, 0, 1, 1, -1, -1}));
+  EXPECT_EQ(g.prefix_len, (std::vector<int32_t>{8, 10}));
+  EXPECT_EQ(g.leader, (std::vector<int32_t>{0, 2}));
+}
+
+TEST(SharedPrefixGroups, TheDeepestSharedNodeWinsAndShortPrefixesDoNotGroup) {
+  Fixture f(256);
+  const Ids sys = {1, 2, 3, 4, 5, 6};
+  // Two sequences also share their question: they group on the longer prefix; the third
+  // sequence is then alone on the system prompt and joins no group.
+  auto nodes = paths_of(f, {concat(sys, {7, 8, 9, 10}), concat(sys, {7, 8, 9, 11}), concat(sys, {12})});
+  PrefixGroups g = group_shared_prefixes(nodes, 4);
+  ASSERT_EQ(g.num_groups(), 1);
+  EXPECT_EQ(g.group_of, (std::vector<int32_t>{0, 0, -1}));
+  EXPECT_EQ(g.prefix_len, (std::vector<int32_t>{9}));
+  // min_len above every shared prefix: no groups.
+  g = group_shared_prefixes(nodes, 10);
+  EXPECT_EQ(g.num_groups(), 0);
+  EXPECT_EQ(g.group_of, (std::vector<int32_t>{-1, -1, -1}));
+  // min_len 7: the 9-token node still groups; the 6-token system prompt is too short.
+  g = group_shared_prefixes(nodes, 7);
+  EXPECT_EQ(g.prefix_len, (std::vector<int32_t>{9}));
+}
+
 TEST(RadixCache, EmptyTreeMatchesNothing) {
   RadixCache cache;
   auto m = cache.match_prefix(Ids{1, 2, 3});
