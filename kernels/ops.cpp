@@ -3,6 +3,7 @@
 #include "kernels/ops.h"
 
 #include <string>
+#include <vector>
 
 #include "kernels/cpu/cpu_ops.h"
 #ifdef RADIX_HAS_CUDA_KERNELS
@@ -427,6 +428,100 @@ Status logprobs(const OpContext& ctx, const Tensor& logprob, const Tensor& top_i
                                 " for logits " + logits.to_string());
   }
   RADIX_DISPATCH(logprobs, logprob, top_ids, top_logprobs, logits, tokens);
+}
+
+namespace {
+// Host-side (CPU) checks of attention_shared_prefix's index tensors: the CUDA path
+// cannot read them without a sync, so there its kernels only keep reads in bounds.
+Status check_shared_prefix_indices(const Tensor& q, const Tensor& k_cache,
+                                   const AttentionParams& sfx, const SharedPrefix& pre) {
+  const char* op = "attention_shared_prefix";
+  const int32_t* qo = sfx.qo_indptr.data_as<const int32_t>();
+  const int32_t* kv = sfx.kv_indptr.data_as<const int32_t>();
+  const int32_t* group = pre.group_of_seq.data_as<const int32_t>();
+  const int32_t* pp = pre.prefix_indptr.data_as<const int32_t>();
+  const int64_t b = sfx.qo_indptr.numel() - 1, g = pre.num_groups;
+  if (qo[0] != 0 || kv[0] != 0 || qo[b] != q.size(0) || kv[b] != sfx.kv_indices.numel()) {
+    return fail(op, "suffix indptr bounds do not match q and kv_indices");
+  }
+  if (pp[0] != 0 || pp[g] != pre.prefix_indices.numel()) {
+    return fail(op, "prefix_indptr must run from 0 to prefix_indices.numel()");
+  }
+  std::vector<int64_t> members(static_cast<size_t>(g), 0);
+  for (int64_t i = 0; i < g; ++i) {
+    const int64_t len = pp[i + 1] - pp[i];
+    if (len < 0) return fail(op, "prefix_indptr must not decrease");
+    if (len > pre.max_prefix_len) {
+      return fail(op, "group " + std::to_string(i) + " has a prefix of " + std::to_string(len) +
+                          " positions > max_prefix_len " + std::to_string(pre.max_prefix_len));
+    }
+  }
+  for (int64_t s = 0; s < b; ++s) {
+    const int64_t q_len = qo[s + 1] - qo[s], kv_len = kv[s + 1] - kv[s];
+    if (q_len < 0 || q_len > 1) return fail(op, "decode only: every q_len must be 0 or 1");
+    if (kv_len < 0) return fail(op, "kv_indptr must not decrease");
+    if (group[s] < -1 || group[s] >= g) {
+      return fail(op, "sequence " + std::to_string(s) + " names group " + std::to_string(group[s]) +
+                          " (groups: " + std::to_string(g) + ", -1 for none)");
+    }
+    const int64_t prefix_len = group[s] >= 0 ? pp[group[s] + 1] - pp[group[s]] : 0;
+    if (prefix_len + kv_len < q_len) return fail(op, "sequence with an empty context");
+    if (group[s] >= 0 && ++members[static_cast<size_t>(group[s])] > pre.max_group_size) {
+      return fail(op, "group " + std::to_string(group[s]) + " has more than max_group_size " +
+                          std::to_string(pre.max_group_size) + " sequences");
+    }
+  }
+  for (const Tensor* t : {&sfx.kv_indices, &pre.prefix_indices}) {
+    for (int64_t i = 0; i < t->numel(); ++i) {
+      const int32_t slot = t->data_as<const int32_t>()[i];
+      if (slot < 0 || slot >= k_cache.size(0)) return fail(op, "kv slot out of range");
+    }
+  }
+  return Status::ok();
+}
+}  // namespace
+
+Status attention_shared_prefix(const OpContext& ctx, const Tensor& out, const Tensor& q,
+                               const Tensor& k_cache, const Tensor& v_cache,
+                               const AttentionParams& suffix, const SharedPrefix& prefix) {
+  const char* op = "attention_shared_prefix";
+  RADIX_RETURN_IF_ERROR(check_tensors(
+      op, ctx,
+      {&out, &q, &k_cache, &v_cache, &suffix.qo_indptr, &suffix.kv_indptr, &suffix.kv_indices,
+       &prefix.group_of_seq, &prefix.prefix_indptr, &prefix.prefix_indices}));
+  RADIX_RETURN_IF_ERROR(check_activation(op, ctx, q));
+  RADIX_RETURN_IF_ERROR(check_same_shape(op, out, q));
+  RADIX_RETURN_IF_ERROR(check_same_shape(op, k_cache, v_cache));
+  for (const Tensor* t : {&suffix.qo_indptr, &suffix.kv_indptr, &suffix.kv_indices,
+                          &prefix.group_of_seq, &prefix.prefix_indptr, &prefix.prefix_indices}) {
+    RADIX_RETURN_IF_ERROR(check_dtype(op, *t, DType::kI32));
+  }
+  if (q.ndim() != 3 || k_cache.ndim() != 3 || q.size(2) != k_cache.size(2) ||
+      k_cache.size(1) == 0 || q.size(1) % k_cache.size(1) != 0 || suffix.qo_indptr.numel() < 1 ||
+      suffix.kv_indptr.numel() != suffix.qo_indptr.numel() ||
+      prefix.group_of_seq.numel() != suffix.qo_indptr.numel() - 1) {
+    return fail(op, "q " + q.to_string() + " k_cache " + k_cache.to_string() + " qo_indptr " +
+                        suffix.qo_indptr.to_string() + " kv_indptr " +
+                        suffix.kv_indptr.to_string() + " group_of_seq " +
+                        prefix.group_of_seq.to_string());
+  }
+  if (prefix.num_groups < 0 || prefix.prefix_indptr.numel() != int64_t{prefix.num_groups} + 1 ||
+      prefix.max_prefix_len < 0 || prefix.max_group_size < 0) {
+    return fail(op, "num_groups " + std::to_string(prefix.num_groups) + " with prefix_indptr " +
+                        prefix.prefix_indptr.to_string() + ", max_prefix_len " +
+                        std::to_string(prefix.max_prefix_len) + ", max_group_size " +
+                        std::to_string(prefix.max_group_size));
+  }
+  if (suffix.max_q_len > 1 || (q.size(0) > 0 && suffix.max_q_len != 1)) {
+    return fail(op, "decode only: suffix.max_q_len must be 1 (got " +
+                        std::to_string(suffix.max_q_len) + ")");
+  }
+  if (suffix.max_kv_len < 0 || suffix.logit_softcap < 0.0f) {
+    return fail(op, "negative max_kv_len or logit_softcap");
+  }
+  if (ctx.device.is_cpu())
+    RADIX_RETURN_IF_ERROR(check_shared_prefix_indices(q, k_cache, suffix, prefix));
+  RADIX_DISPATCH(attention_shared_prefix, out, q, k_cache, v_cache, suffix, prefix);
 }
 
 }  // namespace radix::ops

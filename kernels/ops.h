@@ -48,6 +48,19 @@ struct AttentionParams {
   int max_kv_len = 0;
 };
 
+// Groups of decode sequences that share a context prefix (ops::attention_shared_prefix).
+// Group g's prefix is prefix_len(g) = prefix_indptr[g+1] - prefix_indptr[g] positions
+// with pool slots prefix_indices[prefix_indptr[g] ..]; a sequence of group g sees them
+// before its own positions. Members need not be contiguous in the batch.
+struct SharedPrefix {
+  Tensor group_of_seq;     // i32 [B]: group of sequence b, or -1 (no shared prefix)
+  Tensor prefix_indptr;    // i32 [G+1]
+  Tensor prefix_indices;   // i32 [prefix_indptr[G]]: pool slot of each prefix position
+  int num_groups = 0;      // G
+  int max_prefix_len = 0;  // host-known maxima, for launch shapes: >= every prefix_len(g)
+  int max_group_size = 0;  // >= the number of sequences naming any one group
+};
+
 // Per-row parameters of ops::sample, each a tensor of N values on the op's device.
 struct SamplingTensors {
   Tensor temperature;  // f32 [N]: <= 0 means greedy (argmax)
@@ -185,6 +198,25 @@ inline constexpr int kMaxTopLogprobs = 20;  // the server's limit for top_logpro
 // and sums in f64).
 Status logprobs(const OpContext& ctx, const Tensor& logprob, const Tensor& top_ids,
                 const Tensor& top_logprobs, const Tensor& logits, const Tensor& tokens);
+
+// ---- shared-prefix (cascade) decode attention ----
+
+// Decode attention where groups of sequences share a context prefix, which is read
+// once per group instead of once per sequence. out, q [T, Hq, D]; caches [S, Hk, D].
+// `suffix` is as for ops::attention except that kv_indptr/kv_indices list only each
+// sequence's own positions, and every q_len is 0 (skipped) or 1 (suffix.max_q_len must
+// be 1 when T > 0). Sequence b's context is its group's prefix (none for group -1)
+// followed by its own positions, prefix_len + kv_len >= q_len; its query sits at the
+// last position (prefix_len + kv_len - 1) and sees all of them, or with sliding_window
+// w > 0 the positions > that one - w (absolute, prefix included). scale and
+// logit_softcap as in AttentionParams. The result equals ops::attention over the
+// concatenated contexts (up to f32 summation order). CUDA: bf16, the head dims and
+// variants ops::attention's decode has; needs ctx.cuda, whose attention workspace holds
+// the partial results, (prefix + suffix splits) x T x Hq x (D + 1) f32: a step that
+// does not fit even one split of each is ResourceExhausted.
+Status attention_shared_prefix(const OpContext& ctx, const Tensor& out, const Tensor& q,
+                               const Tensor& k_cache, const Tensor& v_cache,
+                               const AttentionParams& suffix, const SharedPrefix& prefix);
 
 }  // namespace ops
 }  // namespace radix

@@ -40,5 +40,9 @@ Status sample(const Tensor& out, const Tensor& logits, const SamplingTensors& pa
 Status apply_penalties(const Tensor& logits, const ops::PenaltyTensors& params);
 Status logprobs(const Tensor& logprob, const Tensor& top_ids, const Tensor& top_logprobs,
                 const Tensor& logits, const Tensor& tokens);
+// shared_prefix_attention.cpp
+Status attention_shared_prefix(const Tensor& out, const Tensor& q, const Tensor& k_cache,
+                               const Tensor& v_cache, const AttentionParams& suffix,
+                               const SharedPrefix& prefix);
 
 }  // namespace radix::cpu

@@ -57,4 +57,9 @@ Status apply_penalties(const OpContext& ctx, const Tensor& logits,
 Status logprobs(const OpContext& ctx, const Tensor& logprob, const Tensor& top_ids,
                 const Tensor& top_logprobs, const Tensor& logits, const Tensor& tokens);
 
+// attention/shared_prefix.cu.
+Status attention_shared_prefix(const OpContext& ctx, const Tensor& out, const Tensor& q,
+                               const Tensor& k_cache, const Tensor& v_cache,
+                               const AttentionParams& suffix, const SharedPrefix& prefix);
+
 }  // namespace radix::cuda

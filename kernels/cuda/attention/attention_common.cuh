@@ -1,6 +1,7 @@
 // Shared pieces of the attention kernel family: the launch arguments (pointers,
 // strides, lengths), the compile-time variant policy (causal always; sliding window
-// and logit soft-cap as `if constexpr` hooks), and the bf16 tensor-core MMA helper.
+// and logit soft-cap as `if constexpr` hooks), the bf16 tensor-core MMA helpers and
+// the FlashAttention-2 warp tile built on them.
 // Layout comments name the shapes of kernels/ops.h.
 #pragma once
 
@@ -53,6 +54,23 @@ struct AttnArgs {
   float* partial_o = nullptr;
   float* partial_lse = nullptr;
   cudaStream_t stream = nullptr;
+};
+
+// Shared-prefix decode (shared_prefix.cuh, ops::attention_shared_prefix): `attn` is
+// the suffix (each sequence's own positions) and carries q, out, the caches and the
+// variant values; groups of sequences also see their group's prefix. Partial results
+// of the prefix pass fill planes [0, P) of the workspace, the suffix's [P, P + S).
+struct SharedPrefixArgs {
+  AttnArgs attn;
+  const int32_t* group_of_seq = nullptr;    // [B]: group of sequence b, or -1
+  const int32_t* prefix_indptr = nullptr;   // [G + 1]
+  const int32_t* prefix_indices = nullptr;  // [prefix_indptr[G]] pool slot per prefix position
+  int num_groups = 0;                       // G
+  int row_blocks = 1;     // CTAs along a group's (member, query head) rows
+  int prefix_splits = 0;  // P
+  int suffix_splits = 1;  // S
+  float* partial_o = nullptr;    // [P + S, T, Hq, D]
+  float* partial_lse = nullptr;  // [P + S, T, Hq]
 };
 
 template <bool kWindow, bool kSoftcap>
@@ -119,6 +137,111 @@ __device__ __forceinline__ uint32_t pack_bf16x2(bf16 lo, bf16 hi) {
   const uint32_t l = *reinterpret_cast<const uint16_t*>(&lo);
   const uint32_t h = *reinterpret_cast<const uint16_t*>(&hi);
   return l | (h << 16);
+}
+
+// ---- FlashAttention-2 warp tile (prefill.cuh, shared_prefix.cuh) ----
+// One warp owns 16 query rows against the kN positions of a K/V tile in shared memory
+// (rows of kS elements). Thread (g, t) = (lane / 4, lane % 4) holds rows g and g + 8:
+// s[nb][0..1] / o[nd][0..1] are row g, columns nb*8 (nd*8) + 2t .. +1; [2..3] row g + 8.
+
+// s = Q K^T: the warp's 16 Q rows are rows row0.. of q_s, ks = the tile's kN K rows
+// (ldmatrix: lane l addresses row l % 8 of 8x8 matrix l / 8).
+template <int kD, int kN, int kS>
+__device__ __forceinline__ void warp_qk(float (&s)[kN / 8][4], const bf16* q_s, int row0, const bf16* ks,
+                                        int lane) {
+  const int mi = lane >> 3, mr = lane & 7;
+#pragma unroll
+  for (int nb = 0; nb < kN / 8; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    uint32_t af[4];  // Q rows row0 + (mi % 2) * 8 + mr, dims kk*16 + (mi / 2) * 8
+    ldmatrix_x4(af, q_s + (row0 + (mi & 1) * 8 + mr) * kS + kk * 16 + (mi >> 1) * 8);
+#pragma unroll
+    for (int nb = 0; nb < kN / 8; nb += 2) {
+      uint32_t kf[4];  // K rows (nb + mi / 2) * 8 + mr, dims kk*16 + (mi % 2) * 8
+      ldmatrix_x4(kf, ks + ((nb + (mi >> 1)) * 8 + mr) * kS + kk * 16 + (mi & 1) * 8);
+      const uint32_t b0[2] = {kf[0], kf[1]}, b1[2] = {kf[2], kf[3]};
+      mma_bf16_16816(s[nb], af, b0);
+      mma_bf16_16816(s[nb + 1], af, b1);
+    }
+  }
+}
+
+// The online-softmax step for this tile: s holds the masked logits (-inf where not
+// visible) and becomes exp(s - m); m = running row max (quad-reduced), l = this
+// thread's running partial row sum (quad_sum it at the end), o rescaled by
+// exp(m_old - m). A row with nothing visible yet keeps m = -inf and adds zeros.
+template <int kD, int kN>
+__device__ __forceinline__ void warp_softmax_update(float (&s)[kN / 8][4], float (&o)[kD / 8][4], float& m_lo,
+                                                    float& m_hi, float& l_lo, float& l_hi) {
+  float tmax_lo = -INFINITY, tmax_hi = -INFINITY;
+#pragma unroll
+  for (int nb = 0; nb < kN / 8; ++nb) {
+    tmax_lo = fmaxf(fmaxf(tmax_lo, s[nb][0]), s[nb][1]);
+    tmax_hi = fmaxf(fmaxf(tmax_hi, s[nb][2]), s[nb][3]);
+  }
+#pragma unroll
+  for (int off = 1; off < 4; off <<= 1) {
+    tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(0xffffffffu, tmax_lo, off));
+    tmax_hi = fmaxf(tmax_hi, __shfl_xor_sync(0xffffffffu, tmax_hi, off));
+  }
+  const float mn_lo = fmaxf(m_lo, tmax_lo), mn_hi = fmaxf(m_hi, tmax_hi);
+  const float mu_lo = mn_lo == -INFINITY ? 0.0f : mn_lo;
+  const float mu_hi = mn_hi == -INFINITY ? 0.0f : mn_hi;
+  const float alpha_lo = exp2f((m_lo - mu_lo) * kLog2e);
+  const float alpha_hi = exp2f((m_hi - mu_hi) * kLog2e);
+  m_lo = mn_lo;
+  m_hi = mn_hi;
+  float sum_lo = 0.0f, sum_hi = 0.0f;
+#pragma unroll
+  for (int nb = 0; nb < kN / 8; ++nb) {
+    s[nb][0] = exp2f((s[nb][0] - mu_lo) * kLog2e);
+    s[nb][1] = exp2f((s[nb][1] - mu_lo) * kLog2e);
+    s[nb][2] = exp2f((s[nb][2] - mu_hi) * kLog2e);
+    s[nb][3] = exp2f((s[nb][3] - mu_hi) * kLog2e);
+    sum_lo += s[nb][0] + s[nb][1];
+    sum_hi += s[nb][2] + s[nb][3];
+  }
+  l_lo = l_lo * alpha_lo + sum_lo;
+  l_hi = l_hi * alpha_hi + sum_hi;
+#pragma unroll
+  for (int nd = 0; nd < kD / 8; ++nd) {
+    o[nd][0] *= alpha_lo;
+    o[nd][1] *= alpha_lo;
+    o[nd][2] *= alpha_hi;
+    o[nd][3] *= alpha_hi;
+  }
+}
+
+// o += P V: P's accumulator layout is the A-fragment layout of the next MMA (rounded
+// to bf16); V fragments by ldmatrix.trans from vs (the tile's kN V rows).
+template <int kD, int kN, int kS>
+__device__ __forceinline__ void warp_pv(float (&o)[kD / 8][4], const float (&s)[kN / 8][4], const bf16* vs,
+                                        int lane) {
+  const int mi = lane >> 3, mr = lane & 7;
+#pragma unroll
+  for (int kc = 0; kc < kN / 16; ++kc) {
+    uint32_t pf[4];
+    pf[0] = pack_bf16x2(s[2 * kc][0], s[2 * kc][1]);
+    pf[1] = pack_bf16x2(s[2 * kc][2], s[2 * kc][3]);
+    pf[2] = pack_bf16x2(s[2 * kc + 1][0], s[2 * kc + 1][1]);
+    pf[3] = pack_bf16x2(s[2 * kc + 1][2], s[2 * kc + 1][3]);
+#pragma unroll
+    for (int nd = 0; nd < kD / 8; nd += 2) {
+      uint32_t vf[4];  // V rows kc*16 + (mi % 2) * 8 + mr, dims (nd + mi / 2) * 8, transposed
+      ldmatrix_x4_trans(vf, vs + (kc * 16 + (mi & 1) * 8 + mr) * kS + (nd + (mi >> 1)) * 8);
+      const uint32_t b0[2] = {vf[0], vf[1]}, b1[2] = {vf[2], vf[3]};
+      mma_bf16_16816(o[nd], pf, b0);
+      mma_bf16_16816(o[nd + 1], pf, b1);
+    }
+  }
+}
+
+// A row's sum over the four threads of its quad.
+__device__ __forceinline__ float quad_sum(float v) {
+#pragma unroll
+  for (int off = 1; off < 4; off <<= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
 }
 
 // Raises a kernel's dynamic shared-memory limit once per (kernel, device): the

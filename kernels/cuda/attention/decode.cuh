@@ -32,7 +32,9 @@ struct DecodeShape {
 };
 
 // grid (B, Hk * group_blocks, num_splits), block kThreads, dynamic smem kSmemBytes.
-template <int kD, int kGroup, typename V>
+// kPartialsOnly: write partials even with one split (the caller merges them with
+// partials of its own: shared-prefix attention's suffix pass).
+template <int kD, int kGroup, typename V, bool kPartialsOnly = false>
 __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
     decode_kernel(const AttnArgs a) {
   using Sh = DecodeShape<kD, kGroup>;
@@ -258,7 +260,7 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
     const float l = l_s[gi];
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     const int h = h0 + gi;
-    if (a.num_splits == 1) {
+    if (a.num_splits == 1 && !kPartialsOnly) {
       bf16* dst = a.out + (static_cast<int64_t>(q_tok) * a.hq + h) * kD + 2 * cp;
       *reinterpret_cast<uint32_t*>(dst) = pack_bf16x2(o0 * inv, o1 * inv);
     } else {
@@ -293,33 +295,36 @@ __global__ void __launch_bounds__(kD) merge_kernel(const AttnArgs a) {
   a.out[row * kD + d] = __float2bfloat16_rn(wsum > 0.0f ? acc / wsum : 0.0f);
 }
 
-template <int kD, int kGroup, typename V>
+template <int kD, int kGroup, typename V, bool kPartialsOnly>
 Status launch_decode_group(const AttnArgs& a) {
   using Sh = DecodeShape<kD, kGroup>;
   const int group = a.hq / a.hk;
   const dim3 grid(a.batch, a.hk * ((group + kGroup - 1) / kGroup), a.num_splits);
   if (grid.y > 65535 || grid.z > 65535)
     return invalid_argument("attention: too many heads or splits");
-  RADIX_RETURN_IF_ERROR((allow_smem<decode_kernel<kD, kGroup, V>>(Sh::kSmemBytes)));
-  RADIX_RETURN_IF_ERROR(cuda_status(
-      launch_pdl(decode_kernel<kD, kGroup, V>, grid, dim3(Sh::kThreads), Sh::kSmemBytes, a.stream, a),
-      "attention decode"));
-  if (a.num_splits > 1) {
-    RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kD), 0, a.stream, a),
-                                      "attention decode merge"));
+  RADIX_RETURN_IF_ERROR((allow_smem<decode_kernel<kD, kGroup, V, kPartialsOnly>>(Sh::kSmemBytes)));
+  RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(decode_kernel<kD, kGroup, V, kPartialsOnly>, grid,
+                                               dim3(Sh::kThreads), Sh::kSmemBytes, a.stream, a),
+                                    "attention decode"));
+  if constexpr (!kPartialsOnly) {
+    if (a.num_splits > 1) {
+      RADIX_RETURN_IF_ERROR(cuda_status(
+          launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kD), 0, a.stream, a), "attention decode merge"));
+    }
   }
   return Status::ok();
 }
 
 // Query heads per CTA: 1 (MHA), 4 (GQA groups up to 4), else 8 (larger groups take
-// several CTAs per KV head).
-template <int kD, typename V>
+// several CTAs per KV head). kPartialsOnly: partials [num_splits, T, Hq, D] and lse
+// for every split (a.partial_o/partial_lse), no merge.
+template <int kD, typename V, bool kPartialsOnly = false>
 Status launch_decode(const AttnArgs& a) {
   if (a.batch == 0 || a.tokens == 0) return Status::ok();
   const int group = a.hq / a.hk;
-  if (group == 1) return launch_decode_group<kD, 1, V>(a);
-  if (group <= 4) return launch_decode_group<kD, 4, V>(a);
-  return launch_decode_group<kD, 8, V>(a);
+  if (group == 1) return launch_decode_group<kD, 1, V, kPartialsOnly>(a);
+  if (group <= 4) return launch_decode_group<kD, 4, V, kPartialsOnly>(a);
+  return launch_decode_group<kD, 8, V, kPartialsOnly>(a);
 }
 
 }  // namespace radix::cuda::attn

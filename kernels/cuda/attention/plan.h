@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/status.h"
+
 namespace radix::cuda {
 
 struct DecodeSplitInputs {
@@ -28,5 +30,40 @@ int decode_num_splits(const DecodeSplitInputs& in);
 
 constexpr int kMinPositionsPerSplit = 64;
 constexpr int kMaxSplits = 64;
+
+// ---- shared-prefix decode (ops::attention_shared_prefix) ----
+
+// (member, query head) rows of one group that one prefix-pass CTA covers, and the
+// fewest prefix positions a prefix split keeps (each split writes a D-float partial
+// per row, so short splits cost more in partials than they save in parallelism).
+constexpr int kPrefixRowsPerCta = 64;
+constexpr int kMinPrefixPerSplit = 256;
+
+struct SharedPrefixPlanInputs {
+  int batch = 0;         // B
+  int tokens = 0;        // T
+  int num_q_heads = 0;   // Hq
+  int num_kv_heads = 0;  // Hk
+  int head_dim = 0;      // D
+  int num_groups = 0;    // G
+  int max_prefix_len = 0;
+  int max_group_size = 0;
+  int max_suffix_len = 0;  // AttentionParams::max_kv_len of the suffix
+  int num_sms = 132;
+  size_t workspace_bytes = 0;
+};
+
+struct SharedPrefixPlan {
+  int row_blocks = 1;     // prefix-pass CTAs per (group, KV head, split)
+  int prefix_splits = 0;  // P; 0 when there are no groups
+  int suffix_splits = 1;  // S
+};
+
+// From host-known values only (graph-capturable). The prefix pass gets whole waves
+// of two CTAs per SM (G x Hk x row_blocks x P), splits of >= kMinPrefixPerSplit
+// positions, at most kMaxSplits; the suffix gets decode_num_splits' choice in the
+// workspace that is left. The partials [P + S, T, Hq, D + 1] f32 must fit the
+// workspace: ResourceExhausted when not even P = 1 (with groups) and S = 1 do.
+Result<SharedPrefixPlan> plan_shared_prefix(const SharedPrefixPlanInputs& in);
 
 }  // namespace radix::cuda

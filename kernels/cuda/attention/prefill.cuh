@@ -92,28 +92,10 @@ __global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1)
     const bf16* vs = v_s + (tile & 1) * kN * kS;
     const int base = kv_begin + tile * kN;
 
-    // S = Q K^T for this warp's 16 rows x kN positions; fragments via ldmatrix.
-    // Lane l addresses row l % 8 of 8x8 matrix l / 8 (see ldmatrix_x4).
-    const int mi = lane >> 3, mr = lane & 7;
+    // S = Q K^T for this warp's 16 rows x kN positions.
     float s[kN / 8][4];
-#pragma unroll
-    for (int nb = 0; nb < kN / 8; ++nb) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      uint32_t af[4];  // Q rows warp*16 + (mi % 2) * 8 + mr, dims kk*16 + (mi / 2) * 8
-      ldmatrix_x4(af, q_s + (warp * 16 + (mi & 1) * 8 + mr) * kS + kk * 16 + (mi >> 1) * 8);
-#pragma unroll
-      for (int nb = 0; nb < kN / 8; nb += 2) {
-        uint32_t kf[4];  // K rows (nb + mi / 2) * 8 + mr, dims kk*16 + (mi % 2) * 8
-        ldmatrix_x4(kf, ks + ((nb + (mi >> 1)) * 8 + mr) * kS + kk * 16 + (mi & 1) * 8);
-        const uint32_t b0[2] = {kf[0], kf[1]}, b1[2] = {kf[2], kf[3]};
-        mma_bf16_16816(s[nb], af, b0);
-        mma_bf16_16816(s[nb + 1], af, b1);
-      }
-    }
-
-    // Logits, masks, and the online softmax update (rows r_lo and r_hi).
-    float tmax_lo = -INFINITY, tmax_hi = -INFINITY;
+    warp_qk<kD, kN, kS>(s, q_s, warp * 16, ks, lane);
+    // Logits and masks, then the online softmax update (rows r_lo and r_hi) and O += P V.
 #pragma unroll
     for (int nb = 0; nb < kN / 8; ++nb) {
 #pragma unroll
@@ -121,72 +103,16 @@ __global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1)
         const int kpos = base + nb * 8 + 2 * t + (e & 1);
         const int qpos = e < 2 ? qpos_lo : qpos_hi;
         const bool vis = kpos < kv_end && V::visible(qpos, kpos, a);
-        const float x = vis ? V::logit(s[nb][e], a) : -INFINITY;
-        s[nb][e] = x;
-        if (e < 2) {
-          tmax_lo = fmaxf(tmax_lo, x);
-        } else {
-          tmax_hi = fmaxf(tmax_hi, x);
-        }
+        s[nb][e] = vis ? V::logit(s[nb][e], a) : -INFINITY;
       }
     }
-#pragma unroll
-    for (int off = 1; off < 4; off <<= 1) {
-      tmax_lo = fmaxf(tmax_lo, __shfl_xor_sync(0xffffffffu, tmax_lo, off));
-      tmax_hi = fmaxf(tmax_hi, __shfl_xor_sync(0xffffffffu, tmax_hi, off));
-    }
-    const float mn_lo = fmaxf(m_lo, tmax_lo), mn_hi = fmaxf(m_hi, tmax_hi);
-    const float mu_lo = mn_lo == -INFINITY ? 0.0f : mn_lo;
-    const float mu_hi = mn_hi == -INFINITY ? 0.0f : mn_hi;
-    const float alpha_lo = exp2f((m_lo - mu_lo) * kLog2e);
-    const float alpha_hi = exp2f((m_hi - mu_hi) * kLog2e);
-    m_lo = mn_lo;
-    m_hi = mn_hi;
-    float sum_lo = 0.0f, sum_hi = 0.0f;
-#pragma unroll
-    for (int nb = 0; nb < kN / 8; ++nb) {
-      s[nb][0] = exp2f((s[nb][0] - mu_lo) * kLog2e);
-      s[nb][1] = exp2f((s[nb][1] - mu_lo) * kLog2e);
-      s[nb][2] = exp2f((s[nb][2] - mu_hi) * kLog2e);
-      s[nb][3] = exp2f((s[nb][3] - mu_hi) * kLog2e);
-      sum_lo += s[nb][0] + s[nb][1];
-      sum_hi += s[nb][2] + s[nb][3];
-    }
-    l_lo = l_lo * alpha_lo + sum_lo;  // per-thread partial; reduced across t at the end
-    l_hi = l_hi * alpha_hi + sum_hi;
-#pragma unroll
-    for (int nd = 0; nd < kD / 8; ++nd) {
-      o[nd][0] *= alpha_lo;
-      o[nd][1] *= alpha_lo;
-      o[nd][2] *= alpha_hi;
-      o[nd][3] *= alpha_hi;
-    }
-
-    // O += P V: P's accumulator layout is the A-fragment layout of the next MMA.
-#pragma unroll
-    for (int kc = 0; kc < kN / 16; ++kc) {
-      uint32_t pf[4];
-      pf[0] = pack_bf16x2(s[2 * kc][0], s[2 * kc][1]);
-      pf[1] = pack_bf16x2(s[2 * kc][2], s[2 * kc][3]);
-      pf[2] = pack_bf16x2(s[2 * kc + 1][0], s[2 * kc + 1][1]);
-      pf[3] = pack_bf16x2(s[2 * kc + 1][2], s[2 * kc + 1][3]);
-#pragma unroll
-      for (int nd = 0; nd < kD / 8; nd += 2) {
-        uint32_t vf[4];  // V rows kc*16 + (mi % 2) * 8 + mr, dims (nd + mi / 2) * 8, transposed
-        ldmatrix_x4_trans(vf, vs + (kc * 16 + (mi & 1) * 8 + mr) * kS + (nd + (mi >> 1)) * 8);
-        const uint32_t b0[2] = {vf[0], vf[1]}, b1[2] = {vf[2], vf[3]};
-        mma_bf16_16816(o[nd], pf, b0);
-        mma_bf16_16816(o[nd + 1], pf, b1);
-      }
-    }
+    warp_softmax_update<kD, kN>(s, o, m_lo, m_hi, l_lo, l_hi);
+    warp_pv<kD, kN, kS>(o, s, vs, lane);
   }
   cp_async_wait<0>();
 
-#pragma unroll
-  for (int off = 1; off < 4; off <<= 1) {
-    l_lo += __shfl_xor_sync(0xffffffffu, l_lo, off);
-    l_hi += __shfl_xor_sync(0xffffffffu, l_hi, off);
-  }
+  l_lo = quad_sum(l_lo);
+  l_hi = quad_sum(l_hi);
   const float inv_lo = l_lo > 0.0f ? 1.0f / l_lo : 0.0f;
   const float inv_hi = l_hi > 0.0f ? 1.0f / l_hi : 0.0f;
   bf16* out_lo = a.out + ((static_cast<int64_t>(q_start) + m0 + r_lo) * a.hq + h) * kD;

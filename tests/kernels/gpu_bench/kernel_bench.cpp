@@ -395,6 +395,112 @@ int run(bool quick) {
     std::printf("silu_and_mul 4096x14336: %.1f us = %.0f GB/s\n", ms * 1e3,
                 3.0 * t * inter * 2 / (ms * 1e-3) / 1e9);
   }
+
+  // ---- shared-prefix decode (Llama-3-8B heads): 64 groups x 16 members sharing a
+  // 2048-token prefix, own suffixes of 128..384; members contiguous in the batch (plain
+  // decode may then find a group's prefix in L2) or interleaved (b % 64). Plain decode
+  // attention over the full contexts vs attention_shared_prefix. "needed" = K + V of
+  // every distinct position (each prefix once) + its slot index: the least either must
+  // read; needed_GB/s = needed / time. One layer's KV is ~1.6 GB. ----
+  {
+    const int groups = 64, members = 16, prefix_len = 2048, batch = groups * members;
+    std::vector<int32_t> prefix_indptr{0}, prefix_idx, own_len(batch);
+    int32_t next_slot = 0;
+    for (int g = 0; g < groups; ++g) {
+      for (int i = 0; i < prefix_len; ++i) prefix_idx.push_back(next_slot++);
+      prefix_indptr.push_back(static_cast<int32_t>(prefix_idx.size()));
+    }
+    uint32_t lcg = 777;
+    int max_own = 0;
+    for (int32_t& len : own_len) {
+      lcg = lcg * 1664525u + 1013904223u;
+      len = 128 + static_cast<int32_t>((lcg >> 8) % 257);
+      max_own = std::max(max_own, static_cast<int>(len));
+    }
+    const int64_t slots = next_slot + std::accumulate(own_len.begin(), own_len.end(), int64_t{0});
+    OwnedTensor kc = device({slots, hk, d}, DType::kBF16),
+                vc = device({slots, hk, d}, DType::kBF16);
+    fill_random(kc.view(), 200);
+    fill_random(vc.view(), 201);
+    OwnedTensor q = device({batch, hq, d}, DType::kBF16),
+                out = device({batch, hq, d}, DType::kBF16);
+    fill_random(q.view(), 202);
+    OwnedTensor d_prefix_indptr = i32(prefix_indptr), d_prefix_idx = i32(prefix_idx);
+    std::vector<int32_t> qo(batch + 1);
+    std::iota(qo.begin(), qo.end(), 0);
+    OwnedTensor d_qo = i32(qo);
+    const double per_pos = hk * d * 2.0 * 2.0 + 4.0;  // K + V bf16 + slot index
+    const double needed = static_cast<double>(slots) * per_pos;
+
+    cuda::SharedPrefixPlanInputs in;
+    in.batch = in.tokens = batch;
+    in.num_q_heads = hq;
+    in.num_kv_heads = hk;
+    in.head_dim = d;
+    in.num_groups = groups;
+    in.max_prefix_len = prefix_len;
+    in.max_group_size = members;
+    in.max_suffix_len = max_own;
+    in.num_sms = backend->num_sms();
+    in.workspace_bytes = backend->attention_workspace_bytes();
+    auto plan = cuda::plan_shared_prefix(in);
+    BENCH_CHECK(plan.status());
+    std::printf(
+        "\nshared prefix: 64 groups x 16 members, prefix 2048, own 128..384; plan P %d, S %d, row "
+        "blocks %d\n",
+        plan->prefix_splits, plan->suffix_splits, plan->row_blocks);
+    std::printf("%-12s %-34s %10s %12s %9s %8s\n", "members", "kernel", "time_us", "needed_GB/s",
+                "read_GB", "of_read");
+    for (bool interleaved : {false, true}) {
+      std::vector<int32_t> group_of(batch), own_indptr{0}, own_idx, full_indptr{0}, full_idx;
+      int32_t slot = next_slot;
+      for (int b = 0; b < batch; ++b) {
+        const int g = interleaved ? b % groups : b / members;
+        group_of[b] = g;
+        full_idx.insert(full_idx.end(), prefix_idx.begin() + prefix_indptr[g],
+                        prefix_idx.begin() + prefix_indptr[g + 1]);
+        for (int i = 0; i < own_len[b]; ++i) {
+          own_idx.push_back(slot);
+          full_idx.push_back(slot++);
+        }
+        own_indptr.push_back(static_cast<int32_t>(own_idx.size()));
+        full_indptr.push_back(static_cast<int32_t>(full_idx.size()));
+      }
+      OwnedTensor d_full_indptr = i32(full_indptr), d_full_idx = i32(full_idx);
+      OwnedTensor d_own_indptr = i32(own_indptr), d_own_idx = i32(own_idx), d_group = i32(group_of);
+      AttentionParams full;
+      full.qo_indptr = d_qo;
+      full.kv_indptr = d_full_indptr;
+      full.kv_indices = d_full_idx;
+      full.scale = 1.0f / std::sqrt(128.0f);
+      full.max_q_len = 1;
+      full.max_kv_len = prefix_len + max_own;
+      AttentionParams own = full;
+      own.kv_indptr = d_own_indptr;
+      own.kv_indices = d_own_idx;
+      own.max_kv_len = max_own;
+      SharedPrefix sp;
+      sp.group_of_seq = d_group;
+      sp.prefix_indptr = d_prefix_indptr;
+      sp.prefix_indices = d_prefix_idx;
+      sp.num_groups = groups;
+      sp.max_prefix_len = prefix_len;
+      sp.max_group_size = members;
+      const double plain_read = static_cast<double>(full_idx.size()) * per_pos;
+      const double plain_ms = time_graph_ms(
+          stream, reps, 4, [&](int) { BENCH_CHECK(ops::attention(ctx, out, q, kc, vc, full)); });
+      const double shared_ms = time_graph_ms(stream, reps, 4, [&](int) {
+        BENCH_CHECK(ops::attention_shared_prefix(ctx, out, q, kc, vc, own, sp));
+      });
+      const char* order = interleaved ? "interleaved" : "contiguous";
+      std::printf("%-12s %-34s %10.1f %12.0f %9.2f %7.0f%%\n", order,
+                  "attention over full contexts", plain_ms * 1e3, needed / (plain_ms * 1e-3) / 1e9,
+                  plain_read / 1e9, 100.0 * plain_read / (plain_ms * 1e-3) / 1e9 / read_bw);
+      std::printf("%-12s %-34s %10.1f %12.0f %9.2f %7.0f%%\n", order, "attention_shared_prefix",
+                  shared_ms * 1e3, needed / (shared_ms * 1e-3) / 1e9, needed / 1e9,
+                  100.0 * needed / (shared_ms * 1e-3) / 1e9 / read_bw);
+    }
+  }
   return 0;
 }
 

@@ -38,4 +38,25 @@ inline constexpr KernelEntry kKernels[] = {
     {"decode_bf16_d256", true, 256, &decode_bf16_d256},
 };
 
+// Shared-prefix decode's prefix pass (shared_prefix.cuh), looked up by head dim.
+Status shared_prefix_bf16_d16(const SharedPrefixArgs& a, VariantId v);
+Status shared_prefix_bf16_d32(const SharedPrefixArgs& a, VariantId v);
+Status shared_prefix_bf16_d64(const SharedPrefixArgs& a, VariantId v);
+Status shared_prefix_bf16_d128(const SharedPrefixArgs& a, VariantId v);
+Status shared_prefix_bf16_d256(const SharedPrefixArgs& a, VariantId v);
+
+struct SharedPrefixEntry {
+  const char* name;
+  int head_dim;
+  Status (*launch)(const SharedPrefixArgs&, VariantId);
+};
+
+inline constexpr SharedPrefixEntry kSharedPrefixKernels[] = {
+    {"shared_prefix_bf16_d16", 16, &shared_prefix_bf16_d16},
+    {"shared_prefix_bf16_d32", 32, &shared_prefix_bf16_d32},
+    {"shared_prefix_bf16_d64", 64, &shared_prefix_bf16_d64},
+    {"shared_prefix_bf16_d128", 128, &shared_prefix_bf16_d128},
+    {"shared_prefix_bf16_d256", 256, &shared_prefix_bf16_d256},
+};
+
 }  // namespace radix::cuda::attn
