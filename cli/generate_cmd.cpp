@@ -152,6 +152,10 @@ void add_engine_flags(CLI::App* cmd, EngineOptions* e) {
   cmd->add_option("--max-prefill-tokens", e->max_prefill_tokens, "Prefill tokens per step")->capture_default_str();
   cmd->add_option("--schedule-policy", e->schedule_policy, "lpm or fcfs")->capture_default_str();
   cmd->add_flag("--disable-radix-cache", e->disable_radix_cache, "Turn off prefix caching");
+  cmd->add_option("--cascade-min-prefix-len", e->cascade_min_prefix_len,
+                  "Cascade attention for decode: shared cached prefixes of at least this many tokens are read once "
+                  "per group (0: off)")
+      ->capture_default_str();
   cmd->add_flag("--disable-cuda-graph", e->disable_cuda_graph, "Turn off CUDA graphs");
   cmd->add_option("--cuda-graph-max-bs", e->cuda_graph_max_bs, "Largest CUDA-graph batch")->capture_default_str();
   cmd->add_option("--random-seed", e->random_seed, "Seed for unseeded requests and dummy weights");

@@ -110,7 +110,11 @@ class LlamaModel final : public CausalLM {
       RADIX_RETURN_IF_ERROR(ops::rope_qkv_store(ctx, q, qkv, batch.positions, cos_sin_, RopeStyle::kNeox,
                                                 kv.k[i], kv.v[i], batch.out_cache_loc));
       const Tensor attn3 = attn_out.reshape({t, hq, d});
-      RADIX_RETURN_IF_ERROR(ops::attention(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn));
+      if (batch.prefix.num_groups > 0) {
+        RADIX_RETURN_IF_ERROR(ops::attention_shared_prefix(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn, batch.prefix));
+      } else {
+        RADIX_RETURN_IF_ERROR(ops::attention(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn));
+      }
       RADIX_RETURN_IF_ERROR(ops::gemm_add(ctx, residual, attn_out, l.o_proj));
       RADIX_RETURN_IF_ERROR(ops::rms_norm_gemm_silu(ctx, mlp_act, hidden, gate_up, residual,
                                                     l.post_attention_layernorm, eps, l.gate_up_proj));

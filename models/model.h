@@ -21,6 +21,9 @@ struct ModelBatch {
   Tensor out_cache_loc;  // i32 [T]: pool slot each new token's K/V is written to
   AttentionParams attn;  // qo_indptr/kv_indptr [B+1], kv_indices: context slots
   Tensor logits_rows;    // i32 [N]: rows of the T hidden states to produce logits for
+  // Cascade decode (prefix.num_groups > 0): grouped sequences' kv_indices hold only their
+  // own positions after the group's shared prefix (ops::attention_shared_prefix).
+  SharedPrefix prefix;
 };
 
 // Per-layer views of the KV pool: k[l], v[l] are [S, Hk, D].

@@ -175,12 +175,18 @@ class EngineImpl final : public Engine {
     }
     so.lpm = options_.schedule_policy == "lpm";
     so.disable_radix_cache = options_.disable_radix_cache;
+    if (options_.cascade_min_prefix_len < 0) {
+      return invalid_argument("--cascade-min-prefix-len must be >= 0 (0 = off)");
+    }
+    so.cascade_min_prefix = options_.disable_radix_cache ? 0 : options_.cascade_min_prefix_len;
     scheduler_ = std::make_unique<Scheduler>(so);
     RADIX_LOG_INFO("{}", runner_->describe());
     if (const std::string g = runner_->describe_graphs(); !g.empty()) RADIX_LOG_INFO("{}", g);
-    RADIX_LOG_INFO("max_running_requests={}, max_prefill_tokens={}, chunked_prefill_size={}, policy={}, radix cache {}",
+    RADIX_LOG_INFO("max_running_requests={}, max_prefill_tokens={}, chunked_prefill_size={}, policy={}, radix cache {}, "
+                   "cascade attention {}",
                    so.max_running_requests, so.max_prefill_tokens, so.chunked_prefill_size,
-                   options_.schedule_policy, so.disable_radix_cache ? "off" : "on");
+                   options_.schedule_policy, so.disable_radix_cache ? "off" : "on",
+                   so.cascade_min_prefix > 0 ? ">= " + std::to_string(so.cascade_min_prefix) + " tokens" : "off");
     update_stats(false);
     thread_ = std::thread([this] { loop(); });
     return Status::ok();
@@ -623,6 +629,7 @@ void EngineImpl::loop() {
       {
         std::lock_guard<std::mutex> lock(stats_mu_);
         ++stats_.decode_steps_total;
+        if (!step.input.seq_group.empty()) ++stats_.cascade_decode_steps_total;
         stats_.decode_host_seconds_total += host_s;
         stats_.decode_forward_seconds_total += forward_s;
       }

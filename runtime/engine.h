@@ -31,6 +31,9 @@ struct EngineOptions {
   int max_prefill_tokens = 16384;
   std::string schedule_policy = "lpm";  // lpm | fcfs
   bool disable_radix_cache = false;
+  // > 0: decode steps attend to prefixes of at least this many tokens that running
+  // requests share in the radix cache once per group (cascade attention); 0: off.
+  int cascade_min_prefix_len = 0;
   bool disable_cuda_graph = false;
   int cuda_graph_max_bs = 160;
   uint64_t random_seed = 0;
@@ -96,6 +99,7 @@ struct EngineStats {
   // (inbox, schedule, outputs, commit), forward = the model runner's call (staging, GPU,
   // sync). host / forward is the scheduler overhead.
   int64_t decode_steps_total = 0;
+  int64_t cascade_decode_steps_total = 0;  // of those, steps with shared-prefix groups
   double decode_host_seconds_total = 0.0;
   double decode_forward_seconds_total = 0.0;
 };

@@ -67,6 +67,11 @@ void StepInput::clear() {
   logits_rows.clear();
   max_q_len = 0;
   max_kv_len = 0;
+  seq_group.clear();
+  prefix_indptr.assign(1, 0);
+  prefix_indices.clear();
+  max_prefix_len = 0;
+  max_group_size = 0;
   clear_samples();
 }
 
@@ -336,8 +341,20 @@ Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
 
 // The step's batch over metadata views (ids, positions, slots, qo, kv indptr, kv
 // indices, logits rows, in that order); softmax scale 1/sqrt(head_dim).
-static ModelBatch make_batch(const std::vector<Tensor>& v, int head_dim, int max_q_len, int max_kv_len) {
+// v: the step vectors in StepInput order (input_ids, positions, out_cache_loc, qo_indptr,
+// kv_indptr, kv_indices, logits_rows, ...); cascade: views of seq_group, prefix_indptr
+// and prefix_indices when the step has groups.
+static ModelBatch make_batch(const std::vector<Tensor>& v, int head_dim, int max_q_len, int max_kv_len,
+                             const StepInput* s = nullptr, const Tensor* cascade = nullptr) {
   ModelBatch b;
+  if (s != nullptr && cascade != nullptr) {
+    b.prefix.group_of_seq = cascade[0];
+    b.prefix.prefix_indptr = cascade[1];
+    b.prefix.prefix_indices = cascade[2];
+    b.prefix.num_groups = static_cast<int>(s->prefix_indptr.size()) - 1;
+    b.prefix.max_prefix_len = s->max_prefix_len;
+    b.prefix.max_group_size = s->max_group_size;
+  }
   b.input_ids = v[0];
   b.positions = v[1];
   b.out_cache_loc = v[2];
@@ -366,7 +383,10 @@ Status ModelRunner::forward_host(const StepInput& s, StepOutput* out) {
                         &s.logits_rows}) {
     views.push_back(host_view(*m, DType::kI32));
   }
-  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len);
+  const Tensor cascade[3] = {host_view(s.seq_group, DType::kI32), host_view(s.prefix_indptr, DType::kI32),
+                             host_view(s.prefix_indices, DType::kI32)};
+  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len, &s,
+                                  s.seq_group.empty() ? nullptr : cascade);
   const int64_t host_rows = index_host_rows(s, out);
   const bool all_host = s.sample_rows.empty();
   OwnedTensor* dst = all_host ? &out->logits : &host_logits_;
@@ -451,9 +471,12 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   const auto rows = static_cast<int64_t>(s.logits_rows.size());
   const auto ns = static_cast<int64_t>(s.sample_rows.size());
   // All metadata in one i32 buffer (sampling floats stored bitwise).
-  const std::vector<const std::vector<int32_t>*> ints = {&s.input_ids, &s.positions, &s.out_cache_loc, &s.qo_indptr,
-                                                         &s.kv_indptr, &s.kv_indices, &s.logits_rows, &s.sample_rows,
-                                                         &s.top_k};
+  // (cascade steps add seq_group, prefix_indptr, prefix_indices at the end)
+  std::vector<const std::vector<int32_t>*> ints = {&s.input_ids, &s.positions, &s.out_cache_loc, &s.qo_indptr,
+                                                   &s.kv_indptr, &s.kv_indices, &s.logits_rows, &s.sample_rows,
+                                                   &s.top_k};
+  const bool cascade = !s.seq_group.empty();
+  if (cascade) ints.insert(ints.end(), {&s.seq_group, &s.prefix_indptr, &s.prefix_indices});
   const std::vector<const std::vector<float>*> floats = {&s.temperature, &s.top_p, &s.min_p, &s.uniform};
   int64_t total = 4 * ns;
   for (const auto* p : ints) total += static_cast<int64_t>(p->size());
@@ -474,7 +497,15 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   }
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.meta.view().slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
-  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len);
+  // views: the 9 ints (+ 3 cascade ints), then the 4 floats; make_batch and the sampling
+  // below read the first 7 ints and views[8..12] as before when there is no cascade.
+  Tensor cascade_views[3];
+  if (cascade) {
+    for (int i = 0; i < 3; ++i) cascade_views[i] = views[static_cast<size_t>(9 + i)];
+    views.erase(views.begin() + 9, views.begin() + 12);
+  }
+  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len, &s,
+                                  cascade ? cascade_views : nullptr);
   SampleRun run;
   if (ns > 0) RADIX_RETURN_IF_ERROR(stage_sampling(s, &run));
   RADIX_RETURN_IF_ERROR(ensure_device(&c.logits, {std::max<int64_t>(rows, 1), vocab}, DType::kF32, ctx_.device));
@@ -557,7 +588,7 @@ static int64_t stage_graph_step(const StepInput* s, int n, int bs, const GraphLa
 Result<bool> ModelRunner::forward_graph(const StepInput& s, StepOutput* out) {
   CudaState& c = *cuda_;
   const auto n = static_cast<int64_t>(s.input_ids.size());
-  if (!c.graphs_enabled || n == 0 || n > c.max_bs || s.max_q_len != 1) return false;
+  if (!c.graphs_enabled || n == 0 || n > c.max_bs || s.max_q_len != 1 || !s.seq_group.empty()) return false;
   if (static_cast<int64_t>(s.qo_indptr.size()) != n + 1 || static_cast<int64_t>(s.logits_rows.size()) != n ||
       static_cast<int64_t>(s.sample_rows.size()) != n) {
     return false;  // graphs cover decode steps whose every row is sampled on the device

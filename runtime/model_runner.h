@@ -30,6 +30,15 @@ struct StepInput {
   std::vector<int32_t> logits_rows;
   int max_q_len = 0;
   int max_kv_len = 0;
+  // Cascade attention (decode steps only; empty seq_group = none): sequence b of group
+  // seq_group[b] >= 0 attends to its group's shared prefix, prefix_indices[
+  // prefix_indptr[g] .. prefix_indptr[g + 1]), then to its own positions, and its
+  // kv_indices hold only those (after the prefix). max_kv_len is then over the suffixes.
+  std::vector<int32_t> seq_group;
+  std::vector<int32_t> prefix_indptr = {0};
+  std::vector<int32_t> prefix_indices;
+  int max_prefix_len = 0;
+  int max_group_size = 0;
   // Rows of the step's logits that the runner samples on the model's device, with
   // their parameters (SamplingTensors semantics). Every other row comes back as logits.
   std::vector<int32_t> sample_rows;

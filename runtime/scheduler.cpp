@@ -218,7 +218,8 @@ bool Scheduler::schedule(ScheduledStep* step) {
   // 3. The step's metadata, extends first then decodes.
   StepInput& in = step->input;
   int row_count = 0;
-  auto add = [&](Req* r) {
+  // kv_skip: leading context positions left out of kv_indices (a cascade group's prefix).
+  auto add = [&](Req* r, int kv_skip) {
     const int start = r->kv_len, n = r->extend_len;
     const int32_t* trow = table_.row(r->row);
     for (int p = start; p < start + n; ++p) {
@@ -227,10 +228,10 @@ bool Scheduler::schedule(ScheduledStep* step) {
       in.out_cache_loc.push_back(trow[p]);
     }
     in.qo_indptr.push_back(in.qo_indptr.back() + n);
-    in.kv_indices.insert(in.kv_indices.end(), trow, trow + start + n);
+    in.kv_indices.insert(in.kv_indices.end(), trow + kv_skip, trow + start + n);
     in.kv_indptr.push_back(static_cast<int32_t>(in.kv_indices.size()));
     in.max_q_len = std::max(in.max_q_len, n);
-    in.max_kv_len = std::max(in.max_kv_len, start + n);
+    in.max_kv_len = std::max(in.max_kv_len, start + n - kv_skip);
     const int base = in.qo_indptr[in.qo_indptr.size() - 2];
     // Prompt logprobs: rows at positions p predict token p + 1, for p + 1 in
     // [logprob_next_pos, prompt_len).
@@ -258,10 +259,36 @@ bool Scheduler::schedule(ScheduledStep* step) {
     step->prompt_lp_first_pos.push_back(lp_first_pos);
   };
   for (Req* r : extends) {
-    add(r);
+    add(r, 0);
     step->num_extend_tokens += r->extend_len;
   }
-  for (Req* r : decodes) add(r);
+  // Cascade attention: a decode-only step groups sequences by a shared cached prefix;
+  // each group's prefix slots are listed once and its members keep only their suffix.
+  PrefixGroups groups;
+  if (extends.empty() && options_.cascade_min_prefix > 0 && decodes.size() >= 2) {
+    std::vector<const RadixNode*> nodes;
+    nodes.reserve(decodes.size());
+    for (Req* r : decodes) nodes.push_back(r->last_node);
+    groups = group_shared_prefixes(nodes, options_.cascade_min_prefix);
+  }
+  if (groups.num_groups() > 0) {
+    std::vector<int> members(static_cast<size_t>(groups.num_groups()), 0);
+    for (int g = 0; g < groups.num_groups(); ++g) {
+      const int32_t* lead = table_.row(decodes[static_cast<size_t>(groups.leader[static_cast<size_t>(g)])]->row);
+      const int len = groups.prefix_len[static_cast<size_t>(g)];
+      in.prefix_indices.insert(in.prefix_indices.end(), lead, lead + len);
+      in.prefix_indptr.push_back(static_cast<int32_t>(in.prefix_indices.size()));
+      in.max_prefix_len = std::max(in.max_prefix_len, len);
+    }
+    for (size_t i = 0; i < decodes.size(); ++i) {
+      const int32_t g = groups.group_of[i];
+      in.seq_group.push_back(g);
+      if (g >= 0) in.max_group_size = std::max(in.max_group_size, ++members[static_cast<size_t>(g)]);
+      add(decodes[i], g >= 0 ? groups.prefix_len[static_cast<size_t>(g)] : 0);
+    }
+  } else {
+    for (Req* r : decodes) add(r, 0);
+  }
   step->num_decode = static_cast<int>(decodes.size());
   return true;
 }

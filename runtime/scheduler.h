@@ -26,6 +26,9 @@ struct SchedulerOptions {
   int chunked_prefill_size = 8192;  // <= 0: no chunking
   bool lpm = true;                  // longest prefix match first (else fcfs)
   bool disable_radix_cache = false;
+  // > 0: decode steps group sequences sharing a cached prefix of at least this many
+  // tokens (group_shared_prefixes) for cascade attention; 0: off.
+  int cascade_min_prefix = 0;
 };
 
 // What one step runs: the requests and, per request, which rows of logits it reads.

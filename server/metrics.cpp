@@ -76,6 +76,8 @@ std::string ServerMetrics::render(const EngineStats& s, const std::string& model
   counter("num_requests_total", "Generation requests received.",
           static_cast<double>(requests_total_.load()));
   counter("decode_steps_total", "Decode steps run by the engine.", static_cast<double>(s.decode_steps_total));
+  counter("cascade_decode_steps_total", "Decode steps that read shared prefixes once per group (cascade attention).",
+          static_cast<double>(s.cascade_decode_steps_total));
   counter("decode_host_seconds_total",
           "Engine-thread time of decode steps outside the forward (schedule, outputs, commit).",
           s.decode_host_seconds_total);
