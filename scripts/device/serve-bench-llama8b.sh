@@ -3,7 +3,8 @@
 # carried (scripts/device/bundle.sh --tokenizer-llama3 puts a Llama-3 tokenizer in
 # .bundle/tok-llama3): `radix serve` on Llama-3-8B shapes with dummy weights, then
 # `radix bench serving` — 1000 ShareGPT-like prompts at rate inf, online rates 4/8/16/32,
-# and generated-shared-prefix with the radix cache on and off (a second server).
+# and generated-shared-prefix with the radix cache on, on with cascade attention
+# (GSP_CASCADE=0 skips it) and off (separate servers).
 # Results: $OUT/serving.jsonl (one line per run), server logs in $OUT.
 #   SERVE_PROMPTS (default 1000), ONLINE_PROMPTS (200), GSP_GROUPS (64)
 set -uo pipefail
@@ -53,6 +54,15 @@ bench "shared prefix, radix cache on" --dataset-name generated-shared-prefix --g
   --gsp-prompts-per-group 16 --gsp-system-prompt-len 2048 --gsp-question-len 128 --gsp-output-len 256
 grep -E "Decode batch" "$out/server-default.log" | tail -3
 stop_server
+# Cascade attention (shared prefixes read once per group): the same run.
+if [[ "${GSP_CASCADE:-1}" == 1 ]]; then
+  start_server cascade --cascade-min-prefix-len 256 || exit 1
+  bench "shared prefix, radix cache on, cascade attention" --dataset-name generated-shared-prefix \
+    --gsp-num-groups "${GSP_GROUPS:-64}" --gsp-prompts-per-group 16 --gsp-system-prompt-len 2048 --gsp-question-len 128 \
+    --gsp-output-len 256
+  grep -E "Decode batch" "$out/server-cascade.log" | tail -3
+  stop_server
+fi
 start_server nocache --disable-radix-cache || exit 1
 bench "shared prefix, radix cache off" --dataset-name generated-shared-prefix --gsp-num-groups "${GSP_GROUPS:-64}" \
   --gsp-prompts-per-group 16 --gsp-system-prompt-len 2048 --gsp-question-len 128 --gsp-output-len 256
