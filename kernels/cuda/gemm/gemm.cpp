@@ -11,6 +11,14 @@
 namespace radix::cuda {
 namespace {
 
+GemvFusion norm_fusion(const Tensor& norm_weight, float eps, float weight_offset) {
+  GemvFusion f;
+  f.norm_weight = &norm_weight;
+  f.eps = eps;
+  f.norm_offset = weight_offset;
+  return f;
+}
+
 Status need_backend(const OpContext& ctx, const char* op) {
   if (ctx.cuda == nullptr) return invalid_argument(std::string(op) + ": OpContext has no CudaBackend");
   return Status::ok();
@@ -37,10 +45,7 @@ Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& norm
                      const Tensor& norm_weight, float eps, const Tensor& w, const Tensor* bias,
                      float weight_offset) {
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_gemm"));
-  GemvFusion f;
-  f.norm_weight = &norm_weight;
-  f.eps = eps;
-  f.norm_offset = weight_offset;
+  const GemvFusion f = norm_fusion(norm_weight, eps, weight_offset);
   if (gemv_applies(out, x, w, bias, f)) return gemv(out, x, w, bias, ctx.stream, f);
   RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
   return gemm(ctx, out, normed, w, bias);
@@ -50,10 +55,7 @@ Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor&
                           const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
                           float weight_offset) {
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_gemm_silu"));
-  GemvFusion f;
-  f.norm_weight = &norm_weight;
-  f.eps = eps;
-  f.norm_offset = weight_offset;
+  GemvFusion f = norm_fusion(norm_weight, eps, weight_offset);
   f.silu_mul = true;
   if (gemv_applies(out, x, w, nullptr, f)) return gemv(out, x, w, nullptr, ctx.stream, f);
   RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
@@ -68,10 +70,7 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
                                 float weight_offset) {
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_gemm_rope_store"));
   GemvRope rope{&q_out, &positions, &cos_sin, &k_cache, &v_cache, &slots};
-  GemvFusion f;
-  f.norm_weight = &norm_weight;
-  f.eps = eps;
-  f.norm_offset = weight_offset;
+  GemvFusion f = norm_fusion(norm_weight, eps, weight_offset);
   f.rope = &rope;
   if (style == RopeStyle::kNeox && gemv_applies(qkv, x, w, bias, f)) return gemv(qkv, x, w, bias, ctx.stream, f);
   RADIX_RETURN_IF_ERROR(rms_norm_gemm(ctx, qkv, normed, x, norm_weight, eps, w, bias, weight_offset));
