@@ -12,49 +12,23 @@
 
 #include <random>
 
-#include "core/buffer.h"
 #include "runtime/engine.h"
+#include "tests/runtime/engine_test_util.h"
 
 namespace radix {
 namespace {
 
-const std::string kModel = std::string(RADIX_SOURCE_DIR) + "/models/default";
 constexpr float kTieGap = 0.05f;  // nats; bf16 logits of this 4-layer model move ~1e-2
 
-bool have_cuda() {
-  if (cuda_available()) return true;
-  std::printf("[  SKIP    ] no CUDA device on this machine\n");
-  return false;
-}
+using testing::have_cuda;
+using testing::make_engine;
+using testing::random_prompt;
 
-EngineOptions gpu_options() {
-  EngineOptions o;
-  o.model_path = kModel;
-  o.device = "cuda";
-  o.max_total_tokens = 8192;
-  o.cuda_graph_max_bs = 32;
-  return o;
-}
-
-std::unique_ptr<Engine> make_engine(const EngineOptions& o) {
-  auto e = Engine::create(o);
-  EXPECT_TRUE(e.is_ok()) << e.status().to_string();
-  return e.is_ok() ? std::move(e).value() : nullptr;
-}
-
-std::vector<int32_t> random_prompt(std::mt19937& rng, int len) {
-  std::uniform_int_distribution<int32_t> d(3, 4095);
-  std::vector<int32_t> p(static_cast<size_t>(len));
-  for (auto& t : p) t = d(rng);
-  return p;
-}
+EngineOptions gpu_options() { return testing::cuda_engine_options(); }
 
 // Greedy, with the top-2 logprobs of every generated position.
 SamplingParams greedy_top2(int n) {
-  SamplingParams p;
-  p.temperature = 0;
-  p.max_new_tokens = n;
-  p.ignore_eos = true;
+  SamplingParams p = testing::greedy(n);
   p.return_logprob = true;
   p.top_logprobs_num = 2;
   return p;

@@ -19,26 +19,14 @@
 #include "runtime/engine.h"
 #include "runtime/model_runner.h"
 #include "runtime/sampler.h"
+#include "tests/runtime/engine_test_util.h"
 
 namespace radix {
 namespace {
 
-const std::string kModel = std::string(RADIX_SOURCE_DIR) + "/models/default";
+using testing::have_cuda;
 
-bool have_cuda() {
-  if (cuda_available()) return true;
-  std::printf("[  SKIP    ] no CUDA device on this machine\n");
-  return false;
-}
-
-EngineOptions cuda_options() {
-  EngineOptions o;
-  o.model_path = kModel;
-  o.device = "cuda";
-  o.max_total_tokens = 8192;
-  o.cuda_graph_max_bs = 32;
-  return o;
-}
+EngineOptions cuda_options() { return testing::cuda_engine_options(); }
 
 // A prefill of `lens.size()` prompts, then a decode step, over slots laid out per
 // sequence at [1 + b * 64, ...).

@@ -11,40 +11,18 @@
 
 #include "models/model.h"
 #include "models/simple_session.h"
+#include "tests/runtime/engine_test_util.h"
 
 namespace radix {
 namespace {
 
-const std::string kModel = std::string(RADIX_SOURCE_DIR) + "/models/default";
+using testing::greedy;
+using testing::make_engine;
+using testing::random_prompt;
 
-EngineOptions cpu_options() {
-  EngineOptions o;
-  o.model_path = kModel;
-  o.device = "cpu";
-  o.max_total_tokens = 4096;
-  return o;
-}
+const std::string& kModel = testing::kDefaultModel;
 
-std::unique_ptr<Engine> make_engine(const EngineOptions& o) {
-  auto e = Engine::create(o);
-  EXPECT_TRUE(e.is_ok()) << e.status().to_string();
-  return e.is_ok() ? std::move(e).value() : nullptr;
-}
-
-std::vector<int32_t> random_prompt(std::mt19937& rng, int len) {
-  std::uniform_int_distribution<int32_t> d(3, 4095);
-  std::vector<int32_t> p(static_cast<size_t>(len));
-  for (auto& t : p) t = d(rng);
-  return p;
-}
-
-SamplingParams greedy(int n) {
-  SamplingParams p;
-  p.temperature = 0;
-  p.max_new_tokens = n;
-  p.ignore_eos = true;
-  return p;
-}
+EngineOptions cpu_options() { return testing::cpu_engine_options(); }
 
 struct Outcome {
   std::vector<std::vector<int32_t>> tokens;  // per choice
