@@ -471,41 +471,39 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   const auto rows = static_cast<int64_t>(s.logits_rows.size());
   const auto ns = static_cast<int64_t>(s.sample_rows.size());
   // All metadata in one i32 buffer (sampling floats stored bitwise).
-  // (cascade steps add seq_group, prefix_indptr, prefix_indices at the end)
-  std::vector<const std::vector<int32_t>*> ints = {&s.input_ids, &s.positions, &s.out_cache_loc, &s.qo_indptr,
-                                                   &s.kv_indptr, &s.kv_indices, &s.logits_rows, &s.sample_rows,
-                                                   &s.top_k};
-  const bool cascade = !s.seq_group.empty();
-  if (cascade) ints.insert(ints.end(), {&s.seq_group, &s.prefix_indptr, &s.prefix_indices});
+  // Views: 0-8 the ints, 9-12 the floats, then (cascade steps) seq_group, prefix_indptr,
+  // prefix_indices.
+  const std::vector<const std::vector<int32_t>*> ints = {&s.input_ids, &s.positions, &s.out_cache_loc,
+                                                         &s.qo_indptr, &s.kv_indptr, &s.kv_indices,
+                                                         &s.logits_rows, &s.sample_rows, &s.top_k};
   const std::vector<const std::vector<float>*> floats = {&s.temperature, &s.top_p, &s.min_p, &s.uniform};
+  const bool cascade = !s.seq_group.empty();
+  std::vector<const std::vector<int32_t>*> cascade_ints;
+  if (cascade) cascade_ints = {&s.seq_group, &s.prefix_indptr, &s.prefix_indices};
   int64_t total = 4 * ns;
   for (const auto* p : ints) total += static_cast<int64_t>(p->size());
+  for (const auto* p : cascade_ints) total += static_cast<int64_t>(p->size());
   RADIX_RETURN_IF_ERROR(ensure_pinned(&c.staging, static_cast<size_t>(total) * 4));
   RADIX_RETURN_IF_ERROR(ensure_device(&c.meta, {total}, DType::kI32, ctx_.device));
   auto* host = static_cast<int32_t*>(c.staging.data());
   std::vector<Tensor> views;
   int64_t off = 0;
-  for (const auto* p : ints) {
-    std::copy(p->begin(), p->end(), host + off);
-    views.push_back(c.meta.view().slice_rows(off, off + static_cast<int64_t>(p->size())));
-    off += static_cast<int64_t>(p->size());
-  }
+  auto put_ints = [&](const std::vector<int32_t>& v) {
+    std::copy(v.begin(), v.end(), host + off);
+    views.push_back(c.meta.view().slice_rows(off, off + static_cast<int64_t>(v.size())));
+    off += static_cast<int64_t>(v.size());
+  };
+  for (const auto* p : ints) put_ints(*p);
   for (const auto* p : floats) {
     std::memcpy(host + off, p->data(), p->size() * sizeof(float));
     views.emplace_back(static_cast<int32_t*>(c.meta.view().data()) + off, DType::kF32, Shape{ns}, ctx_.device);
     off += ns;
   }
+  for (const auto* p : cascade_ints) put_ints(*p);
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.meta.view().slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
-  // views: the 9 ints (+ 3 cascade ints), then the 4 floats; make_batch and the sampling
-  // below read the first 7 ints and views[8..12] as before when there is no cascade.
-  Tensor cascade_views[3];
-  if (cascade) {
-    for (int i = 0; i < 3; ++i) cascade_views[i] = views[static_cast<size_t>(9 + i)];
-    views.erase(views.begin() + 9, views.begin() + 12);
-  }
   const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len, &s,
-                                  cascade ? cascade_views : nullptr);
+                                  cascade ? views.data() + 13 : nullptr);
   SampleRun run;
   if (ns > 0) RADIX_RETURN_IF_ERROR(stage_sampling(s, &run));
   RADIX_RETURN_IF_ERROR(ensure_device(&c.logits, {std::max<int64_t>(rows, 1), vocab}, DType::kF32, ctx_.device));
