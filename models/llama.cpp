@@ -1,5 +1,5 @@
 // Llama-family decoder (Llama 2/3/3.1, Mistral, Qwen2): embeddings -> N x (RMSNorm,
-// fused qkv projection, RoPE + KV store, attention over the pool, o_proj, RMSNorm,
+// fused qkv projection + RoPE + KV store, attention over the pool, o_proj, RMSNorm,
 // fused gate/up, SiLU-and-mul, down) -> final norm -> lm_head on the selected rows.
 // Parameter names mirror the Hugging Face checkpoint (model.layers.{i}.self_attn.q_proj...).
 #include <string>
@@ -105,10 +105,10 @@ class LlamaModel final : public CausalLM {
       // The residual stream takes each sublayer's output in place (gemm_add); each
       // projection normalizes its input itself (rms_norm_gemm: one kernel at decode).
       const Tensor* bias = config_.attention_bias ? &l.qkv_bias.view() : nullptr;
-      RADIX_RETURN_IF_ERROR(
-          ops::rms_norm_gemm(ctx, qkv, hidden, residual, l.input_layernorm, eps, l.qkv_proj, bias));
-      RADIX_RETURN_IF_ERROR(ops::rope_qkv_store(ctx, q, qkv, batch.positions, cos_sin_, RopeStyle::kNeox,
-                                                kv.k[i], kv.v[i], batch.out_cache_loc));
+      // Norm, qkv projection, RoPE and the K/V slot store: one kernel at decode.
+      RADIX_RETURN_IF_ERROR(ops::rms_norm_gemm_rope_store(ctx, q, hidden, qkv, residual, l.input_layernorm, eps,
+                                                          l.qkv_proj, bias, batch.positions, cos_sin_,
+                                                          RopeStyle::kNeox, kv.k[i], kv.v[i], batch.out_cache_loc));
       const Tensor attn3 = attn_out.reshape({t, hq, d});
       if (batch.prefix.num_groups > 0) {
         RADIX_RETURN_IF_ERROR(ops::attention_shared_prefix(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn, batch.prefix));

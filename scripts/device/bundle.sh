@@ -55,9 +55,12 @@ done
 (cd "$out" && tar -cJf libs.tar.xz lib && rm -rf lib)
 
 cat > "$out/env.sh" <<'ENV'
-# Sourced on the GPU machine: unpacks the carried libraries once, then puts the
-# bundle's binaries and libraries first on PATH / LD_LIBRARY_PATH.
+# Sourced on the GPU machine: unpacks the carried binaries, tokenizer and libraries once,
+# then puts the bundle's binaries and libraries first on PATH / LD_LIBRARY_PATH.
 bundle_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ ! -d "$bundle_dir/bin" ]]; then
+  tar -xJf "$bundle_dir/bin.tar.xz" -C "$bundle_dir"
+fi
 if [[ ! -d "$bundle_dir/lib" ]]; then
   tar -xJf "$bundle_dir/libs.tar.xz" -C "$bundle_dir"
 fi
@@ -89,5 +92,8 @@ ENV
 fi
 
 echo "bundle.sh: $(ls "$out/bin" | tr '\n' ' ')"
+# The binaries are mostly device code and compress ~6x: xz keeps the carry (64 MiB at
+# most) small and quick to send; env.sh unpacks them.
+(cd "$out" && tar -cf - bin $([[ -d tok-llama3 ]] && echo tok-llama3) | xz -T2 -2 > bin.tar.xz && rm -rf bin tok-llama3)
 echo "bundle.sh: libraries: ${!seen[*]}"
 du -sh "$out"

@@ -17,7 +17,10 @@
 // Launched with programmatic dependent launch: each warp's first batch of weights is
 // prefetched into L2 before waiting for the previous kernel, which overlaps its tail.
 // The grid is one wave (occupancy query); CTAs stride over the rows beyond it.
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/gemm/gemv.h"
@@ -93,7 +96,7 @@ __device__ __forceinline__ void load_batch(uint4 (&wv)[R][L], const uint4* const
 }
 
 // Stages the M rows of a, RMSNorm-ed and rounded to bf16, in shared memory.
-template <int M>
+template <int M, int kNumThreads>
 __device__ void stage_normalized(uint4* staged, const Args& p, int k8) {
   const uint4* src = reinterpret_cast<const uint4*>(p.a);
   const uint4* nw = reinterpret_cast<const uint4*>(p.norm_w);
@@ -101,7 +104,7 @@ __device__ void stage_normalized(uint4* staged, const Args& p, int k8) {
 #pragma unroll
   for (int m = 0; m < M; ++m) {
     float ss = 0.0f;
-    for (int i = threadIdx.x; i < k8; i += kThreads) {
+    for (int i = threadIdx.x; i < k8; i += kNumThreads) {
       const uint4 v = src[m * k8 + i];
       staged[m * k8 + i] = v;
       ss += sum_squares8(v);
@@ -112,7 +115,7 @@ __device__ void stage_normalized(uint4* staged, const Args& p, int k8) {
   // Each thread normalizes the vectors it staged itself (no barrier needed before).
 #pragma unroll
   for (int m = 0; m < M; ++m) {
-    for (int i = threadIdx.x; i < k8; i += kThreads) {
+    for (int i = threadIdx.x; i < k8; i += kNumThreads) {
       uint4 v = staged[m * k8 + i];
       const uint4 g = nw[i];
       auto* vp = reinterpret_cast<__nv_bfloat162*>(&v);
@@ -129,6 +132,63 @@ __device__ void stage_normalized(uint4* staged, const Args& p, int k8) {
   __syncthreads();
 }
 
+// Weight row q (< 2) of output unit `unit`: row unit (+ n for the up half of kSiluMul);
+// kRopeStore's unit (head h, i < D/2) reads rows h D + i and h D + i + D/2.
+template <Epi kEpi>
+__device__ __forceinline__ const uint4* weight_row(const Args& p, const uint4* w4, int unit, int q, int k8) {
+  int64_t r = unit;
+  if constexpr (kEpi == Epi::kRopeStore) {
+    r = static_cast<int64_t>(unit / p.half) * 2 * p.half + unit % p.half + q * p.half;
+  } else if constexpr (kEpi == Epi::kSiluMul) {
+    r += static_cast<int64_t>(q) * p.n;
+  }
+  return w4 + r * k8;
+}
+
+// Lane 0's epilogue for output row `row` (a row pair for kSiluMul / kRopeStore) of
+// batch row m, given the warp-summed dot products.
+template <int M, typename Out, Epi kEpi, int R>
+__device__ __forceinline__ void store_row(const Args& p, int row, int m, const float (&acc)[R][M]) {
+  const int64_t o = static_cast<int64_t>(m) * p.n + row;
+  Out* out = static_cast<Out*>(p.out);
+  if constexpr (kEpi == Epi::kStore) {
+    float v = acc[0][m];
+    if (p.bias != nullptr) v += __bfloat162float(p.bias[row]);
+    out[o] = from_f32<Out>(v);
+  } else if constexpr (kEpi == Epi::kAccumulate) {
+    out[o] = from_f32<Out>(acc[0][m] + to_f32(out[o]));
+  } else if constexpr (kEpi == Epi::kSiluMul) {
+    const float g = __bfloat162float(__float2bfloat16_rn(acc[0][m]));
+    const float u = __bfloat162float(__float2bfloat16_rn(acc[1][m]));
+    out[o] = from_f32<Out>(g / (1.0f + __expf(-g)) * u);
+  } else {
+    // As rope_qkv_store over the bf16 qkv row the unfused projection would store.
+    const int head = row / p.half, i = row % p.half;
+    const int64_t r0 = static_cast<int64_t>(head) * 2 * p.half + i;
+    float a = acc[0][m], b = acc[R - 1][m];
+    if (p.bias != nullptr) {
+      a += __bfloat162float(p.bias[r0]);
+      b += __bfloat162float(p.bias[r0 + p.half]);
+    }
+    a = __bfloat162float(__float2bfloat16_rn(a));
+    b = __bfloat162float(__float2bfloat16_rn(b));
+    const int d = 2 * p.half;
+    if (head < p.hq + p.hk) {
+      const float* cs = p.cos_sin + static_cast<int64_t>(p.positions[m]) * d;
+      const float c = cs[i], sn = cs[p.half + i];
+      const float o0 = a * c - b * sn, o1 = b * c + a * sn;
+      bf16* dst = head < p.hq ? p.q_out + (static_cast<int64_t>(m) * p.hq + head) * d
+                              : p.k_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq) * d;
+      dst[i] = __float2bfloat16_rn(o0);
+      dst[i + p.half] = __float2bfloat16_rn(o1);
+    } else {
+      bf16* dst = p.v_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq - p.hk) * d;
+      dst[i] = __float2bfloat16_rn(a);
+      dst[i + p.half] = __float2bfloat16_rn(b);
+    }
+  }
+}
+
 template <int M, typename Out, bool kNorm, Epi kEpi>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
   constexpr int R = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;  // weight rows per warp
@@ -141,14 +201,8 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
   int row = blockIdx.x * kWarpsPerCta + (threadIdx.x >> 5);
   const uint4* w4 = reinterpret_cast<const uint4*>(p.w);
   auto row_ptrs = [&](int r, const uint4* (&rows)[R]) {
-    if constexpr (kEpi == Epi::kRopeStore) {
-      const int64_t r0 = static_cast<int64_t>(r / p.half) * 2 * p.half + r % p.half;
-      rows[0] = w4 + r0 * k8;
-      rows[R - 1] = w4 + (r0 + p.half) * k8;
-    } else {
 #pragma unroll
-      for (int q = 0; q < R; ++q) rows[q] = w4 + (static_cast<int64_t>(r) + static_cast<int64_t>(q) * p.n) * k8;
-    }
+    for (int q = 0; q < R; ++q) rows[q] = weight_row<kEpi>(p, w4, r, q, k8);
   };
 
   // Weights do not depend on the previous kernel: start pulling this warp's first batch
@@ -170,7 +224,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
 
   const uint4* a4 = reinterpret_cast<const uint4*>(p.a);
   if constexpr (kNorm) {
-    stage_normalized<M>(staged, p, k8);
+    stage_normalized<M, kThreads>(staged, p, k8);
     a4 = staged;
   }
 
@@ -203,43 +257,178 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
 #pragma unroll
       for (int r = 0; r < R; ++r) acc[r][m] = warp_sum(acc[r][m]);
       if (lane != 0) continue;
-      const int64_t o = static_cast<int64_t>(m) * p.n + row;
-      Out* out = static_cast<Out*>(p.out);
-      if constexpr (kEpi == Epi::kStore) {
-        float v = acc[0][m];
-        if (p.bias != nullptr) v += __bfloat162float(p.bias[row]);
-        out[o] = from_f32<Out>(v);
-      } else if constexpr (kEpi == Epi::kAccumulate) {
-        out[o] = from_f32<Out>(acc[0][m] + to_f32(out[o]));
-      } else if constexpr (kEpi == Epi::kSiluMul) {
-        const float g = __bfloat162float(__float2bfloat16_rn(acc[0][m]));
-        const float u = __bfloat162float(__float2bfloat16_rn(acc[1][m]));
-        out[o] = from_f32<Out>(g / (1.0f + __expf(-g)) * u);
-      } else {
-        // As rope_qkv_store over the bf16 qkv row the unfused projection would store.
-        const int head = row / p.half, i = row % p.half;
-        const int64_t r0 = static_cast<int64_t>(head) * 2 * p.half + i;
-        float a = acc[0][m], b = acc[R - 1][m];
-        if (p.bias != nullptr) {
-          a += __bfloat162float(p.bias[r0]);
-          b += __bfloat162float(p.bias[r0 + p.half]);
+      store_row<M, Out, kEpi, R>(p, row, m, acc);
+    }
+  }
+}
+
+// ---- Bulk-copy variant (the default on sm_90) ----
+// Register-held loads cap the bytes a warp keeps in flight; at N = 4096-6144 the grid is
+// only a few warps per SM and the weights arrive too slowly. Here one producer warp per
+// CTA streams the CTA's weight rows into shared memory with cp.async.bulk (the TMA's
+// 1-D copy: no registers, completion counted on an mbarrier), kBulkStageBytes per stage,
+// several stages ahead; the first stages are issued before the PDL wait, so the copy
+// engine runs while the previous kernel finishes. Eight consumer warps each own one
+// output unit (row, or row pair) of a group of eight and dot their staged slice of it
+// with a. The CTA's units are a contiguous 1/grid share of N; a stage holds kChunk
+// columns of each of the group's weight rows.
+constexpr int kBulkConsumerWarps = 8;
+constexpr int kBulkThreads = (kBulkConsumerWarps + 1) * 32;
+constexpr int kBulkStageBytes = 32 * 1024;
+constexpr int kBulkMaxStages = 4;
+// Dynamic shared memory per CTA, chosen so that the next kernel's CTA (the next GEMV,
+// launched early by PDL) fits on the SM beside this one.
+constexpr int kBulkSmemBudget = 104 * 1024;
+
+__device__ __forceinline__ uint32_t smem_u32(const void* ptr) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(ptr));
+}
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_u32(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_u32(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_u32(bar)) : "memory");
+}
+// Waits until the barrier's phase of this parity has completed.
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "WAIT_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT_%=;\n"
+      "}\n" ::"r"(smem_u32(bar)),
+      "r"(parity)
+      : "memory");
+}
+__device__ __forceinline__ uint64_t evict_first_policy() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  return policy;
+}
+// bytes (a multiple of 16, both addresses 16-byte aligned) from global to shared memory;
+// completion is counted on bar.
+__device__ __forceinline__ void bulk_load(void* dst, const void* src, uint32_t bytes, uint64_t* bar, uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;" ::"r"(
+          smem_u32(dst)),
+      "l"(src), "r"(bytes), "r"(smem_u32(bar)), "l"(policy)
+      : "memory");
+}
+
+template <int M, typename Out, bool kNorm, Epi kEpi>
+__global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, const int stages) {
+  constexpr int R = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;  // weight rows per unit
+  constexpr int kChunk8 = kBulkStageBytes / (kBulkConsumerWarps * R * 16);  // 16-byte vectors per row per stage
+  constexpr int kStageVecs = kBulkStageBytes / 16;
+  __shared__ __align__(8) uint64_t full[kBulkMaxStages];
+  __shared__ __align__(8) uint64_t empty[kBulkMaxStages];
+  extern __shared__ __align__(128) uint4 smem[];
+  const int k8 = p.k / 8;
+  uint4* staged = smem;                                 // kNorm: the M normalized rows of a
+  uint4* stage_base = smem + (kNorm ? M * k8 : 0);  // stages x kStageVecs
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int u0 = static_cast<int>(static_cast<int64_t>(p.n) * blockIdx.x / gridDim.x);
+  const int u1 = static_cast<int>(static_cast<int64_t>(p.n) * (blockIdx.x + 1) / gridDim.x);
+  const int chunks = (k8 + kChunk8 - 1) / kChunk8;
+  const int loads = (u1 - u0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks;
+  const uint4* w4 = reinterpret_cast<const uint4*>(p.w);
+  const bool producer = warp == kBulkConsumerWarps;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < stages; ++s) {
+      mbar_init(&full[s], 1);
+      mbar_init(&empty[s], kBulkConsumerWarps);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+
+  // Load i: group g = i / chunks (units u0 + 8 g ..), column chunk c; lane l < units * R
+  // copies weight row l % R of unit l / R.
+  uint64_t policy = 0;
+  auto issue = [&](int i) {
+    const int s = i % stages, g = i / chunks, c = i - g * chunks;
+    const int first = u0 + g * kBulkConsumerWarps;
+    const int units = min(kBulkConsumerWarps, u1 - first);
+    const int len8 = min(kChunk8, k8 - c * kChunk8);
+    const uint32_t bytes = static_cast<uint32_t>(len8) * 16;
+    if (lane == 0) mbar_expect_tx(&full[s], bytes * units * R);
+    __syncwarp();
+    if (lane < units * R) {
+      const int w = lane / R, q = lane % R;
+      const uint4* src = weight_row<kEpi>(p, w4, first + w, q, k8) + c * kChunk8;
+      bulk_load(stage_base + s * kStageVecs + (w * R + q) * kChunk8, src, bytes, &full[s], policy);
+    }
+  };
+  int next = 0;
+  if (producer) {
+    // Weights do not depend on the previous kernel: fill the pipeline before waiting.
+    policy = evict_first_policy();
+    for (const int prologue = min(stages, loads); next < prologue; ++next) issue(next);
+  }
+  pdl_wait();
+  pdl_launch_dependents();
+
+  const uint4* a4 = reinterpret_cast<const uint4*>(p.a);
+  if constexpr (kNorm) {
+    stage_normalized<M, kBulkThreads>(staged, p, k8);
+    a4 = staged;
+  }
+  if (producer) {
+    for (; next < loads; ++next) {
+      const int s = next % stages;
+      mbar_wait(&empty[s], (next / stages - 1) & 1);  // the consumers are done with its last use
+      issue(next);
+    }
+    return;
+  }
+
+  float acc[R][M] = {};
+  for (int i = 0; i < loads; ++i) {
+    const int s = i % stages, g = i / chunks, c = i - g * chunks;
+    const int unit = u0 + g * kBulkConsumerWarps + warp;
+    const int len8 = min(kChunk8, k8 - c * kChunk8);
+    mbar_wait(&full[s], (i / stages) & 1);
+    if (unit < u1) {
+      const uint4* ws = stage_base + s * kStageVecs + warp * R * kChunk8;
+      const uint4* av = a4 + c * kChunk8;
+#pragma unroll 4
+      for (int j = lane; j < len8; j += 32) {
+        uint4 wv[R];
+#pragma unroll
+        for (int r = 0; r < R; ++r) wv[r] = ws[r * kChunk8 + j];
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+          uint4 x;
+          if constexpr (kNorm) {
+            x = av[m * k8 + j];
+          } else {
+            x = __ldg(av + m * k8 + j);
+          }
+#pragma unroll
+          for (int r = 0; r < R; ++r) acc[r][m] += dot8(wv[r], x);
         }
-        a = __bfloat162float(__float2bfloat16_rn(a));
-        b = __bfloat162float(__float2bfloat16_rn(b));
-        const int d = 2 * p.half;
-        if (head < p.hq + p.hk) {
-          const float* cs = p.cos_sin + static_cast<int64_t>(p.positions[m]) * d;
-          const float c = cs[i], sn = cs[p.half + i];
-          const float o0 = a * c - b * sn, o1 = b * c + a * sn;
-          bf16* dst = head < p.hq ? p.q_out + (static_cast<int64_t>(m) * p.hq + head) * d
-                                  : p.k_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq) * d;
-          dst[i] = __float2bfloat16_rn(o0);
-          dst[i + p.half] = __float2bfloat16_rn(o1);
-        } else {
-          bf16* dst = p.v_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq - p.hk) * d;
-          dst[i] = __float2bfloat16_rn(a);
-          dst[i + p.half] = __float2bfloat16_rn(b);
+      }
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(&empty[s]);
+    if (c == chunks - 1) {
+      if (unit < u1) {
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+#pragma unroll
+          for (int r = 0; r < R; ++r) acc[r][m] = warp_sum(acc[r][m]);
+          if (lane == 0) store_row<M, Out, kEpi, R>(p, unit, m, acc);
         }
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
       }
     }
   }
@@ -276,13 +465,25 @@ int resident_ctas(const void* kernel, size_t smem, std::atomic<int64_t>* cache) 
 
 template <int M, typename Out, bool kNorm, Epi kEpi>
 Status launch_one(const Args& p, cudaStream_t stream) {
-  const size_t smem = kNorm ? static_cast<size_t>(M) * static_cast<size_t>(p.k) * sizeof(bf16) : 0;
+  const size_t staged = kNorm ? static_cast<size_t>(M) * static_cast<size_t>(p.k) * sizeof(bf16) : 0;
+  if (gemv_bulk_enabled()) {
+    auto kernel = gemv_bulk_kernel<M, Out, kNorm, kEpi>;
+    static const cudaError_t attr = cudaFuncSetAttribute(
+        kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxStagedBytes + kBulkMaxStages * kBulkStageBytes);
+    if (attr != cudaSuccess) return cuda_status(attr, "gemv: shared memory attribute");
+    const int stages = std::clamp(static_cast<int>((kBulkSmemBudget - static_cast<int>(staged)) / kBulkStageBytes), 2,
+                                  kBulkMaxStages);
+    const int grid = std::min(ceil_div(p.n, kBulkConsumerWarps), num_sms());
+    return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kBulkThreads), staged + static_cast<size_t>(stages) * kBulkStageBytes,
+                                  stream, p, stages),
+                       "gemv");
+  }
   auto kernel = gemv_kernel<M, Out, kNorm, kEpi>;
   static std::atomic<int64_t> occupancy{-1};  // this instantiation's
   // One wave: CTAs stride over the rows when there are more than fit.
   const int grid =
-      std::min(ceil_div(p.n, kWarpsPerCta), resident_ctas(reinterpret_cast<const void*>(kernel), smem, &occupancy));
-  return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kThreads), smem, stream, p), "gemv");
+      std::min(ceil_div(p.n, kWarpsPerCta), resident_ctas(reinterpret_cast<const void*>(kernel), staged, &occupancy));
+  return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kThreads), staged, stream, p), "gemv");
 }
 
 template <typename Out, bool kNorm, Epi kEpi>
@@ -306,6 +507,21 @@ Status launch_epi(int m, const Args& p, DType out_dtype, const GemvFusion& f, cu
 }
 
 }  // namespace
+
+namespace {
+std::atomic<int> bulk_mode{-1};  // -1: not read yet
+}  // namespace
+
+bool gemv_bulk_enabled() {
+  int v = bulk_mode.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* e = std::getenv("RADIX_GEMV");
+    v = e != nullptr && std::strcmp(e, "ld") == 0 ? 0 : 1;
+    bulk_mode.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+void set_gemv_bulk_enabled(bool on) { bulk_mode.store(on ? 1 : 0, std::memory_order_relaxed); }
 
 bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, const GemvFusion& f) {
   const int64_t m = a.size(0), k = a.size(1);

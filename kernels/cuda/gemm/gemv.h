@@ -38,6 +38,11 @@ struct GemvFusion {
   const GemvRope* rope = nullptr;
 };
 
+// Which GEMV kernel runs: the bulk-copy one (default) or the register-streaming one
+// (RADIX_GEMV=ld in the environment at first use; the setter is for benchmarks).
+bool gemv_bulk_enabled();
+void set_gemv_bulk_enabled(bool on);
+
 bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
                   const GemvFusion& fusion = {});
 // out [M, N] (bf16 or f32) = a [M, K] @ w [N, K]^T (+ bias [N]), with `fusion` applied;

@@ -17,6 +17,7 @@
 #include "tests/kernels/gpu/gpu_test_util.h"
 
 #ifdef RADIX_HAS_CUDA_KERNELS
+#include "kernels/cuda/gemm/gemv.h"
 
 namespace radix::testing {
 namespace {
@@ -188,6 +189,21 @@ TEST_F(FusedGemmGpu, RmsNormGemmSiluPairsGateAndUpRows) {
   check_norm_gemm_silu(2, 1000, 512);
   check_norm_gemm_silu(3, 40, 24);  // odd sizes
   check_norm_gemm_silu(9, 700, 256);  // M > 4: unfused
+}
+
+TEST_F(FusedGemmGpu, RegisterStreamingGemvMatchesToo) {
+  // The same fusions through the register-streaming GEMV (RADIX_GEMV=ld).
+  const bool was = cuda::gemv_bulk_enabled();
+  cuda::set_gemv_bulk_enabled(false);
+  for (int64_t m : {1, 4}) {
+    check_rope(m, 32, 8, 128, 4096, false);
+    check_gemm_add(m, 4096, 4096);
+    check_norm_gemm(m, 6144, 4096, false);
+    check_norm_gemm_silu(m, 14336, 4096);
+  }
+  check_norm_gemm(3, 37, 24, true, DType::kBF16, 1.0f);
+  check_norm_gemm_silu(3, 40, 24);
+  cuda::set_gemv_bulk_enabled(was);
 }
 
 TEST_F(FusedGemmGpu, BadShapesAreErrors) {

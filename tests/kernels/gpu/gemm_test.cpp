@@ -14,6 +14,10 @@
 #include "tests/kernels/gpu/gpu_test_util.h"
 
 #ifdef RADIX_HAS_CUDA_KERNELS
+#include "kernels/cuda/gemm/gemv.h"
+#endif
+
+#ifdef RADIX_HAS_CUDA_KERNELS
 
 namespace radix::testing {
 namespace {
@@ -56,12 +60,20 @@ TEST_F(GemmGpu, LlamaProjectionsMatchCpuAtDecodeAndPrefillRows) {
 }
 
 TEST_F(GemmGpu, DecodeGemvRowsOneToFourMatchCpu) {
-  // M <= 4 at weights of 1M..64M elements runs our GEMV kernel (kernels/cuda/gemm/gemv.cu).
-  for (int64_t m : {1, 2, 3, 4}) check(m, 4096, 4096, false, DType::kBF16);
-  check(2, 1024, 1032, true, DType::kBF16);                 // bias; K not a multiple of 128
-  check(4, 8192, 4096, false, DType::kBF16, DType::kF32);   // f32 output
-  check(1, 4096, 14336, false, DType::kBF16);               // down_proj: K 14336
-  check(5, 4096, 4096, false, DType::kBF16);                // M = 5: back to cuBLASLt
+  // M <= 4 at weights of 1M..64M elements runs our GEMV kernel (kernels/cuda/gemm/gemv.cu):
+  // the bulk-copy one (default) and the register-streaming one (RADIX_GEMV=ld).
+  const bool was = cuda::gemv_bulk_enabled();
+  for (bool bulk : {true, false}) {
+    SCOPED_TRACE(bulk ? "bulk GEMV" : "ld GEMV");
+    cuda::set_gemv_bulk_enabled(bulk);
+    for (int64_t m : {1, 2, 3, 4}) check(m, 4096, 4096, false, DType::kBF16);
+    check(2, 1024, 1032, true, DType::kBF16);                 // bias; K not a multiple of 128
+    check(4, 8192, 4096, false, DType::kBF16, DType::kF32);   // f32 output
+    check(1, 4096, 14336, false, DType::kBF16);               // down_proj: K 14336 (7 column chunks)
+    check(3, 1029, 2056, false, DType::kBF16);                // rows not a multiple of 8 per CTA; a 1-vector tail chunk
+    check(5, 4096, 4096, false, DType::kBF16);                // M = 5: back to cuBLASLt
+  }
+  cuda::set_gemv_bulk_enabled(was);
 }
 
 TEST_F(GemmGpu, BiasEpilogueMatchesCpu) {

@@ -20,6 +20,7 @@
 #include "kernels/cuda/attention/plan.h"
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemm/gemv.h"
 #include "kernels/ops.h"
 
 namespace radix {
@@ -162,7 +163,10 @@ int run(bool quick) {
 
   // ---- batch-1 GEMVs at Llama-3-8B shapes (weights rotate over > 400 MB, so L2 does
   // not serve them); lm_head writes f32 logits as the model does ----
-  std::printf("\n%-22s %10s %9s %8s\n", "gemv M=1 (N x K)", "time_us", "GB/s", "of_read");
+  // (ld: the register-streaming GEMV kernel; bulk: the cp.async.bulk one; gate_up and
+  // lm_head are cuBLASLt's either way.)
+  std::printf("\n%-28s %10s %9s %8s\n", "gemv M=1 (N x K)", "time_us", "GB/s", "of_read");
+  const bool bulk_was = cuda::gemv_bulk_enabled();
   struct GemvCase {
     const char* name;
     int64_t n, k;
@@ -182,10 +186,16 @@ int run(bool quick) {
     }
     OwnedTensor a = device({1, g.k}, DType::kBF16), o = device({1, g.n}, g.out);
     fill_random(a.view(), 50);
-    const double ms = time_graph_ms(stream, reps, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
-    const double gbs = bytes / (ms * 1e-3) / 1e9;
-    std::printf("%-22s %10.1f %9.0f %7.0f%%\n", g.name, ms * 1e3, gbs, 100.0 * gbs / read_bw);
+    for (bool bulk : {false, true}) {
+      cuda::set_gemv_bulk_enabled(bulk);
+      const double ms =
+          time_graph_ms(stream, reps, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
+      const double gbs = bytes / (ms * 1e-3) / 1e9;
+      std::printf("%-28s %10.1f %9.0f %7.0f%%\n", (std::string(g.name) + (bulk ? " bulk" : " ld")).c_str(), ms * 1e3,
+                  gbs, 100.0 * gbs / read_bw);
+    }
   }
+  cuda::set_gemv_bulk_enabled(bulk_was);
 
   // ---- one Llama-3-8B decode layer's projections at M = 1 (attention left out): the
   // unfused sequence (add_rms_norm, gemm, silu_and_mul) vs the fused ops, with and
@@ -235,17 +245,24 @@ int run(bool quick) {
     };
     std::printf("\n%-34s %10s %9s %8s\n", "decode layer projections M=1", "us/layer", "GB/s", "of_read");
     const bool pdl_was = cuda::pdl_enabled();
-    for (bool pdl : {false, true}) {
-      cuda::set_pdl_enabled(pdl);
-      for (bool f : {false, true}) {
-        const double ms = time_graph_ms(stream, reps, 4 * layers, f ? std::function<void(int)>(fused) : std::function<void(int)>(unfused));
-        const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
-        std::printf("%-34s %10.1f %9.0f %7.0f%%\n",
-                    (std::string(f ? "fused (4 kernels)" : "unfused (7 kernels)") + (pdl ? ", PDL" : "")).c_str(),
-                    ms * 1e3, gbs, 100.0 * gbs / read_bw);
+    for (bool bulk : {false, true}) {
+      cuda::set_gemv_bulk_enabled(bulk);
+      for (bool pdl : {false, true}) {
+        cuda::set_pdl_enabled(pdl);
+        for (bool f : {false, true}) {
+          const double ms = time_graph_ms(stream, reps, 4 * layers,
+                                          f ? std::function<void(int)>(fused) : std::function<void(int)>(unfused));
+          const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
+          std::printf("%-34s %10.1f %9.0f %7.0f%%\n",
+                      (std::string(f ? "fused (4 kernels)" : "unfused (7 kernels)") + (pdl ? ", PDL" : "") +
+                       (bulk ? ", bulk" : ", ld"))
+                          .c_str(),
+                      ms * 1e3, gbs, 100.0 * gbs / read_bw);
+        }
       }
     }
     cuda::set_pdl_enabled(pdl_was);
+    cuda::set_gemv_bulk_enabled(bulk_was);
   }
 
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----
