@@ -12,8 +12,10 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 namespace radix {
@@ -310,6 +312,34 @@ std::atomic<int>& pdl_state() {
 
 bool pdl_enabled() { return pdl_state().load(std::memory_order_relaxed) != 0; }
 void set_pdl_enabled(bool on) { pdl_state().store(on ? 1 : 0, std::memory_order_relaxed); }
+
+namespace {
+std::atomic<int>& carveout_state() {
+  static std::atomic<int> state{[] {
+    const char* v = std::getenv("RADIX_CARVEOUT");
+    return v == nullptr || std::string(v) != "0" ? 1 : 0;
+  }()};
+  return state;
+}
+}  // namespace
+
+bool max_shared_carveout_enabled() { return carveout_state().load(std::memory_order_relaxed) != 0; }
+void set_max_shared_carveout_enabled(bool on) { carveout_state().store(on ? 1 : 0, std::memory_order_relaxed); }
+
+void prefer_max_shared(const void* kernel) {
+  static std::mutex mu;
+  static std::unordered_map<const void*, int> applied;  // kernel -> carveout last set
+  const int want = max_shared_carveout_enabled() ? static_cast<int>(cudaSharedmemCarveoutMaxShared)
+                                                 : static_cast<int>(cudaSharedmemCarveoutDefault);
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, inserted] = applied.try_emplace(kernel, static_cast<int>(cudaSharedmemCarveoutDefault));
+  if (it->second == want) return;
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, want) == cudaSuccess) {
+    it->second = want;
+  } else {
+    cudaGetLastError();  // a hint only: the launch goes ahead either way
+  }
+}
 }  // namespace cuda
 
 // ---- CudaStream ----

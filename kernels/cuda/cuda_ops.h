@@ -47,6 +47,9 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
 // benchmarks switch it to compare.
 bool pdl_enabled();
 void set_pdl_enabled(bool on);
+// Whether PDL kernels ask for the largest shared-memory carveout (RADIX_CARVEOUT=0: no).
+bool max_shared_carveout_enabled();
+void set_max_shared_carveout_enabled(bool on);
 
 // Benchmark helper (not an op): reads all of x once; scratch is >= 16 KB of device memory.
 Status read_probe(const OpContext& ctx, const Tensor& x, const Tensor& scratch);

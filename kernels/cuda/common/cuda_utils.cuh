@@ -159,11 +159,21 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 bool pdl_enabled();
 void set_pdl_enabled(bool on);
 
+// A kernel may start beside its predecessor (PDL) only if the SM's L1 / shared-memory
+// split suits both: kernels that let the driver pick different splits (by their shared
+// memory use) cannot share an SM, which has to drain before it is reconfigured. So every
+// launch_pdl kernel asks for the largest shared-memory carveout (once per kernel;
+// RADIX_CARVEOUT=0 at first use, or the setter, leaves the driver's choice). backend.cpp.
+bool max_shared_carveout_enabled();
+void set_max_shared_carveout_enabled(bool on);
+void prefer_max_shared(const void* kernel);
+
 // Launches kernel<<<grid, block, smem, stream>>>(args...) with programmatic stream
 // serialization allowed when pdl_enabled().
 template <typename... KArgs, typename... Args>
 cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                        Args... args) {
+  prefer_max_shared(reinterpret_cast<const void*>(kernel));
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = block;

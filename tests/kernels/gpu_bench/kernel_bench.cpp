@@ -244,24 +244,29 @@ int run(bool quick) {
       BENCH_CHECK(ops::gemm_add(ctx, residual, act, l.down));
     };
     std::printf("\n%-34s %10s %9s %8s\n", "decode layer projections M=1", "us/layer", "GB/s", "of_read");
-    const bool pdl_was = cuda::pdl_enabled();
-    for (bool bulk : {false, true}) {
-      cuda::set_gemv_bulk_enabled(bulk);
-      for (bool pdl : {false, true}) {
-        cuda::set_pdl_enabled(pdl);
-        for (bool f : {false, true}) {
-          const double ms = time_graph_ms(stream, reps, 4 * layers,
-                                          f ? std::function<void(int)>(fused) : std::function<void(int)>(unfused));
-          const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
-          std::printf("%-34s %10.1f %9.0f %7.0f%%\n",
-                      (std::string(f ? "fused (4 kernels)" : "unfused (7 kernels)") + (pdl ? ", PDL" : "") +
-                       (bulk ? ", bulk" : ", ld"))
-                          .c_str(),
-                      ms * 1e3, gbs, 100.0 * gbs / read_bw);
-        }
-      }
+    // PDL on and off; with PDL, the kernels' shared-memory carveout left to the driver
+    // or set to the maximum for all (kernels with different splits cannot share an SM).
+    const bool pdl_was = cuda::pdl_enabled(), carve_was = cuda::max_shared_carveout_enabled();
+    struct Mode {
+      bool fused, bulk, pdl, carve;
+    };
+    for (const Mode& m : {Mode{false, false, false, false}, Mode{false, false, true, true}, Mode{true, false, false, false},
+                          Mode{true, false, true, false}, Mode{true, false, true, true}, Mode{true, true, false, false},
+                          Mode{true, true, true, false}, Mode{true, true, true, true}}) {
+      cuda::set_gemv_bulk_enabled(m.bulk);
+      cuda::set_pdl_enabled(m.pdl);
+      cuda::set_max_shared_carveout_enabled(m.carve);
+      const double ms = time_graph_ms(stream, reps, 4 * layers,
+                                      m.fused ? std::function<void(int)>(fused) : std::function<void(int)>(unfused));
+      const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
+      std::printf("%-34s %10.1f %9.0f %7.0f%%\n",
+                  (std::string(m.fused ? "fused" : "unfused") + (m.bulk ? ", bulk" : ", ld") + (m.pdl ? ", PDL" : "") +
+                   (m.carve ? ", max smem" : ""))
+                      .c_str(),
+                  ms * 1e3, gbs, 100.0 * gbs / read_bw);
     }
     cuda::set_pdl_enabled(pdl_was);
+    cuda::set_max_shared_carveout_enabled(carve_was);
     cuda::set_gemv_bulk_enabled(bulk_was);
   }
 
