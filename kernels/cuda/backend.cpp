@@ -317,7 +317,7 @@ namespace {
 std::atomic<int>& carveout_state() {
   static std::atomic<int> state{[] {
     const char* v = std::getenv("RADIX_CARVEOUT");
-    return v == nullptr || std::string(v) != "0" ? 1 : 0;
+    return v != nullptr && std::string(v) == "1" ? 1 : 0;
   }()};
   return state;
 }

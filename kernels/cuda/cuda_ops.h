@@ -47,7 +47,7 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
 // benchmarks switch it to compare.
 bool pdl_enabled();
 void set_pdl_enabled(bool on);
-// Whether PDL kernels ask for the largest shared-memory carveout (RADIX_CARVEOUT=0: no).
+// Whether PDL kernels ask for the largest shared-memory carveout (RADIX_CARVEOUT=1: yes).
 bool max_shared_carveout_enabled();
 void set_max_shared_carveout_enabled(bool on);
 

@@ -46,10 +46,12 @@ bench() {  # label, flags...
 }
 
 start_server default || exit 1
-bench "sharegpt-like, rate inf" --dataset-name sharegpt --num-prompts "${SERVE_PROMPTS:-1000}" --request-rate inf
-for rate in 4 8 16 32; do
-  bench "sharegpt-like, rate $rate" --dataset-name sharegpt --num-prompts "${ONLINE_PROMPTS:-200}" --request-rate $rate
-done
+if [[ "${SHAREGPT:-1}" == 1 ]]; then  # SHAREGPT=0: the shared-prefix runs only
+  bench "sharegpt-like, rate inf" --dataset-name sharegpt --num-prompts "${SERVE_PROMPTS:-1000}" --request-rate inf
+  for rate in 4 8 16 32; do
+    bench "sharegpt-like, rate $rate" --dataset-name sharegpt --num-prompts "${ONLINE_PROMPTS:-200}" --request-rate $rate
+  done
+fi
 bench "shared prefix, radix cache on" --dataset-name generated-shared-prefix --gsp-num-groups "${GSP_GROUPS:-64}" \
   --gsp-prompts-per-group 16 --gsp-system-prompt-len 2048 --gsp-question-len 128 --gsp-output-len 256
 grep -E "Decode batch" "$out/server-default.log" | tail -3

@@ -6,8 +6,11 @@ import { spawn } from 'node:child_process';
 export function startServer(radix, model, extraArgs = []) {
   return new Promise((resolve, reject) => {
     const device = process.env.RADIX_E2E_DEVICE || 'cpu';
+    // On a GPU the KV pool would otherwise take most of the card (--mem-fraction-static),
+    // and a test that starts a second server while the first runs would find none left.
+    const pool = device === 'cpu' ? [] : ['--max-total-tokens', '65536'];
     const proc = spawn(radix, ['serve', '--model-path', model, '--device', device, '--port', '0',
-      '--log-level', 'warning', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--log-level', 'warning', ...pool, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let port = 0;
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`no ready in 120 s:\n${out}`)); }, 120000);

@@ -161,9 +161,10 @@ void set_pdl_enabled(bool on);
 
 // A kernel may start beside its predecessor (PDL) only if the SM's L1 / shared-memory
 // split suits both: kernels that let the driver pick different splits (by their shared
-// memory use) cannot share an SM, which has to drain before it is reconfigured. So every
-// launch_pdl kernel asks for the largest shared-memory carveout (once per kernel;
-// RADIX_CARVEOUT=0 at first use, or the setter, leaves the driver's choice). backend.cpp.
+// memory use) cannot share an SM, which has to drain before it is reconfigured. With
+// RADIX_CARVEOUT=1 at first use (or the setter) every launch_pdl kernel asks for the
+// largest shared-memory carveout (once per kernel). Off by default: it helped only the
+// bulk-copy GEMV and cost the default one (docs/perf.md, session 4). backend.cpp.
 bool max_shared_carveout_enabled();
 void set_max_shared_carveout_enabled(bool on);
 void prefer_max_shared(const void* kernel);

@@ -262,7 +262,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
   }
 }
 
-// ---- Bulk-copy variant (the default on sm_90) ----
+// ---- Bulk-copy variant (RADIX_GEMV=bulk) ----
 // Register-held loads cap the bytes a warp keeps in flight; at N = 4096-6144 the grid is
 // only a few warps per SM and the weights arrive too slowly. Here one producer warp per
 // CTA streams the CTA's weight rows into shared memory with cp.async.bulk (the TMA's
@@ -516,7 +516,7 @@ bool gemv_bulk_enabled() {
   int v = bulk_mode.load(std::memory_order_relaxed);
   if (v < 0) {
     const char* e = std::getenv("RADIX_GEMV");
-    v = e != nullptr && std::strcmp(e, "ld") == 0 ? 0 : 1;
+    v = e != nullptr && std::strcmp(e, "bulk") == 0 ? 1 : 0;
     bulk_mode.store(v, std::memory_order_relaxed);
   }
   return v == 1;

@@ -38,8 +38,9 @@ struct GemvFusion {
   const GemvRope* rope = nullptr;
 };
 
-// Which GEMV kernel runs: the bulk-copy one (default) or the register-streaming one
-// (RADIX_GEMV=ld in the environment at first use; the setter is for benchmarks).
+// Which GEMV kernel runs: the register-streaming one (default) or the bulk-copy one
+// (RADIX_GEMV=bulk in the environment at first use; the setter is for benchmarks). On
+// H200 they measured alike (docs/perf.md, session 4), the bulk one slower at batch 1.
 bool gemv_bulk_enabled();
 void set_gemv_bulk_enabled(bool on);
 

@@ -191,10 +191,10 @@ TEST_F(FusedGemmGpu, RmsNormGemmSiluPairsGateAndUpRows) {
   check_norm_gemm_silu(9, 700, 256);  // M > 4: unfused
 }
 
-TEST_F(FusedGemmGpu, RegisterStreamingGemvMatchesToo) {
-  // The same fusions through the register-streaming GEMV (RADIX_GEMV=ld).
+TEST_F(FusedGemmGpu, BulkCopyGemvMatchesToo) {
+  // The same fusions through the bulk-copy GEMV (RADIX_GEMV=bulk).
   const bool was = cuda::gemv_bulk_enabled();
-  cuda::set_gemv_bulk_enabled(false);
+  cuda::set_gemv_bulk_enabled(true);
   for (int64_t m : {1, 4}) {
     check_rope(m, 32, 8, 128, 4096, false);
     check_gemm_add(m, 4096, 4096);

@@ -61,7 +61,7 @@ TEST_F(GemmGpu, LlamaProjectionsMatchCpuAtDecodeAndPrefillRows) {
 
 TEST_F(GemmGpu, DecodeGemvRowsOneToFourMatchCpu) {
   // M <= 4 at weights of 1M..64M elements runs our GEMV kernel (kernels/cuda/gemm/gemv.cu):
-  // the bulk-copy one (default) and the register-streaming one (RADIX_GEMV=ld).
+  // the register-streaming one (default) and the bulk-copy one (RADIX_GEMV=bulk).
   const bool was = cuda::gemv_bulk_enabled();
   for (bool bulk : {true, false}) {
     SCOPED_TRACE(bulk ? "bulk GEMV" : "ld GEMV");
