@@ -8,9 +8,10 @@
 // kTieGap of each other in log-probability (from the engine's own top-2 logprobs), and
 // are not compared after that; up to there, the chosen tokens' logprobs must agree within
 // kLogprobTol. A kernel or scheduling bug shows up as a logprob jump or an early split at
-// a clear winner. The tolerances are from measurement (H200): this random-weight 4-layer
-// model has peaked logits (tens of nats), and bf16 roundings in a different GEMM or
-// split order move a logprob by up to ~0.1 nats, so two such moves can flip a 0.15 lead.
+// a clear winner. The tolerances are from measurement (H200, 2026-11-29): on this
+// random-weight 4-layer model, bf16 roundings in another GEMM kernel, split or cascade
+// order moved a chosen token's logprob by up to 0.126 nats before the runs parted (each
+// test prints its largest), and runs parted at leads of up to 0.15 nats.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,7 +24,7 @@
 namespace radix {
 namespace {
 
-constexpr float kLogprobTol = 0.15f;     // nats, per position, before the runs part
+constexpr float kLogprobTol = 0.25f;     // nats, per position, before the runs part (2x the largest seen)
 constexpr float kTieGap = 2 * kLogprobTol;  // a lead two such moves can flip
 
 using testing::have_cuda;
@@ -186,9 +187,12 @@ TEST(EngineGpu, CascadeAttentionMatchesPlainDecodeUpToNearTies) {
     }
   }
   prompts.push_back(random_prompt(rng, 30));
-  auto plain_engine = make_engine(gpu_options());
+  EngineOptions off = gpu_options();
+  off.cascade_min_prefix_len = 0;
+  auto plain_engine = make_engine(off);
   ASSERT_NE(plain_engine, nullptr);
   auto plain = run_all(*plain_engine, prompts, greedy_top2(16));
+  EXPECT_EQ(plain_engine->stats().cascade_decode_steps_total, 0);
   EngineOptions o = gpu_options();
   o.cascade_min_prefix_len = 64;
   auto engine = make_engine(o);

@@ -141,7 +141,11 @@ TEST(Engine, CascadeAttentionGivesTheSameOutputsAsPlainDecode) {
   }
   prompts.push_back(random_prompt(rng, 30));
   prompts.push_back(random_prompt(rng, 7));
-  auto plain = run_all(*make_engine(cpu_options()), prompts, greedy(10));
+  EngineOptions off = cpu_options();
+  off.cascade_min_prefix_len = 0;
+  auto plain_engine = make_engine(off);
+  auto plain = run_all(*plain_engine, prompts, greedy(10));
+  EXPECT_EQ(plain_engine->stats().cascade_decode_steps_total, 0);
   EngineOptions o = cpu_options();
   o.cascade_min_prefix_len = 16;
   auto engine = make_engine(o);
