@@ -304,7 +304,7 @@ namespace {
 std::atomic<int>& pdl_state() {
   static std::atomic<int> state{[] {
     const char* v = std::getenv("RADIX_PDL");
-    return v == nullptr || std::string(v) != "0" ? 1 : 0;
+    return v != nullptr && std::string(v) == "1" ? 1 : 0;
   }()};
   return state;
 }

@@ -43,7 +43,7 @@ Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tenso
 Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& params);
 
-// Programmatic dependent launch of the kernels that support it (on unless RADIX_PDL=0);
+// Programmatic dependent launch of the kernels that support it (off unless RADIX_PDL=1);
 // benchmarks switch it to compare.
 bool pdl_enabled();
 void set_pdl_enabled(bool on);

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine needs to run binaries built here (DEVICE.md): the `radix`
-# binary, the GPU test binaries (test_*_gpu) and kernel benchmarks (bench_*) of a build dir, stripped, into .bundle/bin,
-# plus every shared library they load that the GPU machine lacks (ldd minus glibc,
-# libstdc++/libgcc and the CUDA libraries that live there under /usr/local/cuda/lib64),
-# xz-packed into .bundle/libs.tar.xz so the carry stays small. .bundle/env.sh unpacks
-# the libraries on first use and sets PATH and LD_LIBRARY_PATH. Builds nothing.
+# binary, the GPU test binaries (test_*_gpu) and kernel benchmarks (bench_*) of a build
+# dir, stripped (xz-packed in .bundle/bin.tar.xz), plus every shared library they load
+# that the GPU machine lacks (ldd minus glibc, libstdc++/libgcc and the CUDA libraries
+# that live there under /usr/local/cuda/lib64), xz-packed into .bundle/libs.tar.xz so
+# the carry stays small (~20 MB). .bundle/env.sh unpacks both on first use and sets PATH
+# and LD_LIBRARY_PATH. Builds nothing.
 #
 #   scripts/device/bundle.sh [BUILD_DIR]      (default: build-cuda)
 #   then: device run, carry [".bundle"], command "bash scripts/device/run-gpu-tests.sh"
 #
-#   scripts/device/bundle.sh BUILD_DIR --e2e  the server e2e suite instead of the test
-#   binaries: radix, this machine's node (xz) and the npm packages the e2e tests import
-#   (openai, @anush008/tokenizers); then "bash scripts/device/run-e2e-gpu.sh".
+#   scripts/device/bundle.sh BUILD_DIR --e2e  also the server e2e suite's needs: this
+#   machine's node (xz) and the npm packages the e2e tests import (openai,
+#   @anush008/tokenizers); then "bash scripts/device/run-e2e-gpu.sh" as well.
 set -euo pipefail
 
 build=${1:-build-cuda}
@@ -27,8 +28,7 @@ mkdir -p "$out/bin" "$out/lib"
 bins=()
 # Only what runs on the GPU machine: radix, the gpu-labelled test binaries and the kernel
 # benchmarks (the CPU test binaries would push the carry past its 64 MiB).
-candidates=("$build"/radix)
-[[ $e2e == 1 ]] || candidates+=("$build"/test_*_gpu "$build"/bench_*)
+candidates=("$build"/radix "$build"/test_*_gpu "$build"/bench_*)
 for f in "${candidates[@]}"; do
   [[ -f "$f" && -x "$f" ]] || continue
   bins+=("$f")

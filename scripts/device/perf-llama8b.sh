@@ -20,12 +20,12 @@ source .bundle/env.sh
   }
   run --batch-size 1 --input-len 128 --output-len 512
   run --batch-size 1 --input-len 128 --output-len 512 --disable-cuda-graph
-  echo "(RADIX_PDL=0: programmatic dependent launch off)"
-  RADIX_PDL=0 run --batch-size 1 --input-len 128 --output-len 512
+  echo "(RADIX_PDL=1: programmatic dependent launch on)"
+  RADIX_PDL=1 run --batch-size 1 --input-len 128 --output-len 512
   echo "(RADIX_GEMV=bulk: the bulk-copy GEMV instead of the register-streaming one)"
   RADIX_GEMV=bulk run --batch-size 1 --input-len 128 --output-len 512
-  echo "(RADIX_GEMV=bulk RADIX_CARVEOUT=1: and the largest shared-memory carveout for PDL kernels)"
-  RADIX_GEMV=bulk RADIX_CARVEOUT=1 run --batch-size 1 --input-len 128 --output-len 512
+  echo "(RADIX_GEMV=bulk RADIX_PDL=1 RADIX_CARVEOUT=1: with PDL and the largest shared-memory carveout)"
+  RADIX_GEMV=bulk RADIX_PDL=1 RADIX_CARVEOUT=1 run --batch-size 1 --input-len 128 --output-len 512
   run --batch-size 64 --input-len 1024 --output-len 32
   run --batch-size 128 --input-len 1024 --output-len 32
   run --batch-size 1 --input-len 4096 --output-len 2

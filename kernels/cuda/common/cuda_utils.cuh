@@ -154,7 +154,7 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-// Whether launch_pdl sets the attribute: true unless RADIX_PDL=0 is in the environment
+// Whether launch_pdl sets the attribute: false unless RADIX_PDL=1 is in the environment
 // at first use; set_pdl_enabled overrides it (benchmarks compare both). backend.cpp.
 bool pdl_enabled();
 void set_pdl_enabled(bool on);

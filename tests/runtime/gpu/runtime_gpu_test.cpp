@@ -5,6 +5,8 @@
 //   prefill and graph decode steps) agree with the host sampler on the same logits;
 // - a decode step with cascade groups (shared prefixes stored once) gives the plain
 //   step's logits (checked on the CPU backend too, by hand, when it was written);
+// - programmatic dependent launch (off by default, RADIX_PDL=1) changes no logit bit,
+//   eager or replayed from graphs captured with its edges;
 // - the engine serves a mix of requests (greedy, sampled, logprobs and penalties, all
 //   sampled on the device; n > 1) to completion without leaking KV, and a seeded
 //   request is reproducible.
@@ -16,6 +18,9 @@
 #include <random>
 
 #include "core/buffer.h"
+#ifdef RADIX_HAS_CUDA_KERNELS
+#include "kernels/cuda/cuda_ops.h"
+#endif
 #include "runtime/engine.h"
 #include "runtime/model_runner.h"
 #include "runtime/sampler.h"
@@ -101,6 +106,60 @@ TEST(RuntimeGpu, GraphDecodeStepsAgreeWithEagerLogits) {
     }
   }
 }
+
+#ifdef RADIX_HAS_CUDA_KERNELS
+TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
+  if (!have_cuda()) GTEST_SKIP();
+  const bool was = cuda::pdl_enabled();
+  cuda::set_pdl_enabled(false);
+  auto plain = ModelRunner::create(cuda_options());
+  cuda::set_pdl_enabled(true);  // the second runner's graphs are captured with PDL edges
+  auto pdl = ModelRunner::create(cuda_options());
+  ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
+  ASSERT_TRUE(pdl.is_ok()) << pdl.status().to_string();
+  const int64_t vocab = (*plain)->config().vocab_size;
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int32_t> tok(3, static_cast<int32_t>(vocab) - 1);
+  for (int bs : {1, 4, 9}) {
+    Batch batch;
+    for (int b = 0; b < bs; ++b) {
+      batch.ids.emplace_back(static_cast<size_t>(5 + b * 3));
+      for (auto& t : batch.ids.back()) t = tok(rng);
+    }
+    for (int step = 0; step < 4; ++step) {
+      const StepInput in = make_step(batch, step > 0);
+      StepOutput a, b;
+      cuda::set_pdl_enabled(false);
+      ASSERT_TRUE((*plain)->forward(in, &a).is_ok());
+      cuda::set_pdl_enabled(true);
+      ASSERT_TRUE((*pdl)->forward(in, &b).is_ok());
+      ASSERT_EQ(a.logits.view().numel(), b.logits.view().numel());
+      const float* x = a.logits.data_as<float>();
+      const float* y = b.logits.data_as<float>();
+      int64_t differ = 0;
+      for (int64_t i = 0; i < a.logits.view().numel(); ++i) differ += x[i] != y[i];
+      EXPECT_EQ(differ, 0) << "bs " << bs << " step " << step;
+      // Then the decode step again through the graphs (both rewrite the same KV).
+      if (step > 0) {
+        StepInput graphed = in;
+        for (int r = 0; r < bs; ++r) graphed.add_sample(r, 0.0f, 0, 1.0f, 0.0f, 0.0f);
+        StepOutput ga, gb;
+        cuda::set_pdl_enabled(false);
+        ASSERT_TRUE((*plain)->forward(graphed, &ga).is_ok());
+        cuda::set_pdl_enabled(true);
+        ASSERT_TRUE((*pdl)->forward(graphed, &gb).is_ok());
+        EXPECT_TRUE(ga.graph && gb.graph) << "bs " << bs;
+        EXPECT_EQ(ga.tokens, gb.tokens) << "bs " << bs << " step " << step;
+      }
+      for (int r = 0; r < bs; ++r) {
+        const float* row = x + static_cast<int64_t>(r) * vocab;
+        batch.ids[static_cast<size_t>(r)].push_back(static_cast<int32_t>(std::max_element(row, row + vocab) - row));
+      }
+    }
+  }
+  cuda::set_pdl_enabled(was);
+}
+#endif
 
 // Cascade attention on the device: one decode step of sequences that share a prefix
 // stored once in the pool, run plainly (each sequence's full context in kv_indices) and
