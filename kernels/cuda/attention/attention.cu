@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/cuda/attention/attention_common.cuh"
+#include "kernels/cuda/attention/attention_f32.h"
 #include "kernels/cuda/attention/inst/registry.h"
 #include "kernels/cuda/attention/plan.h"
 #include "kernels/cuda/backend.h"
@@ -29,9 +30,10 @@ int decode_num_splits(const DecodeSplitInputs& in) {
 
 Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
                  const Tensor& v_cache, const AttentionParams& params) {
-  if (q.dtype() != DType::kBF16 || out.dtype() != DType::kBF16 || k_cache.dtype() != DType::kBF16 ||
-      v_cache.dtype() != DType::kBF16) {
-    return unimplemented("attention: CUDA kernels take bf16 q/out and a bf16 KV cache; got q " +
+  const bool f32 = attention_is_f32(out, q, k_cache, v_cache);
+  if (!f32 && (q.dtype() != DType::kBF16 || out.dtype() != DType::kBF16 || k_cache.dtype() != DType::kBF16 ||
+      v_cache.dtype() != DType::kBF16)) {
+    return unimplemented("attention: CUDA kernels take bf16 (or all-f32) q/out and KV cache; got q " +
                          q.to_string() + ", cache " + k_cache.to_string());
   }
   const int tokens = static_cast<int>(q.size(0));
@@ -42,6 +44,7 @@ Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const
                             ") must be the step's longest q_len, in [1, T]");
   }
   if (params.logit_softcap < 0.0f) return invalid_argument("attention: negative logit_softcap");
+  if (f32) return attention_f32(ctx, out, q, k_cache, v_cache, params, nullptr);
   const bool window = params.sliding_window > 0;
   const bool softcap = params.logit_softcap > 0.0f;
   const auto variant = static_cast<attn::VariantId>((window ? 1 : 0) + (softcap ? 2 : 0));

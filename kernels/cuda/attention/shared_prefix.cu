@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/cuda/attention/attention_f32.h"
 #include "kernels/cuda/attention/attention_common.cuh"
 #include "kernels/cuda/attention/inst/registry.h"
 #include "kernels/cuda/attention/plan.h"
@@ -74,10 +75,11 @@ const attn::SharedPrefixEntry* find_shared_prefix_kernel(int head_dim) {
 Status attention_shared_prefix(const OpContext& ctx, const Tensor& out, const Tensor& q,
                                const Tensor& k_cache, const Tensor& v_cache,
                                const AttentionParams& suffix, const SharedPrefix& prefix) {
+  if (attention_is_f32(out, q, k_cache, v_cache)) return attention_f32(ctx, out, q, k_cache, v_cache, suffix, &prefix);
   if (q.dtype() != DType::kBF16 || out.dtype() != DType::kBF16 || k_cache.dtype() != DType::kBF16 ||
       v_cache.dtype() != DType::kBF16) {
     return unimplemented(
-        "attention_shared_prefix: CUDA kernels take bf16 q/out and a bf16 KV cache; got q " +
+        "attention_shared_prefix: CUDA kernels take bf16 (or all-f32) q/out and KV cache; got q " +
         q.to_string() + ", cache " + k_cache.to_string());
   }
   if (ctx.cuda == nullptr) {

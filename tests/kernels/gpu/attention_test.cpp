@@ -33,6 +33,7 @@ struct AttnCase {
   int window = -1;
   float q_range = 4.0f;
   int plan_kv_len = 0;  // > max kv_len: plan splits for a longer context (as decode graphs do)
+  DType dt = DType::kBF16;  // q, out and KV cache on the device (f32: the float32 model mode's kernel)
 };
 
 class AttentionGpu : public GpuKernelTest {
@@ -79,25 +80,27 @@ class AttentionGpu : public GpuKernelTest {
     Status st = ops::attention(cpu(), ref, q, kc, vc, p);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
 
-    OwnedTensor d_q = to_device(q, DType::kBF16);
-    OwnedTensor d_kc = to_device(kc, DType::kBF16), d_vc = to_device(vc, DType::kBF16);
+    OwnedTensor d_q = to_device(q, c.dt);
+    OwnedTensor d_kc = to_device(kc, c.dt), d_vc = to_device(vc, c.dt);
     OwnedTensor d_qo = to_device(qo_h, DType::kI32), d_kvp = to_device(kvp_h, DType::kI32);
     OwnedTensor d_kvi = to_device(kvi_h, DType::kI32);
     AttentionParams dp = p;
     dp.qo_indptr = d_qo;
     dp.kv_indptr = d_kvp;
     dp.kv_indices = d_kvi;
-    OwnedTensor d_out = poisoned({t, c.hq, c.d}, DType::kBF16);
+    OwnedTensor d_out = poisoned({t, c.hq, c.d}, c.dt);
     st = ops::attention(gpu(), d_out, d_q, d_kc, d_vc, dp);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     OwnedTensor got = to_host_f32(d_out);
     print_error(what.c_str(), got, ref);
     // A second launch on a re-poisoned output gives the same bits.
-    OwnedTensor d_out2 = poisoned({t, c.hq, c.d}, DType::kBF16);
+    OwnedTensor d_out2 = poisoned({t, c.hq, c.d}, c.dt);
     ASSERT_TRUE(ops::attention(gpu(), d_out2, d_q, d_kc, d_vc, dp).is_ok());
     EXPECT_TRUE(all_close(to_host_f32(d_out2), got, 0, 0)) << "second launch differs";
-    EXPECT_TRUE(rel_l2_below(got, ref, 1e-2));
-    EXPECT_TRUE(all_close(got, ref, 1.5e-2f, 0));
+    // bf16: inputs and output rounded (2^-9 each); f32: summation order only.
+    const bool f32 = c.dt == DType::kF32;
+    EXPECT_TRUE(rel_l2_below(got, ref, f32 ? 1e-4 : 1e-2));
+    EXPECT_TRUE(all_close(got, ref, f32 ? 1e-4f : 1.5e-2f, 0));
   }
 
   std::vector<Seq> decode_batch(int b, int max_kv) {
@@ -164,6 +167,20 @@ TEST_F(AttentionGpu, MhaAndLargeGroupsMatchCpu) {
 TEST_F(AttentionGpu, SequencesWithoutNewTokensAreSkipped) {
   check({32, 8, 128, {{1, 10}, {0, 5}, {1, 1500}}});
   check({32, 8, 128, {{0, 40}, {20, 60}, {0, 3}}});
+}
+
+TEST_F(AttentionGpu, Float32ModeMatchesCpu) {
+  // The f32 kernel (--dtype float32): prefill, extend, decode, GQA, MHA, window,
+  // soft-cap, head dims 64 / 80 / 128 / 256, sequences without new tokens.
+  auto f32 = [](AttnCase c) {
+    c.dt = DType::kF32;
+    return c;
+  };
+  check(f32({32, 8, 128, {{17, 17}, {5, 300}, {0, 9}, {1, 1}, {1, 700}}}));
+  check(f32({28, 4, 128, decode_batch(6, 500)}));
+  check(f32({8, 8, 64, {{40, 40}, {1, 90}}, 0.0f, 16}));
+  check(f32({16, 8, 256, {{9, 30}, {1, 200}}, 50.0f, 24}));
+  check(f32({4, 2, 80, {{3, 11}, {1, 5}}}));
 }
 
 TEST_F(AttentionGpu, UnsupportedHeadDimOrDtypeIsAnErrorNotACrash) {

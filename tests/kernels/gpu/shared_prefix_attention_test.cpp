@@ -34,6 +34,7 @@ struct SpCase {
   // Maxima the CUDA call plans with (0: the step's own); the CPU oracle always gets
   // the step's own, which its validation requires.
   int plan_prefix = 0, plan_group = 0, plan_suffix = 0;
+  DType dt = DType::kBF16;  // q, out and KV cache on the device (f32: the float32 mode's kernel)
 };
 
 class SharedPrefixAttentionGpu : public GpuKernelTest {
@@ -125,8 +126,8 @@ class SharedPrefixAttentionGpu : public GpuKernelTest {
     Status st = ops::attention_shared_prefix(cpu(), ref, q, kc, vc, p, sp);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
 
-    OwnedTensor d_q = to_device(q, DType::kBF16);
-    OwnedTensor d_kc = to_device(kc, DType::kBF16), d_vc = to_device(vc, DType::kBF16);
+    OwnedTensor d_q = to_device(q, c.dt);
+    OwnedTensor d_kc = to_device(kc, c.dt), d_vc = to_device(vc, c.dt);
     OwnedTensor d_qo = to_device(qo_h, DType::kI32), d_kvp = to_device(kvp_h, DType::kI32);
     OwnedTensor d_own = to_device(own_h, DType::kI32), d_group = to_device(group_h, DType::kI32);
     OwnedTensor d_pp = to_device(pp_h, DType::kI32), d_ps = to_device(ps_h, DType::kI32);
@@ -141,17 +142,18 @@ class SharedPrefixAttentionGpu : public GpuKernelTest {
     dsp.prefix_indices = d_ps;
     if (c.plan_prefix > 0) dsp.max_prefix_len = c.plan_prefix;
     if (c.plan_group > 0) dsp.max_group_size = c.plan_group;
-    OwnedTensor d_out = poisoned({t, c.hq, c.d}, DType::kBF16);
+    OwnedTensor d_out = poisoned({t, c.hq, c.d}, c.dt);
     st = ops::attention_shared_prefix(gpu(), d_out, d_q, d_kc, d_vc, dp, dsp);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     OwnedTensor got = to_host_f32(d_out);
     print_error(what.c_str(), got, ref);
     // A second launch on a re-poisoned output gives the same bits.
-    OwnedTensor d_out2 = poisoned({t, c.hq, c.d}, DType::kBF16);
+    OwnedTensor d_out2 = poisoned({t, c.hq, c.d}, c.dt);
     ASSERT_TRUE(ops::attention_shared_prefix(gpu(), d_out2, d_q, d_kc, d_vc, dp, dsp).is_ok());
     EXPECT_TRUE(all_close(to_host_f32(d_out2), got, 0, 0)) << "second launch differs";
-    EXPECT_TRUE(rel_l2_below(got, ref, 1e-2));
-    EXPECT_TRUE(all_close(got, ref, 1.5e-2f, 0));
+    const bool f32 = c.dt == DType::kF32;  // f32: summation order only
+    EXPECT_TRUE(rel_l2_below(got, ref, f32 ? 1e-4 : 1e-2));
+    EXPECT_TRUE(all_close(got, ref, f32 ? 1e-4f : 1.5e-2f, 0));
   }
 
   // `n` groups of 1..16 members with prefixes of 0..3000 positions.
@@ -193,6 +195,15 @@ TEST_F(SharedPrefixAttentionGpu, GemmaSoftcapAndWindowMatchCpu) {
   check({16, 8, 256, {3000, 512}, {6, 16}, 2, 1, 300, 50.0f, -1});
   // A small window and a tight cap actually bite.
   check({16, 8, 256, {700, 100}, {5, 16}, 2, 1, 60, 2.0f, 64});
+}
+
+TEST_F(SharedPrefixAttentionGpu, Float32ModeMatchesCpu) {
+  SpCase c{32, 8, 128, {900, 0, 64}, {5, 2, 3}, 2, 1};
+  c.dt = DType::kF32;
+  check(c);
+  SpCase w{16, 8, 256, {300, 80}, {4, 6}, 1, 1, 60, 2.0f, 64};  // soft-cap and a window that bites
+  w.dt = DType::kF32;
+  check(w);
 }
 
 TEST_F(SharedPrefixAttentionGpu, StepsWithoutGroupsOrWithOnlyEmptyPrefixesMatchCpu) {

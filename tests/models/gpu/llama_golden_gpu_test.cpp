@@ -41,10 +41,10 @@ class LlamaGoldenGpu : public ::testing::TestWithParam<GoldenCase> {
     ctx_.device = Device::cuda(0);
     ctx_.cuda = backend_.get();
   }
-  LoadOptions options() const {
+  LoadOptions options(DType dtype = DType::kBF16) const {
     LoadOptions o;
     o.device = Device::cuda(0);
-    o.dtype = DType::kBF16;
+    o.dtype = dtype;
     return o;
   }
   std::unique_ptr<CudaBackend> backend_;
@@ -116,6 +116,57 @@ TEST_P(LlamaGoldenGpu, GreedyDecodeOnTheGpuFollowsTransformers) {
     }
   }
   RecordProperty("compared_steps", compared);
+}
+
+// The float32 mode (`--dtype float32`): f32 weights, activations and KV cache; cuBLASLt
+// with f32 compute (no TF32) and the f32 attention kernel. Against transformers' f32 the
+// only difference is summation order, so the bounds are the CPU golden test's: every
+// logit within 1e-4 of the position's largest |logit|, and greedy continuations equal
+// up to the first step whose reference top-2 margin is below 1e-3.
+TEST_P(LlamaGoldenGpu, Float32LogitsMatchTransformersAtEveryPosition) {
+  const GoldenCase& c = GetParam();
+  auto model = load_causal_lm(c.model_dir, options(DType::kF32));
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
+  const int64_t vocab = (*model)->config().vocab_size;
+  double worst = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto session = SimpleSession::create(model->get(), ctx_, 256);
+    ASSERT_TRUE(session.is_ok()) << session.status().to_string();
+    auto logits = session->extend(prompts[i].ids, true);
+    ASSERT_TRUE(logits.is_ok()) << logits.status().to_string();
+    for (size_t p = 0; p < prompts[i].ids.size(); ++p) {
+      const float* got = logits->data_as<float>() + static_cast<int64_t>(p) * vocab;
+      const float* want = prompts[i].logits.data() + static_cast<int64_t>(p) * vocab;
+      float scale = 0, err = 0;
+      for (int64_t v = 0; v < vocab; ++v) {
+        scale = std::max(scale, std::fabs(want[v]));
+        err = std::max(err, std::fabs(got[v] - want[v]));
+      }
+      EXPECT_LE(err, 1e-4f * scale) << c.name << " prompt " << i << " position " << p;
+      worst = std::max(worst, static_cast<double>(err) / std::max(scale, 1e-30f));
+    }
+  }
+  std::printf("%s: f32 logits, largest |error| / largest |logit| over all positions: %.2e\n", c.name.c_str(), worst);
+}
+
+TEST_P(LlamaGoldenGpu, Float32GreedyDecodeMatchesTransformers) {
+  const GoldenCase& c = GetParam();
+  auto model = load_causal_lm(c.model_dir, options(DType::kF32));
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
+  int compared = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto session = SimpleSession::create(model->get(), ctx_, 256);
+    ASSERT_TRUE(session.is_ok());
+    const auto& g = prompts[i];
+    auto out = session->greedy(g.ids, static_cast<int>(g.greedy.size()));
+    ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+    for (size_t s = 0; s < g.greedy.size() && g.margin[s] >= 1e-3f; ++s, ++compared) {
+      ASSERT_EQ((*out)[s], g.greedy[s]) << c.name << " prompt " << i << " step " << s;
+    }
+  }
+  std::printf("%s: f32 greedy steps compared: %d\n", c.name.c_str(), compared);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaGoldenGpu, ::testing::ValuesIn(golden_cases()),

@@ -82,17 +82,18 @@ void report_drift(const char* test) {
 
 // `got` equals `ref` up to the first position where they part, which must be a near
 // tie in `ref`.
-void expect_same_up_to_near_tie(const Trace& ref, const Trace& got, const std::string& what) {
+void expect_same_up_to_near_tie(const Trace& ref, const Trace& got, const std::string& what,
+                                float logprob_tol = kLogprobTol, float tie_gap = kTieGap) {
   ASSERT_EQ(ref.tokens.size(), got.tokens.size()) << what;
   ASSERT_EQ(ref.gap.size(), ref.tokens.size()) << what << ": a logprob per token";
   ASSERT_EQ(got.lp.size(), got.tokens.size()) << what << ": a logprob per token";
   for (size_t i = 0; i < ref.tokens.size(); ++i) {
     if (ref.tokens[i] == got.tokens[i]) {
-      EXPECT_NEAR(ref.lp[i], got.lp[i], kLogprobTol) << what << ": position " << i;
+      EXPECT_NEAR(ref.lp[i], got.lp[i], logprob_tol) << what << ": position " << i;
       max_drift = std::max(max_drift, std::abs(ref.lp[i] - got.lp[i]));
       continue;
     }
-    EXPECT_LT(ref.gap[i], kTieGap) << what << ": outputs part at position " << i << " where the reference's best "
+    EXPECT_LT(ref.gap[i], tie_gap) << what << ": outputs part at position " << i << " where the reference's best "
                                    << "token led by " << ref.gap[i] << " nats";
     return;
   }
@@ -203,6 +204,40 @@ TEST(EngineGpu, CascadeAttentionMatchesPlainDecodeUpToNearTies) {
   EXPECT_GT(engine->stats().cascade_decode_steps_total, 0);
   EXPECT_TRUE(engine->check_kv_invariants().is_ok());
   report_drift("CascadeAttentionMatchesPlainDecodeUpToNearTies");
+}
+
+// The float32 mode on the GPU (`--dtype float32`: f32 weights, KV cache and the f32
+// attention kernel) serves the same greedy tokens as the CPU engine (f32 as well), with
+// logprobs equal up to f32 summation order — batched, with prefix-cache hits and
+// cascade groups on the GPU side.
+TEST(EngineGpu, Float32ModeMatchesTheCpuEngine) {
+  if (!have_cuda()) GTEST_SKIP();
+  std::mt19937 rng(21);
+  std::vector<std::vector<int32_t>> prompts;
+  const auto sys = random_prompt(rng, 300);
+  for (int i = 0; i < 6; ++i) {
+    auto p = sys;
+    const auto q = random_prompt(rng, 4 + i);
+    p.insert(p.end(), q.begin(), q.end());
+    prompts.push_back(p);
+  }
+  for (int i = 0; i < 4; ++i) prompts.push_back(random_prompt(rng, 1 + 23 * i));
+  auto cpu_engine = make_engine(testing::cpu_engine_options());
+  ASSERT_NE(cpu_engine, nullptr);
+  auto ref = run_all(*cpu_engine, prompts, greedy_top2(16));
+  EngineOptions o = gpu_options();
+  o.dtype = "float32";
+  o.cascade_min_prefix_len = 64;
+  auto gpu_engine = make_engine(o);
+  ASSERT_NE(gpu_engine, nullptr);
+  auto got = run_all(*gpu_engine, prompts, greedy_top2(16));
+  ASSERT_EQ(got.size(), ref.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    expect_same_up_to_near_tie(ref[i], got[i], "request " + std::to_string(i), 1e-3f, 2e-3f);
+  }
+  EXPECT_GT(gpu_engine->stats().cascade_decode_steps_total, 0);
+  EXPECT_TRUE(gpu_engine->check_kv_invariants().is_ok());
+  report_drift("Float32ModeMatchesTheCpuEngine");
 }
 
 }  // namespace
