@@ -17,6 +17,7 @@
 #include "core/logging.h"
 #include "runtime/model_runner.h"
 #include "runtime/scheduler.h"
+#include "runtime/step_trace.h"
 
 namespace radix {
 
@@ -179,6 +180,7 @@ class EngineImpl final : public Engine {
       return invalid_argument("--cascade-min-prefix-len must be >= 0 (0 = off)");
     }
     so.cascade_min_prefix = options_.disable_radix_cache ? 0 : options_.cascade_min_prefix_len;
+    RADIX_RETURN_IF_ERROR(trace_.open(options_.step_trace_path));
     scheduler_ = std::make_unique<Scheduler>(so);
     RADIX_LOG_INFO("{}", runner_->describe());
     if (const std::string g = runner_->describe_graphs(); !g.empty()) RADIX_LOG_INFO("{}", g);
@@ -363,6 +365,7 @@ class EngineImpl final : public Engine {
   int64_t prompt_tokens_ = 0, cached_tokens_ = 0, gen_tokens_ = 0;
   int64_t gen_tokens_since_log_ = 0;
   std::chrono::steady_clock::time_point last_log_ = std::chrono::steady_clock::now();
+  StepTrace trace_;
   int decode_steps_ = 0;
   std::vector<int> device_sample_;  // per request of the step: index into StepOutput::tokens, or -1
   // Since the last Decode batch log line: engine-thread time of decode steps, split.
@@ -581,6 +584,7 @@ void EngineImpl::loop() {
 
     if (!scheduler_->schedule(&step)) {
       update_stats(false);
+      trace_.flush();  // idle: a finished run's steps are on disk
 #ifndef NDEBUG
       const Status leak = scheduler_->check_no_leak();
       RADIX_CHECK(leak.is_ok());
@@ -615,6 +619,22 @@ void EngineImpl::loop() {
     const auto t_outputs_end = std::chrono::steady_clock::now();
     finished = scheduler_->commit(&step);
     finish_and_publish(finished);
+    if (trace_.enabled()) {
+      StepRecord rec;
+      rec.extend_seqs = static_cast<int>(step.reqs.size()) - step.num_decode;
+      rec.extend_tokens = step.num_extend_tokens;
+      rec.decode_rows = step.num_decode;
+      rec.running = scheduler_->num_running();
+      rec.queued = scheduler_->num_waiting();
+      rec.kv_used = scheduler_->kv_used();
+      rec.forward_ms = 1e3 * std::chrono::duration<double>(t_forward_end - t_forward).count();
+      rec.host_ms = 1e3 * std::chrono::duration<double>((t_forward - t_begin) +
+                                                        (std::chrono::steady_clock::now() - t_forward_end))
+                              .count();
+      rec.graph = st.is_ok() && out.graph;
+      rec.cascade = !step.input.seq_group.empty();
+      trace_.write(rec);
+    }
     const bool decode_step = step.num_extend_tokens == 0;
     const bool log_decode = decode_step && ++decode_steps_ % 40 == 0;
     update_stats(log_decode);
@@ -659,6 +679,7 @@ void EngineImpl::loop() {
   scheduler_->abort_all(&finished);
   finish_and_publish(finished);
   for (auto& c : commands) c(*scheduler_);
+  trace_.close();
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(const EngineOptions& options) {

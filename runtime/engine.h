@@ -35,6 +35,7 @@ struct EngineOptions {
   // requests share in the radix cache once per group (cascade attention); 0: off.
   // (H200, 64 groups x 16 requests on a 2048-token prefix: 1.87x the decode throughput.)
   int cascade_min_prefix_len = 256;
+  std::string step_trace_path;       // non-empty: one JSON line per step (runtime/step_trace.h)
   bool disable_cuda_graph = false;
   int cuda_graph_max_bs = 160;
   uint64_t random_seed = 0;

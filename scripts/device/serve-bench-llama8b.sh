@@ -45,9 +45,13 @@ bench() {  # label, flags...
     --output-file "$out/serving.jsonl" "$@" 2>&1 | grep -vE "^\[bench serving\]"
 }
 
-start_server default || exit 1
+start_server default --step-trace "$out/steps-default.jsonl" || exit 1
 if [[ "${SHAREGPT:-1}" == 1 ]]; then  # SHAREGPT=0: the shared-prefix runs only
   bench "sharegpt-like, rate inf" --dataset-name sharegpt --num-prompts "${SERVE_PROMPTS:-1000}" --request-rate inf
+  # Where the rate-inf run's time went (the engine flushes its step trace when idle).
+  sleep 1
+  cp "$out/steps-default.jsonl" "$out/steps-rate-inf.jsonl"
+  python3 tools/bench/step_trace_summary.py "$out/steps-rate-inf.jsonl" --after-gap 1
   for rate in 4 8 16 32; do
     bench "sharegpt-like, rate $rate" --dataset-name sharegpt --num-prompts "${ONLINE_PROMPTS:-200}" --request-rate $rate
   done

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 #include <random>
 #include <thread>
@@ -122,6 +123,69 @@ TEST(Engine, RadixCacheHitsGiveTheSameOutputAsRecomputation) {
   auto again = run_all(*engine, prompts, greedy(8));
   EXPECT_EQ(again, ref);
   EXPECT_TRUE(engine->check_kv_invariants().is_ok());
+}
+
+TEST(Engine, StepTraceWritesOneLinePerStep) {
+  // --step-trace: one JSON line per step; its counts add up to what the engine did.
+  const std::string path = ::testing::TempDir() + "radix_step_trace_test.jsonl";
+  std::mt19937 rng(5);
+  std::vector<std::vector<int32_t>> prompts;
+  int prompt_tokens = 0;
+  for (int i = 0; i < 6; ++i) {
+    prompts.push_back(random_prompt(rng, 3 + 11 * i));
+    prompt_tokens += static_cast<int>(prompts.back().size());
+  }
+  EngineOptions o = cpu_options();
+  o.disable_radix_cache = true;  // every prompt token is computed
+  o.chunked_prefill_size = 16;   // several prefill chunks
+  o.step_trace_path = path;
+  auto engine = make_engine(o);
+  ASSERT_NE(engine, nullptr);
+  run_all(*engine, prompts, greedy(7));
+  const EngineStats stats = engine->stats();
+  engine->shutdown(std::chrono::seconds(5));  // closes the trace
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char line[512];
+  long long expect_step = 0;
+  double last_t = 0;
+  int extend_tokens = 0, decode_rows = 0, decode_steps = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    long long step = 0, kv = 0;
+    double t = 0, fwd = 0, host = 0;
+    int es = 0, et = 0, dr = 0, run = 0, q = 0;
+    ASSERT_EQ(std::sscanf(line,
+                          "{\"step\":%lld,\"t\":%lf,\"extend_seqs\":%d,\"extend_tokens\":%d,\"decode_rows\":%d,"
+                          "\"running\":%d,\"queued\":%d,\"kv_used\":%lld,\"forward_ms\":%lf,\"host_ms\":%lf",
+                          &step, &t, &es, &et, &dr, &run, &q, &kv, &fwd, &host),
+              10)
+        << line;
+    EXPECT_EQ(step, expect_step++);
+    EXPECT_GE(t, last_t);
+    last_t = t;
+    EXPECT_GT(fwd, 0.0);
+    EXPECT_GE(host, 0.0);
+    EXPECT_LE(et, 16) << "chunked prefill of 16";
+    EXPECT_EQ(es > 0, et > 0);
+    extend_tokens += et;
+    decode_rows += dr;
+    decode_steps += et == 0 ? 1 : 0;
+  }
+  std::fclose(f);
+  std::remove(path.c_str());
+  EXPECT_GT(expect_step, 0);
+  EXPECT_EQ(extend_tokens, prompt_tokens);
+  // Each request's first token comes from its prefill, the other 6 from decode rows.
+  EXPECT_EQ(decode_rows, 6 * static_cast<int>(prompts.size()));
+  EXPECT_EQ(decode_steps, stats.decode_steps_total);
+}
+
+TEST(Engine, StepTraceToAnUnwritablePathIsAnError) {
+  EngineOptions o = cpu_options();
+  o.step_trace_path = "/nonexistent-dir/trace.jsonl";
+  auto e = Engine::create(o);
+  ASSERT_FALSE(e.is_ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument) << e.status().to_string();
 }
 
 TEST(Engine, CascadeAttentionGivesTheSameOutputsAsPlainDecode) {
