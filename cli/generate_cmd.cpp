@@ -159,6 +159,8 @@ void add_engine_flags(CLI::App* cmd, EngineOptions* e) {
   cmd->add_flag("--disable-cuda-graph", e->disable_cuda_graph, "Turn off CUDA graphs");
   cmd->add_option("--cuda-graph-max-bs", e->cuda_graph_max_bs, "Largest CUDA-graph batch")->capture_default_str();
   cmd->add_option("--random-seed", e->random_seed, "Seed for unseeded requests and dummy weights");
+  cmd->add_flag("--enable-overlap-schedule", e->enable_overlap_schedule,
+                "Schedule the next step while the current one runs (experimental; docs/runtime.md)");
   cmd->add_option("--step-trace", e->step_trace_path,
                   "Write one JSON line per engine step to this file (timing, batch; "
                   "tools/bench/step_trace_summary.py)");

@@ -61,6 +61,7 @@ nlohmann::json launch_args(const ServeArgs& a) {
           {"schedule_policy", e.schedule_policy},
           {"disable_radix_cache", e.disable_radix_cache},
           {"cascade_min_prefix_len", e.cascade_min_prefix_len},
+          {"enable_overlap_schedule", e.enable_overlap_schedule},
           {"disable_cuda_graph", e.disable_cuda_graph},
           {"cuda_graph_max_bs", e.cuda_graph_max_bs},
           {"tp_size", a.tp_size},

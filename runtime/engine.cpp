@@ -366,8 +366,11 @@ class EngineImpl final : public Engine {
   int64_t gen_tokens_since_log_ = 0;
   std::chrono::steady_clock::time_point last_log_ = std::chrono::steady_clock::now();
   StepTrace trace_;
+  void drop_pending_token(Req* r);
+  void fail_step(ScheduledStep& step, const Status& st);
+  bool overlap_must_sync() const;
+  void complete(ScheduledStep& step, StepOutput& out);
   int decode_steps_ = 0;
-  std::vector<int> device_sample_;  // per request of the step: index into StepOutput::tokens, or -1
   // Since the last Decode batch log line: engine-thread time of decode steps, split.
   double decode_host_s_ = 0, decode_forward_s_ = 0, decode_schedule_s_ = 0, decode_outputs_s_ = 0;
   int decode_timed_ = 0;
@@ -398,14 +401,16 @@ void EngineImpl::finish_and_publish(std::vector<std::unique_ptr<Req>>& done) {
 // logprobs come back per row; only prompt-logprob rows come back as logits (to
 // token_logprob on the host). On the CPU backend the host sampler does everything.
 void EngineImpl::plan_device_sampling(ScheduledStep& step) {
-  device_sample_.assign(step.reqs.size(), -1);
-  if (!runner_->samples_on_device()) return;
+  step.device_sample.assign(step.reqs.size(), -1);
+  // Overlap scheduling needs the next token where the next step reads it: the runner.
+  if (!runner_->samples_on_device() && !options_.enable_overlap_schedule) return;
   for (size_t i = 0; i < step.reqs.size(); ++i) {
     const Req* r = step.reqs[i];
     if (step.sample_row[i] < 0) continue;
     const SamplingParams& p = r->params;
-    device_sample_[i] = static_cast<int>(step.input.sample_rows.size());
-    const double u = r->sampler->uniform(static_cast<uint64_t>(r->sampler->num_generated()));
+    step.device_sample[i] = static_cast<int>(step.input.sample_rows.size());
+    // The output count (a pending token included) is the index of the token to sample.
+    const double u = r->sampler->uniform(static_cast<uint64_t>(r->output_ids.size()));
     step.input.add_sample(step.sample_row[i], p.is_greedy() ? 0.0f : p.temperature, p.top_k, p.top_p, p.min_p,
                           static_cast<float>(u));
     if (r->sampler->has_penalties()) step.input.add_penalties(*r->sampler, info_.vocab_size);
@@ -422,7 +427,7 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
   std::vector<SamplerState*> states;
   std::vector<size_t> which;
   for (size_t i = 0; i < step.reqs.size(); ++i) {
-    if (step.sample_row[i] >= 0 && device_sample_[i] < 0 && !step.reqs[i]->finished()) {
+    if (step.sample_row[i] >= 0 && step.device_sample[i] < 0 && !step.reqs[i]->finished()) {
       states.push_back(step.reqs[i]->sampler.get());
       which.push_back(i);
     }
@@ -447,8 +452,8 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
   }
   // Device-sampled tokens join the same list.
   for (size_t i = 0; i < step.reqs.size(); ++i) {
-    if (device_sample_[i] < 0 || step.reqs[i]->finished()) continue;
-    const int32_t token = out.tokens[static_cast<size_t>(device_sample_[i])];
+    if (step.device_sample[i] < 0 || step.reqs[i]->finished()) continue;
+    const int32_t token = out.tokens[static_cast<size_t>(step.device_sample[i])];
     if (token < 0 || token >= vocab) {
       Req* r = step.reqs[i];
       r->state = ReqState::kFinished;
@@ -461,7 +466,7 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
     if (step.reqs[i]->params.return_logprob) {
       RADIX_CHECK(out.logprobs.size() ==
                   out.tokens.size());  // the runner fills every row it was asked for
-      const TokenLogprob& lp = out.logprobs[static_cast<size_t>(device_sample_[i])];
+      const TokenLogprob& lp = out.logprobs[static_cast<size_t>(step.device_sample[i])];
       s.logprob = lp.logprob;
       s.top = lp.top;
     }
@@ -483,22 +488,31 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
         first.logprob = std::nanf("");
         r->prompt_logprobs.push_back(first);
       }
-      const int end_pos = std::min<int>(static_cast<int>(r->input_ids.size()), r->kv_len + r->extend_len);
+      const int end_pos = std::min<int>(static_cast<int>(r->input_ids.size()), step.fill_end[i]);
       for (; pos < end_pos && pos > 0; ++pos, ++row) {
         std::span<const float> lg(logits_row(row), static_cast<size_t>(vocab));
         r->prompt_logprobs.push_back(token_logprob(lg, r->input_ids[pos], r->params.top_logprobs_num));
       }
       r->logprob_next_pos = pos;
     }
-    if (r->finished()) continue;  // aborted mid-step; published at commit
-    const bool completes = r->kv_len + r->extend_len == r->fill_len();
+    if (r->finished()) {  // aborted mid-step; published at commit
+      drop_pending_token(r);
+      continue;
+    }
+    const bool completes = step.completes[i] != 0;
     RequestEvent ev;
     ev.index = r->index;
     ev.prompt_tokens = static_cast<int>(r->input_ids.size());
     ev.cached_tokens = r->prefix_hits;
     if (sample_of[i] >= 0) {
       const SampleOutput& s = samples[static_cast<size_t>(sample_of[i])];
-      r->output_ids.push_back(s.token);
+      if (r->pending_out_index >= 0) {  // overlap scheduling: the token's place is held
+        r->output_ids[static_cast<size_t>(r->pending_out_index)] = s.token;
+        r->pending_out_index = -1;
+        r->pending_sample = -1;
+      } else {
+        r->output_ids.push_back(s.token);
+      }
       r->sampler->on_token(s.token);
       ++gen_tokens_;
       ++gen_tokens_since_log_;
@@ -559,9 +573,63 @@ void EngineImpl::update_stats(bool log_decode) {
   }
 }
 
+// Overlap scheduling: a request that ends without taking its pending token gives the
+// place back — unless a launched step already reads that position as its input (a
+// request that failed mid-flight), where a neutral id keeps the lengths consistent and
+// the request's KV is not cached.
+void EngineImpl::drop_pending_token(Req* r) {
+  if (r->pending_out_index < 0) return;
+  const int pos = static_cast<int>(r->input_ids.size()) + r->pending_out_index;
+  if (r->kv_len + r->extend_len > pos) {
+    r->output_ids[static_cast<size_t>(r->pending_out_index)] = 0;
+    if (r->error.is_ok()) r->error = internal_error("the request ended while its next step was running");
+  } else {
+    r->output_ids.erase(r->output_ids.begin() + r->pending_out_index);
+  }
+  r->pending_out_index = -1;
+  r->pending_sample = -1;
+}
+
+void EngineImpl::fail_step(ScheduledStep& step, const Status& st) {
+  RADIX_LOG_ERROR("forward failed: {}", st.to_string());
+  for (Req* r : step.reqs) {
+    if (r->finished()) continue;
+    r->state = ReqState::kFinished;
+    r->finish_reason = FinishReason::kAbort;
+    r->error = st;
+  }
+}
+
+bool EngineImpl::overlap_must_sync() const {
+  // Retraction picks among running requests; do it with none in flight.
+  if (scheduler_->pool_tight()) return true;
+  // Penalties and the min_new_tokens mask are built from the output so far.
+  for (const auto& r : scheduler_->running()) {
+    if (!r->finished() && r->sampler->has_penalties()) return true;
+  }
+  return false;
+}
+
+void EngineImpl::complete(ScheduledStep& step, StepOutput& out) {
+  Status st = runner_->wait(step.input, &out);
+  for (Req* r : step.reqs) r->in_flight--;
+  if (!st.is_ok()) {
+    fail_step(step, st);
+    for (Req* r : step.reqs) drop_pending_token(r);
+  } else {
+    process_outputs(step, out);
+  }
+  std::vector<std::unique_ptr<Req>> finished = scheduler_->finalize();
+  finish_and_publish(finished);
+}
+
 void EngineImpl::loop() {
-  ScheduledStep step;
-  StepOutput out;
+  // Overlap scheduling keeps one step in flight: steps[cur ^ 1] when `pending`.
+  ScheduledStep steps[2];
+  StepOutput outs[2];
+  int cur = 0;
+  bool pending = false;
+  const bool overlap = options_.enable_overlap_schedule;
   std::vector<std::unique_ptr<Req>> incoming;
   std::vector<std::pair<std::string, int>> aborts;
   std::vector<std::function<void(Scheduler&)>> commands;
@@ -581,8 +649,22 @@ void EngineImpl::loop() {
     finish_and_publish(finished);
     for (auto& c : commands) c(*scheduler_);
     commands.clear();
+    if (pending && overlap_must_sync()) {
+      complete(steps[cur ^ 1], outs[cur ^ 1]);
+      pending = false;
+    }
 
+    ScheduledStep& step = steps[cur];
+    StepOutput& out = outs[cur];
     if (!scheduler_->schedule(&step)) {
+      if (pending) {  // nothing new to run: finish the step in flight
+        complete(steps[cur ^ 1], outs[cur ^ 1]);
+        pending = false;
+        continue;
+      }
+      // Requests that ended outside a step (aborted while running) go now.
+      finished = scheduler_->finalize();
+      finish_and_publish(finished);
       update_stats(false);
       trace_.flush();  // idle: a finished run's steps are on disk
 #ifndef NDEBUG
@@ -603,22 +685,39 @@ void EngineImpl::loop() {
           step.num_decode, scheduler_->num_running(), scheduler_->num_waiting());
     }
     plan_device_sampling(step);
+    if (pending) {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      ++stats_.overlapped_steps_total;
+    }
     const auto t_forward = std::chrono::steady_clock::now();
-    Status st = runner_->forward(step.input, &out);
+    Status st = overlap ? runner_->launch(step.input, &out) : runner_->forward(step.input, &out);
     const auto t_forward_end = std::chrono::steady_clock::now();
-    if (!st.is_ok()) {
-      RADIX_LOG_ERROR("forward failed: {}", st.to_string());
-      for (Req* r : step.reqs) {
-        r->state = ReqState::kFinished;
-        r->finish_reason = FinishReason::kAbort;
-        r->error = st;
+    if (overlap) {
+      // The previous step's results, while this one runs; then this one's bookkeeping
+      // (its sampled tokens pending) so the next step can be scheduled before it ends.
+      if (pending) complete(steps[cur ^ 1], outs[cur ^ 1]);
+      if (st.is_ok()) {
+        for (Req* r : step.reqs) r->in_flight++;
+        scheduler_->advance(&step, &step.device_sample);
+        pending = true;
+        cur ^= 1;
+      } else {
+        fail_step(step, st);
+        scheduler_->advance(&step);
+        pending = false;
+        finished = scheduler_->finalize();
+        finish_and_publish(finished);
       }
     } else {
-      process_outputs(step, out);
+      if (!st.is_ok()) {
+        fail_step(step, st);
+      } else {
+        process_outputs(step, out);
+      }
+      finished = scheduler_->commit(&step);
+      finish_and_publish(finished);
     }
     const auto t_outputs_end = std::chrono::steady_clock::now();
-    finished = scheduler_->commit(&step);
-    finish_and_publish(finished);
     if (trace_.enabled()) {
       StepRecord rec;
       rec.extend_seqs = static_cast<int>(step.reqs.size()) - step.num_decode;
@@ -673,6 +772,7 @@ void EngineImpl::loop() {
       decode_timed_ = 0;
     }
   }
+  if (pending) complete(steps[cur ^ 1], outs[cur ^ 1]);
   // Shutting down: everything still in flight (or still in the inbox) ends as aborted.
   inbox_->drain(false, &incoming, &aborts, &commands);
   for (auto& r : incoming) scheduler_->add(std::move(r));

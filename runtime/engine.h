@@ -36,6 +36,9 @@ struct EngineOptions {
   // (H200, 64 groups x 16 requests on a 2048-token prefix: 1.87x the decode throughput.)
   int cascade_min_prefix_len = 256;
   std::string step_trace_path;       // non-empty: one JSON line per step (runtime/step_trace.h)
+  // Schedule step N + 1 while step N runs (its sampled tokens stay on the runner's side
+  // as the next inputs; finishes are seen one step later). docs/runtime.md.
+  bool enable_overlap_schedule = false;
   bool disable_cuda_graph = false;
   int cuda_graph_max_bs = 160;
   uint64_t random_seed = 0;
@@ -102,6 +105,7 @@ struct EngineStats {
   // sync). host / forward is the scheduler overhead.
   int64_t decode_steps_total = 0;
   int64_t cascade_decode_steps_total = 0;  // of those, steps with shared-prefix groups
+  int64_t overlapped_steps_total = 0;      // steps scheduled while the previous one was in flight
   double decode_host_seconds_total = 0.0;
   double decode_forward_seconds_total = 0.0;
 };

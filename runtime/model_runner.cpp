@@ -59,6 +59,7 @@ void StepInput::clear_samples() {
 
 void StepInput::clear() {
   input_ids.clear();
+  prev_token_src.clear();
   positions.clear();
   out_cache_loc.clear();
   qo_indptr.assign(1, 0);
@@ -327,7 +328,35 @@ void ensure_host(OwnedTensor* t, int64_t rows, int64_t cols) {
 
 }  // namespace
 
+Status ModelRunner::launch(StepInput& s, StepOutput* out) {
+  if (!s.prev_token_src.empty()) {
+    if (s.prev_token_src.size() != s.input_ids.size()) {
+      return invalid_argument("launch: prev_token_src must have one entry per input row");
+    }
+    for (size_t i = 0; i < s.prev_token_src.size(); ++i) {
+      const int32_t src = s.prev_token_src[i];
+      if (src < 0) continue;
+      if (static_cast<size_t>(src) >= last_tokens_.size()) {
+        return invalid_argument("launch: prev_token_src names a sample row the previous step did not have");
+      }
+      // A row whose sampling failed (-1) is finished with an error; 0 keeps this step valid.
+      s.input_ids[i] = std::max(last_tokens_[static_cast<size_t>(src)], 0);
+    }
+    s.prev_token_src.clear();
+  }
+  Status st = forward(s, out);
+  if (st.is_ok()) {
+    last_tokens_ = out->tokens;
+  } else {
+    last_tokens_.clear();
+  }
+  return st;
+}
+
+Status ModelRunner::wait(const StepInput&, StepOutput*) { return Status::ok(); }
+
 Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
+  if (!s.prev_token_src.empty()) return invalid_argument("forward: a step with prev_token_src goes through launch");
   RADIX_RETURN_IF_ERROR(check_sample_rows(s));
   out->graph = false;
   out->logprobs.clear();

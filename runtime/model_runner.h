@@ -26,6 +26,9 @@ namespace radix {
 // One step's metadata, host side (see ModelBatch / AttentionParams for meanings).
 struct StepInput {
   std::vector<int32_t> input_ids, positions, out_cache_loc;
+  // Overlap scheduling: empty, or per input row the sample row of the previous launched
+  // step whose token is this row's input id (input_ids holds 0 there), or -1.
+  std::vector<int32_t> prev_token_src;
   std::vector<int32_t> qo_indptr = {0}, kv_indptr = {0}, kv_indices;
   std::vector<int32_t> logits_rows;
   int max_q_len = 0;
@@ -80,6 +83,14 @@ class ModelRunner {
   static Result<std::unique_ptr<ModelRunner>> create(const EngineOptions& options);
 
   Status forward(const StepInput& step, StepOutput* out);
+  // Overlap scheduling (the engine's enable_overlap_schedule): launch starts a step whose
+  // prev_token_src rows take their input ids from the previous launched step's sampled
+  // tokens (written into step.input_ids), and wait gives its results; steps are waited
+  // for in launch order, one at a time. For now launch runs the whole step (the engine
+  // side of the overlap is in place; the runner does not yet return before the GPU is
+  // done — docs/runtime.md).
+  Status launch(StepInput& step, StepOutput* out);
+  Status wait(const StepInput& step, StepOutput* out);
 
   const ModelConfig& config() const { return model_->config(); }
   int num_slots() const { return num_slots_; }   // KV slots incl. dummy slot 0
@@ -115,6 +126,7 @@ class ModelRunner {
   OwnedTensor host_logits_;  // CPU backend: every row's logits
   std::unique_ptr<SampleScratch> scratch_;
   double load_seconds_ = 0;
+  std::vector<int32_t> last_tokens_;  // the last launched step's sampled tokens
 };
 
 }  // namespace radix

@@ -18,6 +18,11 @@ class HandleImpl;
 
 enum class ReqState { kWaiting, kRunning, kFinished };
 
+// Overlap scheduling: an output token sampled by a step that is still running. The
+// next step reads it on the runner's side (StepInput::prev_token_src); the engine puts
+// the real id in its place when the step's results come back.
+constexpr int32_t kPendingToken = -1;
+
 struct Req {
   std::string rid;
   int index = 0;                     // choice index (n > 1)
@@ -48,6 +53,13 @@ struct Req {
   int extend_len = 0;
   bool is_prefill_chunk_last = false;  // this step finishes the prefill -> sample
   int retractions = 0;
+
+  // Overlap scheduling (EngineOptions::enable_overlap_schedule): steps launched and not
+  // yet completed that hold this request (it is released only at 0), and the pending
+  // output token, if any: its index in output_ids and its sample row in that step.
+  int in_flight = 0;
+  int pending_out_index = -1;
+  int pending_sample = -1;
 
   // n > 1: the choices share one flag; non-leaders wait until the leader's prompt is
   // in the radix cache (or the leader ended), then hit the cache instead of recomputing.

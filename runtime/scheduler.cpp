@@ -28,6 +28,9 @@ void ScheduledStep::clear() {
   sample_row.clear();
   prompt_lp_first_row.clear();
   prompt_lp_first_pos.clear();
+  fill_end.clear();
+  completes.clear();
+  device_sample.clear();
   num_extend_tokens = 0;
   num_decode = 0;
   new_cached_tokens = 0;
@@ -97,7 +100,7 @@ void Scheduler::retract_for(int needed) {
   while (alloc_.available() + cache_.evictable_size() < needed) {
     auto victim = running_.end();
     for (auto it = running_.begin(); it != running_.end(); ++it) {
-      if (!(*it)->decode_ready()) continue;
+      if (!(*it)->decode_ready() || (*it)->in_flight > 0 || (*it)->finished()) continue;
       if (victim == running_.end() || (*it)->output_ids.size() < (*victim)->output_ids.size() ||
           ((*it)->output_ids.size() == (*victim)->output_ids.size() &&
            (*it)->input_ids.size() > (*victim)->input_ids.size())) {
@@ -120,13 +123,19 @@ bool Scheduler::schedule(ScheduledStep* step) {
   step->clear();
 
   // 1. Decodes: one slot each; retract when the pool cannot hold them.
+  // A finished request (aborted, or — overlap scheduling — one whose last token is still
+  // pending but reaches max_new_tokens) is not run again; it is released once no step
+  // holds it.
+  auto may_decode = [](const Req& r) {
+    return r.decode_ready() && !r.finished() && static_cast<int>(r.output_ids.size()) < r.params.max_new_tokens;
+  };
   int num_decode = 0;
-  for (const auto& r : running_) num_decode += r->decode_ready() ? 1 : 0;
+  for (const auto& r : running_) num_decode += may_decode(*r) ? 1 : 0;
   if (num_decode > 0 && alloc_.available() + cache_.evictable_size() < num_decode) retract_for(num_decode);
   std::vector<Req*> decodes, extends;
   std::vector<int32_t> slot;
   for (const auto& r : running_) {
-    if (r->decode_ready()) {
+    if (may_decode(*r)) {
       if (!alloc_slots(1, &slot)) continue;  // cannot happen after retract_for; skip defensively
       table_.row(r->row)[r->kv_len] = slot[0];
       r->extend_len = 1;
@@ -139,7 +148,7 @@ bool Scheduler::schedule(ScheduledStep* step) {
   int budget = std::min(options_.max_prefill_tokens, chunk);
   int rem_total = rem_total_tokens();
   for (const auto& r : running_) {
-    if (r->decode_ready() || budget <= 0) continue;
+    if (r->decode_ready() || r->finished() || budget <= 0) continue;
     const int want = r->fill_len() - r->kv_len;
     const int take = std::min(want, budget);
     std::vector<int32_t> slots;
@@ -223,7 +232,16 @@ bool Scheduler::schedule(ScheduledStep* step) {
     const int start = r->kv_len, n = r->extend_len;
     const int32_t* trow = table_.row(r->row);
     for (int p = start; p < start + n; ++p) {
-      in.input_ids.push_back(r->fill_token(p));
+      const int32_t token = r->fill_token(p);
+      if (token == kPendingToken) {
+        // Overlap scheduling: the previous step's sample row for this request holds it.
+        if (in.prev_token_src.empty()) in.prev_token_src.assign(in.input_ids.size(), -1);
+        in.prev_token_src.push_back(r->pending_sample);
+        in.input_ids.push_back(0);
+      } else {
+        if (!in.prev_token_src.empty()) in.prev_token_src.push_back(-1);
+        in.input_ids.push_back(token);
+      }
       in.positions.push_back(p);
       in.out_cache_loc.push_back(trow[p]);
     }
@@ -254,6 +272,8 @@ bool Scheduler::schedule(ScheduledStep* step) {
       in.logits_rows.push_back(base + n - 1);
     }
     step->reqs.push_back(r);
+    step->fill_end.push_back(start + n);
+    step->completes.push_back(start + n == r->fill_len() ? 1 : 0);
     step->sample_row.push_back(sample_row);
     step->prompt_lp_first_row.push_back(lp_first_row);
     step->prompt_lp_first_pos.push_back(lp_first_pos);
@@ -294,6 +314,11 @@ bool Scheduler::schedule(ScheduledStep* step) {
 }
 
 std::vector<std::unique_ptr<Req>> Scheduler::commit(ScheduledStep* step) {
+  advance(step);
+  return finalize();
+}
+
+void Scheduler::advance(ScheduledStep* step, const std::vector<int>* sample_index) {
   const size_t num_extends = step->reqs.size() - static_cast<size_t>(step->num_decode);
   for (size_t i = 0; i < step->reqs.size(); ++i) {
     Req* r = step->reqs[i];
@@ -308,10 +333,25 @@ std::vector<std::unique_ptr<Req>> Scheduler::commit(ScheduledStep* step) {
     if (r->is_leader && r->prompt_ready && (r->finished() || r->kv_len >= static_cast<int>(r->input_ids.size()))) {
       *r->prompt_ready = true;
     }
+    if (sample_index != nullptr && (*sample_index)[i] >= 0 && !r->finished()) {
+      RADIX_CHECK_LT(r->pending_out_index, 0);
+      r->pending_out_index = static_cast<int>(r->output_ids.size());
+      r->pending_sample = (*sample_index)[i];
+      r->output_ids.push_back(kPendingToken);
+    }
   }
+}
+
+bool Scheduler::pool_tight() const {
+  int decoding = 0;
+  for (const auto& r : running_) decoding += r->decode_ready() && !r->finished() ? 1 : 0;
+  return alloc_.available() + cache_.evictable_size() < decoding + 1;
+}
+
+std::vector<std::unique_ptr<Req>> Scheduler::finalize() {
   std::vector<std::unique_ptr<Req>> done;
   for (auto it = running_.begin(); it != running_.end();) {
-    if ((*it)->finished()) {
+    if ((*it)->finished() && (*it)->in_flight == 0) {
       release(it->get(), /*keep_prefix=*/(*it)->error.is_ok());
       done.push_back(std::move(*it));
       it = running_.erase(it);

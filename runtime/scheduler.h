@@ -37,6 +37,9 @@ struct ScheduledStep {
   std::vector<int> sample_row;      // per req: logits row to sample from, or -1
   std::vector<int> prompt_lp_first_row;  // per req: first prompt-logprob row, or -1
   std::vector<int> prompt_lp_first_pos;  // per req: position those rows predict
+  std::vector<int> fill_end;        // per req: positions with KV once the step ran (kv_len + extend_len)
+  std::vector<char> completes;      // per req: the step reaches the end of its fill (a token follows)
+  std::vector<int> device_sample;   // per req: its row of StepOutput::tokens (sampled by the runner), or -1
   int num_extend_tokens = 0;
   int num_decode = 0;
   int new_cached_tokens = 0;        // prompt tokens served from the cache this step
@@ -57,7 +60,20 @@ class Scheduler {
   // After the forward: releases finished requests' KV to the cache, keeps the prefix
   // of requests that finished their prefill, drops finished requests from the lists.
   // Returns the finished requests (the engine publishes their last events).
+  // = advance(step) then finalize().
   std::vector<std::unique_ptr<Req>> commit(ScheduledStep* step);
+  // The step's bookkeeping that needs no sampled token: KV lengths advance, finished
+  // prefill chunks enter the radix cache, n > 1 leaders signal. With overlap scheduling
+  // it runs right after the launch; `sample_index[i] >= 0` then gives request i a
+  // kPendingToken output (the step samples its next token as row sample_index[i]).
+  void advance(ScheduledStep* step, const std::vector<int>* sample_index = nullptr);
+  // Releases finished requests that no running step holds; returns them.
+  std::vector<std::unique_ptr<Req>> finalize();
+  // Running requests that may decode next step (for the engine's overlap checks).
+  const std::vector<std::unique_ptr<Req>>& running() const { return running_; }
+  // Whether the next schedule could have to retract (the pool cannot hold one more
+  // token per decoding request without evicting everything).
+  bool pool_tight() const;
   // Aborts by rid: waiting requests finish at once; running ones finish at commit.
   // choice >= 0 aborts only that choice of an n > 1 request; -1 all of them.
   void abort(const std::string& rid, int choice, std::vector<std::unique_ptr<Req>>* finished_now);

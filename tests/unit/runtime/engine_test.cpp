@@ -142,8 +142,8 @@ TEST(Engine, StepTraceWritesOneLinePerStep) {
   auto engine = make_engine(o);
   ASSERT_NE(engine, nullptr);
   run_all(*engine, prompts, greedy(7));
+  engine->shutdown(std::chrono::seconds(5));  // closes the trace; the stats are final
   const EngineStats stats = engine->stats();
-  engine->shutdown(std::chrono::seconds(5));  // closes the trace
   std::FILE* f = std::fopen(path.c_str(), "r");
   ASSERT_NE(f, nullptr);
   char line[512];
