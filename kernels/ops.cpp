@@ -324,6 +324,20 @@ Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, con
   RADIX_DISPATCH(gather_rows, out, x, index);
 }
 
+Status take_pending_tokens(const OpContext& ctx, const Tensor& ids, const Tensor& src, const Tensor& prev) {
+  RADIX_RETURN_IF_ERROR(check_tensors("take_pending_tokens", ctx, {&ids, &src, &prev}));
+  for (const Tensor* t : {&ids, &src, &prev}) RADIX_RETURN_IF_ERROR(check_dtype("take_pending_tokens", *t, DType::kI32));
+  if (ids.ndim() != 1 || src.ndim() != 1 || prev.ndim() != 1 || src.numel() != ids.numel()) {
+    return fail("take_pending_tokens", "ids " + ids.to_string() + " src " + src.to_string() + " prev " + prev.to_string());
+  }
+  if (ctx.device.is_cpu()) {
+    for (int64_t i = 0; i < src.numel(); ++i) {
+      if (src.data_as<const int32_t>()[i] >= prev.numel()) return fail("take_pending_tokens", "src index out of range");
+    }
+  }
+  RADIX_DISPATCH(take_pending_tokens, ids, src, prev);
+}
+
 Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b) {
   RADIX_RETURN_IF_ERROR(check_tensors("add", ctx, {&out, &a, &b}));
   RADIX_RETURN_IF_ERROR(check_activation("add", ctx, a));

@@ -144,6 +144,12 @@ Status gelu_tanh_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& 
 // out[N, C] = x[index[n], :]; index i32 [N].
 Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& index);
 
+// Overlap scheduling's input ids: ids[i] = max(prev[src[i]], 0) where src[i] >= 0 (a
+// token the previous step sampled; a failed sample, -1, becomes 0), ids[i] unchanged
+// where src[i] < 0. ids, src i32 [N]; prev i32 [M]. A src value >= M is an error on the
+// CPU; the CUDA kernel leaves that id unchanged.
+Status take_pending_tokens(const OpContext& ctx, const Tensor& ids, const Tensor& src, const Tensor& prev);
+
 // out = a + b (same shape).
 Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
 

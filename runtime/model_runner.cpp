@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -104,12 +105,23 @@ struct ModelRunner::CudaState {
 #ifdef RADIX_HAS_CUDA_KERNELS
   std::unique_ptr<CudaBackend> backend;
   CudaStream stream;
-  Buffer staging;      // pinned: the step's metadata, copied to the device in one transfer
-  Buffer tokens_host;  // pinned: sampled tokens
+  // Pinned host buffers come in two sets: a step launched while the previous one still
+  // runs (overlap scheduling) fills the other set. `slot` is the set of the step being
+  // enqueued; `in_flight` the sets of launched steps not yet waited for, oldest first.
+  Buffer staging[2];      // pinned: the step's metadata, copied to the device in one transfer
+  Buffer tokens_host[2];  // pinned: sampled tokens
   // Steps with penalties or logprobs: their metadata (one more transfer) and results.
-  Buffer extras_staging;  // pinned
-  OwnedTensor extras;     // i32 device copy, layout in stage_sampling
-  Buffer logprobs_host;   // pinned: lp [M], top_ids [M, K], top_lp [M, K]
+  Buffer extras_staging[2];  // pinned
+  OwnedTensor extras;        // i32 device copy, layout in stage_sampling
+  Buffer logprobs_host[2];   // pinned: lp [M], top_ids [M, K], top_lp [M, K]
+  CudaEvent done[2];         // recorded after each step's last copy back
+  int slot = 0;
+  std::deque<int> in_flight;
+  // Overlap scheduling: rows whose input id is the previous step's sampled token.
+  Buffer src_staging[2];  // pinned: prev_token_src
+  OwnedTensor src;        // its device copy
+  Tensor pending_src;     // set by launch for the step being enqueued (empty: none)
+  Tensor last_tokens;     // device: the last enqueued step's sampled tokens
   OwnedTensor meta;    // eager steps: device copy of staging
   OwnedTensor logits;  // eager steps: f32 [rows, V]
   OwnedTensor sample_logits;  // eager steps: gathered rows to sample when not contiguous
@@ -158,6 +170,9 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(const EngineOptions& op
     CudaState& c = *r->cuda_;
     RADIX_ASSIGN_OR_RETURN(c.backend, CudaBackend::create(r->ctx_.device.index));
     RADIX_ASSIGN_OR_RETURN(c.stream, CudaStream::create());
+    for (CudaEvent& e : c.done) {
+      RADIX_ASSIGN_OR_RETURN(e, CudaEvent::create());
+    }
     r->ctx_.cuda = c.backend.get();
     r->ctx_.stream = c.stream.get();
   }
@@ -329,21 +344,27 @@ void ensure_host(OwnedTensor* t, int64_t rows, int64_t cols) {
 }  // namespace
 
 Status ModelRunner::launch(StepInput& s, StepOutput* out) {
-  if (!s.prev_token_src.empty()) {
-    if (s.prev_token_src.size() != s.input_ids.size()) {
-      return invalid_argument("launch: prev_token_src must have one entry per input row");
-    }
-    for (size_t i = 0; i < s.prev_token_src.size(); ++i) {
-      const int32_t src = s.prev_token_src[i];
-      if (src < 0) continue;
-      if (static_cast<size_t>(src) >= last_tokens_.size()) {
-        return invalid_argument("launch: prev_token_src names a sample row the previous step did not have");
-      }
-      // A row whose sampling failed (-1) is finished with an error; 0 keeps this step valid.
-      s.input_ids[i] = std::max(last_tokens_[static_cast<size_t>(src)], 0);
-    }
-    s.prev_token_src.clear();
+  if (!s.prev_token_src.empty() && s.prev_token_src.size() != s.input_ids.size()) {
+    return invalid_argument("launch: prev_token_src must have one entry per input row");
   }
+#ifdef RADIX_HAS_CUDA_KERNELS
+  if (ctx_.device.is_cuda()) {
+    Status st = stage_pending(s);
+    if (st.is_ok()) st = enqueue(s, out);
+    cuda_->pending_src = Tensor();
+    return st;
+  }
+#endif
+  for (size_t i = 0; i < s.prev_token_src.size(); ++i) {
+    const int32_t src = s.prev_token_src[i];
+    if (src < 0) continue;
+    if (static_cast<size_t>(src) >= last_tokens_.size()) {
+      return invalid_argument("launch: prev_token_src names a sample row the previous step did not have");
+    }
+    // A row whose sampling failed (-1) is finished with an error; 0 keeps this step valid.
+    s.input_ids[i] = std::max(last_tokens_[static_cast<size_t>(src)], 0);
+  }
+  s.prev_token_src.clear();
   Status st = forward(s, out);
   if (st.is_ok()) {
     last_tokens_ = out->tokens;
@@ -353,20 +374,42 @@ Status ModelRunner::launch(StepInput& s, StepOutput* out) {
   return st;
 }
 
-Status ModelRunner::wait(const StepInput&, StepOutput*) { return Status::ok(); }
+Status ModelRunner::wait(const StepInput& s, StepOutput* out) {
+#ifdef RADIX_HAS_CUDA_KERNELS
+  if (ctx_.device.is_cuda()) {
+    CudaState& c = *cuda_;
+    if (c.in_flight.empty()) return internal_error("wait: no launched step");
+    const int slot = c.in_flight.front();
+    c.in_flight.pop_front();
+    RADIX_RETURN_IF_ERROR(c.done[slot].synchronize());
+    if (!out->tokens.empty()) {
+      std::copy_n(static_cast<const int32_t*>(c.tokens_host[slot].data()), out->tokens.size(), out->tokens.begin());
+    }
+    collect_sampling(s, out, slot);
+    return Status::ok();
+  }
+#endif
+  (void)s;
+  (void)out;
+  return Status::ok();
+}
 
 Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
   if (!s.prev_token_src.empty()) return invalid_argument("forward: a step with prev_token_src goes through launch");
-  RADIX_RETURN_IF_ERROR(check_sample_rows(s));
-  out->graph = false;
-  out->logprobs.clear();
-  if (ctx_.device.is_cpu()) return forward_host(s, out);
+  if (ctx_.device.is_cpu()) {
+    RADIX_RETURN_IF_ERROR(check_sample_rows(s));
+    out->graph = false;
+    out->logprobs.clear();
+    return forward_host(s, out);
+  }
 #ifdef RADIX_HAS_CUDA_KERNELS
-  RADIX_ASSIGN_OR_RETURN(bool done, forward_graph(s, out));
-  if (done) return Status::ok();
+  RADIX_RETURN_IF_ERROR(enqueue(s, out));
+  return wait(s, out);
+#else
+  return unimplemented("forward: built without CUDA kernels");
 #endif
-  return forward_eager(s, out);
 }
+
 
 // The step's batch over metadata views (ids, positions, slots, qo, kv indptr, kv
 // indices, logits rows, in that order); softmax scale 1/sqrt(head_dim).
@@ -494,6 +537,47 @@ void put_f32(int32_t* dst, float v) { std::memcpy(dst, &v, sizeof(v)); }
 
 }  // namespace
 
+// Overlap scheduling: puts prev_token_src on the device for the step enqueue is about
+// to run (its ids are taken there, ops::take_pending_tokens, once the step's metadata is
+// copied: the previous step's tokens may not have reached the host yet).
+Status ModelRunner::stage_pending(const StepInput& s) {
+  CudaState& c = *cuda_;
+  c.pending_src = Tensor();
+  if (s.prev_token_src.empty()) return Status::ok();
+  const auto n = static_cast<int64_t>(s.prev_token_src.size());
+  Buffer& pinned = c.src_staging[c.slot ^ 1];  // the set enqueue picks
+  RADIX_RETURN_IF_ERROR(ensure_pinned(&pinned, static_cast<size_t>(n) * 4));
+  std::copy(s.prev_token_src.begin(), s.prev_token_src.end(), static_cast<int32_t*>(pinned.data()));
+  RADIX_RETURN_IF_ERROR(ensure_device(&c.src, {n}, DType::kI32, ctx_.device));
+  RADIX_RETURN_IF_ERROR(
+      copy_tensor(c.src.view().slice_rows(0, n), Tensor(pinned.data(), DType::kI32, {n}), ctx_.stream));
+  c.pending_src = c.src.view().slice_rows(0, n);
+  return Status::ok();
+}
+
+Status ModelRunner::enqueue(const StepInput& s, StepOutput* out) {
+  RADIX_RETURN_IF_ERROR(check_sample_rows(s));
+  CudaState& c = *cuda_;
+  if (c.in_flight.size() >= 2) return internal_error("launch: two steps in flight; wait for one first");
+  out->graph = false;
+  out->logprobs.clear();
+  c.slot ^= 1;  // the set the step in flight (if any) does not use
+  RADIX_ASSIGN_OR_RETURN(bool done, forward_graph(s, out));
+  if (!done) RADIX_RETURN_IF_ERROR(forward_eager(s, out));
+  RADIX_RETURN_IF_ERROR(c.done[c.slot].record(c.stream.get()));
+  c.in_flight.push_back(c.slot);
+  return Status::ok();
+}
+
+// Overlap scheduling: after the step's metadata copy, its pending rows' input ids
+// (`ids`, on the device) take the previous step's tokens.
+Status ModelRunner::take_pending(const Tensor& ids) {
+  CudaState& c = *cuda_;
+  if (c.pending_src.numel() == 0) return Status::ok();
+  if (c.last_tokens.numel() == 0) return internal_error("launch: pending inputs but no previous sampled tokens");
+  return ops::take_pending_tokens(ctx_, ids, c.pending_src, c.last_tokens);
+}
+
 Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   CudaState& c = *cuda_;
   const int64_t vocab = model_->config().vocab_size;
@@ -512,9 +596,9 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   int64_t total = 4 * ns;
   for (const auto* p : ints) total += static_cast<int64_t>(p->size());
   for (const auto* p : cascade_ints) total += static_cast<int64_t>(p->size());
-  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.staging, static_cast<size_t>(total) * 4));
+  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.staging[c.slot], static_cast<size_t>(total) * 4));
   RADIX_RETURN_IF_ERROR(ensure_device(&c.meta, {total}, DType::kI32, ctx_.device));
-  auto* host = static_cast<int32_t*>(c.staging.data());
+  auto* host = static_cast<int32_t*>(c.staging[c.slot].data());
   std::vector<Tensor> views;
   int64_t off = 0;
   auto put_ints = [&](const std::vector<int32_t>& v) {
@@ -531,6 +615,7 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
   for (const auto* p : cascade_ints) put_ints(*p);
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.meta.view().slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
+  RADIX_RETURN_IF_ERROR(take_pending(views[0]));
   const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, s.max_q_len, s.max_kv_len, &s,
                                   cascade ? views.data() + 13 : nullptr);
   SampleRun run;
@@ -557,9 +642,11 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
     run.tokens = tokens;
     run.params = SamplingTensors{views[9], views[8], views[10], views[11], views[12]};
     RADIX_RETURN_IF_ERROR(run_sampling(run));
-    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host, static_cast<size_t>(ns) * 4));
-    RADIX_RETURN_IF_ERROR(copy_tensor(Tensor(c.tokens_host.data(), DType::kI32, {ns}), tokens, ctx_.stream));
+    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host[c.slot], static_cast<size_t>(ns) * 4));
+    RADIX_RETURN_IF_ERROR(
+        copy_tensor(Tensor(c.tokens_host[c.slot].data(), DType::kI32, {ns}), tokens, ctx_.stream));
   }
+  c.last_tokens = ns > 0 ? c.tokens.view().slice_rows(0, ns) : Tensor();
   // Rows that stay logits come back in runs of consecutive rows.
   const int64_t host_rows = index_host_rows(s, out);
   ensure_host(&out->logits, host_rows, vocab);
@@ -574,12 +661,7 @@ Status ModelRunner::forward_eager(const StepInput& s, StepOutput* out) {
     RADIX_RETURN_IF_ERROR(copy_tensor(out->logits.view().slice_rows(h, h + (e - r)), logits.slice_rows(r, e), ctx_.stream));
     r = e;
   }
-  RADIX_RETURN_IF_ERROR(c.stream.synchronize());
-  if (ns > 0) {
-    std::copy_n(static_cast<const int32_t*>(c.tokens_host.data()), ns, out->tokens.begin());
-    collect_sampling(s, out);
-  }
-  return Status::ok();
+  return Status::ok();  // wait() reads the tokens and logprobs back
 }
 
 // Writes a decode step of `n` real rows (n may be 0), padded to `bs` rows, into the
@@ -634,10 +716,11 @@ Result<bool> ModelRunner::forward_graph(const StepInput& s, StepOutput* out) {
   auto it = c.graphs.find(bs);
   if (it == c.graphs.end()) return false;
   const GraphLayout g{c.max_bs, c.kv_capacity};
-  auto* host = static_cast<int32_t*>(c.staging.data());
+  auto* host = static_cast<int32_t*>(c.staging[c.slot].data());
   const int64_t used = stage_graph_step(&s, static_cast<int>(n), bs, g, host);
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.graph_meta.view().slice_rows(0, used), Tensor(host, DType::kI32, {used}), ctx_.stream));
+  RADIX_RETURN_IF_ERROR(take_pending(c.graph_meta.view().slice_rows(g.ids(), g.ids() + n)));
   SampleRun run;
   RADIX_RETURN_IF_ERROR(stage_sampling(s, &run));
   RADIX_RETURN_IF_ERROR(it->second.launch(ctx_.stream));
@@ -652,13 +735,11 @@ Result<bool> ModelRunner::forward_graph(const StepInput& s, StepOutput* out) {
   run.params = SamplingTensors{f32(g.temp()), meta.slice_rows(g.topk(), g.topk() + n),
                                f32(g.topp()), f32(g.minp()), f32(g.u())};
   RADIX_RETURN_IF_ERROR(run_sampling(run));
-  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host, static_cast<size_t>(n) * 4));
+  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.tokens_host[c.slot], static_cast<size_t>(n) * 4));
   RADIX_RETURN_IF_ERROR(
-      copy_tensor(Tensor(c.tokens_host.data(), DType::kI32, {n}), run.tokens, ctx_.stream));
-  RADIX_RETURN_IF_ERROR(c.stream.synchronize());
-  out->tokens.assign(static_cast<const int32_t*>(c.tokens_host.data()),
-                     static_cast<const int32_t*>(c.tokens_host.data()) + n);
-  collect_sampling(s, out);
+      copy_tensor(Tensor(c.tokens_host[c.slot].data(), DType::kI32, {n}), run.tokens, ctx_.stream));
+  c.last_tokens = run.tokens;
+  out->tokens.assign(static_cast<size_t>(n), -1);  // wait() reads them back
   out->logits_index.assign(static_cast<size_t>(n), -1);
   out->graph = true;
   return true;
@@ -667,6 +748,7 @@ Result<bool> ModelRunner::forward_graph(const StepInput& s, StepOutput* out) {
 Status ModelRunner::capture_graphs() {
   CudaState& c = *cuda_;
   if (!ctx_.device.is_cuda() || !c.graphs_enabled) return Status::ok();
+  RADIX_RETURN_IF_ERROR(c.stream.synchronize());  // no step in flight uses what is replaced
   c.graphs.clear();
   // Room for every slot once plus padding; steps that share prefixes beyond that run eagerly.
   c.kv_capacity = static_cast<int64_t>(num_slots_) + c.max_bs;
@@ -674,7 +756,7 @@ Status ModelRunner::capture_graphs() {
   if (c.graph_meta.view().numel() < g.total()) {
     RADIX_ASSIGN_OR_RETURN(c.graph_meta, OwnedTensor::empty({g.total()}, DType::kI32, ctx_.device));
   }
-  RADIX_RETURN_IF_ERROR(ensure_pinned(&c.staging, static_cast<size_t>(g.total()) * 4));
+  for (Buffer& b : c.staging) RADIX_RETURN_IF_ERROR(ensure_pinned(&b, static_cast<size_t>(g.total()) * 4));
   RADIX_ASSIGN_OR_RETURN(DeviceMemoryInfo before, cuda_memory_info(ctx_.device.index));
   const auto t0 = std::chrono::steady_clock::now();
   // Largest first: every later capture reuses what the first one sized.
@@ -689,7 +771,8 @@ Status ModelRunner::capture_graphs() {
 Status ModelRunner::capture_bucket(int bs) {
   CudaState& c = *cuda_;
   const GraphLayout g{c.max_bs, c.kv_capacity};
-  auto* host = static_cast<int32_t*>(c.staging.data());
+  RADIX_RETURN_IF_ERROR(c.stream.synchronize());  // (a recapture may follow a step in flight)
+  auto* host = static_cast<int32_t*>(c.staging[c.slot].data());
   const int64_t used = stage_graph_step(nullptr, 0, bs, g, host);
   RADIX_RETURN_IF_ERROR(
       copy_tensor(c.graph_meta.view().slice_rows(0, used), Tensor(host, DType::kI32, {used}), ctx_.stream));
@@ -749,9 +832,9 @@ Status ModelRunner::stage_sampling(const StepInput& s, SampleRun* run) {
     // frequency, presence [ns each, f32 stored bitwise], lp_rows [M].
     CudaState& c = *cuda_;
     const int64_t total = (ns + 1) + 3 * e + 3 * ns + m;
-    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.extras_staging, static_cast<size_t>(total) * 4));
+    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.extras_staging[c.slot], static_cast<size_t>(total) * 4));
     RADIX_RETURN_IF_ERROR(ensure_device(&c.extras, {total}, DType::kI32, ctx_.device, 1 << 12));
-    auto* host = static_cast<int32_t*>(c.extras_staging.data());
+    auto* host = static_cast<int32_t*>(c.extras_staging[c.slot].data());
     const Tensor dev = c.extras.view();
     int64_t off = 0;
     auto put = [&](const void* src, int64_t len, DType dtype) {
@@ -815,8 +898,8 @@ Status ModelRunner::run_sampling(const SampleRun& run) {
   if (ctx_.device.is_cuda()) {
     CudaState& c = *cuda_;
     const int64_t k = sc.top_cols;
-    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.logprobs_host, static_cast<size_t>(m + 2 * m * k) * 4));
-    auto* host = static_cast<int32_t*>(c.logprobs_host.data());
+    RADIX_RETURN_IF_ERROR(ensure_pinned(&c.logprobs_host[c.slot], static_cast<size_t>(m + 2 * m * k) * 4));
+    auto* host = static_cast<int32_t*>(c.logprobs_host[c.slot].data());
     RADIX_RETURN_IF_ERROR(copy_tensor(Tensor(host, DType::kF32, {m}), run.lp, ctx_.stream));
     if (k > 0) {
       RADIX_RETURN_IF_ERROR(
@@ -831,12 +914,21 @@ Status ModelRunner::run_sampling(const SampleRun& run) {
 
 // After the step's results reached the host: each logprob row's TokenLogprob (out->tokens
 // must already hold the sampled tokens).
-void ModelRunner::collect_sampling(const StepInput& s, StepOutput* out) {
+void ModelRunner::collect_sampling(const StepInput& s, StepOutput* out, int slot) {
   const SampleScratch& sc = *scratch_;
-  const auto m = static_cast<int64_t>(sc.lp_rows.size());
+  // The step's logprob rows and columns, from its own metadata (a later launch may have
+  // restaged the scratch), as stage_sampling chose them.
+  std::vector<int32_t> lp_rows;
+  int top = 0;
+  for (size_t j = 0; j < s.logprob_top.size(); ++j) {
+    if (s.logprob_top[j] < 0) continue;
+    lp_rows.push_back(static_cast<int32_t>(j));
+    top = std::max(top, s.logprob_top[j]);
+  }
+  const auto m = static_cast<int64_t>(lp_rows.size());
   out->logprobs.clear();
   if (m == 0) return;
-  const int64_t k = sc.top_cols;
+  const int64_t k = std::min<int64_t>(top, model_->config().vocab_size);
   const float* lp = nullptr;
   const int32_t* top_ids = nullptr;
   const float* top_lp = nullptr;
@@ -846,7 +938,7 @@ void ModelRunner::collect_sampling(const StepInput& s, StepOutput* out) {
     top_lp = k > 0 ? sc.top_lp.data_as<const float>() : nullptr;
   } else {
 #ifdef RADIX_HAS_CUDA_KERNELS
-    const auto* host = static_cast<const int32_t*>(cuda_->logprobs_host.data());
+    const auto* host = static_cast<const int32_t*>(cuda_->logprobs_host[slot].data());
     lp = reinterpret_cast<const float*>(host);
     top_ids = host + m;
     top_lp = reinterpret_cast<const float*>(host + m + m * k);
@@ -854,7 +946,7 @@ void ModelRunner::collect_sampling(const StepInput& s, StepOutput* out) {
   }
   out->logprobs.resize(s.sample_rows.size());
   for (int64_t i = 0; i < m; ++i) {
-    const auto j = static_cast<size_t>(sc.lp_rows[static_cast<size_t>(i)]);
+    const auto j = static_cast<size_t>(lp_rows[static_cast<size_t>(i)]);
     TokenLogprob& t = out->logprobs[j];
     t.id = out->tokens[j];
     t.logprob = lp[i];

@@ -107,13 +107,18 @@ class ModelRunner {
   ModelRunner();
   Status allocate_kv(const EngineOptions& options);
   Status forward_host(const StepInput& step, StepOutput* out);
+  // CUDA: queues a step (graph or eager) on the stream in the next pinned set; wait
+  // collects it.
+  Status enqueue(const StepInput& step, StepOutput* out);
+  Status stage_pending(const StepInput& step);
+  Status take_pending(const Tensor& ids);
   Status forward_eager(const StepInput& step, StepOutput* out);
   Result<bool> forward_graph(const StepInput& step, StepOutput* out);
   Status capture_graphs();
   Status capture_bucket(int bs);
   Status run_sampling(const SampleRun& run);
   Status stage_sampling(const StepInput& s, SampleRun* run);
-  void collect_sampling(const StepInput& s, StepOutput* out);
+  void collect_sampling(const StepInput& s, StepOutput* out, int slot = 0);
 
   std::unique_ptr<CausalLM> model_;
   OpContext ctx_;

@@ -292,6 +292,14 @@ Status gather_rows(const Tensor& out, const Tensor& x, const Tensor& index) {
   return Status::ok();
 }
 
+Status take_pending_tokens(const Tensor& ids, const Tensor& src, const Tensor& prev) {
+  for (int64_t i = 0; i < ids.numel(); ++i) {
+    const int32_t s = i32(src)[i];
+    if (s >= 0) ids.data_as<int32_t>()[i] = std::max(i32(prev)[s], 0);
+  }
+  return Status::ok();
+}
+
 Status add(const Tensor& out, const Tensor& a, const Tensor& b) {
   const int64_t n = out.numel();
 #pragma omp parallel for

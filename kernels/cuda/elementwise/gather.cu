@@ -116,6 +116,25 @@ Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, con
   return gather_bytes(ctx, "gather_rows", out.data(), x.data(), index, rows, row_bytes);
 }
 
+namespace {
+__global__ void take_pending_tokens_kernel(int32_t* ids, const int32_t* src, const int32_t* prev, int64_t n,
+                                           int64_t m) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int32_t s = src[i];
+  if (s >= 0 && s < m) ids[i] = max(prev[s], 0);
+}
+}  // namespace
+
+Status take_pending_tokens(const OpContext& ctx, const Tensor& ids, const Tensor& src, const Tensor& prev) {
+  const int64_t n = ids.numel();
+  if (n == 0) return Status::ok();
+  const int64_t blocks = (n + 255) / 256;
+  take_pending_tokens_kernel<<<static_cast<unsigned>(blocks), 256, 0, static_cast<cudaStream_t>(ctx.stream)>>>(
+      ids.data_as<int32_t>(), src.data_as<const int32_t>(), prev.data_as<const int32_t>(), n, prev.numel());
+  return cuda_status(cudaGetLastError(), "take_pending_tokens");
+}
+
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
                 const Tensor& v, const Tensor& slots) {
   if (k.dtype() != k_cache.dtype() || v.dtype() != v_cache.dtype()) {

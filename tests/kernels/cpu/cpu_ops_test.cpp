@@ -26,6 +26,16 @@ TEST(CpuOps, EmbeddingGathersRowsAndRejectsOutOfVocabularyIds) {
             StatusCode::kOutOfRange);
 }
 
+TEST(CpuOps, TakePendingTokensReplacesOnlyPendingRows) {
+  std::vector<int32_t> ids = {5, 0, 7, 0, 0}, src = {-1, 2, -1, 0, 1}, prev = {11, -1, 13};
+  ASSERT_TRUE(ops::take_pending_tokens(kCpu, i32(ids), i32(src), i32(prev)).is_ok());
+  EXPECT_EQ(ids, (std::vector<int32_t>{5, 13, 7, 11, 0}));  // a failed sample (-1) reads as 0
+  std::vector<int32_t> bad = {-1, 3, -1, -1, -1};
+  EXPECT_FALSE(ops::take_pending_tokens(kCpu, i32(ids), i32(bad), i32(prev)).is_ok());
+  std::vector<int32_t> short_src = {0};
+  EXPECT_FALSE(ops::take_pending_tokens(kCpu, i32(ids), i32(short_src), i32(prev)).is_ok());
+}
+
 TEST(CpuOps, RmsNormScalesByRootMeanSquareAndWeight) {
   // x = [3, 4]: mean square 12.5, rms 3.5355339; weights [1, 2] (+ offset 1 for Gemma).
   std::vector<float> x = {3, 4}, w = {1, 2}, out(2);

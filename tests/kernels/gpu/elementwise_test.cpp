@@ -208,6 +208,24 @@ TEST_F(ElementwiseGpu, GatherRowsPicksRowsExactly) {
   }
 }
 
+TEST_F(ElementwiseGpu, TakePendingTokensMatchesCpu) {
+  for (int n : {1, 7, 300, 5000}) {
+    const int m = 1 + n / 3;
+    std::vector<int32_t> ids(n), src(n), prev(m);
+    for (auto& v : ids) v = rng().randint(0, 1000);
+    for (auto& v : prev) v = rng().randint(-1, 1000);  // -1: a failed sample
+    for (auto& v : src) v = rng().randint(-1, m - 1);
+    OwnedTensor ref = i32_host(ids);
+    ASSERT_TRUE(ops::take_pending_tokens(cpu(), ref, i32_host(src), i32_host(prev)).is_ok());
+    const std::vector<int32_t> want(ref.data_as<int32_t>(), ref.data_as<int32_t>() + n);
+    OwnedTensor d_ids = i32_device(ids);
+    ASSERT_TRUE(ops::take_pending_tokens(gpu(), d_ids, i32_device(src), i32_device(prev)).is_ok());
+    OwnedTensor got = OwnedTensor::host({n}, DType::kI32);
+    ASSERT_TRUE(copy_tensor(got.view(), d_ids.view()).is_ok());
+    EXPECT_EQ(std::vector<int32_t>(got.data_as<int32_t>(), got.data_as<int32_t>() + n), want) << "n " << n;
+  }
+}
+
 TEST_F(ElementwiseGpu, AddMatchesCpu) {
   for (int64_t n : {1, 17, 4096 * 129, 37}) {
     OwnedTensor a = random_host({n}, -4, 4), b = random_host({n}, -4, 4);

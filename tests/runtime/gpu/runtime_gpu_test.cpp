@@ -161,6 +161,75 @@ TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
 }
 #endif
 
+// Overlap scheduling's runner side: a decode step launched before the previous one was
+// waited for takes its input ids from that step's sampled tokens on the device
+// (prev_token_src); both steps' tokens equal what plain forward() steps give, on the
+// graph path (batch 3) and the eager one (batch 40 > the graphs' 32).
+TEST(RuntimeGpu, LaunchedStepsTakePendingTokensOnTheDevice) {
+  if (!have_cuda()) GTEST_SKIP();
+  auto plain = ModelRunner::create(cuda_options());
+  auto piped = ModelRunner::create(cuda_options());
+  ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
+  ASSERT_TRUE(piped.is_ok()) << piped.status().to_string();
+  const int64_t vocab = (*plain)->config().vocab_size;
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int32_t> tok(3, static_cast<int32_t>(vocab) - 1);
+  auto greedy_rows = [](StepInput& in, int bs) {
+    for (int b = 0; b < bs; ++b) in.add_sample(b, 0.0f, 0, 1.0f, 0.0f, 0.0f);
+  };
+  for (int bs : {3, 40}) {
+    Batch batch;
+    for (int b = 0; b < bs; ++b) {
+      batch.ids.emplace_back(static_cast<size_t>(4 + b % 9));
+      for (auto& t : batch.ids.back()) t = tok(rng);
+    }
+    // Prefill on both, sampled greedily.
+    StepInput pre = make_step(batch, false);
+    greedy_rows(pre, bs);
+    StepOutput pa, pb;
+    ASSERT_TRUE((*plain)->forward(pre, &pa).is_ok());
+    ASSERT_TRUE((*piped)->forward(pre, &pb).is_ok());
+    ASSERT_EQ(pa.tokens, pb.tokens);
+    for (int b = 0; b < bs; ++b) batch.ids[static_cast<size_t>(b)].push_back(pa.tokens[static_cast<size_t>(b)]);
+    for (int round = 0; round < 3; ++round) {
+      // Plain: two decode steps, each after the previous one's tokens are known.
+      StepInput a1 = make_step(batch, true);
+      greedy_rows(a1, bs);
+      StepOutput oa1, oa2;
+      ASSERT_TRUE((*plain)->forward(a1, &oa1).is_ok());
+      Batch next = batch;
+      for (int b = 0; b < bs; ++b) next.ids[static_cast<size_t>(b)].push_back(oa1.tokens[static_cast<size_t>(b)]);
+      StepInput a2 = make_step(next, true);
+      greedy_rows(a2, bs);
+      ASSERT_TRUE((*plain)->forward(a2, &oa2).is_ok());
+      // Pipelined: the second step is launched before the first is waited for; its ids
+      // are placeholders (0) taken from the first step's sample rows on the device.
+      StepInput b1 = make_step(batch, true);
+      greedy_rows(b1, bs);
+      Batch unknown = batch;
+      for (auto& ids : unknown.ids) ids.push_back(0);
+      StepInput b2 = make_step(unknown, true);
+      greedy_rows(b2, bs);
+      for (int b = 0; b < bs; ++b) b2.prev_token_src.push_back(b);
+      StepOutput ob1, ob2;
+      ASSERT_TRUE((*piped)->launch(b1, &ob1).is_ok());
+      ASSERT_TRUE((*piped)->launch(b2, &ob2).is_ok());
+      ASSERT_TRUE((*piped)->wait(b1, &ob1).is_ok());
+      ASSERT_TRUE((*piped)->wait(b2, &ob2).is_ok());
+      EXPECT_EQ(ob1.tokens, oa1.tokens) << "bs " << bs << " round " << round;
+      EXPECT_EQ(ob2.tokens, oa2.tokens) << "bs " << bs << " round " << round;
+      EXPECT_EQ(ob1.graph, oa1.graph);
+      EXPECT_EQ(ob1.graph, bs <= 32) << "bs " << bs;
+      batch = next;
+      for (int b = 0; b < bs; ++b) batch.ids[static_cast<size_t>(b)].push_back(oa2.tokens[static_cast<size_t>(b)]);
+    }
+  }
+  // Waiting with nothing launched is an error, not a hang.
+  StepInput empty;
+  StepOutput none;
+  EXPECT_FALSE((*piped)->wait(empty, &none).is_ok());
+}
+
 // Cascade attention on the device: one decode step of sequences that share a prefix
 // stored once in the pool, run plainly (each sequence's full context in kv_indices) and
 // with groups (ops::attention_shared_prefix over prefix + suffix), gives the same logits
