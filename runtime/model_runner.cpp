@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <map>
 
 #include "core/logging.h"
@@ -545,7 +545,7 @@ Status ModelRunner::stage_pending(const StepInput& s) {
   c.pending_src = Tensor();
   if (s.prev_token_src.empty()) return Status::ok();
   const auto n = static_cast<int64_t>(s.prev_token_src.size());
-  Buffer& pinned = c.src_staging[c.slot ^ 1];  // the set enqueue picks
+  Buffer& pinned = c.src_staging[next_slot()];  // the set enqueue picks
   RADIX_RETURN_IF_ERROR(ensure_pinned(&pinned, static_cast<size_t>(n) * 4));
   std::copy(s.prev_token_src.begin(), s.prev_token_src.end(), static_cast<int32_t*>(pinned.data()));
   RADIX_RETURN_IF_ERROR(ensure_device(&c.src, {n}, DType::kI32, ctx_.device));
@@ -555,13 +555,20 @@ Status ModelRunner::stage_pending(const StepInput& s) {
   return Status::ok();
 }
 
+// The pinned set for the next enqueued step: the one a step in flight does not use
+// (after a failed enqueue, c.slot may be a set nothing holds).
+int ModelRunner::next_slot() const {
+  const CudaState& c = *cuda_;
+  return c.in_flight.empty() ? c.slot ^ 1 : c.in_flight.back() ^ 1;
+}
+
 Status ModelRunner::enqueue(const StepInput& s, StepOutput* out) {
   RADIX_RETURN_IF_ERROR(check_sample_rows(s));
   CudaState& c = *cuda_;
   if (c.in_flight.size() >= 2) return internal_error("launch: two steps in flight; wait for one first");
   out->graph = false;
   out->logprobs.clear();
-  c.slot ^= 1;  // the set the step in flight (if any) does not use
+  c.slot = next_slot();
   RADIX_ASSIGN_OR_RETURN(bool done, forward_graph(s, out));
   if (!done) RADIX_RETURN_IF_ERROR(forward_eager(s, out));
   RADIX_RETURN_IF_ERROR(c.done[c.slot].record(c.stream.get()));

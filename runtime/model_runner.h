@@ -111,6 +111,7 @@ class ModelRunner {
   // collects it.
   Status enqueue(const StepInput& step, StepOutput* out);
   Status stage_pending(const StepInput& step);
+  int next_slot() const;
   Status take_pending(const Tensor& ids);
   Status forward_eager(const StepInput& step, StepOutput* out);
   Result<bool> forward_graph(const StepInput& step, StepOutput* out);
