@@ -4,6 +4,7 @@
 #include "runtime/engine.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -127,7 +128,9 @@ TEST(Engine, RadixCacheHitsGiveTheSameOutputAsRecomputation) {
 
 TEST(Engine, StepTraceWritesOneLinePerStep) {
   // --step-trace: one JSON line per step; its counts add up to what the engine did.
-  const std::string path = ::testing::TempDir() + "radix_step_trace_test.jsonl";
+  // Per process: another run of this test (a parallel ctest, a second checkout) may be
+  // writing its own trace at the same time.
+  const std::string path = ::testing::TempDir() + "radix_step_trace_test." + std::to_string(::getpid()) + ".jsonl";
   std::mt19937 rng(5);
   std::vector<std::vector<int32_t>> prompts;
   int prompt_tokens = 0;
