@@ -488,7 +488,9 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
         first.logprob = std::nanf("");
         r->prompt_logprobs.push_back(first);
       }
-      const int end_pos = std::min<int>(static_cast<int>(r->input_ids.size()), step.fill_end[i]);
+      // This chunk's rows predict positions up to its last token + 1 (the next chunk's
+      // first token), the prompt's end at most.
+      const int end_pos = std::min<int>(static_cast<int>(r->input_ids.size()), step.fill_end[i] + 1);
       for (; pos < end_pos && pos > 0; ++pos, ++row) {
         std::span<const float> lg(logits_row(row), static_cast<size_t>(vocab));
         r->prompt_logprobs.push_back(token_logprob(lg, r->input_ids[pos], r->params.top_logprobs_num));
@@ -695,15 +697,18 @@ void EngineImpl::loop() {
     if (overlap) {
       // The previous step's results, while this one runs; then this one's bookkeeping
       // (its sampled tokens pending) so the next step can be scheduled before it ends.
+      // This step holds its requests first (launched or not): one that finishes in the
+      // previous step is released only once this step is done with it.
+      for (Req* r : step.reqs) r->in_flight++;
       if (pending) complete(steps[cur ^ 1], outs[cur ^ 1]);
       if (st.is_ok()) {
-        for (Req* r : step.reqs) r->in_flight++;
         scheduler_->advance(&step, &step.device_sample);
         pending = true;
         cur ^= 1;
       } else {
         fail_step(step, st);
         scheduler_->advance(&step);
+        for (Req* r : step.reqs) r->in_flight--;
         pending = false;
         finished = scheduler_->finalize();
         finish_and_publish(finished);

@@ -298,33 +298,36 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
       "cublasLtMatmul");
 }
 
-// ---- programmatic dependent launch switch (cuda_utils.cuh) ----
+// ---- process-wide kernel switches (cuda_utils.cuh): off unless NAME=1 at first use ----
 namespace cuda {
 namespace {
-std::atomic<int>& pdl_state() {
-  static std::atomic<int> state{[] {
-    const char* v = std::getenv("RADIX_PDL");
-    return v != nullptr && std::string(v) == "1" ? 1 : 0;
-  }()};
-  return state;
+// An on/off switch read from the environment once; the setter overrides it.
+class EnvSwitch {
+ public:
+  explicit EnvSwitch(const char* name) {
+    const char* v = std::getenv(name);
+    on_.store(v != nullptr && std::string(v) == "1", std::memory_order_relaxed);
+  }
+  bool get() const { return on_.load(std::memory_order_relaxed); }
+  void set(bool on) { on_.store(on, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> on_{false};
+};
+EnvSwitch& pdl_switch() {
+  static EnvSwitch s("RADIX_PDL");
+  return s;
+}
+EnvSwitch& carveout_switch() {
+  static EnvSwitch s("RADIX_CARVEOUT");
+  return s;
 }
 }  // namespace
 
-bool pdl_enabled() { return pdl_state().load(std::memory_order_relaxed) != 0; }
-void set_pdl_enabled(bool on) { pdl_state().store(on ? 1 : 0, std::memory_order_relaxed); }
-
-namespace {
-std::atomic<int>& carveout_state() {
-  static std::atomic<int> state{[] {
-    const char* v = std::getenv("RADIX_CARVEOUT");
-    return v != nullptr && std::string(v) == "1" ? 1 : 0;
-  }()};
-  return state;
-}
-}  // namespace
-
-bool max_shared_carveout_enabled() { return carveout_state().load(std::memory_order_relaxed) != 0; }
-void set_max_shared_carveout_enabled(bool on) { carveout_state().store(on ? 1 : 0, std::memory_order_relaxed); }
+bool pdl_enabled() { return pdl_switch().get(); }
+void set_pdl_enabled(bool on) { pdl_switch().set(on); }
+bool max_shared_carveout_enabled() { return carveout_switch().get(); }
+void set_max_shared_carveout_enabled(bool on) { carveout_switch().set(on); }
 
 void prefer_max_shared(const void* kernel) {
   static std::mutex mu;

@@ -5,8 +5,10 @@
 # `radix bench serving` — 1000 ShareGPT-like prompts at rate inf, online rates 4/8/16/32,
 # and generated-shared-prefix with the radix cache on, on with cascade attention
 # (GSP_CASCADE=0 skips it) and off (separate servers).
-# Results: $OUT/serving.jsonl (one line per run), server logs in $OUT.
-#   SERVE_PROMPTS (default 1000), ONLINE_PROMPTS (200), GSP_GROUPS (64)
+# Results: $OUT/serving.jsonl (one line per run), server logs in $OUT; the rate-inf run
+# is taken apart from the default server's step trace (tools/bench/step_trace_summary.py).
+#   SERVE_PROMPTS (default 1000), ONLINE_PROMPTS (200), GSP_GROUPS (64), SHAREGPT=0 (the
+#   shared-prefix runs only), SERVER_ARGS (extra flags for every server)
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"
@@ -19,8 +21,10 @@ pid=""
 start_server() {  # name, extra flags...
   local name=$1
   shift
+  # SERVER_ARGS: extra flags for every server (e.g. --enable-overlap-schedule).
+  # shellcheck disable=SC2086
   radix serve --model-path configs/llama-3-8b.json --load-format dummy --tokenizer-path "$tok" --device cuda \
-    --port $port "$@" > "$out/server-$name.log" 2>&1 &
+    --port $port ${SERVER_ARGS:-} "$@" > "$out/server-$name.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do
     if python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=2).status == 200 else 1)" 2> /dev/null; then

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <numeric>
 
 #include "core/buffer.h"
@@ -47,8 +48,53 @@ class LlamaGoldenGpu : public ::testing::TestWithParam<GoldenCase> {
     o.dtype = dtype;
     return o;
   }
+  // Every golden prompt through a fresh session of the model in `dtype`:
+  // fn(prompt, position, our logits, transformers' logits) per position.
+  void for_each_position(DType dtype, const std::function<void(size_t, size_t, const float*, const float*)>& fn) {
+    const GoldenCase& c = GetParam();
+    auto model = load_causal_lm(c.model_dir, options(dtype));
+    ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+    const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
+    vocab_ = (*model)->config().vocab_size;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      auto session = SimpleSession::create(model->get(), ctx_, 256);
+      ASSERT_TRUE(session.is_ok()) << session.status().to_string();
+      auto logits = session->extend(prompts[i].ids, true);
+      ASSERT_TRUE(logits.is_ok()) << logits.status().to_string();
+      for (size_t p = 0; p < prompts[i].ids.size(); ++p) {
+        fn(i, p, logits->data_as<float>() + static_cast<int64_t>(p) * vocab_,
+           prompts[i].logits.data() + static_cast<int64_t>(p) * vocab_);
+      }
+    }
+  }
+  // Greedy continuations of every golden prompt in `dtype`, equal to transformers' up to
+  // the first step whose reference top-2 margin is below min_margin; returns the steps
+  // compared.
+  int expect_greedy_follows(DType dtype, float min_margin) {
+    const GoldenCase& c = GetParam();
+    auto model = load_causal_lm(c.model_dir, options(dtype));
+    EXPECT_TRUE(model.is_ok()) << model.status().to_string();
+    if (!model.is_ok()) return 0;
+    const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
+    int compared = 0;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      auto session = SimpleSession::create(model->get(), ctx_, 256);
+      EXPECT_TRUE(session.is_ok());
+      if (!session.is_ok()) return compared;
+      const auto& g = prompts[i];
+      auto out = session->greedy(g.ids, static_cast<int>(g.greedy.size()));
+      EXPECT_TRUE(out.is_ok()) << out.status().to_string();
+      if (!out.is_ok()) return compared;
+      for (size_t s = 0; s < g.greedy.size() && g.margin[s] >= min_margin; ++s, ++compared) {
+        EXPECT_EQ((*out)[s], g.greedy[s]) << c.name << " prompt " << i << " step " << s;
+        if ((*out)[s] != g.greedy[s]) break;
+      }
+    }
+    return compared;
+  }
   std::unique_ptr<CudaBackend> backend_;
   OpContext ctx_;
+  int64_t vocab_ = 0;
 };
 
 // Relative L2 error of `got` against `want` over n values.
@@ -63,35 +109,24 @@ double rel_l2(const float* got, const float* want, int64_t n) {
 
 TEST_P(LlamaGoldenGpu, Bf16LogitsTrackTransformersAtEveryPosition) {
   const GoldenCase& c = GetParam();
-  auto model = load_causal_lm(c.model_dir, options());
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
-  const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
-  const int64_t vocab = (*model)->config().vocab_size;
   double sum_err = 0, max_err = 0;
   int positions = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    auto session = SimpleSession::create(model->get(), ctx_, 256);
-    ASSERT_TRUE(session.is_ok()) << session.status().to_string();
-    auto logits = session->extend(prompts[i].ids, true);
-    ASSERT_TRUE(logits.is_ok()) << logits.status().to_string();
-    for (size_t p = 0; p < prompts[i].ids.size(); ++p) {
-      const float* got = logits->data_as<float>() + static_cast<int64_t>(p) * vocab;
-      const float* want = prompts[i].logits.data() + static_cast<int64_t>(p) * vocab;
-      const double err = rel_l2(got, want, vocab);
-      EXPECT_LT(err, 0.15) << c.name << " prompt " << i << " position " << p;
-      sum_err += err;
-      max_err = std::max(max_err, err);
-      ++positions;
-      // Same argmax where the reference is decisive.
-      std::vector<float> sorted(want, want + vocab);
-      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
-      const double scale = std::sqrt(std::inner_product(want, want + vocab, want, 0.0) / vocab);
-      if (sorted[0] - sorted[1] > 0.25 * scale) {
-        EXPECT_EQ(std::max_element(got, got + vocab) - got, std::max_element(want, want + vocab) - want)
-            << c.name << " prompt " << i << " position " << p;
-      }
+  for_each_position(DType::kBF16, [&](size_t i, size_t p, const float* got, const float* want) {
+    const int64_t vocab = vocab_;
+    const double err = rel_l2(got, want, vocab);
+    EXPECT_LT(err, 0.15) << c.name << " prompt " << i << " position " << p;
+    sum_err += err;
+    max_err = std::max(max_err, err);
+    ++positions;
+    // Same argmax where the reference is decisive.
+    std::vector<float> sorted(want, want + vocab);
+    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
+    const double scale = std::sqrt(std::inner_product(want, want + vocab, want, 0.0) / vocab);
+    if (sorted[0] - sorted[1] > 0.25 * scale) {
+      EXPECT_EQ(std::max_element(got, got + vocab) - got, std::max_element(want, want + vocab) - want)
+          << c.name << " prompt " << i << " position " << p;
     }
-  }
+  });
   const double mean = sum_err / std::max(positions, 1);
   std::printf("%s: bf16 logits rel L2 error over %d positions: mean %.4f, max %.4f\n", c.name.c_str(),
               positions, mean, max_err);
@@ -99,23 +134,8 @@ TEST_P(LlamaGoldenGpu, Bf16LogitsTrackTransformersAtEveryPosition) {
 }
 
 TEST_P(LlamaGoldenGpu, GreedyDecodeOnTheGpuFollowsTransformers) {
-  const GoldenCase& c = GetParam();
-  auto model = load_causal_lm(c.model_dir, options());
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
-  const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
-  int compared = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    auto session = SimpleSession::create(model->get(), ctx_, 256);
-    ASSERT_TRUE(session.is_ok());
-    const auto& g = prompts[i];
-    auto out = session->greedy(g.ids, static_cast<int>(g.greedy.size()));
-    ASSERT_TRUE(out.is_ok()) << out.status().to_string();
-    // Up to the first step where bf16 noise could flip the choice (margin < 0.5).
-    for (size_t s = 0; s < g.greedy.size() && g.margin[s] >= 0.5f; ++s, ++compared) {
-      ASSERT_EQ((*out)[s], g.greedy[s]) << c.name << " prompt " << i << " step " << s;
-    }
-  }
-  RecordProperty("compared_steps", compared);
+  // Up to the first step where bf16 noise could flip the choice (margin < 0.5).
+  RecordProperty("compared_steps", expect_greedy_follows(DType::kBF16, 0.5f));
 }
 
 // The float32 mode (`--dtype float32`): f32 weights, activations and KV cache; cuBLASLt
@@ -125,48 +145,22 @@ TEST_P(LlamaGoldenGpu, GreedyDecodeOnTheGpuFollowsTransformers) {
 // up to the first step whose reference top-2 margin is below 1e-3.
 TEST_P(LlamaGoldenGpu, Float32LogitsMatchTransformersAtEveryPosition) {
   const GoldenCase& c = GetParam();
-  auto model = load_causal_lm(c.model_dir, options(DType::kF32));
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
-  const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
-  const int64_t vocab = (*model)->config().vocab_size;
   double worst = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    auto session = SimpleSession::create(model->get(), ctx_, 256);
-    ASSERT_TRUE(session.is_ok()) << session.status().to_string();
-    auto logits = session->extend(prompts[i].ids, true);
-    ASSERT_TRUE(logits.is_ok()) << logits.status().to_string();
-    for (size_t p = 0; p < prompts[i].ids.size(); ++p) {
-      const float* got = logits->data_as<float>() + static_cast<int64_t>(p) * vocab;
-      const float* want = prompts[i].logits.data() + static_cast<int64_t>(p) * vocab;
-      float scale = 0, err = 0;
-      for (int64_t v = 0; v < vocab; ++v) {
-        scale = std::max(scale, std::fabs(want[v]));
-        err = std::max(err, std::fabs(got[v] - want[v]));
-      }
-      EXPECT_LE(err, 1e-4f * scale) << c.name << " prompt " << i << " position " << p;
-      worst = std::max(worst, static_cast<double>(err) / std::max(scale, 1e-30f));
+  for_each_position(DType::kF32, [&](size_t i, size_t p, const float* got, const float* want) {
+    float scale = 0, err = 0;
+    for (int64_t v = 0; v < vocab_; ++v) {
+      scale = std::max(scale, std::fabs(want[v]));
+      err = std::max(err, std::fabs(got[v] - want[v]));
     }
-  }
+    EXPECT_LE(err, 1e-4f * scale) << c.name << " prompt " << i << " position " << p;
+    worst = std::max(worst, static_cast<double>(err) / std::max(scale, 1e-30f));
+  });
   std::printf("%s: f32 logits, largest |error| / largest |logit| over all positions: %.2e\n", c.name.c_str(), worst);
 }
 
 TEST_P(LlamaGoldenGpu, Float32GreedyDecodeMatchesTransformers) {
-  const GoldenCase& c = GetParam();
-  auto model = load_causal_lm(c.model_dir, options(DType::kF32));
-  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
-  const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
-  int compared = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    auto session = SimpleSession::create(model->get(), ctx_, 256);
-    ASSERT_TRUE(session.is_ok());
-    const auto& g = prompts[i];
-    auto out = session->greedy(g.ids, static_cast<int>(g.greedy.size()));
-    ASSERT_TRUE(out.is_ok()) << out.status().to_string();
-    for (size_t s = 0; s < g.greedy.size() && g.margin[s] >= 1e-3f; ++s, ++compared) {
-      ASSERT_EQ((*out)[s], g.greedy[s]) << c.name << " prompt " << i << " step " << s;
-    }
-  }
-  std::printf("%s: f32 greedy steps compared: %d\n", c.name.c_str(), compared);
+  const int compared = expect_greedy_follows(DType::kF32, 1e-3f);
+  std::printf("%s: f32 greedy steps compared: %d\n", GetParam().name.c_str(), compared);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, LlamaGoldenGpu, ::testing::ValuesIn(golden_cases()),

@@ -4,6 +4,7 @@
 #include "runtime/engine.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -127,7 +128,9 @@ TEST(Engine, RadixCacheHitsGiveTheSameOutputAsRecomputation) {
 
 TEST(Engine, StepTraceWritesOneLinePerStep) {
   // --step-trace: one JSON line per step; its counts add up to what the engine did.
-  const std::string path = ::testing::TempDir() + "radix_step_trace_test.jsonl";
+  // Per process: another run of this test (a parallel ctest, a second checkout) may be
+  // writing its own trace at the same time.
+  const std::string path = ::testing::TempDir() + "radix_step_trace_test." + std::to_string(::getpid()) + ".jsonl";
   std::mt19937 rng(5);
   std::vector<std::vector<int32_t>> prompts;
   int prompt_tokens = 0;
@@ -327,6 +330,32 @@ TEST(Engine, PromptLogprobsCoverThePromptFromTheStartPosition) {
   ASSERT_EQ(out_lp.size(), 2u);
   // Greedy: the sampled token is the most likely one.
   EXPECT_EQ(out_lp[0].top[0].first, out_lp[0].id);
+}
+
+TEST(Engine, PromptLogprobsSpanChunkBoundariesWithoutGaps) {
+  // A prompt prefilled in chunks of 16: every position from the start gets its logprob,
+  // equal to the one an unchunked prefill gives (each chunk's last row predicts the
+  // next chunk's first token).
+  std::mt19937 rng(9);
+  const auto prompt = random_prompt(rng, 75);
+  SamplingParams p = greedy(1);
+  p.return_logprob = true;
+  p.logprob_start_len = 0;
+  std::vector<std::vector<TokenLogprob>> got;
+  for (int chunk : {-1, 16}) {
+    EngineOptions o = cpu_options();
+    o.chunked_prefill_size = chunk;
+    auto engine = make_engine(o);
+    auto h = engine->submit({"", prompt, p});
+    ASSERT_TRUE(h.is_ok());
+    std::vector<TokenLogprob> lp;
+    RequestEvent ev;
+    while ((*h)->next(&ev, std::chrono::seconds(60))) lp.insert(lp.end(), ev.prompt_logprobs.begin(), ev.prompt_logprobs.end());
+    ASSERT_EQ(lp.size(), prompt.size()) << "chunk " << chunk;  // position 0 has none (NaN)
+    for (size_t i = 0; i < lp.size(); ++i) EXPECT_EQ(lp[i].id, prompt[i]) << "chunk " << chunk << " position " << i;
+    got.push_back(lp);
+  }
+  for (size_t i = 1; i < prompt.size(); ++i) EXPECT_NEAR(got[1][i].logprob, got[0][i].logprob, 1e-4) << "position " << i;
 }
 
 }  // namespace

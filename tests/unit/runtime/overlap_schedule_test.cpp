@@ -23,6 +23,7 @@ using testing::random_prompt;
 struct Choice {
   std::vector<int32_t> tokens;
   std::vector<TokenLogprob> logprobs;
+  std::vector<TokenLogprob> prompt_logprobs;
   FinishReason reason = FinishReason::kNone;
   int completion_tokens = -1;
   bool error = false;
@@ -44,6 +45,7 @@ std::vector<std::vector<Choice>> run(Engine& e, const std::vector<std::vector<in
       Choice& c = cs[static_cast<size_t>(ev.index)];
       c.tokens.insert(c.tokens.end(), ev.token_ids.begin(), ev.token_ids.end());
       c.logprobs.insert(c.logprobs.end(), ev.logprobs.begin(), ev.logprobs.end());
+      c.prompt_logprobs.insert(c.prompt_logprobs.end(), ev.prompt_logprobs.begin(), ev.prompt_logprobs.end());
       c.error = c.error || !ev.error.is_ok();
       if (ev.finished) {
         c.reason = ev.finish_reason;
@@ -68,6 +70,13 @@ void expect_same(const std::vector<std::vector<Choice>>& want, const std::vector
       EXPECT_EQ(g.completion_tokens, w.completion_tokens) << what;
       EXPECT_EQ(g.completion_tokens, static_cast<int>(g.tokens.size())) << what;
       EXPECT_FALSE(g.error) << what;
+      ASSERT_EQ(g.prompt_logprobs.size(), w.prompt_logprobs.size()) << what;
+      for (size_t k = 0; k < w.prompt_logprobs.size(); ++k) {
+        EXPECT_EQ(g.prompt_logprobs[k].id, w.prompt_logprobs[k].id) << what << " prompt position " << k;
+        if (!std::isnan(w.prompt_logprobs[k].logprob)) {
+          EXPECT_NEAR(g.prompt_logprobs[k].logprob, w.prompt_logprobs[k].logprob, 1e-4) << what << " prompt position " << k;
+        }
+      }
       ASSERT_EQ(g.logprobs.size(), w.logprobs.size()) << what;
       for (size_t k = 0; k < w.logprobs.size(); ++k) {
         EXPECT_EQ(g.logprobs[k].id, w.logprobs[k].id) << what << " position " << k;
@@ -82,7 +91,8 @@ void expect_same(const std::vector<std::vector<Choice>>& want, const std::vector
 }
 
 // A mixed workload: shared prefixes, lengths that need several chunks, EOS allowed,
-// max_new_tokens 1, logprobs, penalties, n = 3.
+// max_new_tokens 1, logprobs (prompt logprobs too), penalties, n = 3; stop ids are added
+// by the test from what the requests generate.
 void workload(std::vector<std::vector<int32_t>>* prompts, std::vector<SamplingParams>* params) {
   std::mt19937 rng(31);
   const auto sys = random_prompt(rng, 45);
@@ -101,6 +111,10 @@ void workload(std::vector<std::vector<int32_t>>* prompts, std::vector<SamplingPa
     if (i == 9) s.frequency_penalty = 0.7f;   // penalties: steps with it run synchronously
     if (i == 11) s.min_new_tokens = 4;        // the EOS mask, likewise
     if (i == 13) s.n = 3;
+    if (i == 15 || i == 18) {  // prompt logprobs across prefill chunks
+      s.return_logprob = true;
+      s.logprob_start_len = i == 15 ? 0 : 5;
+    }
     params->push_back(s);
   }
 }
@@ -118,21 +132,30 @@ TEST(OverlapSchedule, GivesEveryRequestThePlainSchedulesEvents) {
   workload(&prompts, &params);
   auto plain = make_engine(options(false));
   ASSERT_NE(plain, nullptr);
+  // Early stops (the finish an overlapped step learns one step late): request 5 stops
+  // at its first token (sampled by its prefill), request 17 at its third.
+  for (auto [i, at] : {std::pair{5, 0}, std::pair{17, 2}}) {
+    const auto alone = run(*plain, {prompts[static_cast<size_t>(i)]}, {params[static_cast<size_t>(i)]});
+    ASSERT_GT(alone[0][0].tokens.size(), static_cast<size_t>(at));
+    params[static_cast<size_t>(i)].stop_token_ids = {alone[0][0].tokens[static_cast<size_t>(at)]};
+  }
   const auto want = run(*plain, prompts, params);
   EXPECT_EQ(plain->stats().overlapped_steps_total, 0);
+  EXPECT_EQ(want[5][0].reason, FinishReason::kStop);
+  EXPECT_EQ(want[17][0].reason, FinishReason::kStop);
   auto overlap = make_engine(options(true));
   ASSERT_NE(overlap, nullptr);
   const auto got = run(*overlap, prompts, params);
   expect_same(want, got);
   EXPECT_GT(overlap->stats().overlapped_steps_total, 0) << "no step was scheduled ahead";
-  EXPECT_TRUE(overlap->check_kv_invariants().is_ok());
+  EXPECT_TRUE(overlap->check_kv_invariants().is_ok()) << overlap->check_kv_invariants().to_string();
   // Requests submitted one at a time (decode batches of one) too.
   for (size_t i = 0; i < 4; ++i) {
     const auto w = run(*plain, {prompts[i]}, {params[i]});
     const auto g = run(*overlap, {prompts[i]}, {params[i]});
     expect_same(w, g);
   }
-  EXPECT_TRUE(overlap->check_kv_invariants().is_ok());
+  EXPECT_TRUE(overlap->check_kv_invariants().is_ok()) << overlap->check_kv_invariants().to_string();
 }
 
 TEST(OverlapSchedule, TinyPoolRetractionGivesThePlainOutputs) {
@@ -154,7 +177,7 @@ TEST(OverlapSchedule, TinyPoolRetractionGivesThePlainOutputs) {
   const auto got = run(*overlap, prompts, params);
   expect_same(want, got);
   EXPECT_GT(overlap->stats().overlapped_steps_total, 0);
-  EXPECT_TRUE(overlap->check_kv_invariants().is_ok());
+  EXPECT_TRUE(overlap->check_kv_invariants().is_ok()) << overlap->check_kv_invariants().to_string();
 }
 
 TEST(OverlapSchedule, AbortMidRunFreesEverything) {
