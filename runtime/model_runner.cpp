@@ -824,7 +824,7 @@ Status ModelRunner::stage_sampling(const StepInput& s, SampleRun* run) {
   run->m = static_cast<int64_t>(sc.lp_rows.size());
   run->penalize = s.penalties.size() > 0;
   if (!run->penalize && run->m == 0) return Status::ok();
-  const auto e = static_cast<int64_t>(s.penalties.size());
+  [[maybe_unused]] const auto e = static_cast<int64_t>(s.penalties.size());  // (CUDA only)
   const int64_t m = run->m;
   if (ctx_.device.is_cpu()) {
     run->penalties = ops::PenaltyTensors{
