@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/cuda/common/env_switch.h"
+
 namespace radix {
 namespace {
 
@@ -301,25 +303,12 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
 // ---- process-wide kernel switches (cuda_utils.cuh): off unless NAME=1 at first use ----
 namespace cuda {
 namespace {
-// An on/off switch read from the environment once; the setter overrides it.
-class EnvSwitch {
- public:
-  explicit EnvSwitch(const char* name) {
-    const char* v = std::getenv(name);
-    on_.store(v != nullptr && std::string(v) == "1", std::memory_order_relaxed);
-  }
-  bool get() const { return on_.load(std::memory_order_relaxed); }
-  void set(bool on) { on_.store(on, std::memory_order_relaxed); }
-
- private:
-  std::atomic<bool> on_{false};
-};
 EnvSwitch& pdl_switch() {
-  static EnvSwitch s("RADIX_PDL");
+  static EnvSwitch s("RADIX_PDL", "1");
   return s;
 }
 EnvSwitch& carveout_switch() {
-  static EnvSwitch s("RADIX_CARVEOUT");
+  static EnvSwitch s("RADIX_CARVEOUT", "1");
   return s;
 }
 }  // namespace
@@ -330,10 +319,15 @@ bool max_shared_carveout_enabled() { return carveout_switch().get(); }
 void set_max_shared_carveout_enabled(bool on) { carveout_switch().set(on); }
 
 void prefer_max_shared(const void* kernel) {
+  // Every launch_pdl launch comes here: with the switch off and no kernel ever changed
+  // (the default) there is nothing to do and no lock to take.
+  static std::atomic<bool> ever_set{false};
+  const bool on = max_shared_carveout_enabled();
+  if (!on && !ever_set.load(std::memory_order_relaxed)) return;
+  ever_set.store(true, std::memory_order_relaxed);
   static std::mutex mu;
   static std::unordered_map<const void*, int> applied;  // kernel -> carveout last set
-  const int want = max_shared_carveout_enabled() ? static_cast<int>(cudaSharedmemCarveoutMaxShared)
-                                                 : static_cast<int>(cudaSharedmemCarveoutDefault);
+  const int want = on ? static_cast<int>(cudaSharedmemCarveoutMaxShared) : static_cast<int>(cudaSharedmemCarveoutDefault);
   std::lock_guard<std::mutex> lock(mu);
   auto [it, inserted] = applied.try_emplace(kernel, static_cast<int>(cudaSharedmemCarveoutDefault));
   if (it->second == want) return;

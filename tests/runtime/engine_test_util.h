@@ -58,6 +58,19 @@ inline std::vector<int32_t> random_prompt(std::mt19937& rng, int len) {
   return p;
 }
 
+// Appends one group of prompts sharing a random prefix of prefix_len ids: member m is
+// the prefix followed by its own random question of question_lens[m] ids.
+inline void add_shared_prefix_group(std::mt19937& rng, int prefix_len, const std::vector<int>& question_lens,
+                                    std::vector<std::vector<int32_t>>* prompts) {
+  const auto prefix = random_prompt(rng, prefix_len);
+  for (int len : question_lens) {
+    auto p = prefix;
+    const auto q = random_prompt(rng, len);
+    p.insert(p.end(), q.begin(), q.end());
+    prompts->push_back(std::move(p));
+  }
+}
+
 // Greedy, exactly n tokens.
 inline SamplingParams greedy(int n) {
   SamplingParams p;

@@ -19,10 +19,9 @@
 // The grid is one wave (occupancy query); CTAs stride over the rows beyond it.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
+#include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/gemm/gemv.h"
 
 namespace radix::cuda {
@@ -509,19 +508,14 @@ Status launch_epi(int m, const Args& p, DType out_dtype, const GemvFusion& f, cu
 }  // namespace
 
 namespace {
-std::atomic<int> bulk_mode{-1};  // -1: not read yet
+EnvSwitch& bulk_switch() {
+  static EnvSwitch s("RADIX_GEMV", "bulk");
+  return s;
+}
 }  // namespace
 
-bool gemv_bulk_enabled() {
-  int v = bulk_mode.load(std::memory_order_relaxed);
-  if (v < 0) {
-    const char* e = std::getenv("RADIX_GEMV");
-    v = e != nullptr && std::strcmp(e, "bulk") == 0 ? 1 : 0;
-    bulk_mode.store(v, std::memory_order_relaxed);
-  }
-  return v == 1;
-}
-void set_gemv_bulk_enabled(bool on) { bulk_mode.store(on ? 1 : 0, std::memory_order_relaxed); }
+bool gemv_bulk_enabled() { return bulk_switch().get(); }
+void set_gemv_bulk_enabled(bool on) { bulk_switch().set(on); }
 
 bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, const GemvFusion& f) {
   const int64_t m = a.size(0), k = a.size(1);

@@ -178,15 +178,7 @@ TEST(EngineGpu, CascadeAttentionMatchesPlainDecodeUpToNearTies) {
   if (!have_cuda()) GTEST_SKIP();
   std::mt19937 rng(11);
   std::vector<std::vector<int32_t>> prompts;
-  for (int g = 0; g < 3; ++g) {
-    const auto sys = random_prompt(rng, 300);
-    for (int m = 0; m < 6; ++m) {
-      auto p = sys;
-      const auto q = random_prompt(rng, 5);
-      p.insert(p.end(), q.begin(), q.end());
-      prompts.push_back(p);
-    }
-  }
+  for (int g = 0; g < 3; ++g) testing::add_shared_prefix_group(rng, 300, std::vector<int>(6, 5), &prompts);
   prompts.push_back(random_prompt(rng, 30));
   EngineOptions off = gpu_options();
   off.cascade_min_prefix_len = 0;
@@ -214,13 +206,7 @@ TEST(EngineGpu, Float32ModeMatchesTheCpuEngine) {
   if (!have_cuda()) GTEST_SKIP();
   std::mt19937 rng(21);
   std::vector<std::vector<int32_t>> prompts;
-  const auto sys = random_prompt(rng, 300);
-  for (int i = 0; i < 6; ++i) {
-    auto p = sys;
-    const auto q = random_prompt(rng, 4 + i);
-    p.insert(p.end(), q.begin(), q.end());
-    prompts.push_back(p);
-  }
+  testing::add_shared_prefix_group(rng, 300, {4, 5, 6, 7, 8, 9}, &prompts);
   for (int i = 0; i < 4; ++i) prompts.push_back(random_prompt(rng, 1 + 23 * i));
   auto cpu_engine = make_engine(testing::cpu_engine_options());
   ASSERT_NE(cpu_engine, nullptr);

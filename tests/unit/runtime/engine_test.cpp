@@ -197,15 +197,7 @@ TEST(Engine, CascadeAttentionGivesTheSameOutputsAsPlainDecode) {
   // must equal those without, and decode steps must actually have used groups.
   std::mt19937 rng(11);
   std::vector<std::vector<int32_t>> prompts;
-  for (int g = 0; g < 3; ++g) {
-    const auto sys = random_prompt(rng, 40);
-    for (int m = 0; m < 4; ++m) {
-      auto p = sys;
-      const auto q = random_prompt(rng, 5);
-      p.insert(p.end(), q.begin(), q.end());
-      prompts.push_back(p);
-    }
-  }
+  for (int g = 0; g < 3; ++g) testing::add_shared_prefix_group(rng, 40, std::vector<int>(4, 5), &prompts);
   prompts.push_back(random_prompt(rng, 30));
   prompts.push_back(random_prompt(rng, 7));
   EngineOptions off = cpu_options();
