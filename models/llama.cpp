@@ -76,7 +76,7 @@ class LlamaModel final : public CausalLM {
 
   const ModelConfig& config() const override { return config_; }
   KvLayout kv_layout() const override {
-    return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim};
+    return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim, options_.dtype};
   }
   size_t weight_bytes() const override { return weight_bytes_; }
   Status reserve(int64_t tokens) override { return ensure_workspace(tokens); }

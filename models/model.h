@@ -36,6 +36,7 @@ struct KvLayout {
   int num_layers = 0;
   int num_kv_heads = 0;
   int head_dim = 0;
+  DType dtype = DType::kF32;  // the activations' dtype: the cache dtype unless one is chosen
 };
 
 struct LoadOptions {

@@ -12,8 +12,8 @@ Result<SimpleSession> SimpleSession::create(CausalLM* model, const OpContext& ct
   s.ctx_ = ctx;
   s.max_tokens_ = max_tokens;
   const KvLayout kv = model->kv_layout();
-  // The KV dtype follows the activations: f32 on CPU, bf16 on CUDA.
-  const DType dt = ctx.device.is_cpu() ? DType::kF32 : DType::kBF16;
+  // The KV dtype follows the activations (f32 on CPU; bf16 on CUDA, or f32 in f32 mode).
+  const DType dt = kv.dtype;
   for (int l = 0; l < kv.num_layers; ++l) {
     RADIX_ASSIGN_OR_RETURN(OwnedTensor k, OwnedTensor::empty({max_tokens + 1, kv.num_kv_heads, kv.head_dim}, dt, ctx.device));
     RADIX_ASSIGN_OR_RETURN(OwnedTensor v, OwnedTensor::empty({max_tokens + 1, kv.num_kv_heads, kv.head_dim}, dt, ctx.device));

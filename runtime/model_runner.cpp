@@ -580,8 +580,8 @@ Status ModelRunner::enqueue(const StepInput& s, StepOutput* out) {
 // (`ids`, on the device) take the previous step's tokens.
 Status ModelRunner::take_pending(const Tensor& ids) {
   CudaState& c = *cuda_;
-  if (c.pending_src.numel() == 0) return Status::ok();
-  if (c.last_tokens.numel() == 0) return internal_error("launch: pending inputs but no previous sampled tokens");
+  if (c.pending_src.data() == nullptr) return Status::ok();
+  if (c.last_tokens.data() == nullptr) return internal_error("launch: pending inputs but no previous sampled tokens");
   return ops::take_pending_tokens(ctx_, ids, c.pending_src, c.last_tokens);
 }
 
