@@ -8,7 +8,8 @@
 # Results: $OUT/serving.jsonl (one line per run), server logs in $OUT; the rate-inf run
 # is taken apart from the default server's step trace (tools/bench/step_trace_summary.py).
 #   SERVE_PROMPTS (default 1000), ONLINE_PROMPTS (200), GSP_GROUPS (64), SHAREGPT=0 (the
-#   shared-prefix runs only), SERVER_ARGS (extra flags for every server)
+#   shared-prefix runs only), GSP=0 (no shared-prefix runs), SERVER_ARGS (extra flags for
+#   every server)
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"
@@ -60,6 +61,7 @@ if [[ "${SHAREGPT:-1}" == 1 ]]; then  # SHAREGPT=0: the shared-prefix runs only
     bench "sharegpt-like, rate $rate" --dataset-name sharegpt --num-prompts "${ONLINE_PROMPTS:-200}" --request-rate $rate
   done
 fi
+[[ "${GSP:-1}" == 1 ]] || { stop_server; exit 0; }
 bench "shared prefix, radix cache on" --dataset-name generated-shared-prefix --gsp-num-groups "${GSP_GROUPS:-64}" \
   --gsp-prompts-per-group 16 --gsp-system-prompt-len 2048 --gsp-question-len 128 --gsp-output-len 256
 grep -E "Decode batch" "$out/server-default.log" | tail -3

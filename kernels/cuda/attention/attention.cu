@@ -6,12 +6,31 @@
 
 #include "kernels/cuda/attention/attention_common.cuh"
 #include "kernels/cuda/attention/attention_f32.h"
+#include "kernels/cuda/attention/decode_mma.cuh"
 #include "kernels/cuda/attention/inst/registry.h"
 #include "kernels/cuda/attention/plan.h"
 #include "kernels/cuda/backend.h"
+#include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace radix::cuda {
+
+namespace {
+EnvSwitch& decode_simt_switch() {
+  static EnvSwitch s("RADIX_DECODE_ATTN", "simt");
+  return s;
+}
+}  // namespace
+
+bool decode_mma_enabled() { return !decode_simt_switch().get(); }
+void set_decode_mma_enabled(bool on) { decode_simt_switch().set(!on); }
+
+int decode_cta_heads(int num_q_heads, int num_kv_heads, int head_dim) {
+  const int group = num_q_heads / std::max(1, num_kv_heads);
+  if (attn::decode_mma_applies(head_dim, group) && decode_mma_enabled()) return num_kv_heads;
+  const int head_block = group == 1 ? 1 : (group <= 4 ? 4 : 8);  // decode_kernel's query heads per CTA
+  return num_kv_heads * ((group + head_block - 1) / head_block);
+}
 
 int decode_num_splits(const DecodeSplitInputs& in) {
   const int64_t ctas = std::max<int64_t>(1, static_cast<int64_t>(in.batch) * in.cta_heads);
@@ -80,13 +99,11 @@ Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const
   a.stream = static_cast<cudaStream_t>(ctx.stream);
 
   if (decode && ctx.cuda != nullptr) {
-    const int group = a.hq / a.hk;
-    const int head_block = group == 1 ? 1 : (group <= 4 ? 4 : 8);  // as launch_decode picks
     DecodeSplitInputs in;
     in.batch = batch;
     in.tokens = tokens;
     in.num_q_heads = a.hq;
-    in.cta_heads = a.hk * ((group + head_block - 1) / head_block);
+    in.cta_heads = decode_cta_heads(a.hq, a.hk, d);
     in.head_dim = d;
     in.max_kv_len = std::max(0, params.max_kv_len);
     in.num_sms = ctx.cuda->num_sms();

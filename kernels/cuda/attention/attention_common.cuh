@@ -247,8 +247,10 @@ __device__ __forceinline__ float quad_sum(float v) {
 // Raises a kernel's dynamic shared-memory limit once per (kernel, device): the
 // attribute is host-side state, so later launches (and graph captures) skip the call.
 // One static per kernel instantiation, as kKernel is a template argument.
+// max_carveout: also prefer the largest shared-memory carveout (kernels that need it
+// for their occupancy).
 template <auto kKernel>
-Status allow_smem(int bytes) {
+Status allow_smem(int bytes, bool max_carveout = false) {
   static std::atomic<uint64_t> done{0};  // bit per device index < 64
   int dev = 0;
   RADIX_RETURN_IF_ERROR(cuda_status(cudaGetDevice(&dev), "cudaGetDevice"));
@@ -257,6 +259,11 @@ Status allow_smem(int bytes) {
   RADIX_RETURN_IF_ERROR(
       cuda_status(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
                   "cudaFuncSetAttribute(max dynamic smem)"));
+  if (max_carveout) {
+    RADIX_RETURN_IF_ERROR(cuda_status(cudaFuncSetAttribute(kKernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                                           static_cast<int>(cudaSharedmemCarveoutMaxShared)),
+                                      "cudaFuncSetAttribute(carveout)"));
+  }
   done.fetch_or(bit, std::memory_order_release);
   return Status::ok();
 }

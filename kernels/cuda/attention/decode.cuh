@@ -10,6 +10,7 @@
 #pragma once
 
 #include "kernels/cuda/attention/attention_common.cuh"
+#include "kernels/cuda/attention/decode_mma.cuh"
 #include "kernels/cuda/attention/plan.h"
 
 namespace radix::cuda::attn {
@@ -315,13 +316,28 @@ Status launch_decode_group(const AttnArgs& a) {
   return Status::ok();
 }
 
-// Query heads per CTA: 1 (MHA), 4 (GQA groups up to 4), else 8 (larger groups take
-// several CTAs per KV head). kPartialsOnly: partials [num_splits, T, Hq, D] and lse
-// for every split (a.partial_o/partial_lse), no merge.
+// The tensor-core kernel (decode_mma.cuh: one CTA per KV head) where it applies and
+// is enabled (decode_mma_enabled; plan.h's decode_cta_heads agrees), else the SIMT
+// kernel with query heads per CTA: 1 (MHA), 4 (GQA groups up to 4), else 8 (larger
+// groups take several CTAs per KV head). kPartialsOnly: partials [num_splits, T, Hq,
+// D] and lse for every split (a.partial_o/partial_lse), no merge.
 template <int kD, typename V, bool kPartialsOnly = false>
 Status launch_decode(const AttnArgs& a) {
   if (a.batch == 0 || a.tokens == 0) return Status::ok();
   const int group = a.hq / a.hk;
+  if constexpr (decode_mma_applies(kD, 1)) {
+    if (decode_mma_applies(kD, group) && decode_mma_enabled()) {
+      RADIX_RETURN_IF_ERROR((launch_decode_mma<kD, V, kPartialsOnly>(a)));
+      if constexpr (!kPartialsOnly) {
+        if (a.num_splits > 1) {
+          RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kD), 0,
+                                                       a.stream, a),
+                                            "attention decode merge"));
+        }
+      }
+      return Status::ok();
+    }
+  }
   if (group == 1) return launch_decode_group<kD, 1, V, kPartialsOnly>(a);
   if (group <= 4) return launch_decode_group<kD, 4, V, kPartialsOnly>(a);
   return launch_decode_group<kD, 8, V, kPartialsOnly>(a);

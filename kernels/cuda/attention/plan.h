@@ -29,6 +29,15 @@ struct DecodeSplitInputs {
 int decode_num_splits(const DecodeSplitInputs& in);
 
 constexpr int kMinPositionsPerSplit = 64;
+
+// Decode attention's kernel choice: the tensor-core kernel (decode_mma.cuh) serves
+// head dims that are multiples of 16 up to 128 with GQA groups up to 16, unless
+// RADIX_DECODE_ATTN=simt is in the environment at first use (or the setter turned it
+// off: benchmarks and tests compare both); otherwise the SIMT decode_kernel.
+bool decode_mma_enabled();
+void set_decode_mma_enabled(bool on);
+// CTAs per sequence (before splitting) of the decode kernel that launch_decode picks.
+int decode_cta_heads(int num_q_heads, int num_kv_heads, int head_dim);
 constexpr int kMaxSplits = 64;
 
 // ---- shared-prefix decode (ops::attention_shared_prefix) ----

@@ -46,13 +46,11 @@ Result<SharedPrefixPlan> plan_shared_prefix(const SharedPrefixPlanInputs& in) {
         ": run fewer tokens per step or raise CudaBackendOptions::attention_workspace_bytes");
   }
   plan.prefix_splits = static_cast<int>(std::min<size_t>(plan.prefix_splits, planes - 1));
-  // Suffix CTAs as the decode launcher forms them: query heads in blocks of 1, 4 or 8.
-  const int head_block = group == 1 ? 1 : (group <= 4 ? 4 : 8);
   DecodeSplitInputs d;
   d.batch = in.batch;
   d.tokens = in.tokens;
   d.num_q_heads = in.num_q_heads;
-  d.cta_heads = in.num_kv_heads * ((group + head_block - 1) / head_block);
+  d.cta_heads = decode_cta_heads(in.num_q_heads, in.num_kv_heads, in.head_dim);  // as the decode launcher forms them
   d.head_dim = in.head_dim;
   d.max_kv_len = std::max(0, in.max_suffix_len);
   d.num_sms = in.num_sms;

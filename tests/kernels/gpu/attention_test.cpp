@@ -1,6 +1,6 @@
 // CUDA vs CPU for ops::attention over ragged batches read through kv_indices (random
 // slots of the pool): prefill/extend (q_len > 1 somewhere: FlashAttention-style
-// kernel), decode (max_q_len == 1: split-KV kernel + merge), GQA group sizes 1, 2, 4,
+// kernel), decode (max_q_len == 1: split-KV tensor-core or SIMT kernel + merge), GQA group sizes 1, 2, 4,
 // 7, 8, 16, head dims 64/128/256, sliding window and logit soft-cap (Gemma-2), and
 // the model shapes Llama-3-8B (32/8 x 128), Qwen2-7B (28/4 x 128), Gemma-2 (16/8 x 256,
 // soft-cap 50, window 4096).
@@ -162,6 +162,35 @@ TEST_F(AttentionGpu, MhaAndLargeGroupsMatchCpu) {
   check({32, 2, 128, decode_batch(3, 2000)});  // group 16: two CTAs per KV head
   check({32, 2, 128, {{33, 100}, {1, 7}}});
   check({8, 4, 128, decode_batch(2, 700)});  // group 2
+}
+
+// Decode runs on the tensor-core kernel (decode_mma.cuh) by default; the SIMT kernel
+// stays for head dim 256, groups over 16 and RADIX_DECODE_ATTN=simt. Both against the
+// CPU on the decode cases above (switch restored afterwards).
+TEST_F(AttentionGpu, BothDecodeKernelsMatchCpu) {
+  const bool was = cuda::decode_mma_enabled();
+  for (const bool mma : {false, true}) {
+    SCOPED_TRACE(mma ? "tensor-core decode" : "SIMT decode");
+    cuda::set_decode_mma_enabled(mma);
+    EXPECT_EQ(cuda::decode_cta_heads(32, 8, 128), mma ? 8 : 8);
+    EXPECT_EQ(cuda::decode_cta_heads(32, 2, 128), mma ? 2 : 4);   // group 16: one CTA or two
+    EXPECT_EQ(cuda::decode_cta_heads(28, 4, 128), mma ? 4 : 4);
+    EXPECT_EQ(cuda::decode_cta_heads(16, 8, 256), 8);              // head dim 256: SIMT either way
+    EXPECT_EQ(cuda::decode_cta_heads(64, 2, 128), 8);              // group 32: SIMT either way
+    check({32, 8, 128, decode_batch(8, 3000)});
+    check({32, 8, 128, {{1, 3000}}});
+    check({32, 8, 128, {{1, 1}}, 0.0f, -1, 4.0f, 8192});
+    check({32, 8, 128, {{1, 700}}, 0.0f, -1, 4.0f, 8192});
+    check({32, 8, 128, decode_batch(64, 300)});
+    check({28, 4, 128, decode_batch(5, 3000)});
+    check({32, 2, 128, decode_batch(3, 2000)});
+    check({8, 4, 128, decode_batch(2, 700)});
+    check({4, 4, 128, decode_batch(9, 2000)});
+    check({16, 2, 64, decode_batch(7, 3000), 0.0f, 100});
+    check({64, 2, 128, decode_batch(2, 900)});              // group 32
+    check({32, 8, 128, {{1, 10}, {0, 5}, {1, 1500}}});
+  }
+  cuda::set_decode_mma_enabled(was);
 }
 
 TEST_F(AttentionGpu, SequencesWithoutNewTokensAreSkipped) {

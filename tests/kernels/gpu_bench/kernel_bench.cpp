@@ -353,22 +353,27 @@ int run(bool quick) {
     p.scale = 1.0f / std::sqrt(128.0f);
     p.max_q_len = 1;
     p.max_kv_len = kv;
-    const double ms = time_graph_ms(stream, reps, 32, [&](int i) {
-      BENCH_CHECK(ops::attention(ctx, out, q, kc[i % layers], vc[i % layers], p));
-    });
-    const double bytes = static_cast<double>(layer_bytes) + ctx_tokens * 4.0;  // K, V, indices
-    const double gbs = bytes / (ms * 1e-3) / 1e9;
-    const int group_blocks = 1;  // group 4 -> one CTA block per KV head
-    cuda::DecodeSplitInputs in{batch,
-                               batch,
-                               hq,
-                               hk * group_blocks,
-                               d,
-                               kv,
-                               backend->num_sms(),
-                               backend->attention_workspace_bytes()};
-    std::printf("%-10s %6d %7d %7d %10.1f %9.0f %7.0f%%\n", "llama3-8b", batch, kv,
-                cuda::decode_num_splits(in), ms * 1e3, gbs, 100.0 * gbs / bw);
+    // Both decode kernels: tensor cores (the default) and SIMT (RADIX_DECODE_ATTN=simt).
+    const bool mma_default = cuda::decode_mma_enabled();
+    for (const bool mma : {true, false}) {
+      cuda::set_decode_mma_enabled(mma);
+      const double ms = time_graph_ms(stream, reps, 32, [&](int i) {
+        BENCH_CHECK(ops::attention(ctx, out, q, kc[i % layers], vc[i % layers], p));
+      });
+      const double bytes = static_cast<double>(layer_bytes) + ctx_tokens * 4.0;  // K, V, indices
+      const double gbs = bytes / (ms * 1e-3) / 1e9;
+      cuda::DecodeSplitInputs in{batch,
+                                 batch,
+                                 hq,
+                                 cuda::decode_cta_heads(hq, hk, d),
+                                 d,
+                                 kv,
+                                 backend->num_sms(),
+                                 backend->attention_workspace_bytes()};
+      std::printf("%-10s %6d %7d %7d %10.1f %9.0f %7.0f%%\n", mma ? "8b-mma" : "8b-simt", batch, kv,
+                  cuda::decode_num_splits(in), ms * 1e3, gbs, 100.0 * gbs / bw);
+    }
+    cuda::set_decode_mma_enabled(mma_default);
   }
 
   // ---- prefill attention, one sequence, causal ----
