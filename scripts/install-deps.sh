@@ -6,7 +6,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libcpp-httplib-dev libpcre2-dev libutf8proc-dev
       libopenblas-dev libcli11-dev libspdlog-dev libfmt-dev libstb-dev
-      curl)
+      curl python3)
 # Node.js runs the end-to-end tests (openai client, reference tokenizers); a machine
 # that already has node and npm (e.g. from NodeSource) keeps them.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then pkgs+=(nodejs npm); fi

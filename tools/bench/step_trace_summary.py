@@ -33,6 +33,21 @@ def load(path, t0, t1):
     return steps
 
 
+def decode_cost_fit(dec):
+    """(a, b) of step ms = a + b * decode_rows by least squares, or None (< 2 distinct sizes)."""
+    xs = [s["decode_rows"] for s in dec]
+    ys = [s["forward_ms"] + s["host_ms"] for s in dec]
+    n = len(xs)
+    if n < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return my - b * mx, b
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("trace")
@@ -81,6 +96,15 @@ def main():
         label = f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi < (1 << 30) else f">={lo}")
         print(f"{label:>14} {len(b):>7} {sec:>8.2f} {1e3 * sec / len(b):>8.2f} "
               f"{sum(s['host_ms'] for s in b) / len(b):>8.3f} {rows / sec if sec else 0:>9.0f}")
+    fit = decode_cost_fit(dec)
+    if fit is not None:
+        a, b = fit
+        print(f"decode step cost, least squares over the decode-only steps: {a:.2f} ms + {b:.4f} ms per row")
+    ones = sorted(s["forward_ms"] + s["host_ms"] for s in dec if s["decode_rows"] == 1)
+    if ones:
+        one = ones[len(ones) // 2]
+        print(f"a request decoding in every decode-only step spends >= {len(dec)} x {one:.2f} ms "
+              f"(median batch-1 step) = {len(dec) * one / 1e3:.2f} s in them")
     peak = max(s["running"] for s in steps)
     last_busy = max((s["t"] for s in steps if s["running"] >= 0.1 * peak), default=steps[-1]["t"])
     tail = [s for s in steps if s["t"] > last_busy]
