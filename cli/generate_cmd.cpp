@@ -161,6 +161,10 @@ void add_engine_flags(CLI::App* cmd, EngineOptions* e) {
   cmd->add_option("--random-seed", e->random_seed, "Seed for unseeded requests and dummy weights");
   cmd->add_flag("--enable-overlap-schedule", e->enable_overlap_schedule,
                 "Schedule the next step while the current one runs (experimental; docs/runtime.md)");
+  cmd->add_option("--overlap-schedule-min-batch", e->overlap_min_batch,
+                  "With --enable-overlap-schedule: steps of fewer requests run synchronously (0: overlap all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--step-trace", e->step_trace_path,
                   "Write one JSON line per engine step to this file (timing, batch; "
                   "tools/bench/step_trace_summary.py)");

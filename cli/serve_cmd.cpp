@@ -62,6 +62,7 @@ nlohmann::json launch_args(const ServeArgs& a) {
           {"disable_radix_cache", e.disable_radix_cache},
           {"cascade_min_prefix_len", e.cascade_min_prefix_len},
           {"enable_overlap_schedule", e.enable_overlap_schedule},
+          {"overlap_schedule_min_batch", e.overlap_min_batch},
           {"disable_cuda_graph", e.disable_cuda_graph},
           {"cuda_graph_max_bs", e.cuda_graph_max_bs},
           {"tp_size", a.tp_size},

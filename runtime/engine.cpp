@@ -705,6 +705,12 @@ void EngineImpl::loop() {
         scheduler_->advance(&step, &step.device_sample);
         pending = true;
         cur ^= 1;
+        // A small step is finished now, as without overlap: a request that arrives
+        // while it runs then makes the next step.
+        if (static_cast<int>(step.reqs.size()) < options_.overlap_min_batch) {
+          complete(steps[cur ^ 1], outs[cur ^ 1]);
+          pending = false;
+        }
       } else {
         fail_step(step, st);
         scheduler_->advance(&step);

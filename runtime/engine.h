@@ -39,6 +39,11 @@ struct EngineOptions {
   // Schedule step N + 1 while step N runs (its sampled tokens stay on the runner's side
   // as the next inputs; finishes are seen one step later). docs/runtime.md.
   bool enable_overlap_schedule = false;
+  // With overlap on, steps of fewer rows (requests) than this run synchronously: at small
+  // batches the host time overlap hides is ~0.01-0.05 ms while a step scheduled ahead
+  // costs a newly arrived request one step of TTFT (docs/perf.md, session 5). 0: every
+  // step is overlapped.
+  int overlap_min_batch = 32;
   bool disable_cuda_graph = false;
   int cuda_graph_max_bs = 160;
   uint64_t random_seed = 0;

@@ -239,6 +239,7 @@ TEST(EngineGpu, OverlapScheduleMatchesPlainUpToNearTies) {
   auto plain = run_all(*plain_engine, prompts, greedy_top2(20));
   EngineOptions o = gpu_options();
   o.enable_overlap_schedule = true;
+  o.overlap_min_batch = 0;  // every step overlapped
   auto engine = make_engine(o);
   ASSERT_NE(engine, nullptr);
   auto overlap = run_all(*engine, prompts, greedy_top2(20));

@@ -123,6 +123,7 @@ EngineOptions options(bool overlap) {
   EngineOptions o = testing::cpu_engine_options();
   o.chunked_prefill_size = 32;
   o.enable_overlap_schedule = overlap;
+  o.overlap_min_batch = 0;  // every step overlapped (the default syncs small ones)
   return o;
 }
 
@@ -156,6 +157,40 @@ TEST(OverlapSchedule, GivesEveryRequestThePlainSchedulesEvents) {
     expect_same(w, g);
   }
   EXPECT_TRUE(overlap->check_kv_invariants().is_ok()) << overlap->check_kv_invariants().to_string();
+}
+
+TEST(OverlapSchedule, SmallStepsRunSynchronouslyBelowTheMinimumBatch) {
+  // 24 requests with different lengths: the batch shrinks from 24 to 1 as they finish.
+  std::mt19937 rng(21);
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<SamplingParams> params;
+  for (int i = 0; i < 24; ++i) {
+    prompts.push_back(random_prompt(rng, 4 + i));
+    params.push_back(testing::greedy(2 + i));
+  }
+  auto plain = make_engine(options(false));
+  ASSERT_NE(plain, nullptr);
+  const auto want = run(*plain, prompts, params);
+  // At or above 12 requests steps overlap, below they complete before the next schedule:
+  // same events, some steps overlapped and some not.
+  EngineOptions o = options(true);
+  o.overlap_min_batch = 12;
+  auto mixed = make_engine(o);
+  ASSERT_NE(mixed, nullptr);
+  expect_same(want, run(*mixed, prompts, params));
+  const EngineStats st = mixed->stats();
+  EXPECT_GT(st.overlapped_steps_total, 0);
+  // Overlapping everything would schedule every step but the first ahead, more steps than
+  // the decode-only ones; here the second half of the decode steps (< 12 left) is not.
+  EXPECT_LT(st.overlapped_steps_total, st.decode_steps_total) << "steps of fewer than 12 requests overlapped";
+  EXPECT_TRUE(mixed->check_kv_invariants().is_ok()) << mixed->check_kv_invariants().to_string();
+  // Above the largest batch nothing overlaps (the default, 32, for this workload).
+  o.overlap_min_batch = 32;
+  auto none = make_engine(o);
+  ASSERT_NE(none, nullptr);
+  expect_same(want, run(*none, prompts, params));
+  EXPECT_EQ(none->stats().overlapped_steps_total, 0);
+  EXPECT_EQ(EngineOptions{}.overlap_min_batch, 32);
 }
 
 TEST(OverlapSchedule, TinyPoolRetractionGivesThePlainOutputs) {
