@@ -122,10 +122,21 @@ TEST_F(ElementwiseGpu, RopeRotatesQAndKInPlaceForBothStyles) {
 }
 
 TEST_F(ElementwiseGpu, RopeQkvStoreWritesQAndTheKvSlots) {
-  const int hq = 32, hk = 8, d = 128, slots = 300;
-  for (int t : {1, 17, 129}) {
+  // CTAs of 4 heads of the fused row: Llama-3 (48 heads), Qwen2-7B (36), a block mixing
+  // q, k and v heads (5 + 1 + 1), partial rotary (R = D / 2) and the interleaved style.
+  struct Shape {
+    int hq, hk, d, r, t;
+    RopeStyle style;
+  };
+  for (const Shape& sh : {Shape{32, 8, 128, 128, 1, RopeStyle::kNeox}, Shape{32, 8, 128, 128, 17, RopeStyle::kNeox},
+                          Shape{32, 8, 128, 128, 129, RopeStyle::kNeox}, Shape{28, 4, 128, 128, 9, RopeStyle::kNeox},
+                          Shape{5, 1, 64, 64, 3, RopeStyle::kInterleaved}, Shape{6, 2, 64, 32, 5, RopeStyle::kNeox}}) {
+  const int hq = sh.hq, hk = sh.hk, d = sh.d, t = sh.t, slots = 300;
+  SCOPED_TRACE("hq " + std::to_string(hq) + " hk " + std::to_string(hk) + " d " + std::to_string(d) + " r " +
+               std::to_string(sh.r));
+  {
     OwnedTensor qkv = random_host({t, (hq + 2 * hk) * d}, -2, 2);
-    OwnedTensor cs = rope_table(2048, d);
+    OwnedTensor cs = rope_table(2048, sh.r);
     std::vector<int32_t> pos(t), slot(t);
     std::vector<int32_t> perm(slots - 1);
     for (int i = 0; i < slots - 1; ++i) perm[i] = i + 1;
@@ -137,17 +148,18 @@ TEST_F(ElementwiseGpu, RopeQkvStoreWritesQAndTheKvSlots) {
     OwnedTensor kc = random_host({slots, hk, d}, -1, 1), vc = random_host({slots, hk, d}, -1, 1);
     OwnedTensor d_kc = to_device(kc, DType::kBF16), d_vc = to_device(vc, DType::kBF16);
     OwnedTensor q_ref = OwnedTensor::host({t, hq, d}, DType::kF32);
-    ASSERT_TRUE(ops::rope_qkv_store(cpu(), q_ref, qkv, i32_host(pos), cs, RopeStyle::kNeox, kc, vc,
+    ASSERT_TRUE(ops::rope_qkv_store(cpu(), q_ref, qkv, i32_host(pos), cs, sh.style, kc, vc,
                                     i32_host(slot))
                     .is_ok());
     OwnedTensor d_q = poisoned({t, hq, d}, DType::kBF16);
     ASSERT_TRUE(ops::rope_qkv_store(gpu(), d_q, to_device(qkv, DType::kBF16), i32_device(pos),
-                                    to_device(cs, DType::kF32), RopeStyle::kNeox, d_kc, d_vc,
+                                    to_device(cs, DType::kF32), sh.style, d_kc, d_vc,
                                     i32_device(slot))
                     .is_ok());
     EXPECT_TRUE(all_close(to_host_f32(d_q), q_ref, kAtol, kRtol)) << "q, t " << t;
     EXPECT_TRUE(all_close(to_host_f32(d_kc), kc, kAtol, kRtol)) << "k cache, t " << t;
     EXPECT_TRUE(all_close(to_host_f32(d_vc), vc, 0, 0)) << "v cache, t " << t;
+  }
   }
 }
 
