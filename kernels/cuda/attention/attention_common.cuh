@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "kernels/cuda/common/cuda_utils.cuh"
+#include "kernels/cuda/common/mma.cuh"  // mma_bf16_16816
 
 namespace radix::cuda::attn {
 
@@ -102,16 +103,6 @@ using SoftcapVariant = Variant<false, true>;
 using SoftcapWindowVariant = Variant<true, true>;
 
 constexpr float kLog2e = 1.4426950408889634f;
-
-// D[16x8] += A[16x16] (row) * B[16x8] (col), bf16 in, f32 accumulate.
-__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4],
-                                               const uint32_t (&b)[2]) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
 
 // Four 8x8 b16 matrices from shared memory; lane l supplies the address of row l % 8
 // of matrix l / 8 and receives, for matrix i, elements (l / 4, 2 (l % 4) .. +1) in

@@ -1,12 +1,14 @@
 // cuda::gemm and the fused projections of kernels/ops.h. Decode-sized GEMVs (M <= 4) go
 // to our own kernel (gemv.cu), with the RMSNorm prologue, residual accumulate or
-// SiLU-and-mul epilogue fused in; everything else runs the unfused sequence, its GEMM
+// SiLU-and-mul epilogue fused in; with RADIX_GEMV_MMA=1, plain and accumulating GEMMs of
+// 5..16 rows go to the tensor-core one (gemv_mma.cu); everything else runs the unfused sequence, its GEMM
 // through CudaBackend::matmul (plan cache, cuBLASLt call; beta = 1 for gemm_add), which
 // owns the handle and workspace.
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/fused_ops.h"
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/gemv_mma.h"
 
 namespace radix::cuda {
 namespace {
@@ -30,6 +32,7 @@ Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tens
             const Tensor* bias) {
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "gemm"));
   if (gemv_applies(out, a, w, bias)) return gemv(out, a, w, bias, ctx.stream);
+  if (gemv_mma_applies(out, a, w, bias, false)) return gemv_mma(out, a, w, bias, ctx.stream, false);
   return ctx.cuda->matmul(out, a, w, bias, ctx.stream);
 }
 
@@ -38,6 +41,7 @@ Status gemm_add(const OpContext& ctx, const Tensor& residual, const Tensor& a, c
   GemvFusion f;
   f.accumulate = true;
   if (gemv_applies(residual, a, w, nullptr, f)) return gemv(residual, a, w, nullptr, ctx.stream, f);
+  if (gemv_mma_applies(residual, a, w, nullptr, true)) return gemv_mma(residual, a, w, nullptr, ctx.stream, true);
   return ctx.cuda->matmul(residual, a, w, nullptr, ctx.stream, /*accumulate=*/true);
 }
 

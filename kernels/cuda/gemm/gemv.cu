@@ -22,6 +22,7 @@
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
+#include "kernels/cuda/common/mma.cuh"  // load_stream
 #include "kernels/cuda/gemm/gemv.h"
 
 namespace radix::cuda {
@@ -54,14 +55,6 @@ struct Args {
   const float* cos_sin;      // [P, D]: cos(p f_i) for i < D/2, then sin
   int hq, hk, half;          // half = D / 2
 };
-
-__device__ __forceinline__ uint4 load_stream(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
 
 __device__ __forceinline__ float dot8(const uint4& w, const uint4& a) {
   const auto* wp = reinterpret_cast<const __nv_bfloat162*>(&w);

@@ -18,6 +18,7 @@
 
 #ifdef RADIX_HAS_CUDA_KERNELS
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/gemv_mma.h"
 
 namespace radix::testing {
 namespace {
@@ -189,6 +190,17 @@ TEST_F(FusedGemmGpu, RmsNormGemmSiluPairsGateAndUpRows) {
   check_norm_gemm_silu(2, 1000, 512);
   check_norm_gemm_silu(3, 40, 24);  // odd sizes
   check_norm_gemm_silu(9, 700, 256);  // M > 4: unfused
+}
+
+TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulates) {
+  // gemm_add at M 5..16 through the tensor-core kernel (RADIX_GEMV_MMA=1).
+  const bool was = cuda::gemv_mma_enabled();
+  cuda::set_gemv_mma_enabled(true);
+  for (int64_t m : {5, 8, 16}) check_gemm_add(m, 4096, 4096);  // o_proj
+  check_gemm_add(10, 4096, 14336);                               // down_proj
+  check_gemm_add(9, 1000, 1088);                                 // N % 16 != 0
+  check_norm_gemm(7, 6144, 4096, false);  // rms_norm + the tensor-core GEMM
+  cuda::set_gemv_mma_enabled(was);
 }
 
 TEST_F(FusedGemmGpu, BulkCopyGemvMatchesToo) {

@@ -15,6 +15,7 @@
 
 #ifdef RADIX_HAS_CUDA_KERNELS
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/gemv_mma.h"
 #endif
 
 #ifdef RADIX_HAS_CUDA_KERNELS
@@ -74,6 +75,25 @@ TEST_F(GemmGpu, DecodeGemvRowsOneToFourMatchCpu) {
     check(5, 4096, 4096, false, DType::kBF16);                // M = 5: back to cuBLASLt
   }
   cuda::set_gemv_bulk_enabled(was);
+}
+
+TEST_F(GemmGpu, TensorCoreSmallBatchGemmMatchesCpu) {
+  // M 5..16 on the tensor-core kernel (gemv_mma.cu, RADIX_GEMV_MMA=1): one and two B
+  // tiles, Llama-3-8B and Qwen2-7B shapes, N not a multiple of the 16-row CTA, a K split
+  // unevenly over the 8 warps, bias, f32 output; M 4 and 17 stay on their kernels.
+  const bool was = cuda::gemv_mma_enabled();
+  cuda::set_gemv_mma_enabled(true);
+  for (int64_t m : {5, 8, 9, 16}) check(m, 4096, 4096, false, DType::kBF16);
+  check(7, 6144, 4096, false, DType::kBF16);       // qkv
+  check(12, 4096, 14336, false, DType::kBF16);     // down: 224 chunks, 28 per warp
+  check(6, 4608, 3584, true, DType::kBF16);        // Qwen2 qkv with bias: 56 chunks, 7 per warp
+  check(11, 1000, 1088, true, DType::kBF16);       // N % 16 = 8; 17 chunks: warps get 2 or 3
+  check(16, 1032, 1024, false, DType::kBF16, DType::kF32);  // f32 output; N % 16 = 8
+  check(13, 28672, 4096, false, DType::kBF16);     // gate_up
+  check(4, 4096, 4096, false, DType::kBF16);       // M 4: the SIMT GEMV
+  check(17, 4096, 4096, false, DType::kBF16);      // M 17: cuBLASLt
+  check(8, 4096, 4100, false, DType::kBF16);       // K % 64 != 0: cuBLASLt
+  cuda::set_gemv_mma_enabled(was);
 }
 
 TEST_F(GemmGpu, BiasEpilogueMatchesCpu) {

@@ -21,6 +21,7 @@
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/gemv_mma.h"
 #include "kernels/ops.h"
 
 namespace radix {
@@ -196,6 +197,37 @@ int run(bool quick) {
     }
   }
   cuda::set_gemv_bulk_enabled(bulk_was);
+
+  // ---- small decode batches: the projections at M = 1..32, as cuda::gemm dispatches
+  // them (SIMT GEMV for M <= 4 in its weight range, else cuBLASLt) and with the
+  // tensor-core GEMM for M 5..16 (RADIX_GEMV_MMA=1); weights rotate as above ----
+  std::printf("\n%-20s %4s %12s %9s %12s %9s\n", "gemm small M", "M", "default_us", "of_read", "mma_us", "of_read");
+  const bool mma_was = cuda::gemv_mma_enabled();
+  for (const GemvCase& g : {GemvCase{"qkv 6144x4096", 6144, 4096, DType::kBF16},
+                            GemvCase{"o 4096x4096", 4096, 4096, DType::kBF16},
+                            GemvCase{"gate_up 28672x4096", 28672, 4096, DType::kBF16},
+                            GemvCase{"down 4096x14336", 4096, 14336, DType::kBF16}}) {
+    const int64_t bytes = g.n * g.k * 2;
+    const int copies = static_cast<int>(std::clamp<int64_t>((int64_t{400} << 20) / bytes + 1, 2, 16));
+    std::vector<OwnedTensor> ws;
+    for (int i = 0; i < copies; ++i) {
+      ws.push_back(device({g.n, g.k}, DType::kBF16));
+      fill_random(ws.back().view(), 60 + i);
+    }
+    for (int64_t m : {1, 2, 4, 6, 8, 12, 16, 32}) {
+      OwnedTensor a = device({m, g.k}, DType::kBF16), o = device({m, g.n}, g.out);
+      fill_random(a.view(), 70);
+      double ms[2] = {0, 0};
+      for (int v = 0; v < 2; ++v) {
+        cuda::set_gemv_mma_enabled(v == 1);
+        ms[v] = time_graph_ms(stream, reps, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
+      }
+      const auto pct = [&](double t) { return 100.0 * bytes / (t * 1e-3) / 1e9 / read_bw; };
+      std::printf("%-20s %4lld %12.1f %8.0f%% %12.1f %8.0f%%\n", g.name, static_cast<long long>(m), ms[0] * 1e3,
+                  pct(ms[0]), ms[1] * 1e3, pct(ms[1]));
+    }
+  }
+  cuda::set_gemv_mma_enabled(mma_was);
 
   // ---- one Llama-3-8B decode layer's projections at M = 1 (attention left out): the
   // unfused sequence (add_rms_norm, gemm, silu_and_mul) vs the fused ops, with and

@@ -1,0 +1,196 @@
+// Small-batch GEMM on tensor cores (gemv_mma.h). CTA = 16 weight rows (one m16n8k16 A
+// tile) x the whole of K, split over 8 warps by K; each warp streams its 16 rows with
+// 16-byte L1-bypassing loads, several 64-column chunks in flight, and multiplies them
+// with the M (<= 16) batch rows as B tiles of 8 columns. The partial 16 x M products
+// of the 8 warps are summed in shared memory and one pass writes the epilogue (bias,
+// bf16/f32 store, or accumulate into out).
+//
+// Fragment layout without shuffles: a lane (g, t) = (lane / 4, lane % 4) loads 32
+// contiguous bytes of weight rows g and g + 8 at columns [64 c + 16 t, + 16) of chunk
+// c, and the same 16 columns of batch rows g (tile 0) and 8 + g (tile 1). K-step s of
+// the chunk takes 32-bit words 2s and 2s + 1 of those 16 columns as the fragments'
+// "k = 2t, 2t + 1" and "k = 2t + 8, 2t + 9" elements. The MMA's k order is thus a
+// permutation of the chunk's columns, the same for A and B, and a dot product does not
+// depend on the order of its terms.
+#include <algorithm>
+
+#include "kernels/cuda/common/cuda_utils.cuh"
+#include "kernels/cuda/common/env_switch.h"
+#include "kernels/cuda/common/mma.cuh"
+#include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/gemv_mma.h"
+
+namespace radix::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kRows = 16;   // weight rows per CTA
+constexpr int kChunk = 64;  // columns per chunk (8 uint4 per row)
+
+struct MmaArgs {
+  void* out;         // [M, N]
+  const bf16* a;     // [M, K]
+  const bf16* w;     // [N, K]
+  const bf16* bias;  // [N] or nullptr
+  int m, n, k;
+};
+
+// Word j (0..7) of a lane's 16 columns: lo holds words 0..3, hi words 4..7.
+__device__ __forceinline__ uint32_t word(const uint4& lo, const uint4& hi, int j) {
+  const uint4& v = j < 4 ? lo : hi;
+  switch (j & 3) {
+    case 0: return v.x;
+    case 1: return v.y;
+    case 2: return v.z;
+    default: return v.w;
+  }
+}
+
+// kTiles: B tiles of 8 batch rows (1: M <= 8, 2: M <= 16). kUnroll: chunks in flight.
+template <int kTiles, typename Out, bool kAcc>
+__global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) {
+  constexpr int kUnroll = kTiles == 1 ? 4 : 2;
+  __shared__ float red[kWarps][kRows][8 * kTiles];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * kRows;
+  const int64_t k8 = p.k / 8;  // uint4 per row
+  const int chunks = p.k / kChunk;
+  const int c_begin = warp * chunks / kWarps, c_end = (warp + 1) * chunks / kWarps;
+
+  // This lane's weight rows (zero past N) and batch rows (zero past M).
+  const bool w_ok[2] = {n0 + g < p.n, n0 + g + 8 < p.n};
+  const uint4* w_row[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r)
+    w_row[r] = reinterpret_cast<const uint4*>(p.w) + (w_ok[r] ? n0 + g + 8 * r : 0) * k8 + 2 * t;
+  bool x_ok[kTiles];
+  const uint4* x_row[kTiles];
+#pragma unroll
+  for (int b = 0; b < kTiles; ++b) {
+    x_ok[b] = 8 * b + g < p.m;
+    x_row[b] = reinterpret_cast<const uint4*>(p.a) + (x_ok[b] ? 8 * b + g : 0) * k8 + 2 * t;
+  }
+
+  pdl_wait();  // a (and out, when accumulating) come from the kernels before
+  pdl_launch_dependents();
+
+  float acc[kTiles][4];
+#pragma unroll
+  for (int b = 0; b < kTiles; ++b) acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.0f;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  for (int c = c_begin; c < c_end; c += kUnroll) {
+    uint4 wv[kUnroll][2][2];          // [chunk][row g, g + 8][lo, hi]
+    uint4 xv[kUnroll][kTiles][2];     // [chunk][tile][lo, hi]
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const bool in = c + u < c_end;
+      const int64_t off = static_cast<int64_t>(c + u) * (kChunk / 8);
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        wv[u][r][0] = in && w_ok[r] ? load_stream(w_row[r] + off) : zero;
+        wv[u][r][1] = in && w_ok[r] ? load_stream(w_row[r] + off + 1) : zero;
+      }
+#pragma unroll
+      for (int b = 0; b < kTiles; ++b) {
+        xv[u][b][0] = in && x_ok[b] ? __ldg(x_row[b] + off) : zero;
+        xv[u][b][1] = in && x_ok[b] ? __ldg(x_row[b] + off + 1) : zero;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+      for (int s = 0; s < kChunk / 16; ++s) {
+        const uint32_t af[4] = {word(wv[u][0][0], wv[u][0][1], 2 * s), word(wv[u][1][0], wv[u][1][1], 2 * s),
+                                word(wv[u][0][0], wv[u][0][1], 2 * s + 1), word(wv[u][1][0], wv[u][1][1], 2 * s + 1)};
+#pragma unroll
+        for (int b = 0; b < kTiles; ++b) {
+          const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s), word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
+          mma_bf16_16816(acc[b], af, bf);
+        }
+      }
+    }
+  }
+
+  // acc[b]: rows g (0, 1) and g + 8 (2, 3), batch rows 8 b + 2 t (+1).
+#pragma unroll
+  for (int b = 0; b < kTiles; ++b) {
+    red[warp][g][8 * b + 2 * t] = acc[b][0];
+    red[warp][g][8 * b + 2 * t + 1] = acc[b][1];
+    red[warp][g + 8][8 * b + 2 * t] = acc[b][2];
+    red[warp][g + 8][8 * b + 2 * t + 1] = acc[b][3];
+  }
+  __syncthreads();
+  // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
+  for (int i = threadIdx.x; i < kRows * p.m; i += kThreads) {
+    const int r = i % kRows, m = i / kRows;
+    const int n = n0 + r;
+    if (n >= p.n) continue;
+    float v = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) v += red[w][r][m];
+    Out* out = static_cast<Out*>(p.out) + static_cast<int64_t>(m) * p.n + n;
+    if constexpr (kAcc) {
+      *out = from_f32<Out>(v + to_f32(*out));
+    } else {
+      if (p.bias != nullptr) v += __bfloat162float(p.bias[n]);
+      *out = from_f32<Out>(v);
+    }
+  }
+}
+
+template <int kTiles, typename Out, bool kAcc>
+Status launch(const MmaArgs& p, cudaStream_t stream) {
+  const int grid = (p.n + kRows - 1) / kRows;
+  return cuda_status(launch_pdl(gemv_mma_kernel<kTiles, Out, kAcc>, dim3(grid), dim3(kThreads), 0, stream, p),
+                     "gemv_mma");
+}
+
+template <typename Out, bool kAcc>
+Status launch_tiles(const MmaArgs& p, cudaStream_t stream) {
+  return p.m <= 8 ? launch<1, Out, kAcc>(p, stream) : launch<2, Out, kAcc>(p, stream);
+}
+
+EnvSwitch& mma_switch() {
+  static EnvSwitch s("RADIX_GEMV_MMA", "1");
+  return s;
+}
+
+}  // namespace
+
+bool gemv_mma_enabled() { return mma_switch().get(); }
+void set_gemv_mma_enabled(bool on) { mma_switch().set(on); }
+
+bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate) {
+  if (!gemv_mma_enabled()) return false;
+  if (a.ndim() != 2 || w.ndim() != 2 || out.ndim() != 2) return false;
+  const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
+  if (m < kGemvMmaMinRows || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m || out.size(1) != n) return false;
+  if (a.dtype() != DType::kBF16 || w.dtype() != DType::kBF16 || k % kChunk != 0 || !aligned16(a.data()) ||
+      !aligned16(w.data()) || n > 0x7fffffff - kRows || k > 0x7fffffff) {
+    return false;
+  }
+  if (w.numel() < kGemvMinWeights) return false;  // small weights: the launch dominates either way
+  if (accumulate) return out.dtype() == DType::kBF16 && bias == nullptr;
+  if (out.dtype() != DType::kBF16 && out.dtype() != DType::kF32) return false;
+  return bias == nullptr || bias->dtype() == DType::kBF16;
+}
+
+Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream,
+                bool accumulate) {
+  MmaArgs p{};
+  p.out = out.data();
+  p.a = a.data_as<const bf16>();
+  p.w = w.data_as<const bf16>();
+  p.bias = bias != nullptr ? bias->data_as<const bf16>() : nullptr;
+  p.m = static_cast<int>(a.size(0));
+  p.n = static_cast<int>(w.size(0));
+  p.k = static_cast<int>(a.size(1));
+  auto st = static_cast<cudaStream_t>(stream);
+  if (accumulate) return launch_tiles<bf16, true>(p, st);
+  if (out.dtype() == DType::kF32) return launch_tiles<float, false>(p, st);
+  return launch_tiles<bf16, false>(p, st);
+}
+
+}  // namespace radix::cuda

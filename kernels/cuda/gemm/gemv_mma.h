@@ -1,0 +1,31 @@
+// Small-batch GEMM on tensor cores for decode steps of 5..16 rows (gemv_mma.cu):
+// out [M, N] = a [M, K] @ w [N, K]^T (+ bias), or out += a @ w^T (gemm_add). The
+// weight rows are the 16 rows of an mma.sync m16n8k16 A tile and the batch rows the 8
+// (or 16) columns of B, so every weight byte is streamed once, with 16-byte loads that
+// bypass L1, at any M up to 16 — where cuBLASLt's tiles and the SIMT GEMV (M <= 4,
+// compute-bound beyond) leave bandwidth unused.
+//
+// Opt-in until measured on the GPU: RADIX_GEMV_MMA=1 in the environment at first use,
+// or the setter (tests, benchmarks). cuda::gemm and cuda::gemm_add route M in
+// [kGemvMmaMinRows, kGemvMmaMaxRows] here when gemv_mma_applies.
+#pragma once
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace radix::cuda {
+
+constexpr int64_t kGemvMmaMinRows = 5;
+constexpr int64_t kGemvMmaMaxRows = 16;
+
+bool gemv_mma_enabled();
+void set_gemv_mma_enabled(bool on);
+
+// Enabled, M in [kGemvMmaMinRows, kGemvMmaMaxRows], bf16 a and w (16-byte aligned, K a
+// multiple of 64), out bf16 (or f32 without accumulate), bias bf16 or none (none with
+// accumulate), and a weight of at least kGemvMinWeights elements.
+bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate);
+Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream,
+                bool accumulate);
+
+}  // namespace radix::cuda
