@@ -31,8 +31,8 @@ Status need_backend(const OpContext& ctx, const char* op) {
 Status gemm(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& w,
             const Tensor* bias) {
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "gemm"));
-  if (gemv_applies(out, a, w, bias)) return gemv(out, a, w, bias, ctx.stream);
   if (gemv_mma_applies(out, a, w, bias, false)) return gemv_mma(out, a, w, bias, ctx.stream, false);
+  if (gemv_applies(out, a, w, bias)) return gemv(out, a, w, bias, ctx.stream);
   return ctx.cuda->matmul(out, a, w, bias, ctx.stream);
 }
 
@@ -40,8 +40,8 @@ Status gemm_add(const OpContext& ctx, const Tensor& residual, const Tensor& a, c
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "gemm_add"));
   GemvFusion f;
   f.accumulate = true;
-  if (gemv_applies(residual, a, w, nullptr, f)) return gemv(residual, a, w, nullptr, ctx.stream, f);
   if (gemv_mma_applies(residual, a, w, nullptr, true)) return gemv_mma(residual, a, w, nullptr, ctx.stream, true);
+  if (gemv_applies(residual, a, w, nullptr, f)) return gemv(residual, a, w, nullptr, ctx.stream, f);
   return ctx.cuda->matmul(residual, a, w, nullptr, ctx.stream, /*accumulate=*/true);
 }
 

@@ -13,6 +13,7 @@
 // permutation of the chunk's columns, the same for A and B, and a dot product does not
 // depend on the order of its terms.
 #include <algorithm>
+#include <atomic>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
@@ -157,16 +158,22 @@ EnvSwitch& mma_switch() {
   return s;
 }
 
+std::atomic<int64_t> g_min_rows{kGemvMmaMinRows};
+
 }  // namespace
 
 bool gemv_mma_enabled() { return mma_switch().get(); }
 void set_gemv_mma_enabled(bool on) { mma_switch().set(on); }
+int64_t gemv_mma_min_rows() { return g_min_rows.load(std::memory_order_relaxed); }
+void set_gemv_mma_min_rows(int64_t rows) {
+  g_min_rows.store(std::clamp<int64_t>(rows, 1, kGemvMmaMaxRows), std::memory_order_relaxed);
+}
 
 bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate) {
   if (!gemv_mma_enabled()) return false;
   if (a.ndim() != 2 || w.ndim() != 2 || out.ndim() != 2) return false;
   const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
-  if (m < kGemvMmaMinRows || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m || out.size(1) != n) return false;
+  if (m < gemv_mma_min_rows() || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m || out.size(1) != n) return false;
   if (a.dtype() != DType::kBF16 || w.dtype() != DType::kBF16 || k % kChunk != 0 || !aligned16(a.data()) ||
       !aligned16(w.data()) || n > 0x7fffffff - kRows || k > 0x7fffffff) {
     return false;

@@ -7,7 +7,7 @@
 //
 // Opt-in until measured on the GPU: RADIX_GEMV_MMA=1 in the environment at first use,
 // or the setter (tests, benchmarks). cuda::gemm and cuda::gemm_add route M in
-// [kGemvMmaMinRows, kGemvMmaMaxRows] here when gemv_mma_applies.
+// [gemv_mma_min_rows(), kGemvMmaMaxRows] here when gemv_mma_applies.
 #pragma once
 
 #include "core/status.h"
@@ -15,13 +15,17 @@
 
 namespace radix::cuda {
 
-constexpr int64_t kGemvMmaMinRows = 5;
+constexpr int64_t kGemvMmaMinRows = 5;  // below: the SIMT GEMV (gemv.cu), unless lowered
 constexpr int64_t kGemvMmaMaxRows = 16;
 
 bool gemv_mma_enabled();
 void set_gemv_mma_enabled(bool on);
+// The fewest rows routed here (default kGemvMmaMinRows; benchmarks lower it to 1 to
+// compare with the SIMT GEMV on plain and accumulating calls).
+int64_t gemv_mma_min_rows();
+void set_gemv_mma_min_rows(int64_t rows);
 
-// Enabled, M in [kGemvMmaMinRows, kGemvMmaMaxRows], bf16 a and w (16-byte aligned, K a
+// Enabled, M in [gemv_mma_min_rows(), kGemvMmaMaxRows], bf16 a and w (16-byte aligned, K a
 // multiple of 64), out bf16 (or f32 without accumulate), bias bf16 or none (none with
 // accumulate), and a weight of at least kGemvMinWeights elements.
 bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate);

@@ -93,6 +93,10 @@ TEST_F(GemmGpu, TensorCoreSmallBatchGemmMatchesCpu) {
   check(4, 4096, 4096, false, DType::kBF16);       // M 4: the SIMT GEMV
   check(17, 4096, 4096, false, DType::kBF16);      // M 17: cuBLASLt
   check(8, 4096, 4100, false, DType::kBF16);       // K % 64 != 0: cuBLASLt
+  cuda::set_gemv_mma_min_rows(1);                  // M 1..4 too (benchmarks compare)
+  for (int64_t m : {1, 2, 4}) check(m, 4096, 4096, false, DType::kBF16);
+  check(3, 4608, 3584, true, DType::kBF16);
+  cuda::set_gemv_mma_min_rows(cuda::kGemvMmaMinRows);
   cuda::set_gemv_mma_enabled(was);
 }
 

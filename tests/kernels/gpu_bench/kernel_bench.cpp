@@ -200,9 +200,11 @@ int run(bool quick) {
 
   // ---- small decode batches: the projections at M = 1..32, as cuda::gemm dispatches
   // them (SIMT GEMV for M <= 4 in its weight range, else cuBLASLt) and with the
-  // tensor-core GEMM for M 5..16 (RADIX_GEMV_MMA=1); weights rotate as above ----
+  // tensor-core GEMM for M 1..16 (RADIX_GEMV_MMA=1; its default range is 5..16);
+  // weights rotate as above ----
   std::printf("\n%-20s %4s %12s %9s %12s %9s\n", "gemm small M", "M", "default_us", "of_read", "mma_us", "of_read");
   const bool mma_was = cuda::gemv_mma_enabled();
+  cuda::set_gemv_mma_min_rows(1);
   for (const GemvCase& g : {GemvCase{"qkv 6144x4096", 6144, 4096, DType::kBF16},
                             GemvCase{"o 4096x4096", 4096, 4096, DType::kBF16},
                             GemvCase{"gate_up 28672x4096", 28672, 4096, DType::kBF16},
@@ -228,6 +230,7 @@ int run(bool quick) {
     }
   }
   cuda::set_gemv_mma_enabled(mma_was);
+  cuda::set_gemv_mma_min_rows(cuda::kGemvMmaMinRows);
 
   // ---- one Llama-3-8B decode layer's projections at M = 1 (attention left out): the
   // unfused sequence (add_rms_norm, gemm, silu_and_mul) vs the fused ops, with and
