@@ -63,6 +63,9 @@ Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor&
   f.silu_mul = true;
   if (gemv_applies(out, x, w, nullptr, f)) return gemv(out, x, w, nullptr, ctx.stream, f);
   RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
+  if (gemv_mma_applies(out, normed, w, nullptr, false, true)) {
+    return gemv_mma(out, normed, w, nullptr, ctx.stream, false, true);  // no gate_up round trip
+  }
   RADIX_RETURN_IF_ERROR(gemm(ctx, gate_up, normed, w, nullptr));
   return silu_and_mul(ctx, out, gate_up);
 }

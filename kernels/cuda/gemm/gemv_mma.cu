@@ -48,11 +48,17 @@ __device__ __forceinline__ uint32_t word(const uint4& lo, const uint4& hi, int j
   }
 }
 
-// kTiles: B tiles of 8 batch rows (1: M <= 8, 2: M <= 16). kUnroll: chunks in flight.
-template <int kTiles, typename Out, bool kAcc>
+enum class MmaEpi { kStore, kAccumulate, kSiluMul };
+
+// kTiles: B tiles of 8 batch rows (1: M <= 8, 2: M <= 16). kSiluMul: w is [gate; up]
+// ([2N, K]); the CTA's 16 gate rows and their 16 up rows are two A tiles, and the
+// epilogue writes silu(g) * u with g and u rounded to bf16 (as the gate_up buffer of the
+// unfused sequence holds them). kUnroll: chunks in flight (~256 bytes per lane).
+template <int kTiles, typename Out, MmaEpi kEpi>
 __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) {
-  constexpr int kUnroll = kTiles == 1 ? 4 : 2;
-  __shared__ float red[kWarps][kRows][8 * kTiles];
+  constexpr int kA = kEpi == MmaEpi::kSiluMul ? 2 : 1;  // A tiles (16-row weight blocks) per CTA
+  constexpr int kUnroll = (kTiles == 1 ? 4 : 2) / kA;
+  __shared__ float red[kWarps][kA][kRows][8 * kTiles];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
   const int n0 = blockIdx.x * kRows;
@@ -60,12 +66,18 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
   const int chunks = p.k / kChunk;
   const int c_begin = warp * chunks / kWarps, c_end = (warp + 1) * chunks / kWarps;
 
-  // This lane's weight rows (zero past N) and batch rows (zero past M).
+  // This lane's weight rows g and g + 8 of each A tile (zero past N) and batch rows
+  // g (+ 8 per B tile; zero past M).
   const bool w_ok[2] = {n0 + g < p.n, n0 + g + 8 < p.n};
-  const uint4* w_row[2];
+  const uint4* w_row[kA][2];
 #pragma unroll
-  for (int r = 0; r < 2; ++r)
-    w_row[r] = reinterpret_cast<const uint4*>(p.w) + (w_ok[r] ? n0 + g + 8 * r : 0) * k8 + 2 * t;
+  for (int q = 0; q < kA; ++q) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int64_t row = w_ok[r] ? static_cast<int64_t>(q) * p.n + n0 + g + 8 * r : 0;
+      w_row[q][r] = reinterpret_cast<const uint4*>(p.w) + row * k8 + 2 * t;
+    }
+  }
   bool x_ok[kTiles];
   const uint4* x_row[kTiles];
 #pragma unroll
@@ -77,21 +89,27 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
   pdl_wait();  // a (and out, when accumulating) come from the kernels before
   pdl_launch_dependents();
 
-  float acc[kTiles][4];
+  float acc[kA][kTiles][4];
 #pragma unroll
-  for (int b = 0; b < kTiles; ++b) acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.0f;
+  for (int q = 0; q < kA; ++q) {
+#pragma unroll
+    for (int b = 0; b < kTiles; ++b) acc[q][b][0] = acc[q][b][1] = acc[q][b][2] = acc[q][b][3] = 0.0f;
+  }
   const uint4 zero = make_uint4(0, 0, 0, 0);
   for (int c = c_begin; c < c_end; c += kUnroll) {
-    uint4 wv[kUnroll][2][2];          // [chunk][row g, g + 8][lo, hi]
-    uint4 xv[kUnroll][kTiles][2];     // [chunk][tile][lo, hi]
+    uint4 wv[kUnroll][kA][2][2];   // [chunk][A tile][row g, g + 8][lo, hi]
+    uint4 xv[kUnroll][kTiles][2];  // [chunk][B tile][lo, hi]
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const bool in = c + u < c_end;
       const int64_t off = static_cast<int64_t>(c + u) * (kChunk / 8);
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        wv[u][r][0] = in && w_ok[r] ? load_stream(w_row[r] + off) : zero;
-        wv[u][r][1] = in && w_ok[r] ? load_stream(w_row[r] + off + 1) : zero;
+      for (int q = 0; q < kA; ++q) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          wv[u][q][r][0] = in && w_ok[r] ? load_stream(w_row[q][r] + off) : zero;
+          wv[u][q][r][1] = in && w_ok[r] ? load_stream(w_row[q][r] + off + 1) : zero;
+        }
       }
 #pragma unroll
       for (int b = 0; b < kTiles; ++b) {
@@ -103,24 +121,32 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
     for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
       for (int s = 0; s < kChunk / 16; ++s) {
-        const uint32_t af[4] = {word(wv[u][0][0], wv[u][0][1], 2 * s), word(wv[u][1][0], wv[u][1][1], 2 * s),
-                                word(wv[u][0][0], wv[u][0][1], 2 * s + 1), word(wv[u][1][0], wv[u][1][1], 2 * s + 1)};
 #pragma unroll
-        for (int b = 0; b < kTiles; ++b) {
-          const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s), word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
-          mma_bf16_16816(acc[b], af, bf);
+        for (int q = 0; q < kA; ++q) {
+          const auto& w0 = wv[u][q][0];
+          const auto& w1 = wv[u][q][1];
+          const uint32_t af[4] = {word(w0[0], w0[1], 2 * s), word(w1[0], w1[1], 2 * s), word(w0[0], w0[1], 2 * s + 1),
+                                  word(w1[0], w1[1], 2 * s + 1)};
+#pragma unroll
+          for (int b = 0; b < kTiles; ++b) {
+            const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s), word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
+            mma_bf16_16816(acc[q][b], af, bf);
+          }
         }
       }
     }
   }
 
-  // acc[b]: rows g (0, 1) and g + 8 (2, 3), batch rows 8 b + 2 t (+1).
+  // acc[q][b]: rows g (0, 1) and g + 8 (2, 3), batch rows 8 b + 2 t (+1).
 #pragma unroll
-  for (int b = 0; b < kTiles; ++b) {
-    red[warp][g][8 * b + 2 * t] = acc[b][0];
-    red[warp][g][8 * b + 2 * t + 1] = acc[b][1];
-    red[warp][g + 8][8 * b + 2 * t] = acc[b][2];
-    red[warp][g + 8][8 * b + 2 * t + 1] = acc[b][3];
+  for (int q = 0; q < kA; ++q) {
+#pragma unroll
+    for (int b = 0; b < kTiles; ++b) {
+      red[warp][q][g][8 * b + 2 * t] = acc[q][b][0];
+      red[warp][q][g][8 * b + 2 * t + 1] = acc[q][b][1];
+      red[warp][q][g + 8][8 * b + 2 * t] = acc[q][b][2];
+      red[warp][q][g + 8][8 * b + 2 * t + 1] = acc[q][b][3];
+    }
   }
   __syncthreads();
   // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
@@ -128,29 +154,37 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
     const int r = i % kRows, m = i / kRows;
     const int n = n0 + r;
     if (n >= p.n) continue;
-    float v = 0.0f;
+    float v[kA];
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) v += red[w][r][m];
+    for (int q = 0; q < kA; ++q) {
+      v[q] = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) v[q] += red[w][q][r][m];
+    }
     Out* out = static_cast<Out*>(p.out) + static_cast<int64_t>(m) * p.n + n;
-    if constexpr (kAcc) {
-      *out = from_f32<Out>(v + to_f32(*out));
+    if constexpr (kEpi == MmaEpi::kAccumulate) {
+      *out = from_f32<Out>(v[0] + to_f32(*out));
+    } else if constexpr (kEpi == MmaEpi::kSiluMul) {
+      const float gt = __bfloat162float(__float2bfloat16_rn(v[0]));
+      const float up = __bfloat162float(__float2bfloat16_rn(v[kA - 1]));
+      *out = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
     } else {
-      if (p.bias != nullptr) v += __bfloat162float(p.bias[n]);
-      *out = from_f32<Out>(v);
+      if (p.bias != nullptr) v[0] += __bfloat162float(p.bias[n]);
+      *out = from_f32<Out>(v[0]);
     }
   }
 }
 
-template <int kTiles, typename Out, bool kAcc>
+template <int kTiles, typename Out, MmaEpi kEpi>
 Status launch(const MmaArgs& p, cudaStream_t stream) {
   const int grid = (p.n + kRows - 1) / kRows;
-  return cuda_status(launch_pdl(gemv_mma_kernel<kTiles, Out, kAcc>, dim3(grid), dim3(kThreads), 0, stream, p),
+  return cuda_status(launch_pdl(gemv_mma_kernel<kTiles, Out, kEpi>, dim3(grid), dim3(kThreads), 0, stream, p),
                      "gemv_mma");
 }
 
-template <typename Out, bool kAcc>
+template <typename Out, MmaEpi kEpi>
 Status launch_tiles(const MmaArgs& p, cudaStream_t stream) {
-  return p.m <= 8 ? launch<1, Out, kAcc>(p, stream) : launch<2, Out, kAcc>(p, stream);
+  return p.m <= 8 ? launch<1, Out, kEpi>(p, stream) : launch<2, Out, kEpi>(p, stream);
 }
 
 EnvSwitch& mma_switch() {
@@ -169,35 +203,41 @@ void set_gemv_mma_min_rows(int64_t rows) {
   g_min_rows.store(std::clamp<int64_t>(rows, 1, kGemvMmaMaxRows), std::memory_order_relaxed);
 }
 
-bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate) {
+bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate,
+                      bool silu_mul) {
   if (!gemv_mma_enabled()) return false;
   if (a.ndim() != 2 || w.ndim() != 2 || out.ndim() != 2) return false;
-  const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
-  if (m < gemv_mma_min_rows() || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m || out.size(1) != n) return false;
+  const int64_t m = a.size(0), k = a.size(1);
+  const int64_t n = silu_mul ? w.size(0) / 2 : w.size(0);
+  if (m < gemv_mma_min_rows() || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m || out.size(1) != n) {
+    return false;
+  }
   if (a.dtype() != DType::kBF16 || w.dtype() != DType::kBF16 || k % kChunk != 0 || !aligned16(a.data()) ||
-      !aligned16(w.data()) || n > 0x7fffffff - kRows || k > 0x7fffffff) {
+      !aligned16(w.data()) || w.size(0) > 0x7fffffff - 2 * kRows || k > 0x7fffffff) {
     return false;
   }
   if (w.numel() < kGemvMinWeights) return false;  // small weights: the launch dominates either way
+  if (silu_mul) return !accumulate && w.size(0) % 2 == 0 && out.dtype() == DType::kBF16 && bias == nullptr;
   if (accumulate) return out.dtype() == DType::kBF16 && bias == nullptr;
   if (out.dtype() != DType::kBF16 && out.dtype() != DType::kF32) return false;
   return bias == nullptr || bias->dtype() == DType::kBF16;
 }
 
 Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream,
-                bool accumulate) {
+                bool accumulate, bool silu_mul) {
   MmaArgs p{};
   p.out = out.data();
   p.a = a.data_as<const bf16>();
   p.w = w.data_as<const bf16>();
   p.bias = bias != nullptr ? bias->data_as<const bf16>() : nullptr;
   p.m = static_cast<int>(a.size(0));
-  p.n = static_cast<int>(w.size(0));
+  p.n = static_cast<int>(silu_mul ? w.size(0) / 2 : w.size(0));
   p.k = static_cast<int>(a.size(1));
   auto st = static_cast<cudaStream_t>(stream);
-  if (accumulate) return launch_tiles<bf16, true>(p, st);
-  if (out.dtype() == DType::kF32) return launch_tiles<float, false>(p, st);
-  return launch_tiles<bf16, false>(p, st);
+  if (silu_mul) return launch_tiles<bf16, MmaEpi::kSiluMul>(p, st);
+  if (accumulate) return launch_tiles<bf16, MmaEpi::kAccumulate>(p, st);
+  if (out.dtype() == DType::kF32) return launch_tiles<float, MmaEpi::kStore>(p, st);
+  return launch_tiles<bf16, MmaEpi::kStore>(p, st);
 }
 
 }  // namespace radix::cuda

@@ -192,14 +192,19 @@ TEST_F(FusedGemmGpu, RmsNormGemmSiluPairsGateAndUpRows) {
   check_norm_gemm_silu(9, 700, 256);  // M > 4: unfused
 }
 
-TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulates) {
-  // gemm_add at M 5..16 through the tensor-core kernel (RADIX_GEMV_MMA=1).
+TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulatesAndGates) {
+  // gemm_add and rms_norm_gemm_silu at M 5..16 through the tensor-core kernel
+  // (RADIX_GEMV_MMA=1).
   const bool was = cuda::gemv_mma_enabled();
   cuda::set_gemv_mma_enabled(true);
   for (int64_t m : {5, 8, 16}) check_gemm_add(m, 4096, 4096);  // o_proj
   check_gemm_add(10, 4096, 14336);                               // down_proj
   check_gemm_add(9, 1000, 1088);                                 // N % 16 != 0
   check_norm_gemm(7, 6144, 4096, false);  // rms_norm + the tensor-core GEMM
+  // rms_norm + the tensor-core GEMM with the SiLU-and-mul epilogue (gate and up rows
+  // as two A tiles of one CTA).
+  for (int64_t m : {5, 9, 16}) check_norm_gemm_silu(m, 14336, 4096);  // Llama-3 gate_up
+  check_norm_gemm_silu(6, 1000, 1088);                                 // N % 16 != 0
   cuda::set_gemv_mma_enabled(was);
 }
 
