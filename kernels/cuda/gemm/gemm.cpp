@@ -80,6 +80,10 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
   GemvFusion f = norm_fusion(norm_weight, eps, weight_offset);
   f.rope = &rope;
   if (style == RopeStyle::kNeox && gemv_applies(qkv, x, w, bias, f)) return gemv(qkv, x, w, bias, ctx.stream, f);
+  if (style == RopeStyle::kNeox && gemv_mma_rope_applies(normed, w, bias, rope)) {
+    RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
+    return gemv_mma_rope(normed, w, bias, rope, ctx.stream);  // no qkv round trip, no rope kernel
+  }
   RADIX_RETURN_IF_ERROR(rms_norm_gemm(ctx, qkv, normed, x, norm_weight, eps, w, bias, weight_offset));
   return rope_qkv_store(ctx, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
 }

@@ -35,20 +35,47 @@ struct MmaArgs {
   const bf16* w;     // [N, K]
   const bf16* bias;  // [N] or nullptr
   int m, n, k;
+  // kRopeStore (w = the fused qkv weight [(Hq + 2 Hk) D, K]; out unused): q rows rotated
+  // (NeoX pairs i, i + D/2) to q_out [M, Hq, D], k rows rotated and v rows copied to the
+  // caches [S, Hk, D] at slots[m]; cos_sin [P, D] (cos for i < D/2, then sin).
+  bf16* q_out;
+  bf16* k_cache;
+  bf16* v_cache;
+  const int32_t* positions;
+  const int32_t* slots;
+  const float* cos_sin;
+  int hq, hk, half;
 };
 
 // Word j (0..7) of a lane's 16 columns: lo holds words 0..3, hi words 4..7.
 __device__ __forceinline__ uint32_t word(const uint4& lo, const uint4& hi, int j) {
   const uint4& v = j < 4 ? lo : hi;
   switch (j & 3) {
-    case 0: return v.x;
-    case 1: return v.y;
-    case 2: return v.z;
-    default: return v.w;
+    case 0:
+      return v.x;
+    case 1:
+      return v.y;
+    case 2:
+      return v.z;
+    default:
+      return v.w;
   }
 }
 
-enum class MmaEpi { kStore, kAccumulate, kSiluMul };
+enum class MmaEpi { kStore, kAccumulate, kSiluMul, kRopeStore };
+
+// Weight row of A-tile row rr (0..15) of CTA `cta`: rows n0 + rr, except kRopeStore,
+// whose CTA takes 8 rotation pairs (i, i + D/2) of one head: rows rr < 8 are the pairs'
+// first rows and rr >= 8 their partners, so a lane holds both rows of its pairs.
+template <MmaEpi kEpi>
+__device__ __forceinline__ int64_t weight_row(const MmaArgs& p, int cta, int rr) {
+  if constexpr (kEpi == MmaEpi::kRopeStore) {
+    const int pair0 = cta * 8;  // first pair of the CTA, over all heads
+    const int head = pair0 / p.half, i0 = pair0 % p.half;
+    return static_cast<int64_t>(head) * 2 * p.half + i0 + (rr & 7) + (rr >> 3) * p.half;
+  }
+  return static_cast<int64_t>(cta) * kRows + rr;
+}
 
 // kTiles: B tiles of 8 batch rows (1: M <= 8, 2: M <= 16). kSiluMul: w is [gate; up]
 // ([2N, K]); the CTA's 16 gate rows and their 16 up rows are two A tiles, and the
@@ -68,13 +95,15 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
 
   // This lane's weight rows g and g + 8 of each A tile (zero past N) and batch rows
   // g (+ 8 per B tile; zero past M).
-  const bool w_ok[2] = {n0 + g < p.n, n0 + g + 8 < p.n};
+  const bool w_ok[2] = {kEpi == MmaEpi::kRopeStore || n0 + g < p.n,
+                        kEpi == MmaEpi::kRopeStore || n0 + g + 8 < p.n};
   const uint4* w_row[kA][2];
 #pragma unroll
   for (int q = 0; q < kA; ++q) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int64_t row = w_ok[r] ? static_cast<int64_t>(q) * p.n + n0 + g + 8 * r : 0;
+      const int64_t row =
+          w_ok[r] ? static_cast<int64_t>(q) * p.n + weight_row<kEpi>(p, blockIdx.x, g + 8 * r) : 0;
       w_row[q][r] = reinterpret_cast<const uint4*>(p.w) + row * k8 + 2 * t;
     }
   }
@@ -93,7 +122,8 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
 #pragma unroll
   for (int q = 0; q < kA; ++q) {
 #pragma unroll
-    for (int b = 0; b < kTiles; ++b) acc[q][b][0] = acc[q][b][1] = acc[q][b][2] = acc[q][b][3] = 0.0f;
+    for (int b = 0; b < kTiles; ++b)
+      acc[q][b][0] = acc[q][b][1] = acc[q][b][2] = acc[q][b][3] = 0.0f;
   }
   const uint4 zero = make_uint4(0, 0, 0, 0);
   for (int c = c_begin; c < c_end; c += kUnroll) {
@@ -125,11 +155,12 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
         for (int q = 0; q < kA; ++q) {
           const auto& w0 = wv[u][q][0];
           const auto& w1 = wv[u][q][1];
-          const uint32_t af[4] = {word(w0[0], w0[1], 2 * s), word(w1[0], w1[1], 2 * s), word(w0[0], w0[1], 2 * s + 1),
-                                  word(w1[0], w1[1], 2 * s + 1)};
+          const uint32_t af[4] = {word(w0[0], w0[1], 2 * s), word(w1[0], w1[1], 2 * s),
+                                  word(w0[0], w0[1], 2 * s + 1), word(w1[0], w1[1], 2 * s + 1)};
 #pragma unroll
           for (int b = 0; b < kTiles; ++b) {
-            const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s), word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
+            const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s),
+                                    word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
             mma_bf16_16816(acc[q][b], af, bf);
           }
         }
@@ -149,37 +180,75 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
     }
   }
   __syncthreads();
-  // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
-  for (int i = threadIdx.x; i < kRows * p.m; i += kThreads) {
-    const int r = i % kRows, m = i / kRows;
-    const int n = n0 + r;
-    if (n >= p.n) continue;
-    float v[kA];
+  if constexpr (kEpi == MmaEpi::kRopeStore) {
+    // Thread i: pair i % 8 of batch row i / 8; as rope_qkv_store over the bf16 qkv row
+    // the unfused projection would store.
+    const int pair0 = blockIdx.x * 8;
+    const int head = pair0 / p.half, i0 = pair0 % p.half, d = 2 * p.half;
+    for (int i = threadIdx.x; i < 8 * p.m; i += kThreads) {
+      const int pr = i % 8, m = i / 8, ii = i0 + pr;
+      float a = 0.0f, b = 0.0f;
 #pragma unroll
-    for (int q = 0; q < kA; ++q) {
-      v[q] = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) v[q] += red[w][q][r][m];
+      for (int w = 0; w < kWarps; ++w) {
+        a += red[w][0][pr][m];
+        b += red[w][0][pr + 8][m];
+      }
+      const int64_t r0 = static_cast<int64_t>(head) * d + ii;
+      if (p.bias != nullptr) {
+        a += __bfloat162float(p.bias[r0]);
+        b += __bfloat162float(p.bias[r0 + p.half]);
+      }
+      a = __bfloat162float(__float2bfloat16_rn(a));
+      b = __bfloat162float(__float2bfloat16_rn(b));
+      if (head < p.hq + p.hk) {
+        const float* cs = p.cos_sin + static_cast<int64_t>(p.positions[m]) * d;
+        const float c = cs[ii], sn = cs[p.half + ii];
+        bf16* dst = head < p.hq
+                        ? p.q_out + (static_cast<int64_t>(m) * p.hq + head) * d
+                        : p.k_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq) * d;
+        dst[ii] = __float2bfloat16_rn(a * c - b * sn);
+        dst[ii + p.half] = __float2bfloat16_rn(b * c + a * sn);
+      } else {
+        bf16* dst = p.v_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq - p.hk) * d;
+        dst[ii] = __float2bfloat16_rn(a);
+        dst[ii + p.half] = __float2bfloat16_rn(b);
+      }
     }
-    Out* out = static_cast<Out*>(p.out) + static_cast<int64_t>(m) * p.n + n;
-    if constexpr (kEpi == MmaEpi::kAccumulate) {
-      *out = from_f32<Out>(v[0] + to_f32(*out));
-    } else if constexpr (kEpi == MmaEpi::kSiluMul) {
-      const float gt = __bfloat162float(__float2bfloat16_rn(v[0]));
-      const float up = __bfloat162float(__float2bfloat16_rn(v[kA - 1]));
-      *out = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
-    } else {
-      if (p.bias != nullptr) v[0] += __bfloat162float(p.bias[n]);
-      *out = from_f32<Out>(v[0]);
+  } else {
+    // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
+    for (int i = threadIdx.x; i < kRows * p.m; i += kThreads) {
+      const int r = i % kRows, m = i / kRows;
+      const int n = n0 + r;
+      if (n >= p.n) continue;
+      float v[kA];
+#pragma unroll
+      for (int q = 0; q < kA; ++q) {
+        v[q] = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) v[q] += red[w][q][r][m];
+      }
+      Out* out = static_cast<Out*>(p.out) + static_cast<int64_t>(m) * p.n + n;
+      if constexpr (kEpi == MmaEpi::kAccumulate) {
+        *out = from_f32<Out>(v[0] + to_f32(*out));
+      } else if constexpr (kEpi == MmaEpi::kSiluMul) {
+        const float gt = __bfloat162float(__float2bfloat16_rn(v[0]));
+        const float up = __bfloat162float(__float2bfloat16_rn(v[kA - 1]));
+        *out = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
+      } else {
+        if (p.bias != nullptr) v[0] += __bfloat162float(p.bias[n]);
+        *out = from_f32<Out>(v[0]);
+      }
     }
   }
 }
 
 template <int kTiles, typename Out, MmaEpi kEpi>
 Status launch(const MmaArgs& p, cudaStream_t stream) {
-  const int grid = (p.n + kRows - 1) / kRows;
-  return cuda_status(launch_pdl(gemv_mma_kernel<kTiles, Out, kEpi>, dim3(grid), dim3(kThreads), 0, stream, p),
-                     "gemv_mma");
+  const int grid =
+      (p.n + kRows - 1) / kRows;  // kRopeStore: N = (Hq + 2 Hk) D rows = 8 pairs per CTA
+  return cuda_status(
+      launch_pdl(gemv_mma_kernel<kTiles, Out, kEpi>, dim3(grid), dim3(kThreads), 0, stream, p),
+      "gemv_mma");
 }
 
 template <typename Out, MmaEpi kEpi>
@@ -196,35 +265,44 @@ std::atomic<int64_t> g_min_rows{kGemvMmaMinRows};
 
 }  // namespace
 
-bool gemv_mma_enabled() { return mma_switch().get(); }
-void set_gemv_mma_enabled(bool on) { mma_switch().set(on); }
-int64_t gemv_mma_min_rows() { return g_min_rows.load(std::memory_order_relaxed); }
+bool gemv_mma_enabled() {
+  return mma_switch().get();
+}
+void set_gemv_mma_enabled(bool on) {
+  mma_switch().set(on);
+}
+int64_t gemv_mma_min_rows() {
+  return g_min_rows.load(std::memory_order_relaxed);
+}
 void set_gemv_mma_min_rows(int64_t rows) {
   g_min_rows.store(std::clamp<int64_t>(rows, 1, kGemvMmaMaxRows), std::memory_order_relaxed);
 }
 
-bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, bool accumulate,
-                      bool silu_mul) {
+bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
+                      bool accumulate, bool silu_mul) {
   if (!gemv_mma_enabled()) return false;
   if (a.ndim() != 2 || w.ndim() != 2 || out.ndim() != 2) return false;
   const int64_t m = a.size(0), k = a.size(1);
   const int64_t n = silu_mul ? w.size(0) / 2 : w.size(0);
-  if (m < gemv_mma_min_rows() || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m || out.size(1) != n) {
+  if (m < gemv_mma_min_rows() || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m ||
+      out.size(1) != n) {
     return false;
   }
-  if (a.dtype() != DType::kBF16 || w.dtype() != DType::kBF16 || k % kChunk != 0 || !aligned16(a.data()) ||
-      !aligned16(w.data()) || w.size(0) > 0x7fffffff - 2 * kRows || k > 0x7fffffff) {
+  if (a.dtype() != DType::kBF16 || w.dtype() != DType::kBF16 || k % kChunk != 0 ||
+      !aligned16(a.data()) || !aligned16(w.data()) || w.size(0) > 0x7fffffff - 2 * kRows ||
+      k > 0x7fffffff) {
     return false;
   }
   if (w.numel() < kGemvMinWeights) return false;  // small weights: the launch dominates either way
-  if (silu_mul) return !accumulate && w.size(0) % 2 == 0 && out.dtype() == DType::kBF16 && bias == nullptr;
+  if (silu_mul)
+    return !accumulate && w.size(0) % 2 == 0 && out.dtype() == DType::kBF16 && bias == nullptr;
   if (accumulate) return out.dtype() == DType::kBF16 && bias == nullptr;
   if (out.dtype() != DType::kBF16 && out.dtype() != DType::kF32) return false;
   return bias == nullptr || bias->dtype() == DType::kBF16;
 }
 
-Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream,
-                bool accumulate, bool silu_mul) {
+Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
+                void* stream, bool accumulate, bool silu_mul) {
   MmaArgs p{};
   p.out = out.data();
   p.a = a.data_as<const bf16>();
@@ -238,6 +316,47 @@ Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tenso
   if (accumulate) return launch_tiles<bf16, MmaEpi::kAccumulate>(p, st);
   if (out.dtype() == DType::kF32) return launch_tiles<float, MmaEpi::kStore>(p, st);
   return launch_tiles<bf16, MmaEpi::kStore>(p, st);
+}
+
+bool gemv_mma_rope_applies(const Tensor& a, const Tensor& w, const Tensor* bias,
+                           const GemvRope& r) {
+  if (r.q_out == nullptr || r.positions == nullptr || r.cos_sin == nullptr ||
+      r.k_cache == nullptr || r.v_cache == nullptr || r.slots == nullptr) {
+    return false;
+  }
+  const Tensor& q = *r.q_out;
+  if (q.ndim() != 3 || r.k_cache->ndim() != 3 || r.cos_sin->ndim() != 2) return false;
+  const int64_t d = q.size(2), hq = q.size(1), hk = r.k_cache->size(1);
+  if (q.dtype() != DType::kBF16 || r.k_cache->dtype() != DType::kBF16 ||
+      r.v_cache->dtype() != DType::kBF16 || r.cos_sin->dtype() != DType::kF32 ||
+      r.cos_sin->size(1) != d || r.k_cache->size(2) != d || q.size(0) != a.size(0) ||
+      (d / 2) % 8 != 0 || d % 2 != 0 || w.ndim() != 2 || w.size(0) != (hq + 2 * hk) * d) {
+    return false;
+  }
+  // The GEMM conditions, on an out of [M, (Hq + 2 Hk) D] (the view is never written).
+  const Tensor out(nullptr, DType::kBF16, {a.size(0), w.size(0)});
+  return gemv_mma_applies(out, a, w, bias, false);
+}
+
+Status gemv_mma_rope(const Tensor& a, const Tensor& w, const Tensor* bias, const GemvRope& r,
+                     void* stream) {
+  MmaArgs p{};
+  p.a = a.data_as<const bf16>();
+  p.w = w.data_as<const bf16>();
+  p.bias = bias != nullptr ? bias->data_as<const bf16>() : nullptr;
+  p.m = static_cast<int>(a.size(0));
+  p.n = static_cast<int>(w.size(0));
+  p.k = static_cast<int>(a.size(1));
+  p.q_out = r.q_out->data_as<bf16>();
+  p.k_cache = r.k_cache->data_as<bf16>();
+  p.v_cache = r.v_cache->data_as<bf16>();
+  p.positions = r.positions->data_as<const int32_t>();
+  p.slots = r.slots->data_as<const int32_t>();
+  p.cos_sin = r.cos_sin->data_as<const float>();
+  p.hq = static_cast<int>(r.q_out->size(1));
+  p.hk = static_cast<int>(r.k_cache->size(1));
+  p.half = static_cast<int>(r.q_out->size(2) / 2);
+  return launch_tiles<bf16, MmaEpi::kRopeStore>(p, static_cast<cudaStream_t>(stream));
 }
 
 }  // namespace radix::cuda

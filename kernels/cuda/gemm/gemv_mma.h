@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "kernels/cuda/gemm/gemv.h"  // GemvRope, kGemvMinWeights
 
 namespace radix::cuda {
 
@@ -35,5 +36,11 @@ bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const
                       bool silu_mul = false);
 Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, void* stream,
                 bool accumulate, bool silu_mul = false);
+
+// The attention prologue's GEMM (after its RMSNorm): the qkv projection of a (normalized,
+// bf16) with the RoPE + KV-store epilogue of gemv.h's GemvRope — NeoX pairs, full rotary
+// dim, D / 2 a multiple of 8 — instead of a qkv buffer and rope_qkv_store.
+bool gemv_mma_rope_applies(const Tensor& a, const Tensor& w, const Tensor* bias, const GemvRope& rope);
+Status gemv_mma_rope(const Tensor& a, const Tensor& w, const Tensor* bias, const GemvRope& rope, void* stream);
 
 }  // namespace radix::cuda

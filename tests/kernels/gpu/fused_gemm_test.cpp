@@ -193,8 +193,8 @@ TEST_F(FusedGemmGpu, RmsNormGemmSiluPairsGateAndUpRows) {
 }
 
 TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulatesAndGates) {
-  // gemm_add and rms_norm_gemm_silu at M 5..16 through the tensor-core kernel
-  // (RADIX_GEMV_MMA=1).
+  // gemm_add, rms_norm_gemm_silu and rms_norm_gemm_rope_store at M 5..16 through the
+  // tensor-core kernel (RADIX_GEMV_MMA=1).
   const bool was = cuda::gemv_mma_enabled();
   cuda::set_gemv_mma_enabled(true);
   for (int64_t m : {5, 8, 16}) check_gemm_add(m, 4096, 4096);  // o_proj
@@ -205,6 +205,11 @@ TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulatesAndGates) {
   // as two A tiles of one CTA).
   for (int64_t m : {5, 9, 16}) check_norm_gemm_silu(m, 14336, 4096);  // Llama-3 gate_up
   check_norm_gemm_silu(6, 1000, 1088);                                 // N % 16 != 0
+  // rms_norm + the qkv GEMM with the RoPE + KV-store epilogue (8 NeoX pairs per CTA).
+  for (int64_t m : {5, 9, 16}) check_rope(m, 32, 8, 128, 4096, false);  // Llama-3
+  check_rope(7, 28, 4, 128, 3584, true);                               // Qwen2: qkv bias
+  check_rope(6, 16, 4, 64, 4096, false);                               // head dim 64: 4 CTAs per head
+  check_rope(8, 32, 8, 128, 4096, false, RopeStyle::kInterleaved);     // GPT-J pairs: unfused
   cuda::set_gemv_mma_enabled(was);
 }
 
