@@ -105,6 +105,30 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   }
   r.total_latency_s = r.prefill_latency_s + decode_total;
   r.overall_throughput = o.batch_size * (o.input_len + o.output_len) / r.total_latency_s;
+
+  // Roofline: a decode step reads every weight once except the embedding table, of which
+  // only the batch's rows (unless tied: then it is the lm_head, read whole); measured
+  // step s (0-based, from warmup_steps on) reads input_len + s + 1 positions of each
+  // sequence.
+  double ctx_sum = 0;
+  for (int s = o.warmup_steps; s < o.warmup_steps + o.output_len - 1; ++s) ctx_sum += o.input_len + s + 1;
+  const double ctx_mean = r.decode_steps > 0 ? ctx_sum / r.decode_steps : 0;
+  const ModelConfig& cfg = runner->config();
+  const double row_bytes = static_cast<double>(cfg.hidden_size) * static_cast<double>(dtype_size(runner->dtype()));
+  r.decode_weight_bytes = static_cast<double>(runner->weight_bytes()) -
+                          (cfg.tie_word_embeddings ? 0.0 : static_cast<double>(cfg.vocab_size) * row_bytes) +
+                          o.batch_size * row_bytes;
+  r.decode_kv_bytes = o.batch_size * ctx_mean * static_cast<double>(runner->kv_bytes_per_token());
+  if (o.read_probe_bytes > 0 && runner->device().is_cuda()) {
+    auto bw = runner->measure_read_bandwidth(o.read_probe_bytes);
+    if (bw.is_ok()) {
+      r.read_bw_gbps = *bw;
+      r.roofline_decode_latency_s = (r.decode_weight_bytes + r.decode_kv_bytes) / (r.read_bw_gbps * 1e9);
+      if (r.median_decode_latency_s > 0) r.decode_roofline_ratio = r.roofline_decode_latency_s / r.median_decode_latency_s;
+    } else {
+      RADIX_LOG_WARN("read-rate probe: {} (no roofline ratio)", bw.status().to_string());
+    }
+  }
   if (!o.result_file.empty()) {
     std::ofstream out(o.result_file, std::ios::app);
     out << "{\"model_path\":\"" << eo.model_path << "\",\"device\":\"" << r.device << "\",\"load_format\":\""
@@ -113,7 +137,11 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
         << ",\"prefill_throughput\":" << r.prefill_throughput
         << ",\"median_decode_latency\":" << r.median_decode_latency_s
         << ",\"median_decode_throughput\":" << r.median_decode_throughput
-        << ",\"decode_graph_steps\":" << r.decode_graph_steps << ",\"total_latency\":" << r.total_latency_s << ",\"overall_throughput\":" << r.overall_throughput << "}\n";
+        << ",\"decode_graph_steps\":" << r.decode_graph_steps << ",\"total_latency\":" << r.total_latency_s
+        << ",\"overall_throughput\":" << r.overall_throughput << ",\"decode_weight_bytes\":" << r.decode_weight_bytes
+        << ",\"decode_kv_bytes\":" << r.decode_kv_bytes << ",\"read_bw_gbps\":" << r.read_bw_gbps
+        << ",\"roofline_decode_latency\":" << r.roofline_decode_latency_s
+        << ",\"decode_roofline_ratio\":" << r.decode_roofline_ratio << "}\n";
   }
   return r;
 }

@@ -17,6 +17,7 @@ struct OneBatchOptions {
   int output_len = 512;
   int warmup_steps = 8;     // decode steps run (and discarded) before measuring
   std::string result_file;  // JSON lines appended when set
+  size_t read_probe_bytes = size_t{2} << 30;  // CUDA: buffer of the read-rate measurement (0: skip)
 };
 
 struct OneBatchResult {
@@ -29,6 +30,16 @@ struct OneBatchResult {
   int decode_steps = 0;        // measured decode steps
   int decode_graph_steps = 0;  // of those, run as CUDA graphs
   std::string device;
+  // The decode roofline: bytes a measured step must read at least — the weights once
+  // (of the embedding table only the batch's rows, unless tied) plus every sequence's K
+  // and V (its mean context over the measured steps) — and, on
+  // CUDA, the streaming-read rate measured after the run (read_bw_gbps; 0 when not
+  // measured), its time at that rate and the median step's share of it.
+  double decode_weight_bytes = 0;
+  double decode_kv_bytes = 0;
+  double read_bw_gbps = 0;
+  double roofline_decode_latency_s = 0;
+  double decode_roofline_ratio = 0;  // roofline / median step
 };
 
 Result<OneBatchResult> run_one_batch(const OneBatchOptions& options);

@@ -19,6 +19,9 @@ void register_bench(CLI::App& app, Runner* run) {
   one->add_option("--output-len", o.output_len)->capture_default_str();
   one->add_option("--warmup-steps", o.warmup_steps)->capture_default_str();
   one->add_option("--result-filename", o.result_file, "Append results as JSON lines");
+  one->add_option("--read-probe-bytes", o.read_probe_bytes,
+                  "CUDA: bytes read to measure the read rate for the roofline line (0: skip)")
+      ->capture_default_str();
   one->add_option("--log-level", log_level)->capture_default_str();
   one->callback([run] {
     *run = [] {
@@ -38,6 +41,13 @@ void register_bench(CLI::App& app, Runner* run) {
                   r->median_decode_throughput);
       if (r->decode_graph_steps > 0) std::printf("Decode steps run as CUDA graphs: %d of %d\n", r->decode_graph_steps, r->decode_steps);
       std::printf("Total.   latency: %.3f s, throughput: %.2f token/s\n", r->total_latency_s, r->overall_throughput);
+      if (r->read_bw_gbps > 0) {
+        std::printf("Roofline. decode step reads %.3f GB (weights %.3f + KV %.3f); at %.0f GB/s (read rate measured "
+                    "now): %.5f s; median step at %.1f%% of it\n",
+                    (r->decode_weight_bytes + r->decode_kv_bytes) / 1e9, r->decode_weight_bytes / 1e9,
+                    r->decode_kv_bytes / 1e9, r->read_bw_gbps, r->roofline_decode_latency_s,
+                    100.0 * r->decode_roofline_ratio);
+      }
       return 0;
     };
   });

@@ -10,6 +10,7 @@
 #include "core/logging.h"
 #ifdef RADIX_HAS_CUDA_KERNELS
 #include "kernels/cuda/backend.h"
+#include "kernels/cuda/cuda_ops.h"  // read_probe
 #endif
 
 namespace radix {
@@ -281,6 +282,39 @@ std::string ModelRunner::describe() const {
   return buf;
 }
 
+
+size_t ModelRunner::weight_bytes() const { return model_->weight_bytes(); }
+DType ModelRunner::dtype() const { return model_->kv_layout().dtype; }
+
+size_t ModelRunner::kv_bytes_per_token() const {
+  const KvLayout kv = model_->kv_layout();
+  return static_cast<size_t>(kv.num_layers) * 2 * kv.num_kv_heads * kv.head_dim * dtype_size(kv_dtype_);
+}
+
+Result<double> ModelRunner::measure_read_bandwidth(size_t bytes) {
+#ifdef RADIX_HAS_CUDA_KERNELS
+  if (ctx_.device.is_cuda()) {
+    CudaState& c = *cuda_;
+    RADIX_RETURN_IF_ERROR(c.stream.synchronize());
+    RADIX_ASSIGN_OR_RETURN(OwnedTensor big, OwnedTensor::empty({static_cast<int64_t>(bytes / 2)}, DType::kBF16, ctx_.device));
+    RADIX_ASSIGN_OR_RETURN(OwnedTensor scratch, OwnedTensor::empty({4096}, DType::kI32, ctx_.device));
+    RADIX_RETURN_IF_ERROR(cuda::read_probe(ctx_, big.view(), scratch.view()));  // first touch
+    RADIX_RETURN_IF_ERROR(c.stream.synchronize());
+    double best = 0;
+    for (int pass = 0; pass < 3; ++pass) {  // passes of 4 reads, timed on the host around syncs
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < 4; ++i) RADIX_RETURN_IF_ERROR(cuda::read_probe(ctx_, big.view(), scratch.view()));
+      RADIX_RETURN_IF_ERROR(c.stream.synchronize());
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, 4.0 * static_cast<double>(big.view().nbytes()) / s / 1e9);
+    }
+    return best;
+  }
+#else
+  (void)bytes;
+#endif
+  return unimplemented("measure_read_bandwidth: CUDA devices only");
+}
 
 std::string ModelRunner::describe_graphs() const {
 #ifdef RADIX_HAS_CUDA_KERNELS

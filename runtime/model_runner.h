@@ -85,10 +85,9 @@ class ModelRunner {
   Status forward(const StepInput& step, StepOutput* out);
   // Overlap scheduling (the engine's enable_overlap_schedule): launch starts a step whose
   // prev_token_src rows take their input ids from the previous launched step's sampled
-  // tokens (written into step.input_ids), and wait gives its results; steps are waited
-  // for in launch order, one at a time. For now launch runs the whole step (the engine
-  // side of the overlap is in place; the runner does not yet return before the GPU is
-  // done — docs/runtime.md).
+  // tokens, and wait gives its results; steps are waited for in launch order, one at a
+  // time. On CUDA launch returns once the step is queued (the pending ids are taken on
+  // the device); on the CPU it runs the whole step (docs/runtime.md).
   Status launch(StepInput& step, StepOutput* out);
   Status wait(const StepInput& step, StepOutput* out);
 
@@ -98,6 +97,13 @@ class ModelRunner {
   Device device() const { return ctx_.device; }
   bool samples_on_device() const { return ctx_.device.is_cuda(); }
   std::string describe() const;  // one line for the startup log
+  size_t weight_bytes() const;        // all of the model's weights
+  DType dtype() const;                // of the weights and activations
+  size_t kv_bytes_per_token() const;  // K and V of one position over all layers
+  // The streaming-read rate of the device in GB/s (cuda::read_probe over `bytes`, best
+  // of a few passes after a warm-up), for roofline ratios measured in the same run.
+  // CUDA only: Unimplemented on the CPU.
+  Result<double> measure_read_bandwidth(size_t bytes);
   std::string describe_graphs() const;  // CUDA graphs: buckets, capture time, memory
 
  private:

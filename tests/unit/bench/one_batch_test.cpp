@@ -1,6 +1,7 @@
 // bench one-batch on the CPU backend with the bundled model: it runs, reports
 // consistent numbers and refuses impossible sizes.
 #include "bench/one_batch.h"
+#include "models/config.h"
 
 #include <gtest/gtest.h>
 
@@ -27,6 +28,27 @@ TEST(OneBatch, ReportsPrefillAndDecodeNumbersThatAddUp) {
   EXPECT_GT(r->median_decode_latency_s, 0);
   EXPECT_NEAR(r->median_decode_throughput, 2 / r->median_decode_latency_s, 1e-6 * r->median_decode_throughput);
   EXPECT_GE(r->total_latency_s, r->prefill_latency_s + 2 * r->median_decode_latency_s * 0.5);
+}
+
+TEST(OneBatch, CountsTheBytesADecodeStepReads) {
+  // Weights once, plus K and V of every position each sequence has at the measured steps
+  // (input 8, warm-up 1, output 4: steps 1..3 read 10, 11, 12 positions; mean 11). The
+  // read rate is measured on CUDA only.
+  auto r = run_one_batch(small());
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  auto cfg = load_model_config(std::string(RADIX_SOURCE_DIR) + "/models/default");
+  ASSERT_TRUE(cfg.is_ok()) << cfg.status().to_string();
+  const double per_token = 1.0 * cfg->num_hidden_layers * 2 * cfg->num_key_value_heads * cfg->head_dim * 4;  // f32 on CPU
+  EXPECT_DOUBLE_EQ(r->decode_kv_bytes, 2 * 11 * per_token);
+  // Tied embeddings: the table is the lm_head, read whole, plus the 2 rows gathered; then
+  // the layers' matrices and norms and the final norm.
+  ASSERT_TRUE(cfg->tie_word_embeddings);
+  const double h = cfg->hidden_size, inter = cfg->intermediate_size, d = cfg->head_dim;
+  const double layer = h * (cfg->num_attention_heads + 2 * cfg->num_key_value_heads) * d +
+                       cfg->num_attention_heads * d * h + 3 * h * inter + 2 * h;
+  EXPECT_DOUBLE_EQ(r->decode_weight_bytes, 4 * (cfg->vocab_size * h + 2 * h + cfg->num_hidden_layers * layer + h));
+  EXPECT_EQ(r->read_bw_gbps, 0);
+  EXPECT_EQ(r->decode_roofline_ratio, 0);
 }
 
 TEST(OneBatch, RejectsNonPositiveSizesAndTooSmallPools) {
