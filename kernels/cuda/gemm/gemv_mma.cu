@@ -2,8 +2,9 @@
 // tile) x the whole of K, split over 8 warps by K; each warp streams its 16 rows with
 // 16-byte L1-bypassing loads, several 64-column chunks in flight, and multiplies them
 // with the M (<= 16) batch rows as B tiles of 8 columns. The partial 16 x M products
-// of the 8 warps are summed in shared memory and one pass writes the epilogue (bias,
-// bf16/f32 store, or accumulate into out).
+// of the 8 warps are summed in shared memory and one pass writes the epilogue: bias and
+// bf16/f32 store, accumulate into out, SiLU-and-mul of gate/up rows, or RoPE + KV store
+// of qkv rows.
 //
 // Fragment layout without shuffles: a lane (g, t) = (lane / 4, lane % 4) loads 32
 // contiguous bytes of weight rows g and g + 8 at columns [64 c + 16 t, + 16) of chunk
