@@ -9,7 +9,8 @@
 # is taken apart from the default server's step trace (tools/bench/step_trace_summary.py).
 #   SERVE_PROMPTS (default 1000), ONLINE_PROMPTS (200), GSP_GROUPS (64), SHAREGPT=0 (the
 #   shared-prefix runs only), GSP=0 (no shared-prefix runs), SERVER_ARGS (extra flags for
-#   every server)
+#   every server), BENCH_ARGS (extra flags for every `radix bench serving`, e.g.
+#   "--sharegpt-context-len 1024")
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"
@@ -46,8 +47,9 @@ bench() {  # label, flags...
   local label=$1
   shift
   echo "== $label: radix bench serving $*"
+  # shellcheck disable=SC2086
   radix bench serving --backend radix --port $port --tokenizer "$tok" --disable-progress \
-    --output-file "$out/serving.jsonl" "$@" 2>&1 | grep -vE "^\[bench serving\]"
+    --output-file "$out/serving.jsonl" "$@" ${BENCH_ARGS:-} 2>&1 | grep -vE "^\[bench serving\]"
 }
 
 start_server default --step-trace "$out/steps-default.jsonl" || exit 1
