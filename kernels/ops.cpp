@@ -147,6 +147,21 @@ Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& norm
   RADIX_DISPATCH(rms_norm_gemm, out, normed, x, norm_weight, eps, w, bias, weight_offset);
 }
 
+Status rms_norm_mlp(const OpContext& ctx, const Tensor& residual, const Tensor& act, const Tensor& normed,
+                    const Tensor& gate_up, const Tensor& norm_weight, float eps, const Tensor& w_gate_up,
+                    const Tensor& w_down, float weight_offset) {
+  // The shapes of the two ops it stands for.
+  RADIX_RETURN_IF_ERROR(check_tensors("rms_norm_mlp", ctx, {&residual, &act, &normed, &gate_up, &norm_weight}));
+  RADIX_RETURN_IF_ERROR(check_same_shape("rms_norm_mlp", normed, residual));
+  if (norm_weight.numel() != residual.size(-1)) return fail("rms_norm_mlp", "norm weight " + norm_weight.to_string());
+  RADIX_RETURN_IF_ERROR(gemm_shape("rms_norm_mlp", ctx, gate_up, residual, w_gate_up, nullptr));
+  if (act.ndim() != 2 || act.size(0) != residual.size(0) || act.size(1) * 2 != w_gate_up.size(0)) {
+    return fail("rms_norm_mlp", "act " + act.to_string() + " for w_gate_up " + w_gate_up.to_string());
+  }
+  RADIX_RETURN_IF_ERROR(gemm_shape("rms_norm_mlp", ctx, residual, act, w_down, nullptr));
+  RADIX_DISPATCH(rms_norm_mlp, residual, act, normed, gate_up, norm_weight, eps, w_gate_up, w_down, weight_offset);
+}
+
 Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed,
                           const Tensor& gate_up, const Tensor& x, const Tensor& norm_weight, float eps,
                           const Tensor& w, float weight_offset) {

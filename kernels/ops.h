@@ -105,6 +105,14 @@ Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& norm
 Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed,
                           const Tensor& gate_up, const Tensor& x, const Tensor& norm_weight, float eps,
                           const Tensor& w, float weight_offset = 0.0f);
+// The MLP of a layer on the residual stream: residual += rms_norm_gemm_silu(residual,
+// norm_weight, w_gate_up) @ w_down^T  =  rms_norm_gemm_silu(act, normed, gate_up,
+// residual, ...); gemm_add(residual, act, w_down). act [M, I], normed [M, K] and
+// gate_up [M, 2I] are scratch (act holds silu(g) * u afterwards). On CUDA one launch
+// at decode when RADIX_FUSED_MLP=1 (kernels/cuda/gemm/gemv.h, fused_mlp).
+Status rms_norm_mlp(const OpContext& ctx, const Tensor& residual, const Tensor& act, const Tensor& normed,
+                    const Tensor& gate_up, const Tensor& norm_weight, float eps, const Tensor& w_gate_up,
+                    const Tensor& w_down, float weight_offset = 0.0f);
 // The attention prologue of a layer, fused: qkv = rms_norm_gemm(x, w, bias), then
 // rope_qkv_store(q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots).
 // normed [M, K] and qkv [M, (Hq + 2 Hk) D] are scratch.

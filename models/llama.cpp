@@ -116,9 +116,10 @@ class LlamaModel final : public CausalLM {
         RADIX_RETURN_IF_ERROR(ops::attention(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn));
       }
       RADIX_RETURN_IF_ERROR(ops::gemm_add(ctx, residual, attn_out, l.o_proj));
-      RADIX_RETURN_IF_ERROR(ops::rms_norm_gemm_silu(ctx, mlp_act, hidden, gate_up, residual,
-                                                    l.post_attention_layernorm, eps, l.gate_up_proj));
-      RADIX_RETURN_IF_ERROR(ops::gemm_add(ctx, residual, mlp_act, l.down_proj));
+      // Norm, gate_up, SiLU-and-mul, down and the residual add (one launch at decode
+      // with RADIX_FUSED_MLP=1).
+      RADIX_RETURN_IF_ERROR(ops::rms_norm_mlp(ctx, residual, mlp_act, hidden, gate_up, l.post_attention_layernorm, eps,
+                                              l.gate_up_proj, l.down_proj));
     }
     // "final_norm": only the requested rows are normalized and go through lm_head.
     const int64_t n = batch.logits_rows.numel();

@@ -123,6 +123,13 @@ Status rms_norm_gemm_silu(const Tensor& out, const Tensor& normed, const Tensor&
   return silu_and_mul(out, gate_up);
 }
 
+Status rms_norm_mlp(const Tensor& residual, const Tensor& act, const Tensor& normed, const Tensor& gate_up,
+                    const Tensor& norm_weight, float eps, const Tensor& w_gate_up, const Tensor& w_down,
+                    float weight_offset) {
+  RADIX_RETURN_IF_ERROR(rms_norm_gemm_silu(act, normed, gate_up, residual, norm_weight, eps, w_gate_up, weight_offset));
+  return gemm_add(residual, act, w_down);
+}
+
 Status rms_norm_gemm_rope_store(const Tensor& q_out, const Tensor& normed, const Tensor& qkv, const Tensor& x,
                                 const Tensor& norm_weight, float eps, const Tensor& w, const Tensor* bias,
                                 const Tensor& positions, const Tensor& cos_sin, RopeStyle style, const Tensor& k_cache,

@@ -25,6 +25,9 @@ Status rms_norm_gemm(const OpContext& ctx, const Tensor& out, const Tensor& norm
 Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor& normed, const Tensor& gate_up,
                           const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
                           float weight_offset);
+Status rms_norm_mlp(const OpContext& ctx, const Tensor& residual, const Tensor& act, const Tensor& normed,
+                    const Tensor& gate_up, const Tensor& norm_weight, float eps, const Tensor& w_gate_up,
+                    const Tensor& w_down, float weight_offset);
 Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const Tensor& normed, const Tensor& qkv,
                                 const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& w,
                                 const Tensor* bias, const Tensor& positions, const Tensor& cos_sin, RopeStyle style,

@@ -426,6 +426,189 @@ __global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, c
   }
 }
 
+// ---- The MLP of a decode layer in one launch (RADIX_FUSED_MLP=1, M <= 4) ----
+// residual += down(silu(gate) * up) of rms_norm(residual): gemv_bulk_kernel's producer /
+// consumer pipeline over two phases. The producer warp streams phase 1's gate/up rows
+// and then, without stopping, phase 2's down rows into the same ring of stages; the
+// consumers compute phase 1 (writing act = silu(g) * u, as the fused GEMV does), meet
+// every other CTA's consumers at a grid barrier (act is complete), and compute phase 2
+// from act with the residual accumulate. The kernel boundary between the two GEMVs —
+// drain, launch, ramp-up: the ~4-8 us per small kernel of docs/perf.md — becomes a
+// barrier during which the ring already holds phase 2's first weights.
+// Co-residency: one CTA per SM (the ring takes most of its shared memory) and no early
+// launch_dependents (a PDL successor could otherwise take an SM a CTA of this grid still
+// needs while that successor waits on this grid).
+__device__ unsigned int g_mlp_barrier[2];  // arrivals, generation
+
+__device__ __forceinline__ void consumer_sync() {
+  asm volatile("bar.sync 1, %0;" ::"n"(kBulkConsumerWarps * 32) : "memory");
+}
+
+// Every consumer thread of every CTA calls it; returns once all have.
+__device__ void grid_barrier_consumers() {
+  consumer_sync();
+  if (threadIdx.x == 0) {
+    volatile unsigned int* gen = &g_mlp_barrier[1];
+    const unsigned int mine = *gen;
+    __threadfence();  // this CTA's act writes, and the generation read, before the arrival
+    if (atomicAdd(&g_mlp_barrier[0], 1u) == gridDim.x - 1) {
+      atomicExch(&g_mlp_barrier[0], 0u);
+      __threadfence();
+      atomicAdd(&g_mlp_barrier[1], 1u);
+    } else {
+      while (*gen == mine) __nanosleep(64);
+    }
+    __threadfence();
+  }
+  consumer_sync();
+}
+
+template <int M>
+__global__ void __launch_bounds__(kBulkThreads) mlp_bulk_kernel(const Args p1, const Args p2, const int stages) {
+  // Phase 1: p1 = silu-mul GEMV (units: gate/up row pairs, a = residual normalized);
+  // phase 2: p2 = accumulate GEMV (units: down rows, a = act from phase 1).
+  constexpr int kChunk8a = kBulkStageBytes / (kBulkConsumerWarps * 2 * 16);  // phase 1: 2 rows per unit
+  constexpr int kChunk8b = kBulkStageBytes / (kBulkConsumerWarps * 16);      // phase 2: 1 row per unit
+  constexpr int kStageVecs = kBulkStageBytes / 16;
+  __shared__ __align__(8) uint64_t full[kBulkMaxStages];
+  __shared__ __align__(8) uint64_t empty[kBulkMaxStages];
+  extern __shared__ __align__(128) uint4 smem[];
+  const int k8a = p1.k / 8, k8b = p2.k / 8;
+  uint4* staged = smem;                   // the M normalized rows of the residual
+  uint4* stage_base = smem + M * k8a;     // stages x kStageVecs
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int a0 = static_cast<int>(static_cast<int64_t>(p1.n) * blockIdx.x / gridDim.x);
+  const int a1 = static_cast<int>(static_cast<int64_t>(p1.n) * (blockIdx.x + 1) / gridDim.x);
+  const int b0 = static_cast<int>(static_cast<int64_t>(p2.n) * blockIdx.x / gridDim.x);
+  const int b1 = static_cast<int>(static_cast<int64_t>(p2.n) * (blockIdx.x + 1) / gridDim.x);
+  const int chunks_a = (k8a + kChunk8a - 1) / kChunk8a, chunks_b = (k8b + kChunk8b - 1) / kChunk8b;
+  const int loads_a = (a1 - a0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks_a;
+  const int loads_b = (b1 - b0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks_b;
+  const bool producer = warp == kBulkConsumerWarps;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < stages; ++s) {
+      mbar_init(&full[s], 1);
+      mbar_init(&empty[s], kBulkConsumerWarps);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+
+  // Load i < loads_a: phase 1's group i / chunks_a, column chunk i % chunks_a, lane l
+  // copies row l % 2 (gate, up) of unit l / 2; later loads: phase 2's, one row per unit.
+  uint64_t policy = 0;
+  auto issue = [&](int i) {
+    const bool first = i < loads_a;
+    const int j = first ? i : i - loads_a;
+    const int chunks = first ? chunks_a : chunks_b, chunk8 = first ? kChunk8a : kChunk8b;
+    const int k8 = first ? k8a : k8b, r = first ? 2 : 1;
+    const int s = i % stages, g = j / chunks, c = j - g * chunks;
+    const int u = (first ? a0 : b0) + g * kBulkConsumerWarps;
+    const int units = min(kBulkConsumerWarps, (first ? a1 : b1) - u);
+    const int len8 = min(chunk8, k8 - c * chunk8);
+    const uint32_t bytes = static_cast<uint32_t>(len8) * 16;
+    if (lane == 0) mbar_expect_tx(&full[s], bytes * units * r);
+    __syncwarp();
+    if (lane < units * r) {
+      const int w = lane / r, q = lane % r;
+      const uint4* src = first ? weight_row<Epi::kSiluMul>(p1, reinterpret_cast<const uint4*>(p1.w), u + w, q, k8)
+                               : weight_row<Epi::kAccumulate>(p2, reinterpret_cast<const uint4*>(p2.w), u + w, 0, k8);
+      bulk_load(stage_base + s * kStageVecs + (w * r + q) * chunk8, src + c * chunk8, bytes, &full[s], policy);
+    }
+  };
+  int next = 0;
+  const int loads = loads_a + loads_b;
+  if (producer) {
+    policy = evict_first_policy();
+    for (const int prologue = min(stages, loads); next < prologue; ++next) issue(next);
+  }
+  pdl_wait();
+  stage_normalized<M, kBulkThreads>(staged, p1, k8a);
+  if (producer) {
+    for (; next < loads; ++next) {
+      const int s = next % stages;
+      mbar_wait(&empty[s], (next / stages - 1) & 1);
+      issue(next);
+    }
+    return;
+  }
+
+  // Phase 1: act = silu(gate) * up of the normalized rows.
+  float acc[2][M] = {};
+  for (int i = 0; i < loads_a; ++i) {
+    const int s = i % stages, g = i / chunks_a, c = i - g * chunks_a;
+    const int unit = a0 + g * kBulkConsumerWarps + warp;
+    const int len8 = min(kChunk8a, k8a - c * kChunk8a);
+    mbar_wait(&full[s], (i / stages) & 1);
+    if (unit < a1) {
+      const uint4* ws = stage_base + s * kStageVecs + warp * 2 * kChunk8a;
+      const uint4* av = staged + c * kChunk8a;
+#pragma unroll 4
+      for (int j = lane; j < len8; j += 32) {
+        const uint4 wg = ws[j], wu = ws[kChunk8a + j];
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+          const uint4 x = av[m * k8a + j];
+          acc[0][m] += dot8(wg, x);
+          acc[1][m] += dot8(wu, x);
+        }
+      }
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(&empty[s]);
+    if (c == chunks_a - 1) {
+      if (unit < a1) {
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+          acc[0][m] = warp_sum(acc[0][m]);
+          acc[1][m] = warp_sum(acc[1][m]);
+          if (lane == 0) store_row<M, bf16, Epi::kSiluMul, 2>(p1, unit, m, acc);
+        }
+      }
+#pragma unroll
+      for (int m = 0; m < M; ++m) acc[0][m] = acc[1][m] = 0.0f;
+    }
+  }
+
+  grid_barrier_consumers();  // act complete; the ring meanwhile fills with down rows
+  pdl_launch_dependents();   // every CTA of this grid is resident by now
+
+  // Phase 2: residual += act @ down^T (act written by other CTAs: read through L2).
+  const uint4* act = reinterpret_cast<const uint4*>(p2.a);
+  float acc2[1][M] = {};
+  for (int i = 0; i < loads_b; ++i) {
+    const int li = loads_a + i;
+    const int s = li % stages, g = i / chunks_b, c = i - g * chunks_b;
+    const int unit = b0 + g * kBulkConsumerWarps + warp;
+    const int len8 = min(kChunk8b, k8b - c * kChunk8b);
+    mbar_wait(&full[s], (li / stages) & 1);
+    if (unit < b1) {
+      const uint4* ws = stage_base + s * kStageVecs + warp * kChunk8b;
+      const uint4* av = act + c * kChunk8b;
+#pragma unroll 4
+      for (int j = lane; j < len8; j += 32) {
+        const uint4 wd = ws[j];
+#pragma unroll
+        for (int m = 0; m < M; ++m) acc2[0][m] += dot8(wd, __ldcg(av + m * k8b + j));
+      }
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(&empty[s]);
+    if (c == chunks_b - 1) {
+      if (unit < b1) {
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+          acc2[0][m] = warp_sum(acc2[0][m]);
+          if (lane == 0) store_row<M, bf16, Epi::kAccumulate, 1>(p2, unit, m, acc2);
+        }
+      }
+#pragma unroll
+      for (int m = 0; m < M; ++m) acc2[0][m] = 0.0f;
+    }
+  }
+}
+
 int num_sms() {
   static const int sms = [] {
     int dev = 0, n = 0;
@@ -501,14 +684,74 @@ Status launch_epi(int m, const Args& p, DType out_dtype, const GemvFusion& f, cu
 }  // namespace
 
 namespace {
+template <int M>
+Status launch_mlp(const Args& p1, const Args& p2, cudaStream_t stream) {
+  auto kernel = mlp_bulk_kernel<M>;
+  static const cudaError_t attr = cudaFuncSetAttribute(
+      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxStagedBytes + kBulkMaxStages * kBulkStageBytes);
+  if (attr != cudaSuccess) return cuda_status(attr, "fused mlp: shared memory attribute");
+  const size_t staged = static_cast<size_t>(M) * static_cast<size_t>(p1.k) * sizeof(bf16);
+  const int stages = kBulkMaxStages - 1;
+  // One CTA per SM: every CTA is resident at once (the grid barrier needs it).
+  return cuda_status(launch_pdl(kernel, dim3(num_sms()), dim3(kBulkThreads),
+                                staged + static_cast<size_t>(stages) * kBulkStageBytes, stream, p1, p2, stages),
+                     "fused mlp");
+}
+
 EnvSwitch& bulk_switch() {
   static EnvSwitch s("RADIX_GEMV", "bulk");
+  return s;
+}
+EnvSwitch& mlp_switch() {
+  static EnvSwitch s("RADIX_FUSED_MLP", "1");
   return s;
 }
 }  // namespace
 
 bool gemv_bulk_enabled() { return bulk_switch().get(); }
 void set_gemv_bulk_enabled(bool on) { bulk_switch().set(on); }
+bool fused_mlp_enabled() { return mlp_switch().get(); }
+void set_fused_mlp_enabled(bool on) { mlp_switch().set(on); }
+
+bool fused_mlp_applies(const Tensor& residual, const Tensor& act, const Tensor& norm_weight, const Tensor& w_gate_up,
+                       const Tensor& w_down) {
+  if (!fused_mlp_enabled()) return false;
+  if (residual.ndim() != 2 || act.ndim() != 2 || w_gate_up.ndim() != 2 || w_down.ndim() != 2) return false;
+  const int64_t m = residual.size(0), h = residual.size(1), inter = act.size(1);
+  for (const Tensor* t : {&residual, &act, &norm_weight, &w_gate_up, &w_down}) {
+    if (t->dtype() != DType::kBF16 || !aligned16(t->data())) return false;
+  }
+  return m >= 1 && m <= kGemvMaxRows && act.size(0) == m && norm_weight.numel() == h && w_gate_up.size(0) == 2 * inter &&
+         w_gate_up.size(1) == h && w_down.size(0) == h && w_down.size(1) == inter && h % 8 == 0 && inter % 8 == 0 &&
+         m * h * static_cast<int64_t>(sizeof(uint16_t)) <= kMaxStagedBytes && inter < 0x7fffffff && h < 0x7fffffff;
+}
+
+Status fused_mlp(const Tensor& residual, const Tensor& act, const Tensor& norm_weight, float eps, float norm_offset,
+                 const Tensor& w_gate_up, const Tensor& w_down, void* stream) {
+  Args p1{};
+  p1.out = act.data();
+  p1.a = residual.data_as<const bf16>();
+  p1.w = w_gate_up.data_as<const bf16>();
+  p1.norm_w = norm_weight.data_as<const bf16>();
+  p1.eps = eps;
+  p1.norm_offset = norm_offset;
+  p1.n = static_cast<int>(act.size(1));
+  p1.k = static_cast<int>(residual.size(1));
+  Args p2{};
+  p2.out = residual.data();
+  p2.a = act.data_as<const bf16>();
+  p2.w = w_down.data_as<const bf16>();
+  p2.n = static_cast<int>(residual.size(1));
+  p2.k = static_cast<int>(act.size(1));
+  auto st = static_cast<cudaStream_t>(stream);
+  switch (residual.size(0)) {
+    case 1: return launch_mlp<1>(p1, p2, st);
+    case 2: return launch_mlp<2>(p1, p2, st);
+    case 3: return launch_mlp<3>(p1, p2, st);
+    case 4: return launch_mlp<4>(p1, p2, st);
+    default: return invalid_argument("fused mlp: M must be 1..4");
+  }
+}
 
 bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, const GemvFusion& f) {
   const int64_t m = a.size(0), k = a.size(1);

@@ -154,7 +154,44 @@ class FusedGemmGpu : public GpuKernelTest {
     ASSERT_TRUE(st.is_ok()) << st.to_string();
     expect_close("rms_norm_gemm_silu", to_host_f32(d_out), ref, 6e-3, 1.0f / 64);
   }
+
+  // rms_norm_mlp: residual += down(silu(gate) * up) of rms_norm(residual).
+  void check_mlp(int64_t m, int64_t h, int64_t inter) {
+    SCOPED_TRACE("rms_norm_mlp M " + std::to_string(m) + " H " + std::to_string(h) + " I " + std::to_string(inter));
+    OwnedTensor res = random_host({m, h}, -30, 30), g = random_host({h}, 0.2f, 1.5f);
+    OwnedTensor wgu = random_host({2 * inter, h}, -0.1f, 0.1f), wd = random_host({h, inter}, -0.1f, 0.1f);
+    OwnedTensor ref = host_copy(res), act = OwnedTensor::host({m, inter}, DType::kF32);
+    OwnedTensor normed = OwnedTensor::host({m, h}, DType::kF32), gate_up = OwnedTensor::host({m, 2 * inter}, DType::kF32);
+    ASSERT_TRUE(ops::rms_norm_mlp(cpu(), ref, act, normed, gate_up, g, 1e-5f, wgu, wd).is_ok());
+    OwnedTensor d_res = to_device(res, DType::kBF16), d_g = to_device(g, DType::kBF16);
+    OwnedTensor d_wgu = to_device(wgu, DType::kBF16), d_wd = to_device(wd, DType::kBF16);
+    OwnedTensor d_act = poisoned({m, inter}, DType::kBF16), d_normed = poisoned({m, h}, DType::kBF16);
+    OwnedTensor d_gate_up = poisoned({m, 2 * inter}, DType::kBF16);
+    Status st = ops::rms_norm_mlp(gpu(), d_res, d_act, d_normed, d_gate_up, d_g, 1e-5f, d_wgu, d_wd);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    expect_close("rms_norm_mlp act", to_host_f32(d_act), act, 6e-3, 1.0f / 64);
+    expect_close("rms_norm_mlp residual", to_host_f32(d_res), ref, 6e-3, 1.0f / 64);
+  }
 };
+
+TEST_F(FusedGemmGpu, MlpInOneLaunchMatchesCpu) {
+  // The decode MLP as one kernel with a grid barrier (RADIX_FUSED_MLP=1) and as the two
+  // fused GEMVs; Llama-3 shapes, uneven splits of rows over the CTAs, M past the fused
+  // range (the unfused sequence).
+  const bool was = cuda::fused_mlp_enabled();
+  for (bool fused : {true, false}) {
+    SCOPED_TRACE(fused ? "one launch" : "two GEMVs");
+    cuda::set_fused_mlp_enabled(fused);
+    for (int64_t m : {1, 2, 4}) check_mlp(m, 4096, 14336);
+    check_mlp(3, 1000, 1032);  // rows not a multiple of 8 per CTA; short last chunks
+    check_mlp(1, 64, 40);      // fewer units than CTAs
+    check_mlp(6, 512, 256);    // M 6: the unfused sequence
+  }
+  // Back to back: the barrier's state carries over between launches.
+  cuda::set_fused_mlp_enabled(true);
+  for (int i = 0; i < 3; ++i) check_mlp(1, 1024, 2048);
+  cuda::set_fused_mlp_enabled(was);
+}
 
 TEST_F(FusedGemmGpu, RmsNormGemmRopeStoreWritesQAndTheKvSlots) {
   // Llama-3 (32/8/128) at M 1..4: the fused GEMV (NeoX pairs in the epilogue).
