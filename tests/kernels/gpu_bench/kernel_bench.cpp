@@ -275,34 +275,38 @@ int run(bool quick) {
       const Layer& l = ls[static_cast<size_t>(i % layers)];
       BENCH_CHECK(ops::rms_norm_gemm(ctx, qkv, hidden, residual, l.n1, 1e-5f, l.qkv));
       BENCH_CHECK(ops::gemm_add(ctx, residual, attn, l.o));
-      BENCH_CHECK(ops::rms_norm_gemm_silu(ctx, act, hidden, gu, residual, l.n2, 1e-5f, l.gate_up));
-      BENCH_CHECK(ops::gemm_add(ctx, residual, act, l.down));
+      // The MLP through ops::rms_norm_mlp: two GEMV launches, or one (RADIX_FUSED_MLP).
+      BENCH_CHECK(ops::rms_norm_mlp(ctx, residual, act, hidden, gu, l.n2, 1e-5f, l.gate_up, l.down));
     };
     std::printf("\n%-34s %10s %9s %8s\n", "decode layer projections M=1", "us/layer", "GB/s", "of_read");
     // PDL on and off; with PDL, the kernels' shared-memory carveout left to the driver
     // or set to the maximum for all (kernels with different splits cannot share an SM).
     const bool pdl_was = cuda::pdl_enabled(), carve_was = cuda::max_shared_carveout_enabled();
     struct Mode {
-      bool fused, bulk, pdl, carve;
+      bool fused, bulk, pdl, carve, mlp = false;
     };
+    const bool mlp_was = cuda::fused_mlp_enabled();
     for (const Mode& m : {Mode{false, false, false, false}, Mode{false, false, true, true}, Mode{true, false, false, false},
                           Mode{true, false, true, false}, Mode{true, false, true, true}, Mode{true, true, false, false},
-                          Mode{true, true, true, false}, Mode{true, true, true, true}}) {
+                          Mode{true, true, true, false}, Mode{true, true, true, true},
+                          Mode{true, false, false, false, true}, Mode{true, false, true, false, true}}) {
       cuda::set_gemv_bulk_enabled(m.bulk);
       cuda::set_pdl_enabled(m.pdl);
       cuda::set_max_shared_carveout_enabled(m.carve);
+      cuda::set_fused_mlp_enabled(m.mlp);
       const double ms = time_graph_ms(stream, reps, 4 * layers,
                                       m.fused ? std::function<void(int)>(fused) : std::function<void(int)>(unfused));
       const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
       std::printf("%-34s %10.1f %9.0f %7.0f%%\n",
                   (std::string(m.fused ? "fused" : "unfused") + (m.bulk ? ", bulk" : ", ld") + (m.pdl ? ", PDL" : "") +
-                   (m.carve ? ", max smem" : ""))
+                   (m.carve ? ", max smem" : "") + (m.mlp ? ", MLP 1 launch" : ""))
                       .c_str(),
                   ms * 1e3, gbs, 100.0 * gbs / read_bw);
     }
     cuda::set_pdl_enabled(pdl_was);
     cuda::set_max_shared_carveout_enabled(carve_was);
     cuda::set_gemv_bulk_enabled(bulk_was);
+    cuda::set_fused_mlp_enabled(mlp_was);
   }
 
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----
