@@ -28,6 +28,6 @@ for b in ${BATCHES:-1 64 128}; do
   # shellcheck disable=SC2086
   radix bench one-batch --model-path "${MODEL:-configs/llama-3-8b.json}" --load-format dummy --device cuda \
     --batch-size "$b" --input-len "${INPUT_LEN:-1024}" --output-len 64 --log-level warning ${ARGS:-} 2>&1 |
-    grep -E "Decode\." | sed 's/^/  graphs: /'
+    grep -E "Decode\.|Roofline\." | sed 's/^/  graphs: /'
 done
 exit $status
