@@ -88,6 +88,9 @@ __global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1)
     __syncthreads();
     if (tile + 1 < tiles) load_kv((tile + 1) & 1, tile + 1);
     cp_async_commit();
+    // A warp whose 16 rows are all past the CTA's query rows has nothing to compute: a
+    // short tail tile, or a decode row (q_len 1) in a mixed step, needs warp 0 alone.
+    if (warp * 16 >= rows) continue;
     const bf16* ks = k_s + (tile & 1) * kN * kS;
     const bf16* vs = v_s + (tile & 1) * kN * kS;
     const int base = kv_begin + tile * kN;
