@@ -21,7 +21,11 @@ struct PrefillShape {
       (kBlockM + 4 * kBlockN) * kStride * static_cast<int>(sizeof(bf16));  // Q + 2 stages of K, V
 };
 
-// grid (ceil(max_q_len / kBlockM), B, Hq), block kThreads, dynamic smem kSmemBytes.
+// grid (ceil(max_q_len / kBlockM), Hq, B), block kThreads, dynamic smem kSmemBytes. The
+// heads of a sequence are adjacent in launch order, so the query heads of a KV group
+// (and a sequence's q tiles) read its K/V while L2 still holds it — with the sequence
+// outermost per head, a mixed step's hundreds of decode rows re-read each sequence's
+// K/V from memory once per query head.
 template <int kD, typename V>
 __global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1)
     prefill_kernel(const AttnArgs a) {
@@ -29,7 +33,7 @@ __global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1)
   constexpr int kM = Sh::kBlockM, kN = Sh::kBlockN, kS = Sh::kStride;
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
 
-  const int b = blockIdx.y, h = blockIdx.z;
+  const int h = blockIdx.y, b = blockIdx.z;
   const int q_start = a.qo_indptr[b];
   const int q_len = a.qo_indptr[b + 1] - q_start;
   const int m0 = blockIdx.x * kM;  // first query row of this CTA within the sequence
@@ -137,8 +141,8 @@ __global__ void __launch_bounds__(PrefillShape<kD>::kThreads, kD <= 128 ? 2 : 1)
 template <int kD, typename V>
 Status launch_prefill(const AttnArgs& a) {
   using Sh = PrefillShape<kD>;
-  const dim3 grid((a.max_q_len + Sh::kBlockM - 1) / Sh::kBlockM, a.batch, a.hq);
-  if (grid.x == 0 || grid.y == 0) return Status::ok();
+  const dim3 grid((a.max_q_len + Sh::kBlockM - 1) / Sh::kBlockM, a.hq, a.batch);
+  if (grid.x == 0 || grid.z == 0) return Status::ok();
   if (grid.y > 65535 || grid.z > 65535)
     return invalid_argument("attention: batch or heads too large");
   RADIX_RETURN_IF_ERROR((allow_smem<prefill_kernel<kD, V>>(Sh::kSmemBytes)));
