@@ -311,25 +311,15 @@ __device__ __forceinline__ void bulk_load(void* dst, const void* src, uint32_t b
       : "memory");
 }
 
-template <int M, typename Out, bool kNorm, Epi kEpi>
-__global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, const int stages) {
-  constexpr int R = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;  // weight rows per unit
-  constexpr int kChunk8 = kBulkStageBytes / (kBulkConsumerWarps * R * 16);  // 16-byte vectors per row per stage
-  constexpr int kStageVecs = kBulkStageBytes / 16;
-  __shared__ __align__(8) uint64_t full[kBulkMaxStages];
-  __shared__ __align__(8) uint64_t empty[kBulkMaxStages];
-  extern __shared__ __align__(128) uint4 smem[];
-  const int k8 = p.k / 8;
-  uint4* staged = smem;                                 // kNorm: the M normalized rows of a
-  uint4* stage_base = smem + (kNorm ? M * k8 : 0);  // stages x kStageVecs
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int u0 = static_cast<int>(static_cast<int64_t>(p.n) * blockIdx.x / gridDim.x);
-  const int u1 = static_cast<int>(static_cast<int64_t>(p.n) * (blockIdx.x + 1) / gridDim.x);
-  const int chunks = (k8 + kChunk8 - 1) / kChunk8;
-  const int loads = (u1 - u0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks;
-  const uint4* w4 = reinterpret_cast<const uint4*>(p.w);
-  const bool producer = warp == kBulkConsumerWarps;
+// ---- Pieces of the bulk-copy kernels (gemv_bulk_kernel, mlp_bulk_kernel) ----
+// A CTA's units are a contiguous share [u0, u1) of the op's; load i of the CTA is its
+// group g of kBulkConsumerWarps units and column chunk c (i = g * chunks + c), staged in
+// ring stage i % stages: R weight rows per unit, kChunk8<R> 16-byte vectors per row.
+template <int R>
+constexpr int kBulkChunk8 = kBulkStageBytes / (kBulkConsumerWarps * R * 16);
+constexpr int kBulkStageVecs = kBulkStageBytes / 16;
 
+__device__ __forceinline__ void init_ring(uint64_t* full, uint64_t* empty, int stages) {
   if (threadIdx.x == 0) {
     for (int s = 0; s < stages; ++s) {
       mbar_init(&full[s], 1);
@@ -338,56 +328,54 @@ __global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, c
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
   __syncthreads();
+}
 
-  // Load i: group g = i / chunks (units u0 + 8 g ..), column chunk c; lane l < units * R
-  // copies weight row l % R of unit l / R.
-  uint64_t policy = 0;
-  auto issue = [&](int i) {
-    const int s = i % stages, g = i / chunks, c = i - g * chunks;
-    const int first = u0 + g * kBulkConsumerWarps;
-    const int units = min(kBulkConsumerWarps, u1 - first);
-    const int len8 = min(kChunk8, k8 - c * kChunk8);
-    const uint32_t bytes = static_cast<uint32_t>(len8) * 16;
-    if (lane == 0) mbar_expect_tx(&full[s], bytes * units * R);
-    __syncwarp();
-    if (lane < units * R) {
-      const int w = lane / R, q = lane % R;
-      const uint4* src = weight_row<kEpi>(p, w4, first + w, q, k8) + c * kChunk8;
-      bulk_load(stage_base + s * kStageVecs + (w * R + q) * kChunk8, src, bytes, &full[s], policy);
-    }
-  };
-  int next = 0;
-  if (producer) {
-    // Weights do not depend on the previous kernel: fill the pipeline before waiting.
-    policy = evict_first_policy();
-    for (const int prologue = min(stages, loads); next < prologue; ++next) issue(next);
+// Producer warp: copies chunk c of units [first, min(first + kBulkConsumerWarps, end)) into
+// `stage`, completion counted on `bar`; lane l < units * R copies row l % R of unit l / R.
+template <int R, Epi kEpi>
+__device__ __forceinline__ void issue_stage(const Args& p, uint4* stage, uint64_t* bar, int first, int end, int c,
+                                            int k8, int lane, uint64_t policy) {
+  constexpr int kChunk8 = kBulkChunk8<R>;
+  const int units = min(kBulkConsumerWarps, end - first);
+  const int len8 = min(kChunk8, k8 - c * kChunk8);
+  const uint32_t bytes = static_cast<uint32_t>(len8) * 16;
+  if (lane == 0) mbar_expect_tx(bar, bytes * units * R);
+  __syncwarp();
+  if (lane < units * R) {
+    const int w = lane / R, q = lane % R;
+    const uint4* src = weight_row<kEpi>(p, reinterpret_cast<const uint4*>(p.w), first + w, q, k8) + c * kChunk8;
+    bulk_load(stage + (w * R + q) * kChunk8, src, bytes, bar, policy);
   }
-  pdl_wait();
-  pdl_launch_dependents();
+}
 
-  const uint4* a4 = reinterpret_cast<const uint4*>(p.a);
-  if constexpr (kNorm) {
-    stage_normalized<M, kBulkThreads>(staged, p, k8);
-    a4 = staged;
+// Producer warp, after the first `next` loads: each further load once the consumers have
+// released its stage.
+template <typename Issue>
+__device__ __forceinline__ void produce(int next, int loads, int stages, uint64_t* empty, Issue issue) {
+  for (; next < loads; ++next) {
+    const int s = next % stages;
+    mbar_wait(&empty[s], (next / stages - 1) & 1);  // the consumers are done with its last use
+    issue(next);
   }
-  if (producer) {
-    for (; next < loads; ++next) {
-      const int s = next % stages;
-      mbar_wait(&empty[s], (next / stages - 1) & 1);  // the consumers are done with its last use
-      issue(next);
-    }
-    return;
-  }
+}
 
+// Consumer warp `warp`: the CTA's `count` loads of one GEMV starting at ring load `first`,
+// units [u0, u1) of R rows with kEpi's epilogue (store_row) on p; a_at(m, v) is 16-byte
+// vector v of row m of the activations.
+template <int M, int R, typename Out, Epi kEpi, typename AAt>
+__device__ __forceinline__ void consume(const Args& p, const uint4* stage_base, uint64_t* full, uint64_t* empty,
+                                        int stages, int first, int count, int chunks, int k8, int u0, int u1, int warp,
+                                        int lane, AAt a_at) {
+  constexpr int kChunk8 = kBulkChunk8<R>;
   float acc[R][M] = {};
-  for (int i = 0; i < loads; ++i) {
-    const int s = i % stages, g = i / chunks, c = i - g * chunks;
+  for (int i = 0; i < count; ++i) {
+    const int li = first + i;
+    const int s = li % stages, g = i / chunks, c = i - g * chunks;
     const int unit = u0 + g * kBulkConsumerWarps + warp;
     const int len8 = min(kChunk8, k8 - c * kChunk8);
-    mbar_wait(&full[s], (i / stages) & 1);
+    mbar_wait(&full[s], (li / stages) & 1);
     if (unit < u1) {
-      const uint4* ws = stage_base + s * kStageVecs + warp * R * kChunk8;
-      const uint4* av = a4 + c * kChunk8;
+      const uint4* ws = stage_base + s * kBulkStageVecs + warp * R * kChunk8;
 #pragma unroll 4
       for (int j = lane; j < len8; j += 32) {
         uint4 wv[R];
@@ -395,12 +383,7 @@ __global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, c
         for (int r = 0; r < R; ++r) wv[r] = ws[r * kChunk8 + j];
 #pragma unroll
         for (int m = 0; m < M; ++m) {
-          uint4 x;
-          if constexpr (kNorm) {
-            x = av[m * k8 + j];
-          } else {
-            x = __ldg(av + m * k8 + j);
-          }
+          const uint4 x = a_at(m, c * kChunk8 + j);
 #pragma unroll
           for (int r = 0; r < R; ++r) acc[r][m] += dot8(wv[r], x);
         }
@@ -424,6 +407,53 @@ __global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, c
       }
     }
   }
+}
+
+template <int M, typename Out, bool kNorm, Epi kEpi>
+__global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, const int stages) {
+  constexpr int R = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;  // weight rows per unit
+  __shared__ __align__(8) uint64_t full[kBulkMaxStages];
+  __shared__ __align__(8) uint64_t empty[kBulkMaxStages];
+  extern __shared__ __align__(128) uint4 smem[];
+  const int k8 = p.k / 8;
+  uint4* staged = smem;                             // kNorm: the M normalized rows of a
+  uint4* stage_base = smem + (kNorm ? M * k8 : 0);  // stages x kBulkStageVecs
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int u0 = static_cast<int>(static_cast<int64_t>(p.n) * blockIdx.x / gridDim.x);
+  const int u1 = static_cast<int>(static_cast<int64_t>(p.n) * (blockIdx.x + 1) / gridDim.x);
+  const int chunks = (k8 + kBulkChunk8<R> - 1) / kBulkChunk8<R>;
+  const int loads = (u1 - u0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks;
+  const bool producer = warp == kBulkConsumerWarps;
+  init_ring(full, empty, stages);
+
+  const uint64_t policy = producer ? evict_first_policy() : 0;  // weights are read once
+  auto issue = [=](int i) {
+    const int s = i % stages, g = i / chunks;
+    issue_stage<R, kEpi>(p, stage_base + s * kBulkStageVecs, &full[s], u0 + g * kBulkConsumerWarps, u1,
+                         i - g * chunks, k8, lane, policy);
+  };
+  int next = 0;
+  if (producer) {
+    // Weights do not depend on the previous kernel: fill the pipeline before waiting.
+    for (const int prologue = min(stages, loads); next < prologue; ++next) issue(next);
+  }
+  pdl_wait();
+  pdl_launch_dependents();
+
+  if constexpr (kNorm) stage_normalized<M, kBulkThreads>(staged, p, k8);
+  if (producer) {
+    produce(next, loads, stages, empty, issue);
+    return;
+  }
+  const uint4* a4 = reinterpret_cast<const uint4*>(p.a);
+  consume<M, R, Out, kEpi>(p, stage_base, full, empty, stages, 0, loads, chunks, k8, u0, u1, warp, lane,
+                           [=](int m, int v) {
+                             if constexpr (kNorm) {
+                               return staged[m * k8 + v];
+                             } else {
+                               return __ldg(a4 + m * k8 + v);
+                             }
+                           });
 }
 
 // ---- The MLP of a decode layer in one launch (RADIX_FUSED_MLP=1, M <= 4) ----
@@ -465,17 +495,16 @@ __device__ void grid_barrier_consumers() {
 
 template <int M>
 __global__ void __launch_bounds__(kBulkThreads) mlp_bulk_kernel(const Args p1, const Args p2, const int stages) {
-  // Phase 1: p1 = silu-mul GEMV (units: gate/up row pairs, a = residual normalized);
-  // phase 2: p2 = accumulate GEMV (units: down rows, a = act from phase 1).
-  constexpr int kChunk8a = kBulkStageBytes / (kBulkConsumerWarps * 2 * 16);  // phase 1: 2 rows per unit
-  constexpr int kChunk8b = kBulkStageBytes / (kBulkConsumerWarps * 16);      // phase 2: 1 row per unit
-  constexpr int kStageVecs = kBulkStageBytes / 16;
+  // Phase 1: p1 = silu-mul GEMV (units: gate/up row pairs, a = the residual, normalized);
+  // phase 2: p2 = accumulate GEMV (units: down rows, a = act from phase 1). The ring's
+  // loads are phase 1's, then phase 2's.
+  constexpr int kChunk8a = kBulkChunk8<2>, kChunk8b = kBulkChunk8<1>;
   __shared__ __align__(8) uint64_t full[kBulkMaxStages];
   __shared__ __align__(8) uint64_t empty[kBulkMaxStages];
   extern __shared__ __align__(128) uint4 smem[];
   const int k8a = p1.k / 8, k8b = p2.k / 8;
-  uint4* staged = smem;                   // the M normalized rows of the residual
-  uint4* stage_base = smem + M * k8a;     // stages x kStageVecs
+  uint4* staged = smem;                // the M normalized rows of the residual
+  uint4* stage_base = smem + M * k8a;  // stages x kBulkStageVecs
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int a0 = static_cast<int>(static_cast<int64_t>(p1.n) * blockIdx.x / gridDim.x);
   const int a1 = static_cast<int>(static_cast<int64_t>(p1.n) * (blockIdx.x + 1) / gridDim.x);
@@ -484,129 +513,42 @@ __global__ void __launch_bounds__(kBulkThreads) mlp_bulk_kernel(const Args p1, c
   const int chunks_a = (k8a + kChunk8a - 1) / kChunk8a, chunks_b = (k8b + kChunk8b - 1) / kChunk8b;
   const int loads_a = (a1 - a0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks_a;
   const int loads_b = (b1 - b0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks_b;
+  const int loads = loads_a + loads_b;
   const bool producer = warp == kBulkConsumerWarps;
+  init_ring(full, empty, stages);
 
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < stages; ++s) {
-      mbar_init(&full[s], 1);
-      mbar_init(&empty[s], kBulkConsumerWarps);
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-  }
-  __syncthreads();
-
-  // Load i < loads_a: phase 1's group i / chunks_a, column chunk i % chunks_a, lane l
-  // copies row l % 2 (gate, up) of unit l / 2; later loads: phase 2's, one row per unit.
-  uint64_t policy = 0;
-  auto issue = [&](int i) {
-    const bool first = i < loads_a;
-    const int j = first ? i : i - loads_a;
-    const int chunks = first ? chunks_a : chunks_b, chunk8 = first ? kChunk8a : kChunk8b;
-    const int k8 = first ? k8a : k8b, r = first ? 2 : 1;
-    const int s = i % stages, g = j / chunks, c = j - g * chunks;
-    const int u = (first ? a0 : b0) + g * kBulkConsumerWarps;
-    const int units = min(kBulkConsumerWarps, (first ? a1 : b1) - u);
-    const int len8 = min(chunk8, k8 - c * chunk8);
-    const uint32_t bytes = static_cast<uint32_t>(len8) * 16;
-    if (lane == 0) mbar_expect_tx(&full[s], bytes * units * r);
-    __syncwarp();
-    if (lane < units * r) {
-      const int w = lane / r, q = lane % r;
-      const uint4* src = first ? weight_row<Epi::kSiluMul>(p1, reinterpret_cast<const uint4*>(p1.w), u + w, q, k8)
-                               : weight_row<Epi::kAccumulate>(p2, reinterpret_cast<const uint4*>(p2.w), u + w, 0, k8);
-      bulk_load(stage_base + s * kStageVecs + (w * r + q) * chunk8, src + c * chunk8, bytes, &full[s], policy);
+  const uint64_t policy = producer ? evict_first_policy() : 0;
+  auto issue = [=](int i) {
+    const int s = i % stages;
+    if (i < loads_a) {
+      const int g = i / chunks_a;
+      issue_stage<2, Epi::kSiluMul>(p1, stage_base + s * kBulkStageVecs, &full[s], a0 + g * kBulkConsumerWarps, a1,
+                                    i - g * chunks_a, k8a, lane, policy);
+    } else {
+      const int j = i - loads_a, g = j / chunks_b;
+      issue_stage<1, Epi::kAccumulate>(p2, stage_base + s * kBulkStageVecs, &full[s], b0 + g * kBulkConsumerWarps,
+                                       b1, j - g * chunks_b, k8b, lane, policy);
     }
   };
   int next = 0;
-  const int loads = loads_a + loads_b;
   if (producer) {
-    policy = evict_first_policy();
     for (const int prologue = min(stages, loads); next < prologue; ++next) issue(next);
   }
   pdl_wait();
   stage_normalized<M, kBulkThreads>(staged, p1, k8a);
   if (producer) {
-    for (; next < loads; ++next) {
-      const int s = next % stages;
-      mbar_wait(&empty[s], (next / stages - 1) & 1);
-      issue(next);
-    }
+    produce(next, loads, stages, empty, issue);
     return;
   }
-
   // Phase 1: act = silu(gate) * up of the normalized rows.
-  float acc[2][M] = {};
-  for (int i = 0; i < loads_a; ++i) {
-    const int s = i % stages, g = i / chunks_a, c = i - g * chunks_a;
-    const int unit = a0 + g * kBulkConsumerWarps + warp;
-    const int len8 = min(kChunk8a, k8a - c * kChunk8a);
-    mbar_wait(&full[s], (i / stages) & 1);
-    if (unit < a1) {
-      const uint4* ws = stage_base + s * kStageVecs + warp * 2 * kChunk8a;
-      const uint4* av = staged + c * kChunk8a;
-#pragma unroll 4
-      for (int j = lane; j < len8; j += 32) {
-        const uint4 wg = ws[j], wu = ws[kChunk8a + j];
-#pragma unroll
-        for (int m = 0; m < M; ++m) {
-          const uint4 x = av[m * k8a + j];
-          acc[0][m] += dot8(wg, x);
-          acc[1][m] += dot8(wu, x);
-        }
-      }
-    }
-    __syncwarp();
-    if (lane == 0) mbar_arrive(&empty[s]);
-    if (c == chunks_a - 1) {
-      if (unit < a1) {
-#pragma unroll
-        for (int m = 0; m < M; ++m) {
-          acc[0][m] = warp_sum(acc[0][m]);
-          acc[1][m] = warp_sum(acc[1][m]);
-          if (lane == 0) store_row<M, bf16, Epi::kSiluMul, 2>(p1, unit, m, acc);
-        }
-      }
-#pragma unroll
-      for (int m = 0; m < M; ++m) acc[0][m] = acc[1][m] = 0.0f;
-    }
-  }
-
+  consume<M, 2, bf16, Epi::kSiluMul>(p1, stage_base, full, empty, stages, 0, loads_a, chunks_a, k8a, a0, a1, warp,
+                                     lane, [=](int m, int v) { return staged[m * k8a + v]; });
   grid_barrier_consumers();  // act complete; the ring meanwhile fills with down rows
   pdl_launch_dependents();   // every CTA of this grid is resident by now
-
   // Phase 2: residual += act @ down^T (act written by other CTAs: read through L2).
   const uint4* act = reinterpret_cast<const uint4*>(p2.a);
-  float acc2[1][M] = {};
-  for (int i = 0; i < loads_b; ++i) {
-    const int li = loads_a + i;
-    const int s = li % stages, g = i / chunks_b, c = i - g * chunks_b;
-    const int unit = b0 + g * kBulkConsumerWarps + warp;
-    const int len8 = min(kChunk8b, k8b - c * kChunk8b);
-    mbar_wait(&full[s], (li / stages) & 1);
-    if (unit < b1) {
-      const uint4* ws = stage_base + s * kStageVecs + warp * kChunk8b;
-      const uint4* av = act + c * kChunk8b;
-#pragma unroll 4
-      for (int j = lane; j < len8; j += 32) {
-        const uint4 wd = ws[j];
-#pragma unroll
-        for (int m = 0; m < M; ++m) acc2[0][m] += dot8(wd, __ldcg(av + m * k8b + j));
-      }
-    }
-    __syncwarp();
-    if (lane == 0) mbar_arrive(&empty[s]);
-    if (c == chunks_b - 1) {
-      if (unit < b1) {
-#pragma unroll
-        for (int m = 0; m < M; ++m) {
-          acc2[0][m] = warp_sum(acc2[0][m]);
-          if (lane == 0) store_row<M, bf16, Epi::kAccumulate, 1>(p2, unit, m, acc2);
-        }
-      }
-#pragma unroll
-      for (int m = 0; m < M; ++m) acc2[0][m] = 0.0f;
-    }
-  }
+  consume<M, 1, bf16, Epi::kAccumulate>(p2, stage_base, full, empty, stages, loads_a, loads_b, chunks_b, k8b, b0, b1,
+                                        warp, lane, [=](int m, int v) { return __ldcg(act + m * k8b + v); });
 }
 
 int num_sms() {
