@@ -130,6 +130,43 @@ __device__ __forceinline__ uint32_t pack_bf16x2(bf16 lo, bf16 hi) {
   return l | (h << 16);
 }
 
+// ---- decode K/V gather (decode.cuh, decode_mma.cuh) ----
+// A tile of kTile context positions [base, base + kTile) of one sequence and KV head is
+// gathered through kv_indices into shared-memory rows of kStride elements with 16-byte
+// cp.async: thread tid copies chunks c = tid + i * kThreads, row c / (kD / 8), column
+// (c % (kD / 8)) * 8, of K and V. The slot indices are fetched into registers a tile
+// ahead of the copies (gather_slots, then later gather_tile), so the gather never waits
+// on its index load. Positions at or past `end` and slots out of the pool zero-fill.
+template <int kD, int kTile, int kThreads>
+constexpr int kGatherCopies = kTile * (kD / 8) / kThreads;
+
+template <int kD, int kTile, int kThreads>
+__device__ __forceinline__ void gather_slots(int32_t (&slots)[kGatherCopies<kD, kTile, kThreads>], const AttnArgs& a,
+                                             int kv_start, int base, int end, int tid) {
+  constexpr int kChunks = kD / 8;
+  static_assert(kGatherCopies<kD, kTile, kThreads> * kThreads == kTile * kChunks, "tile must split evenly over threads");
+#pragma unroll
+  for (int i = 0; i < kGatherCopies<kD, kTile, kThreads>; ++i) {
+    const int kpos = base + (tid + i * kThreads) / kChunks;
+    slots[i] = kpos < end ? a.kv_indices[kv_start + kpos] : -1;
+  }
+}
+
+template <int kD, int kTile, int kThreads, int kStride>
+__device__ __forceinline__ void gather_tile(const int32_t (&slots)[kGatherCopies<kD, kTile, kThreads>],
+                                            const AttnArgs& a, int kvh, bf16* k_s, bf16* v_s, int tid) {
+  constexpr int kChunks = kD / 8;
+#pragma unroll
+  for (int i = 0; i < kGatherCopies<kD, kTile, kThreads>; ++i) {
+    const int c = tid + i * kThreads;
+    const int j = c / kChunks, col = (c % kChunks) * 8;
+    const bool ok = slots[i] >= 0 && slots[i] < a.num_slots;
+    const int64_t off = ((ok ? static_cast<int64_t>(slots[i]) : 0) * a.hk + kvh) * kD + col;
+    cp_async_16(k_s + j * kStride + col, a.k_cache + off, ok);
+    cp_async_16(v_s + j * kStride + col, a.v_cache + off, ok);
+  }
+}
+
 // ---- FlashAttention-2 warp tile (prefill.cuh, shared_prefix.cuh) ----
 // One warp owns 16 query rows against the kN positions of a K/V tile in shared memory
 // (rows of kS elements). Thread (g, t) = (lane / 4, lane % 4) holds rows g and g + 8:

@@ -87,30 +87,11 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
   float* red_s = alpha_s + kGroup;  // [kJGroups][kGroup][kD]
 
   const int tid = threadIdx.x;
-  // Each thread copies kCopies 16-byte chunks per tile: chunk c = tid + i * kThreads is
-  // row c / kChunks, column (c % kChunks) * 8. The slot indices of a tile are fetched
-  // one tile ahead into registers, so the gather never waits on its index load.
-  constexpr int kCopies = kT * kChunks / Sh::kThreads;
-  static_assert(kCopies * Sh::kThreads == kT * kChunks, "tile must split evenly over threads");
-  int32_t slots[kCopies];
-  auto fetch_slots = [&](int tile) {
-    const int base = k_begin + tile * kT;
-#pragma unroll
-    for (int i = 0; i < kCopies; ++i) {
-      const int kpos = base + (tid + i * Sh::kThreads) / kChunks;
-      slots[i] = kpos < k_end ? a.kv_indices[kv_start + kpos] : -1;
-    }
-  };
+  // The slot indices of a tile are fetched one tile ahead into registers (gather_slots).
+  int32_t slots[kGatherCopies<kD, kT, Sh::kThreads>];
+  auto fetch_slots = [&](int tile) { gather_slots<kD, kT, Sh::kThreads>(slots, a, kv_start, k_begin + tile * kT, k_end, tid); };
   auto issue_copies = [&](int stage) {
-#pragma unroll
-    for (int i = 0; i < kCopies; ++i) {
-      const int c = tid + i * Sh::kThreads;
-      const int j = c / kChunks, col = (c % kChunks) * 8;
-      const bool ok = slots[i] >= 0 && slots[i] < a.num_slots;
-      const int64_t off = ((ok ? static_cast<int64_t>(slots[i]) : 0) * a.hk + kvh) * kD + col;
-      cp_async_16(k_s + (stage * kT + j) * kS + col, a.k_cache + off, ok);
-      cp_async_16(v_s + (stage * kT + j) * kS + col, a.v_cache + off, ok);
-    }
+    gather_tile<kD, kT, Sh::kThreads, kS>(slots, a, kvh, k_s + stage * kT * kS, v_s + stage * kT * kS, tid);
   };
   if (tiles > 0) {
     fetch_slots(0);

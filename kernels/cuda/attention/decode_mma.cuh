@@ -48,8 +48,6 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
   using Sh = DecodeMmaShape<kD>;
   constexpr int kT = Sh::kTile, kS = Sh::kStride, kSt = Sh::kStages;
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
-  constexpr int kCopies = kT * kChunks / Sh::kThreads;
-  static_assert(kCopies * Sh::kThreads == kT * kChunks, "tile must split evenly over threads");
 
   pdl_wait();  // q and the newest K/V come from the kernel before
   pdl_launch_dependents();
@@ -79,26 +77,10 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
   bf16* v_s = k_s + kSt * kT * kS;                                        // [kSt][kT][kS]
   bf16* q_s = reinterpret_cast<bf16*>(smem_raw + Sh::kKvBytes);           // [16][kS]
 
-  // Thread tid copies chunks c = tid + i * kThreads: row c / kChunks, column (c % kChunks) * 8.
-  int32_t slots[kCopies];
-  auto fetch_slots = [&](int tile) {
-    const int base = k_begin + tile * kT;
-#pragma unroll
-    for (int i = 0; i < kCopies; ++i) {
-      const int kpos = base + (tid + i * Sh::kThreads) / kChunks;
-      slots[i] = kpos < k_end ? a.kv_indices[kv_start + kpos] : -1;
-    }
-  };
+  int32_t slots[kGatherCopies<kD, kT, Sh::kThreads>];  // slot indices, a tile ahead of the copies
+  auto fetch_slots = [&](int tile) { gather_slots<kD, kT, Sh::kThreads>(slots, a, kv_start, k_begin + tile * kT, k_end, tid); };
   auto issue_copies = [&](int stage) {
-#pragma unroll
-    for (int i = 0; i < kCopies; ++i) {
-      const int c = tid + i * Sh::kThreads;
-      const int j = c / kChunks, col = (c % kChunks) * 8;
-      const bool ok = slots[i] >= 0 && slots[i] < a.num_slots;
-      const int64_t off = ((ok ? static_cast<int64_t>(slots[i]) : 0) * a.hk + kvh) * kD + col;
-      cp_async_16(k_s + (stage * kT + j) * kS + col, a.k_cache + off, ok);
-      cp_async_16(v_s + (stage * kT + j) * kS + col, a.v_cache + off, ok);
-    }
+    gather_tile<kD, kT, Sh::kThreads, kS>(slots, a, kvh, k_s + stage * kT * kS, v_s + stage * kT * kS, tid);
   };
   // Prologue: the Q rows (own commit group), then tiles 0 .. kSt - 2 in flight (one
   // group each, empty past the end) and tile kSt - 1's slots in registers.
