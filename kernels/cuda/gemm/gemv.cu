@@ -24,6 +24,7 @@
 #include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/common/mma.cuh"  // load_stream
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/rope_epilogue.cuh"
 
 namespace radix::cuda {
 namespace {
@@ -47,13 +48,7 @@ struct Args {
   int k;
   // kRopeStore: w is the fused qkv weight [(Hq + 2 Hk) D, k]; pair n = (head h, i < D/2)
   // covers rows h D + i and h D + i + D/2 (NeoX rotation partners).
-  bf16* q_out;              // [M, Hq, D]
-  bf16* k_cache;            // [S, Hk, D]
-  bf16* v_cache;            // [S, Hk, D]
-  const int32_t* positions;  // [M]
-  const int32_t* slots;      // [M]
-  const float* cos_sin;      // [P, D]: cos(p f_i) for i < D/2, then sin
-  int hq, hk, half;          // half = D / 2
+  RopeEpilogue rope;
 };
 
 __device__ __forceinline__ float dot8(const uint4& w, const uint4& a) {
@@ -130,7 +125,8 @@ template <Epi kEpi>
 __device__ __forceinline__ const uint4* weight_row(const Args& p, const uint4* w4, int unit, int q, int k8) {
   int64_t r = unit;
   if constexpr (kEpi == Epi::kRopeStore) {
-    r = static_cast<int64_t>(unit / p.half) * 2 * p.half + unit % p.half + q * p.half;
+    const int half = p.rope.half;
+    r = static_cast<int64_t>(unit / half) * 2 * half + unit % half + q * half;
   } else if constexpr (kEpi == Epi::kSiluMul) {
     r += static_cast<int64_t>(q) * p.n;
   }
@@ -154,30 +150,7 @@ __device__ __forceinline__ void store_row(const Args& p, int row, int m, const f
     const float u = __bfloat162float(__float2bfloat16_rn(acc[1][m]));
     out[o] = from_f32<Out>(g / (1.0f + __expf(-g)) * u);
   } else {
-    // As rope_qkv_store over the bf16 qkv row the unfused projection would store.
-    const int head = row / p.half, i = row % p.half;
-    const int64_t r0 = static_cast<int64_t>(head) * 2 * p.half + i;
-    float a = acc[0][m], b = acc[R - 1][m];
-    if (p.bias != nullptr) {
-      a += __bfloat162float(p.bias[r0]);
-      b += __bfloat162float(p.bias[r0 + p.half]);
-    }
-    a = __bfloat162float(__float2bfloat16_rn(a));
-    b = __bfloat162float(__float2bfloat16_rn(b));
-    const int d = 2 * p.half;
-    if (head < p.hq + p.hk) {
-      const float* cs = p.cos_sin + static_cast<int64_t>(p.positions[m]) * d;
-      const float c = cs[i], sn = cs[p.half + i];
-      const float o0 = a * c - b * sn, o1 = b * c + a * sn;
-      bf16* dst = head < p.hq ? p.q_out + (static_cast<int64_t>(m) * p.hq + head) * d
-                              : p.k_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq) * d;
-      dst[i] = __float2bfloat16_rn(o0);
-      dst[i + p.half] = __float2bfloat16_rn(o1);
-    } else {
-      bf16* dst = p.v_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq - p.hk) * d;
-      dst[i] = __float2bfloat16_rn(a);
-      dst[i + p.half] = __float2bfloat16_rn(b);
-    }
+    rope_store_pair(p.rope, p.bias, m, row / p.rope.half, row % p.rope.half, acc[0][m], acc[R - 1][m]);
   }
 }
 
@@ -742,18 +715,7 @@ Status gemv(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* b
   p.eps = f.eps;
   p.norm_offset = f.norm_offset;
   p.n = static_cast<int>(f.silu_mul || f.rope != nullptr ? w.size(0) / 2 : w.size(0));
-  if (f.rope != nullptr) {
-    const GemvRope& r = *f.rope;
-    p.q_out = r.q_out->data_as<bf16>();
-    p.k_cache = r.k_cache->data_as<bf16>();
-    p.v_cache = r.v_cache->data_as<bf16>();
-    p.positions = r.positions->data_as<const int32_t>();
-    p.slots = r.slots->data_as<const int32_t>();
-    p.cos_sin = r.cos_sin->data_as<const float>();
-    p.hq = static_cast<int>(r.q_out->size(1));
-    p.hk = static_cast<int>(r.k_cache->size(1));
-    p.half = static_cast<int>(r.q_out->size(2) / 2);
-  }
+  if (f.rope != nullptr) p.rope = rope_epilogue(*f.rope);
   p.k = static_cast<int>(a.size(1));
   const int m = static_cast<int>(a.size(0));
   auto st = static_cast<cudaStream_t>(stream);

@@ -21,6 +21,7 @@
 #include "kernels/cuda/common/mma.cuh"
 #include "kernels/cuda/gemm/gemv.h"
 #include "kernels/cuda/gemm/gemv_mma.h"
+#include "kernels/cuda/gemm/rope_epilogue.cuh"
 
 namespace radix::cuda {
 namespace {
@@ -36,16 +37,8 @@ struct MmaArgs {
   const bf16* w;     // [N, K]
   const bf16* bias;  // [N] or nullptr
   int m, n, k;
-  // kRopeStore (w = the fused qkv weight [(Hq + 2 Hk) D, K]; out unused): q rows rotated
-  // (NeoX pairs i, i + D/2) to q_out [M, Hq, D], k rows rotated and v rows copied to the
-  // caches [S, Hk, D] at slots[m]; cos_sin [P, D] (cos for i < D/2, then sin).
-  bf16* q_out;
-  bf16* k_cache;
-  bf16* v_cache;
-  const int32_t* positions;
-  const int32_t* slots;
-  const float* cos_sin;
-  int hq, hk, half;
+  // kRopeStore: w is the fused qkv weight [(Hq + 2 Hk) D, K]; out unused.
+  RopeEpilogue rope;
 };
 
 // Word j (0..7) of a lane's 16 columns: lo holds words 0..3, hi words 4..7.
@@ -72,8 +65,9 @@ template <MmaEpi kEpi>
 __device__ __forceinline__ int64_t weight_row(const MmaArgs& p, int cta, int rr) {
   if constexpr (kEpi == MmaEpi::kRopeStore) {
     const int pair0 = cta * 8;  // first pair of the CTA, over all heads
-    const int head = pair0 / p.half, i0 = pair0 % p.half;
-    return static_cast<int64_t>(head) * 2 * p.half + i0 + (rr & 7) + (rr >> 3) * p.half;
+    const int half = p.rope.half;
+    const int head = pair0 / half, i0 = pair0 % half;
+    return static_cast<int64_t>(head) * 2 * half + i0 + (rr & 7) + (rr >> 3) * half;
   }
   return static_cast<int64_t>(cta) * kRows + rr;
 }
@@ -185,35 +179,16 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
     // Thread i: pair i % 8 of batch row i / 8; as rope_qkv_store over the bf16 qkv row
     // the unfused projection would store.
     const int pair0 = blockIdx.x * 8;
-    const int head = pair0 / p.half, i0 = pair0 % p.half, d = 2 * p.half;
+    const int head = pair0 / p.rope.half, i0 = pair0 % p.rope.half;
     for (int i = threadIdx.x; i < 8 * p.m; i += kThreads) {
-      const int pr = i % 8, m = i / 8, ii = i0 + pr;
+      const int pr = i % 8, m = i / 8;
       float a = 0.0f, b = 0.0f;
 #pragma unroll
       for (int w = 0; w < kWarps; ++w) {
         a += red[w][0][pr][m];
         b += red[w][0][pr + 8][m];
       }
-      const int64_t r0 = static_cast<int64_t>(head) * d + ii;
-      if (p.bias != nullptr) {
-        a += __bfloat162float(p.bias[r0]);
-        b += __bfloat162float(p.bias[r0 + p.half]);
-      }
-      a = __bfloat162float(__float2bfloat16_rn(a));
-      b = __bfloat162float(__float2bfloat16_rn(b));
-      if (head < p.hq + p.hk) {
-        const float* cs = p.cos_sin + static_cast<int64_t>(p.positions[m]) * d;
-        const float c = cs[ii], sn = cs[p.half + ii];
-        bf16* dst = head < p.hq
-                        ? p.q_out + (static_cast<int64_t>(m) * p.hq + head) * d
-                        : p.k_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq) * d;
-        dst[ii] = __float2bfloat16_rn(a * c - b * sn);
-        dst[ii + p.half] = __float2bfloat16_rn(b * c + a * sn);
-      } else {
-        bf16* dst = p.v_cache + (static_cast<int64_t>(p.slots[m]) * p.hk + head - p.hq - p.hk) * d;
-        dst[ii] = __float2bfloat16_rn(a);
-        dst[ii + p.half] = __float2bfloat16_rn(b);
-      }
+      rope_store_pair(p.rope, p.bias, m, head, i0 + pr, a, b);
     }
   } else {
     // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
@@ -321,6 +296,7 @@ Status gemv_mma(const Tensor& out, const Tensor& a, const Tensor& w, const Tenso
 
 bool gemv_mma_rope_applies(const Tensor& a, const Tensor& w, const Tensor* bias,
                            const GemvRope& r) {
+  if (!gemv_mma_enabled()) return false;  // (every qkv projection asks)
   if (r.q_out == nullptr || r.positions == nullptr || r.cos_sin == nullptr ||
       r.k_cache == nullptr || r.v_cache == nullptr || r.slots == nullptr) {
     return false;
@@ -348,15 +324,7 @@ Status gemv_mma_rope(const Tensor& a, const Tensor& w, const Tensor* bias, const
   p.m = static_cast<int>(a.size(0));
   p.n = static_cast<int>(w.size(0));
   p.k = static_cast<int>(a.size(1));
-  p.q_out = r.q_out->data_as<bf16>();
-  p.k_cache = r.k_cache->data_as<bf16>();
-  p.v_cache = r.v_cache->data_as<bf16>();
-  p.positions = r.positions->data_as<const int32_t>();
-  p.slots = r.slots->data_as<const int32_t>();
-  p.cos_sin = r.cos_sin->data_as<const float>();
-  p.hq = static_cast<int>(r.q_out->size(1));
-  p.hk = static_cast<int>(r.k_cache->size(1));
-  p.half = static_cast<int>(r.q_out->size(2) / 2);
+  p.rope = rope_epilogue(r);
   return launch_tiles<bf16, MmaEpi::kRopeStore>(p, static_cast<cudaStream_t>(stream));
 }
 
