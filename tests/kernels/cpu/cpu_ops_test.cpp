@@ -100,6 +100,26 @@ TEST(CpuOps, FusedProjectionsEqualTheirUnfusedSequences) {
   EXPECT_FALSE(ops::rms_norm_gemm_silu(kCpu, f32(act2, {1, 2}), f32(normed, {1, 2}), f32(gate_up, {1, 2}),
                                        f32(x, {1, 2}), f32(g, {2}), 0.0f, f32(wgu, {2, 2}))
                    .is_ok());
+
+  // rms_norm_mlp: residual x = (3, 4) += w_down @ act, act = silu(gate) * up as above,
+  // w_down = (1, 2)^T: residual becomes (3 + act, 4 + 2 act).
+  std::vector<float> resid = {3, 4}, wdown = {1, 2}, mact(1);
+  ASSERT_TRUE(ops::rms_norm_mlp(kCpu, f32(resid, {1, 2}), f32(mact, {1, 1}), f32(normed, {1, 2}),
+                                f32(gate_up, {1, 2}), f32(g, {2}), 0.0f, f32(wgu, {2, 2}), f32(wdown, {2, 1}))
+                  .is_ok());
+  const float a1 = gt / (1 + std::exp(-gt)) * up;
+  EXPECT_NEAR(mact[0], a1, 1e-6);
+  EXPECT_NEAR(resid[0], 3 + a1, 1e-5);
+  EXPECT_NEAR(resid[1], 4 + 2 * a1, 1e-5);
+  // act must have half of w_gate_up's rows; w_down must be [H, I].
+  EXPECT_EQ(ops::rms_norm_mlp(kCpu, f32(resid, {1, 2}), f32(act2, {1, 2}), f32(normed, {1, 2}), f32(gate_up, {1, 2}),
+                              f32(g, {2}), 0.0f, f32(wgu, {2, 2}), f32(wdown, {2, 1}))
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ops::rms_norm_mlp(kCpu, f32(resid, {1, 2}), f32(mact, {1, 1}), f32(normed, {1, 2}), f32(gate_up, {1, 2}),
+                              f32(g, {2}), 0.0f, f32(wgu, {2, 2}), f32(wdown, {1, 2}))
+                .code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(CpuOps, RopeRotatesHalvesOrPairs) {
