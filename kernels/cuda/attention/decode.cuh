@@ -254,27 +254,53 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
 }
 
 // out[t, h, :] = sum_s exp(lse_s - lse) * partial_o[s, t, h, :], lse = logsumexp_s(lse_s).
-// grid (T, Hq), block kD threads.
+// grid (T, Hq), block kMergeThreads<kD> (a thread per column, at least a warp). Warp 0 reads the splits' lse at once (a lane per
+// split) and leaves the normalized weights in shared memory; then every thread sums its
+// column over the splits with the loads of four splits in flight. (One thread walking
+// the splits' lse and partials in turn made this a chain of dependent L2 round trips:
+// 6 us at batch 1 with 17 splits.)
 template <int kD>
-__global__ void __launch_bounds__(kD) merge_kernel(const AttnArgs a) {
+constexpr int kMergeThreads = kD < 32 ? 32 : kD;
+
+template <int kD>
+__global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs a) {
+  static_assert(kMaxSplits <= 64, "warp 0 reads two splits per lane");
+  __shared__ float w_s[kMaxSplits];
   pdl_wait();
   pdl_launch_dependents();
   const int tok = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
   const int64_t plane = static_cast<int64_t>(a.tokens) * a.hq;  // rows per split
   const int64_t row = static_cast<int64_t>(tok) * a.hq + h;
-  float mx = -INFINITY;
-  for (int s = 0; s < a.num_splits; ++s) mx = fmaxf(mx, a.partial_lse[s * plane + row]);
-  float acc = 0.0f, wsum = 0.0f;
-  if (mx != -INFINITY) {
-    for (int s = 0; s < a.num_splits; ++s) {
-      const float lse = a.partial_lse[s * plane + row];
-      if (lse == -INFINITY) continue;  // empty or inactive split: its partial_o is not written
-      const float w = exp2f((lse - mx) * kLog2e);
-      wsum += w;
-      acc += w * a.partial_o[(s * plane + row) * kD + d];
-    }
+  const int ns = a.num_splits;
+  if (d < 32) {
+    const float l0 = d < ns ? a.partial_lse[d * plane + row] : -INFINITY;
+    const float l1 = d + 32 < ns ? a.partial_lse[(d + 32) * plane + row] : -INFINITY;
+    const float mx = warp_max(fmaxf(l0, l1));
+    // Empty or inactive splits (lse -inf; their partial_o is not written) weigh 0.
+    const float w0 = l0 == -INFINITY ? 0.0f : exp2f((l0 - mx) * kLog2e);
+    const float w1 = l1 == -INFINITY ? 0.0f : exp2f((l1 - mx) * kLog2e);
+    const float sum = warp_sum(w0 + w1);
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    if (d < ns) w_s[d] = w0 * inv;
+    if (d + 32 < ns) w_s[d + 32] = w1 * inv;
   }
-  a.out[row * kD + d] = __float2bfloat16_rn(wsum > 0.0f ? acc / wsum : 0.0f);
+  __syncthreads();
+  if (d >= kD) return;
+  const float* po = a.partial_o + row * kD + d;
+  const int64_t split_stride = plane * kD;
+  float acc = 0.0f;
+  int s = 0;
+  for (; s + 4 <= ns; s += 4) {
+    float v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = w_s[s + u] != 0.0f ? po[(s + u) * split_stride] : 0.0f;
+#pragma unroll
+    for (int u = 0; u < 4; ++u) acc += w_s[s + u] * v[u];
+  }
+  for (; s < ns; ++s) {
+    if (w_s[s] != 0.0f) acc += w_s[s] * po[s * split_stride];
+  }
+  a.out[row * kD + d] = __float2bfloat16_rn(acc);
 }
 
 template <int kD, int kGroup, typename V, bool kPartialsOnly>
@@ -291,7 +317,7 @@ Status launch_decode_group(const AttnArgs& a) {
   if constexpr (!kPartialsOnly) {
     if (a.num_splits > 1) {
       RADIX_RETURN_IF_ERROR(cuda_status(
-          launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kD), 0, a.stream, a), "attention decode merge"));
+          launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0, a.stream, a), "attention decode merge"));
     }
   }
   return Status::ok();
@@ -311,7 +337,7 @@ Status launch_decode(const AttnArgs& a) {
       RADIX_RETURN_IF_ERROR((launch_decode_mma<kD, V, kPartialsOnly>(a)));
       if constexpr (!kPartialsOnly) {
         if (a.num_splits > 1) {
-          RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kD), 0,
+          RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0,
                                                        a.stream, a),
                                             "attention decode merge"));
         }
