@@ -54,15 +54,14 @@ def read_kernels(lines):
 
 
 def split_steps(kernels, end_pattern):
-    """Kernel lists, each ending with a kernel whose name matches end_pattern."""
+    """Kernel lists, each ending with a kernel whose name matches end_pattern. Kernels after
+    the last such kernel are not a step (e.g. one-batch's memory read probe) and are dropped."""
     steps, cur = [], []
     for k in kernels:
         cur.append(k)
         if re.search(end_pattern, k[0]):
             steps.append(cur)
             cur = []
-    if cur:
-        steps.append(cur)
     return steps
 
 
