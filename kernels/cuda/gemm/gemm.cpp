@@ -1,7 +1,8 @@
 // cuda::gemm and the fused projections of kernels/ops.h. Decode-sized GEMVs (M <= 4) go
 // to our own kernel (gemv.cu), with the RMSNorm prologue, residual accumulate or
-// SiLU-and-mul epilogue fused in; with RADIX_GEMV_MMA=1, plain and accumulating GEMMs of
-// 5..16 rows go to the tensor-core one (gemv_mma.cu); everything else runs the unfused sequence, its GEMM
+// SiLU-and-mul epilogue fused in; GEMMs of gemv_mma_min_rows()..gemv_mma_max_rows() rows
+// (default 3..4) go to the tensor-core one (gemv_mma.cu), fused ones included (after an
+// rms_norm kernel: it fuses no norm); everything else runs the unfused sequence, its GEMM
 // through CudaBackend::matmul (plan cache, cuBLASLt call; beta = 1 for gemm_add), which
 // owns the handle and workspace.
 #include "kernels/cuda/backend.h"
@@ -61,11 +62,12 @@ Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor&
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_gemm_silu"));
   GemvFusion f = norm_fusion(norm_weight, eps, weight_offset);
   f.silu_mul = true;
-  if (gemv_applies(out, x, w, nullptr, f)) return gemv(out, x, w, nullptr, ctx.stream, f);
+  // The tensor-core kernel where it takes these rows (an rms_norm kernel first), else the
+  // GEMV with the norm fused in.
+  const bool mma = gemv_mma_applies(out, normed, w, nullptr, false, true);
+  if (!mma && gemv_applies(out, x, w, nullptr, f)) return gemv(out, x, w, nullptr, ctx.stream, f);
   RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
-  if (gemv_mma_applies(out, normed, w, nullptr, false, true)) {
-    return gemv_mma(out, normed, w, nullptr, ctx.stream, false, true);  // no gate_up round trip
-  }
+  if (mma) return gemv_mma(out, normed, w, nullptr, ctx.stream, false, true);  // no gate_up round trip
   RADIX_RETURN_IF_ERROR(gemm(ctx, gate_up, normed, w, nullptr));
   return silu_and_mul(ctx, out, gate_up);
 }
@@ -91,8 +93,9 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
   GemvRope rope{&q_out, &positions, &cos_sin, &k_cache, &v_cache, &slots};
   GemvFusion f = norm_fusion(norm_weight, eps, weight_offset);
   f.rope = &rope;
-  if (style == RopeStyle::kNeox && gemv_applies(qkv, x, w, bias, f)) return gemv(qkv, x, w, bias, ctx.stream, f);
-  if (style == RopeStyle::kNeox && gemv_mma_rope_applies(normed, w, bias, rope)) {
+  const bool mma = style == RopeStyle::kNeox && gemv_mma_rope_applies(normed, w, bias, rope);  // as above
+  if (!mma && style == RopeStyle::kNeox && gemv_applies(qkv, x, w, bias, f)) return gemv(qkv, x, w, bias, ctx.stream, f);
+  if (mma) {
     RADIX_RETURN_IF_ERROR(rms_norm(ctx, normed, x, norm_weight, eps, weight_offset));
     return gemv_mma_rope(normed, w, bias, rope, ctx.stream);  // no qkv round trip, no rope kernel
   }

@@ -172,16 +172,16 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
 
   // Weights do not depend on the previous kernel: start pulling this warp's first batch
   // into L2 before waiting for it (a prefetch holds no registers; holding the loaded
-  // batch did: 58 instead of 38 per thread at M = 1, 4 instead of 6 CTAs per SM).
+  // batch did: 58 instead of 38 per thread at M = 1, 4 instead of 6 CTAs per SM). One
+  // prefetch per 128-byte line, not per lane. Prefetching the whole first row instead
+  // measured slower: 5.20 vs 4.59 ms per batch-1 step (docs/perf.md, session 6).
   if (row < p.n) {
     const uint4* rows[R];
     row_ptrs(row, rows);
+    const int batch_vecs = min(k8, kStep);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-#pragma unroll
-      for (int u = 0; u < L; ++u) {
-        if (lane + 32 * u < k8) asm volatile("prefetch.global.L2 [%0];" ::"l"(rows[r] + lane + 32 * u));
-      }
+      if (8 * lane < batch_vecs) asm volatile("prefetch.global.L2 [%0];" ::"l"(rows[r] + 8 * lane));
     }
   }
   pdl_wait();

@@ -15,6 +15,7 @@
 // depend on the order of its terms.
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
@@ -58,9 +59,16 @@ __device__ __forceinline__ uint32_t word(const uint4& lo, const uint4& hi, int j
 
 enum class MmaEpi { kStore, kAccumulate, kSiluMul, kRopeStore };
 
-// Weight row of A-tile row rr (0..15) of CTA `cta`: rows n0 + rr, except kRopeStore,
-// whose CTA takes 8 rotation pairs (i, i + D/2) of one head: rows rr < 8 are the pairs'
-// first rows and rr >= 8 their partners, so a lane holds both rows of its pairs.
+// Paired epilogues: the CTA's A tile is 8 row pairs — rows rr < 8 the pairs' first rows,
+// rr >= 8 their partners — so a lane holds both rows of its pairs.
+template <MmaEpi kEpi>
+constexpr bool kPaired = kEpi == MmaEpi::kSiluMul || kEpi == MmaEpi::kRopeStore;
+
+// Weight row of A-tile row rr (0..15) of CTA `cta`: rows n0 + rr, except the paired
+// epilogues: kRopeStore's CTA takes 8 rotation pairs (i, i + D/2) of one head, and
+// kSiluMul's 8 outputs n (gate row n, up row N + n). Eight outputs per CTA rather than
+// 16 gate and 16 up rows: twice the CTAs, so the last wave of the widest GEMM of the
+// layer leaves fewer SMs idle.
 template <MmaEpi kEpi>
 __device__ __forceinline__ int64_t weight_row(const MmaArgs& p, int cta, int rr) {
   if constexpr (kEpi == MmaEpi::kRopeStore) {
@@ -68,19 +76,20 @@ __device__ __forceinline__ int64_t weight_row(const MmaArgs& p, int cta, int rr)
     const int half = p.rope.half;
     const int head = pair0 / half, i0 = pair0 % half;
     return static_cast<int64_t>(head) * 2 * half + i0 + (rr & 7) + (rr >> 3) * half;
+  } else if constexpr (kEpi == MmaEpi::kSiluMul) {
+    return static_cast<int64_t>(rr >> 3) * p.n + cta * 8 + (rr & 7);
   }
   return static_cast<int64_t>(cta) * kRows + rr;
 }
 
 // kTiles: B tiles of 8 batch rows (1: M <= 8, 2: M <= 16). kSiluMul: w is [gate; up]
-// ([2N, K]); the CTA's 16 gate rows and their 16 up rows are two A tiles, and the
-// epilogue writes silu(g) * u with g and u rounded to bf16 (as the gate_up buffer of the
-// unfused sequence holds them). kUnroll: chunks in flight (~256 bytes per lane).
+// ([2N, K]); the epilogue writes silu(g) * u with g and u rounded to bf16 (as the
+// gate_up buffer of the unfused sequence holds them). kUnroll: chunks in flight (~256
+// bytes per lane).
 template <int kTiles, typename Out, MmaEpi kEpi>
 __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) {
-  constexpr int kA = kEpi == MmaEpi::kSiluMul ? 2 : 1;  // A tiles (16-row weight blocks) per CTA
-  constexpr int kUnroll = (kTiles == 1 ? 4 : 2) / kA;
-  __shared__ float red[kWarps][kA][kRows][8 * kTiles];
+  constexpr int kUnroll = kTiles == 1 ? 4 : 2;
+  __shared__ float red[kWarps][kRows][8 * kTiles];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
   const int n0 = blockIdx.x * kRows;
@@ -88,19 +97,21 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
   const int chunks = p.k / kChunk;
   const int c_begin = warp * chunks / kWarps, c_end = (warp + 1) * chunks / kWarps;
 
-  // This lane's weight rows g and g + 8 of each A tile (zero past N) and batch rows
-  // g (+ 8 per B tile; zero past M).
-  const bool w_ok[2] = {kEpi == MmaEpi::kRopeStore || n0 + g < p.n,
-                        kEpi == MmaEpi::kRopeStore || n0 + g + 8 < p.n};
-  const uint4* w_row[kA][2];
+  // This lane's weight rows g and g + 8 of the A tile (zero past N) and batch rows g
+  // (+ 8 per B tile; zero past M).
+  bool w_ok[2];
+  const uint4* w_row[2];
 #pragma unroll
-  for (int q = 0; q < kA; ++q) {
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int64_t row =
-          w_ok[r] ? static_cast<int64_t>(q) * p.n + weight_row<kEpi>(p, blockIdx.x, g + 8 * r) : 0;
-      w_row[q][r] = reinterpret_cast<const uint4*>(p.w) + row * k8 + 2 * t;
+  for (int r = 0; r < 2; ++r) {
+    if constexpr (kEpi == MmaEpi::kRopeStore) {
+      w_ok[r] = true;
+    } else if constexpr (kEpi == MmaEpi::kSiluMul) {
+      w_ok[r] = blockIdx.x * 8 + g < p.n;
+    } else {
+      w_ok[r] = n0 + g + 8 * r < p.n;
     }
+    const int64_t row = w_ok[r] ? weight_row<kEpi>(p, blockIdx.x, g + 8 * r) : 0;
+    w_row[r] = reinterpret_cast<const uint4*>(p.w) + row * k8 + 2 * t;
   }
   bool x_ok[kTiles];
   const uint4* x_row[kTiles];
@@ -113,28 +124,21 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
   pdl_wait();  // a (and out, when accumulating) come from the kernels before
   pdl_launch_dependents();
 
-  float acc[kA][kTiles][4];
+  float acc[kTiles][4];
 #pragma unroll
-  for (int q = 0; q < kA; ++q) {
-#pragma unroll
-    for (int b = 0; b < kTiles; ++b)
-      acc[q][b][0] = acc[q][b][1] = acc[q][b][2] = acc[q][b][3] = 0.0f;
-  }
+  for (int b = 0; b < kTiles; ++b) acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.0f;
   const uint4 zero = make_uint4(0, 0, 0, 0);
   for (int c = c_begin; c < c_end; c += kUnroll) {
-    uint4 wv[kUnroll][kA][2][2];   // [chunk][A tile][row g, g + 8][lo, hi]
+    uint4 wv[kUnroll][2][2];       // [chunk][row g, g + 8][lo, hi]
     uint4 xv[kUnroll][kTiles][2];  // [chunk][B tile][lo, hi]
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const bool in = c + u < c_end;
       const int64_t off = static_cast<int64_t>(c + u) * (kChunk / 8);
 #pragma unroll
-      for (int q = 0; q < kA; ++q) {
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          wv[u][q][r][0] = in && w_ok[r] ? load_stream(w_row[q][r] + off) : zero;
-          wv[u][q][r][1] = in && w_ok[r] ? load_stream(w_row[q][r] + off + 1) : zero;
-        }
+      for (int r = 0; r < 2; ++r) {
+        wv[u][r][0] = in && w_ok[r] ? load_stream(w_row[r] + off) : zero;
+        wv[u][r][1] = in && w_ok[r] ? load_stream(w_row[r] + off + 1) : zero;
       }
 #pragma unroll
       for (int b = 0; b < kTiles; ++b) {
@@ -146,49 +150,50 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
     for (int u = 0; u < kUnroll; ++u) {
 #pragma unroll
       for (int s = 0; s < kChunk / 16; ++s) {
+        const auto& w0 = wv[u][0];
+        const auto& w1 = wv[u][1];
+        const uint32_t af[4] = {word(w0[0], w0[1], 2 * s), word(w1[0], w1[1], 2 * s), word(w0[0], w0[1], 2 * s + 1),
+                                word(w1[0], w1[1], 2 * s + 1)};
 #pragma unroll
-        for (int q = 0; q < kA; ++q) {
-          const auto& w0 = wv[u][q][0];
-          const auto& w1 = wv[u][q][1];
-          const uint32_t af[4] = {word(w0[0], w0[1], 2 * s), word(w1[0], w1[1], 2 * s),
-                                  word(w0[0], w0[1], 2 * s + 1), word(w1[0], w1[1], 2 * s + 1)};
-#pragma unroll
-          for (int b = 0; b < kTiles; ++b) {
-            const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s),
-                                    word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
-            mma_bf16_16816(acc[q][b], af, bf);
-          }
+        for (int b = 0; b < kTiles; ++b) {
+          const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s), word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
+          mma_bf16_16816(acc[b], af, bf);
         }
       }
     }
   }
 
-  // acc[q][b]: rows g (0, 1) and g + 8 (2, 3), batch rows 8 b + 2 t (+1).
+  // acc[b]: rows g (0, 1) and g + 8 (2, 3), batch rows 8 b + 2 t (+1).
 #pragma unroll
-  for (int q = 0; q < kA; ++q) {
-#pragma unroll
-    for (int b = 0; b < kTiles; ++b) {
-      red[warp][q][g][8 * b + 2 * t] = acc[q][b][0];
-      red[warp][q][g][8 * b + 2 * t + 1] = acc[q][b][1];
-      red[warp][q][g + 8][8 * b + 2 * t] = acc[q][b][2];
-      red[warp][q][g + 8][8 * b + 2 * t + 1] = acc[q][b][3];
-    }
+  for (int b = 0; b < kTiles; ++b) {
+    red[warp][g][8 * b + 2 * t] = acc[b][0];
+    red[warp][g][8 * b + 2 * t + 1] = acc[b][1];
+    red[warp][g + 8][8 * b + 2 * t] = acc[b][2];
+    red[warp][g + 8][8 * b + 2 * t + 1] = acc[b][3];
   }
   __syncthreads();
-  if constexpr (kEpi == MmaEpi::kRopeStore) {
-    // Thread i: pair i % 8 of batch row i / 8; as rope_qkv_store over the bf16 qkv row
-    // the unfused projection would store.
-    const int pair0 = blockIdx.x * 8;
-    const int head = pair0 / p.rope.half, i0 = pair0 % p.rope.half;
+  if constexpr (kPaired<kEpi>) {
+    // Thread i: pair i % 8 of batch row i / 8.
     for (int i = threadIdx.x; i < 8 * p.m; i += kThreads) {
       const int pr = i % 8, m = i / 8;
       float a = 0.0f, b = 0.0f;
 #pragma unroll
       for (int w = 0; w < kWarps; ++w) {
-        a += red[w][0][pr][m];
-        b += red[w][0][pr + 8][m];
+        a += red[w][pr][m];
+        b += red[w][pr + 8][m];
       }
-      rope_store_pair(p.rope, p.bias, m, head, i0 + pr, a, b);
+      if constexpr (kEpi == MmaEpi::kRopeStore) {
+        // As rope_qkv_store over the bf16 qkv row the unfused projection would store.
+        const int pair0 = blockIdx.x * 8;
+        rope_store_pair(p.rope, p.bias, m, pair0 / p.rope.half, pair0 % p.rope.half + pr, a, b);
+      } else {
+        // gate a, up b, each rounded to bf16 as the unfused gate_up buffer holds them.
+        const int n = blockIdx.x * 8 + pr;
+        if (n >= p.n) continue;
+        const float gt = __bfloat162float(__float2bfloat16_rn(a));
+        const float up = __bfloat162float(__float2bfloat16_rn(b));
+        static_cast<Out*>(p.out)[static_cast<int64_t>(m) * p.n + n] = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
+      }
     }
   } else {
     // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
@@ -196,23 +201,15 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
       const int r = i % kRows, m = i / kRows;
       const int n = n0 + r;
       if (n >= p.n) continue;
-      float v[kA];
+      float v = 0.0f;
 #pragma unroll
-      for (int q = 0; q < kA; ++q) {
-        v[q] = 0.0f;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) v[q] += red[w][q][r][m];
-      }
+      for (int w = 0; w < kWarps; ++w) v += red[w][r][m];
       Out* out = static_cast<Out*>(p.out) + static_cast<int64_t>(m) * p.n + n;
       if constexpr (kEpi == MmaEpi::kAccumulate) {
-        *out = from_f32<Out>(v[0] + to_f32(*out));
-      } else if constexpr (kEpi == MmaEpi::kSiluMul) {
-        const float gt = __bfloat162float(__float2bfloat16_rn(v[0]));
-        const float up = __bfloat162float(__float2bfloat16_rn(v[kA - 1]));
-        *out = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
+        *out = from_f32<Out>(v + to_f32(*out));
       } else {
-        if (p.bias != nullptr) v[0] += __bfloat162float(p.bias[n]);
-        *out = from_f32<Out>(v[0]);
+        if (p.bias != nullptr) v += __bfloat162float(p.bias[n]);
+        *out = from_f32<Out>(v);
       }
     }
   }
@@ -220,8 +217,8 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
 
 template <int kTiles, typename Out, MmaEpi kEpi>
 Status launch(const MmaArgs& p, cudaStream_t stream) {
-  const int grid =
-      (p.n + kRows - 1) / kRows;  // kRopeStore: N = (Hq + 2 Hk) D rows = 8 pairs per CTA
+  // kRopeStore: N = (Hq + 2 Hk) D rows = 8 pairs per CTA; kSiluMul: 8 outputs per CTA.
+  const int grid = kEpi == MmaEpi::kSiluMul ? (p.n + 7) / 8 : (p.n + kRows - 1) / kRows;
   return cuda_status(
       launch_pdl(gemv_mma_kernel<kTiles, Out, kEpi>, dim3(grid), dim3(kThreads), 0, stream, p),
       "gemv_mma");
@@ -232,26 +229,37 @@ Status launch_tiles(const MmaArgs& p, cudaStream_t stream) {
   return p.m <= 8 ? launch<1, Out, kEpi>(p, stream) : launch<2, Out, kEpi>(p, stream);
 }
 
-EnvSwitch& mma_switch() {
-  static EnvSwitch s("RADIX_GEMV_MMA", "1");
+EnvSwitch& mma_off_switch() {
+  static EnvSwitch s("RADIX_GEMV_MMA", "0");
   return s;
 }
 
-std::atomic<int64_t> g_min_rows{kGemvMmaMinRows};
+int64_t rows_from_env(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  const int64_t rows = v != nullptr ? std::atoll(v) : 0;
+  return rows >= 1 ? std::min(rows, kGemvMmaMaxRows) : fallback;
+}
+std::atomic<int64_t> g_min_rows{rows_from_env("RADIX_GEMV_MMA_MIN_ROWS", kGemvMmaDefaultMinRows)};
+std::atomic<int64_t> g_max_rows{rows_from_env("RADIX_GEMV_MMA_MAX_ROWS", kGemvMmaDefaultMaxRows)};
 
 }  // namespace
 
 bool gemv_mma_enabled() {
-  return mma_switch().get();
+  return !mma_off_switch().get();
 }
 void set_gemv_mma_enabled(bool on) {
-  mma_switch().set(on);
+  mma_off_switch().set(!on);
 }
 int64_t gemv_mma_min_rows() {
   return g_min_rows.load(std::memory_order_relaxed);
 }
-void set_gemv_mma_min_rows(int64_t rows) {
-  g_min_rows.store(std::clamp<int64_t>(rows, 1, kGemvMmaMaxRows), std::memory_order_relaxed);
+int64_t gemv_mma_max_rows() {
+  return g_max_rows.load(std::memory_order_relaxed);
+}
+void set_gemv_mma_rows(int64_t lo, int64_t hi) {
+  lo = std::clamp<int64_t>(lo, 1, kGemvMmaMaxRows);
+  g_min_rows.store(lo, std::memory_order_relaxed);
+  g_max_rows.store(std::clamp<int64_t>(hi, lo, kGemvMmaMaxRows), std::memory_order_relaxed);
 }
 
 bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
@@ -260,7 +268,7 @@ bool gemv_mma_applies(const Tensor& out, const Tensor& a, const Tensor& w, const
   if (a.ndim() != 2 || w.ndim() != 2 || out.ndim() != 2) return false;
   const int64_t m = a.size(0), k = a.size(1);
   const int64_t n = silu_mul ? w.size(0) / 2 : w.size(0);
-  if (m < gemv_mma_min_rows() || m > kGemvMmaMaxRows || w.size(1) != k || out.size(0) != m ||
+  if (m < gemv_mma_min_rows() || m > gemv_mma_max_rows() || w.size(1) != k || out.size(0) != m ||
       out.size(1) != n) {
     return false;
   }

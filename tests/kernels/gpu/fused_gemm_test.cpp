@@ -194,6 +194,7 @@ TEST_F(FusedGemmGpu, MlpInOneLaunchMatchesCpu) {
 }
 
 TEST_F(FusedGemmGpu, RmsNormGemmRopeStoreWritesQAndTheKvSlots) {
+  const WithoutGemvMma simt;  // the GEMV at M 3..4 too (the default sends those to gemv_mma)
   // Llama-3 (32/8/128) at M 1..4: the fused GEMV (NeoX pairs in the epilogue).
   for (int64_t m : {1, 2, 3, 4}) check_rope(m, 32, 8, 128, 4096, false);
   check_rope(2, 28, 4, 128, 3584, true);                 // Qwen2: qkv bias
@@ -204,6 +205,7 @@ TEST_F(FusedGemmGpu, RmsNormGemmRopeStoreWritesQAndTheKvSlots) {
 }
 
 TEST_F(FusedGemmGpu, GemmAddAccumulatesIntoTheResidual) {
+  const WithoutGemvMma simt;  // the GEMV at M 3..4 too (the default sends those to gemv_mma)
   for (int64_t m : {1, 2, 3, 4}) check_gemm_add(m, 4096, 4096);  // o_proj, fused GEMV
   check_gemm_add(1, 4096, 14336);                                  // down_proj
   check_gemm_add(3, 40, 24);       // tiny weight at M <= 4: cuBLASLt, beta = 1
@@ -213,6 +215,7 @@ TEST_F(FusedGemmGpu, GemmAddAccumulatesIntoTheResidual) {
 }
 
 TEST_F(FusedGemmGpu, RmsNormGemmNormalizesInTheProlog) {
+  const WithoutGemvMma simt;  // the GEMV at M 3..4 too (the default sends those to gemv_mma)
   for (int64_t m : {1, 2, 3, 4}) check_norm_gemm(m, 6144, 4096, false);  // Llama-3 qkv
   check_norm_gemm(2, 4608, 3584, true);                                   // Qwen2 qkv with bias
   check_norm_gemm(3, 37, 24, true, DType::kBF16, 1.0f);                   // odd sizes, Gemma's (1 + w)
@@ -223,6 +226,7 @@ TEST_F(FusedGemmGpu, RmsNormGemmNormalizesInTheProlog) {
 }
 
 TEST_F(FusedGemmGpu, RmsNormGemmSiluPairsGateAndUpRows) {
+  const WithoutGemvMma simt;  // the GEMV at M 3..4 too (the default sends those to gemv_mma)
   for (int64_t m : {1, 4}) check_norm_gemm_silu(m, 14336, 4096);  // Llama-3 gate_up
   check_norm_gemm_silu(2, 1000, 512);
   check_norm_gemm_silu(3, 40, 24);  // odd sizes
@@ -231,26 +235,39 @@ TEST_F(FusedGemmGpu, RmsNormGemmSiluPairsGateAndUpRows) {
 
 TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulatesAndGates) {
   // gemm_add, rms_norm_gemm_silu and rms_norm_gemm_rope_store at M 5..16 through the
-  // tensor-core kernel (RADIX_GEMV_MMA=1).
+  // tensor-core kernel (its row range widened to 5..16).
   const bool was = cuda::gemv_mma_enabled();
+  const int64_t lo = cuda::gemv_mma_min_rows(), hi = cuda::gemv_mma_max_rows();
   cuda::set_gemv_mma_enabled(true);
+  cuda::set_gemv_mma_rows(5, 16);
   for (int64_t m : {5, 8, 16}) check_gemm_add(m, 4096, 4096);  // o_proj
   check_gemm_add(10, 4096, 14336);                               // down_proj
   check_gemm_add(9, 1000, 1088);                                 // N % 16 != 0
   check_norm_gemm(7, 6144, 4096, false);  // rms_norm + the tensor-core GEMM
-  // rms_norm + the tensor-core GEMM with the SiLU-and-mul epilogue (gate and up rows
-  // as two A tiles of one CTA).
+  // rms_norm + the tensor-core GEMM with the SiLU-and-mul epilogue (8 gate rows and
+  // their 8 up rows as the A tile of one CTA).
   for (int64_t m : {5, 9, 16}) check_norm_gemm_silu(m, 14336, 4096);  // Llama-3 gate_up
   check_norm_gemm_silu(6, 1000, 1088);                                 // N % 16 != 0
+  check_norm_gemm_silu(11, 1004, 1088);                                // N % 8 != 0
   // rms_norm + the qkv GEMM with the RoPE + KV-store epilogue (8 NeoX pairs per CTA).
   for (int64_t m : {5, 9, 16}) check_rope(m, 32, 8, 128, 4096, false);  // Llama-3
   check_rope(7, 28, 4, 128, 3584, true);                               // Qwen2: qkv bias
   check_rope(6, 16, 4, 64, 4096, false);                               // head dim 64: 4 CTAs per head
   check_rope(8, 32, 8, 128, 4096, false, RopeStyle::kInterleaved);     // GPT-J pairs: unfused
+  // Rows the SIMT GEMV would take (the default range starts at 3): the tensor-core kernel
+  // takes the fused projections too, after an rms_norm kernel, instead of the norm-fusing GEMV.
+  cuda::set_gemv_mma_rows(2, 16);
+  check_norm_gemm_silu(2, 14336, 4096);
+  check_norm_gemm_silu(4, 1004, 1088);
+  check_rope(3, 32, 8, 128, 4096, false);
+  check_gemm_add(4, 4096, 14336);
+  check_norm_gemm(2, 6144, 4096, false);
+  cuda::set_gemv_mma_rows(lo, hi);
   cuda::set_gemv_mma_enabled(was);
 }
 
 TEST_F(FusedGemmGpu, BulkCopyGemvMatchesToo) {
+  const WithoutGemvMma simt;  // the GEMV at M 3..4 too (the default sends those to gemv_mma)
   // The same fusions through the bulk-copy GEMV (RADIX_GEMV=bulk).
   const bool was = cuda::gemv_bulk_enabled();
   cuda::set_gemv_bulk_enabled(true);

@@ -63,6 +63,7 @@ TEST_F(GemmGpu, LlamaProjectionsMatchCpuAtDecodeAndPrefillRows) {
 TEST_F(GemmGpu, DecodeGemvRowsOneToFourMatchCpu) {
   // M <= 4 at weights of 1M..64M elements runs our GEMV kernel (kernels/cuda/gemm/gemv.cu):
   // the register-streaming one (default) and the bulk-copy one (RADIX_GEMV=bulk).
+  const WithoutGemvMma simt;  // (M 3..4 would go to the tensor-core GEMM)
   const bool was = cuda::gemv_bulk_enabled();
   for (bool bulk : {true, false}) {
     SCOPED_TRACE(bulk ? "bulk GEMV" : "ld GEMV");
@@ -78,11 +79,13 @@ TEST_F(GemmGpu, DecodeGemvRowsOneToFourMatchCpu) {
 }
 
 TEST_F(GemmGpu, TensorCoreSmallBatchGemmMatchesCpu) {
-  // M 5..16 on the tensor-core kernel (gemv_mma.cu, RADIX_GEMV_MMA=1): one and two B
-  // tiles, Llama-3-8B and Qwen2-7B shapes, N not a multiple of the 16-row CTA, a K split
-  // unevenly over the 8 warps, bias, f32 output; M 4 and 17 stay on their kernels.
+  // M 5..16 on the tensor-core kernel (gemv_mma.cu, its row range widened to 5..16): one
+  // and two B tiles, Llama-3-8B and Qwen2-7B shapes, N not a multiple of the 16-row CTA,
+  // a K split unevenly over the 8 warps, bias, f32 output; M 4 and 17 stay on their kernels.
   const bool was = cuda::gemv_mma_enabled();
+  const int64_t lo = cuda::gemv_mma_min_rows(), hi = cuda::gemv_mma_max_rows();
   cuda::set_gemv_mma_enabled(true);
+  cuda::set_gemv_mma_rows(5, 16);
   for (int64_t m : {5, 8, 9, 16}) check(m, 4096, 4096, false, DType::kBF16);
   check(7, 6144, 4096, false, DType::kBF16);       // qkv
   check(12, 4096, 14336, false, DType::kBF16);     // down: 224 chunks, 28 per warp
@@ -93,10 +96,10 @@ TEST_F(GemmGpu, TensorCoreSmallBatchGemmMatchesCpu) {
   check(4, 4096, 4096, false, DType::kBF16);       // M 4: the SIMT GEMV
   check(17, 4096, 4096, false, DType::kBF16);      // M 17: cuBLASLt
   check(8, 4096, 4100, false, DType::kBF16);       // K % 64 != 0: cuBLASLt
-  cuda::set_gemv_mma_min_rows(1);                  // M 1..4 too (benchmarks compare)
+  cuda::set_gemv_mma_rows(1, 16);                  // M 1..4 too (benchmarks compare)
   for (int64_t m : {1, 2, 4}) check(m, 4096, 4096, false, DType::kBF16);
   check(3, 4608, 3584, true, DType::kBF16);
-  cuda::set_gemv_mma_min_rows(cuda::kGemvMmaMinRows);
+  cuda::set_gemv_mma_rows(lo, hi);
   cuda::set_gemv_mma_enabled(was);
 }
 

@@ -23,6 +23,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/backend.h"
+#include "kernels/cuda/gemm/gemv_mma.h"
 
 namespace radix::testing {
 
@@ -46,6 +47,19 @@ class Rng {
 
  private:
   uint64_t s_;
+};
+
+// The tensor-core small-batch GEMM off for a scope (it takes M 3..4 by default): tests of
+// the SIMT GEMV at those rows.
+class WithoutGemvMma {
+ public:
+  WithoutGemvMma() : was_(cuda::gemv_mma_enabled()) { cuda::set_gemv_mma_enabled(false); }
+  ~WithoutGemvMma() { cuda::set_gemv_mma_enabled(was_); }
+  WithoutGemvMma(const WithoutGemvMma&) = delete;
+  WithoutGemvMma& operator=(const WithoutGemvMma&) = delete;
+
+ private:
+  bool was_;
 };
 
 class GpuKernelTest : public ::testing::Test {

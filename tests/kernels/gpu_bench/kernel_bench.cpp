@@ -198,13 +198,13 @@ int run(bool quick) {
   }
   cuda::set_gemv_bulk_enabled(bulk_was);
 
-  // ---- small decode batches: the projections at M = 1..32, as cuda::gemm dispatches
-  // them (SIMT GEMV for M <= 4 in its weight range, else cuBLASLt) and with the
-  // tensor-core GEMM for M 1..16 (RADIX_GEMV_MMA=1; its default range is 5..16);
-  // weights rotate as above ----
-  std::printf("\n%-20s %4s %12s %9s %12s %9s\n", "gemm small M", "M", "default_us", "of_read", "mma_us", "of_read");
+  // ---- small decode batches: the projections at M = 1..32 without the tensor-core
+  // GEMM (SIMT GEMV for M <= 4 in its weight range, else cuBLASLt) and with it for M
+  // 1..16 (gemv_mma.cu; by default it takes M 3..4); weights rotate as above ----
+  std::printf("\n%-20s %4s %12s %9s %12s %9s\n", "gemm small M", "M", "no_mma_us", "of_read", "mma_us", "of_read");
   const bool mma_was = cuda::gemv_mma_enabled();
-  cuda::set_gemv_mma_min_rows(1);
+  const int64_t mma_lo = cuda::gemv_mma_min_rows(), mma_hi = cuda::gemv_mma_max_rows();
+  cuda::set_gemv_mma_rows(1, cuda::kGemvMmaMaxRows);
   for (const GemvCase& g : {GemvCase{"qkv 6144x4096", 6144, 4096, DType::kBF16},
                             GemvCase{"o 4096x4096", 4096, 4096, DType::kBF16},
                             GemvCase{"gate_up 28672x4096", 28672, 4096, DType::kBF16},
@@ -229,8 +229,37 @@ int run(bool quick) {
                   pct(ms[0]), ms[1] * 1e3, pct(ms[1]));
     }
   }
+  // The MLP's first half as the model calls it (ops::rms_norm_gemm_silu): the SIMT GEMV
+  // with the norm fused (M <= 4) or cuBLASLt + silu_and_mul, against rms_norm + the
+  // tensor-core GEMM with its SiLU epilogue.
+  {
+    const int64_t h = 4096, inter = 14336, bytes = 2 * inter * h * 2;
+    const int copies = 3;
+    std::vector<OwnedTensor> ws;
+    for (int i = 0; i < copies; ++i) {
+      ws.push_back(device({2 * inter, h}, DType::kBF16));
+      fill_random(ws.back().view(), 80 + i);
+    }
+    OwnedTensor nw = device({h}, DType::kBF16);
+    fill_random(nw.view(), 81);
+    for (int64_t m : {1, 2, 4, 8, 16}) {
+      OwnedTensor x = device({m, h}, DType::kBF16), normed = device({m, h}, DType::kBF16);
+      OwnedTensor gu = device({m, 2 * inter}, DType::kBF16), act = device({m, inter}, DType::kBF16);
+      fill_random(x.view(), 82);
+      double ms[2] = {0, 0};
+      for (int v = 0; v < 2; ++v) {
+        cuda::set_gemv_mma_enabled(v == 1);
+        ms[v] = time_graph_ms(stream, reps, copies, [&](int i) {
+          BENCH_CHECK(ops::rms_norm_gemm_silu(ctx, act, normed, gu, x, nw, 1e-5f, ws[i % copies]));
+        });
+      }
+      const auto pct = [&](double t) { return 100.0 * bytes / (t * 1e-3) / 1e9 / read_bw; };
+      std::printf("%-20s %4lld %12.1f %8.0f%% %12.1f %8.0f%%\n", "norm+gate_up+silu", static_cast<long long>(m),
+                  ms[0] * 1e3, pct(ms[0]), ms[1] * 1e3, pct(ms[1]));
+    }
+  }
   cuda::set_gemv_mma_enabled(mma_was);
-  cuda::set_gemv_mma_min_rows(cuda::kGemvMmaMinRows);
+  cuda::set_gemv_mma_rows(mma_lo, mma_hi);
 
   // ---- one Llama-3-8B decode layer's projections at M = 1 (attention left out): the
   // unfused sequence (add_rms_norm, gemm, silu_and_mul) vs the fused ops, with and
