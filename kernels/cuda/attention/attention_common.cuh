@@ -104,6 +104,42 @@ using SoftcapWindowVariant = Variant<true, true>;
 
 constexpr float kLog2e = 1.4426950408889634f;
 
+// Split-KV merge, step 1, by one warp for one output row: w[s] = exp(lse_s - lse) for
+// the ns (<= 64) splits, lse = logsumexp_s(lse_s), where lse_s = lse[s * stride].
+// Empty splits (lse -inf; their partial_o is not written) weigh 0.
+__device__ __forceinline__ void split_weights_warp(const float* lse, int64_t stride, int ns, float* w, int lane) {
+  const float l0 = lane < ns ? __ldcg(lse + lane * stride) : -INFINITY;
+  const float l1 = lane + 32 < ns ? __ldcg(lse + (lane + 32) * stride) : -INFINITY;
+  float mx = fmaxf(l0, l1);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  const float w0 = l0 == -INFINITY ? 0.0f : exp2f((l0 - mx) * kLog2e);
+  const float w1 = l1 == -INFINITY ? 0.0f : exp2f((l1 - mx) * kLog2e);
+  float sum = w0 + w1;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+  if (lane < ns) w[lane] = w0 * inv;
+  if (lane + 32 < ns) w[lane + 32] = w1 * inv;
+}
+
+// Step 2, per output element: sum_s w[s] * po[s * stride], four splits' loads in flight.
+__device__ __forceinline__ float split_weighted_sum(const float* po, int64_t stride, int ns, const float* w) {
+  float acc = 0.0f;
+  int s = 0;
+  for (; s + 4 <= ns; s += 4) {
+    float v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = w[s + u] != 0.0f ? __ldcg(po + (s + u) * stride) : 0.0f;
+#pragma unroll
+    for (int u = 0; u < 4; ++u) acc += w[s + u] * v[u];
+  }
+  for (; s < ns; ++s) {
+    if (w[s] != 0.0f) acc += w[s] * __ldcg(po + s * stride);
+  }
+  return acc;
+}
+
 // Four 8x8 b16 matrices from shared memory; lane l supplies the address of row l % 8
 // of matrix l / 8 and receives, for matrix i, elements (l / 4, 2 (l % 4) .. +1) in
 // r[i] (.trans: elements (2 (l % 4) .. +1, l / 4), i.e. the transposed fragment).

@@ -254,11 +254,11 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
 }
 
 // out[t, h, :] = sum_s exp(lse_s - lse) * partial_o[s, t, h, :], lse = logsumexp_s(lse_s).
-// grid (T, Hq), block kMergeThreads<kD> (a thread per column, at least a warp). Warp 0 reads the splits' lse at once (a lane per
-// split) and leaves the normalized weights in shared memory; then every thread sums its
-// column over the splits with the loads of four splits in flight. (One thread walking
-// the splits' lse and partials in turn made this a chain of dependent L2 round trips:
-// 6 us at batch 1 with 17 splits.)
+// grid (T, Hq), block kMergeThreads<kD> (a thread per column, at least a warp). Warp 0
+// reads the splits' lse at once (a lane per split) and leaves the normalized weights in
+// shared memory; then every thread sums its column over the splits with the loads of
+// four splits in flight. (One thread walking the splits' lse and partials in turn made
+// this a chain of dependent L2 round trips: 6 us at batch 1 with 17 splits.)
 template <int kD>
 constexpr int kMergeThreads = kD < 32 ? 32 : kD;
 
@@ -272,34 +272,10 @@ __global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs
   const int64_t plane = static_cast<int64_t>(a.tokens) * a.hq;  // rows per split
   const int64_t row = static_cast<int64_t>(tok) * a.hq + h;
   const int ns = a.num_splits;
-  if (d < 32) {
-    const float l0 = d < ns ? a.partial_lse[d * plane + row] : -INFINITY;
-    const float l1 = d + 32 < ns ? a.partial_lse[(d + 32) * plane + row] : -INFINITY;
-    const float mx = warp_max(fmaxf(l0, l1));
-    // Empty or inactive splits (lse -inf; their partial_o is not written) weigh 0.
-    const float w0 = l0 == -INFINITY ? 0.0f : exp2f((l0 - mx) * kLog2e);
-    const float w1 = l1 == -INFINITY ? 0.0f : exp2f((l1 - mx) * kLog2e);
-    const float sum = warp_sum(w0 + w1);
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    if (d < ns) w_s[d] = w0 * inv;
-    if (d + 32 < ns) w_s[d + 32] = w1 * inv;
-  }
+  if (d < 32) split_weights_warp(a.partial_lse + row, plane, ns, w_s, d);
   __syncthreads();
   if (d >= kD) return;
-  const float* po = a.partial_o + row * kD + d;
-  const int64_t split_stride = plane * kD;
-  float acc = 0.0f;
-  int s = 0;
-  for (; s + 4 <= ns; s += 4) {
-    float v[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) v[u] = w_s[s + u] != 0.0f ? po[(s + u) * split_stride] : 0.0f;
-#pragma unroll
-    for (int u = 0; u < 4; ++u) acc += w_s[s + u] * v[u];
-  }
-  for (; s < ns; ++s) {
-    if (w_s[s] != 0.0f) acc += w_s[s] * po[s * split_stride];
-  }
+  const float acc = split_weighted_sum(a.partial_o + row * kD + d, plane * kD, ns, w_s);
   a.out[row * kD + d] = __float2bfloat16_rn(acc);
 }
 
