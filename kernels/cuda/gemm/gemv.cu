@@ -19,6 +19,7 @@
 // The grid is one wave (occupancy query); CTAs stride over the rows beyond it.
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
@@ -46,6 +47,7 @@ struct Args {
   float norm_offset;
   int n;                // output rows; kRopeStore: row pairs, (Hq + 2 Hk) D / 2
   int k;
+  int prefetch_vecs;    // 16-byte vectors of each warp's first row(s) pulled into L2 before pdl_wait
   // kRopeStore: w is the fused qkv weight [(Hq + 2 Hk) D, k]; pair n = (head h, i < D/2)
   // covers rows h D + i and h D + i + D/2 (NeoX rotation partners).
   RopeEpilogue rope;
@@ -171,17 +173,17 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
   };
 
   // Weights do not depend on the previous kernel: start pulling this warp's first batch
-  // into L2 before waiting for it (a prefetch holds no registers; holding the loaded
-  // batch did: 58 instead of 38 per thread at M = 1, 4 instead of 6 CTAs per SM). One
-  // prefetch per 128-byte line, not per lane. Prefetching the whole first row instead
-  // measured slower: 5.20 vs 4.59 ms per batch-1 step (docs/perf.md, session 6).
+  // (p.prefetch_vecs: more under gemv_prefetch_budget_mb) into L2 before waiting for it
+  // (a prefetch holds no registers; holding the loaded batch did: 58 instead of 38 per
+  // thread at M = 1, 4 instead of 6 CTAs per SM). One prefetch per 128-byte line.
   if (row < p.n) {
     const uint4* rows[R];
     row_ptrs(row, rows);
-    const int batch_vecs = min(k8, kStep);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      if (8 * lane < batch_vecs) asm volatile("prefetch.global.L2 [%0];" ::"l"(rows[r] + 8 * lane));
+      for (int v = 8 * lane; v < p.prefetch_vecs; v += 8 * 32) {
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(rows[r] + v));
+      }
     }
   }
   pdl_wait();
@@ -573,7 +575,18 @@ Status launch_one(const Args& p, cudaStream_t stream) {
   // One wave: CTAs stride over the rows when there are more than fit.
   const int grid =
       std::min(ceil_div(p.n, kWarpsPerCta), resident_ctas(reinterpret_cast<const void*>(kernel), staged, &occupancy));
-  return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kThreads), staged, stream, p), "gemv");
+  // Prefetch: the first batch of loads of each warp's first row(s), or as much more of
+  // them as the budget spreads over the grid's warps (at most the whole rows).
+  constexpr int kRowsPerUnit = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;
+  const int64_t k8 = p.k / 8;
+  int64_t vecs = std::min<int64_t>(k8, 32 * (kLoadsInFlight / kRowsPerUnit));
+  if (const int64_t budget = gemv_prefetch_budget_mb() << 20; budget > 0) {
+    const int64_t warps = std::min<int64_t>(p.n, static_cast<int64_t>(grid) * kWarpsPerCta);
+    vecs = std::clamp<int64_t>(budget / (warps * kRowsPerUnit * 16), vecs, k8);
+  }
+  Args q = p;
+  q.prefetch_vecs = static_cast<int>(vecs);
+  return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kThreads), staged, stream, q), "gemv");
 }
 
 template <typename Out, bool kNorm, Epi kEpi>
@@ -617,6 +630,12 @@ EnvSwitch& bulk_switch() {
   static EnvSwitch s("RADIX_GEMV", "bulk");
   return s;
 }
+int64_t prefetch_budget_from_env() {
+  const char* v = std::getenv("RADIX_GEMV_PREFETCH_MB");
+  return v != nullptr ? std::max<int64_t>(0, std::atoll(v)) : 0;
+}
+std::atomic<int64_t> g_prefetch_mb{prefetch_budget_from_env()};
+
 EnvSwitch& mlp_switch() {
   static EnvSwitch s("RADIX_FUSED_MLP", "1");
   return s;
@@ -625,6 +644,8 @@ EnvSwitch& mlp_switch() {
 
 bool gemv_bulk_enabled() { return bulk_switch().get(); }
 void set_gemv_bulk_enabled(bool on) { bulk_switch().set(on); }
+int64_t gemv_prefetch_budget_mb() { return g_prefetch_mb.load(std::memory_order_relaxed); }
+void set_gemv_prefetch_budget_mb(int64_t mb) { g_prefetch_mb.store(std::max<int64_t>(0, mb), std::memory_order_relaxed); }
 bool fused_mlp_enabled() { return mlp_switch().get(); }
 void set_fused_mlp_enabled(bool on) { mlp_switch().set(on); }
 

@@ -44,6 +44,16 @@ struct GemvFusion {
 bool gemv_bulk_enabled();
 void set_gemv_bulk_enabled(bool on);
 
+// Experiment (opt-in): how many MB of their first weight rows a GEMV launch's warps pull
+// into L2 before waiting for the previous kernel (PDL), spread evenly over the warps, at
+// least each warp's first batch of loads and at most its whole rows. 0 (default): the
+// first batch only. Whole rows for every warp measured slower (5.20 vs 4.59 ms per
+// batch-1 step, docs/perf.md session 6) — for gate_up that is ~100 MB, twice L2; this
+// asks whether a prefetch that fits in L2 pays. RADIX_GEMV_PREFETCH_MB at first use, or
+// the setter.
+int64_t gemv_prefetch_budget_mb();
+void set_gemv_prefetch_budget_mb(int64_t mb);
+
 // The decode MLP in one launch (gemv.cu, mlp_bulk_kernel; opt-in RADIX_FUSED_MLP=1
 // until measured): residual [M, H] += w_down @ (silu(g) * u) with [g; u] = w_gate_up @
 // rms_norm(residual) * (norm_offset + norm_weight); act [M, I] receives silu(g) * u.

@@ -282,6 +282,22 @@ TEST_F(FusedGemmGpu, BulkCopyGemvMatchesToo) {
   cuda::set_gemv_bulk_enabled(was);
 }
 
+// RADIX_GEMV_PREFETCH_MB: more of each warp's first rows prefetched into L2 before the
+// PDL wait changes no result (8 MB: part of a row for gate_up; 256 MB: whole rows).
+TEST_F(FusedGemmGpu, GemvPrefetchBudgetLeavesResultsUnchanged) {
+  const WithoutGemvMma simt;
+  const int64_t was = cuda::gemv_prefetch_budget_mb();
+  for (int64_t mb : {8, 256}) {
+    SCOPED_TRACE("prefetch budget " + std::to_string(mb) + " MB");
+    cuda::set_gemv_prefetch_budget_mb(mb);
+    check_norm_gemm_silu(1, 14336, 4096);
+    check_rope(2, 32, 8, 128, 4096, false);
+    check_gemm_add(4, 4096, 14336);
+    check_norm_gemm(3, 1029, 2056, false);  // rows and K not multiples of the line
+  }
+  cuda::set_gemv_prefetch_budget_mb(was);
+}
+
 TEST_F(FusedGemmGpu, BadShapesAreErrors) {
   OwnedTensor x = poisoned({2, 64}, DType::kBF16), g = poisoned({64}, DType::kBF16);
   OwnedTensor w = poisoned({30, 64}, DType::kBF16), normed = poisoned({2, 64}, DType::kBF16);
