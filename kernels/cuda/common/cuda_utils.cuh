@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -186,6 +187,37 @@ cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t s
   cfg.attrs = &attr;
   cfg.numAttrs = pdl_enabled() ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+}
+
+// SMs of the current device (queried once; 132 if the query fails).
+inline int num_sms() {
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      cudaGetLastError();
+      n = 132;
+    }
+    return n;
+  }();
+  return sms;
+}
+
+// CTAs of `kernel` (blocks of `threads`, `smem` dynamic bytes each) that fit on the GPU
+// at once; `cache` (one per kernel) keeps the answer for the last smem size asked (the
+// query is host-only).
+inline int resident_ctas(const void* kernel, int threads, size_t smem, std::atomic<int64_t>* cache) {
+  const int64_t c = cache->load(std::memory_order_relaxed);  // (smem << 16) | CTAs per SM
+  int per_sm = 0;
+  if (c >= 0 && static_cast<size_t>(c >> 16) == smem) {
+    per_sm = static_cast<int>(c & 0xffff);
+  } else {
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem) != cudaSuccess || per_sm < 1) {
+      cudaGetLastError();
+      per_sm = 1;
+    }
+    cache->store((static_cast<int64_t>(smem) << 16) | per_sm, std::memory_order_relaxed);
+  }
+  return num_sms() * per_sm;
 }
 
 }  // namespace radix::cuda

@@ -526,35 +526,6 @@ __global__ void __launch_bounds__(kBulkThreads) mlp_bulk_kernel(const Args p1, c
                                         warp, lane, [=](int m, int v) { return __ldcg(act + m * k8b + v); });
 }
 
-int num_sms() {
-  static const int sms = [] {
-    int dev = 0, n = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      cudaGetLastError();
-      n = 132;
-    }
-    return n;
-  }();
-  return sms;
-}
-
-// CTAs of `kernel` that fit on the GPU at once with `smem` bytes each; `cache` (one per
-// kernel) keeps the answer for the last smem size asked (the query is host-only).
-int resident_ctas(const void* kernel, size_t smem, std::atomic<int64_t>* cache) {
-  const int64_t c = cache->load(std::memory_order_relaxed);  // (smem << 16) | CTAs per SM
-  int per_sm = 0;
-  if (c >= 0 && static_cast<size_t>(c >> 16) == smem) {
-    per_sm = static_cast<int>(c & 0xffff);
-  } else {
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem) != cudaSuccess || per_sm < 1) {
-      cudaGetLastError();
-      per_sm = 1;
-    }
-    cache->store((static_cast<int64_t>(smem) << 16) | per_sm, std::memory_order_relaxed);
-  }
-  return num_sms() * per_sm;
-}
-
 template <int M, typename Out, bool kNorm, Epi kEpi>
 Status launch_one(const Args& p, cudaStream_t stream) {
   const size_t staged = kNorm ? static_cast<size_t>(M) * static_cast<size_t>(p.k) * sizeof(bf16) : 0;
@@ -574,7 +545,7 @@ Status launch_one(const Args& p, cudaStream_t stream) {
   static std::atomic<int64_t> occupancy{-1};  // this instantiation's
   // One wave: CTAs stride over the rows when there are more than fit.
   const int grid =
-      std::min(ceil_div(p.n, kWarpsPerCta), resident_ctas(reinterpret_cast<const void*>(kernel), staged, &occupancy));
+      std::min(ceil_div(p.n, kWarpsPerCta), resident_ctas(reinterpret_cast<const void*>(kernel), kThreads, staged, &occupancy));
   // Prefetch: the first batch of loads of each warp's first row(s), or as much more of
   // them as the budget spreads over the grid's warps (at most the whole rows).
   constexpr int kRowsPerUnit = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;

@@ -1,5 +1,6 @@
-// Small-batch GEMM on tensor cores (gemv_mma.h). CTA = 16 weight rows (one m16n8k16 A
-// tile) x the whole of K, split over 8 warps by K; each warp streams its 16 rows with
+// Small-batch GEMM on tensor cores (gemv_mma.h). A row block = 16 weight rows (one
+// m16n8k16 A tile) x the whole of K, a CTA's 8 warps splitting K (a CTA per block, or
+// a resident wave looping over them: gemv_mma_persistent); each warp streams its 16 rows with
 // 16-byte L1-bypassing loads, several 64-column chunks in flight, and multiplies them
 // with the M (<= 16) batch rows as B tiles of 8 columns. The partial 16 x M products
 // of the 8 warps are summed in shared memory and one pass writes the epilogue: bias and
@@ -38,6 +39,7 @@ struct MmaArgs {
   const bf16* w;     // [N, K]
   const bf16* bias;  // [N] or nullptr
   int m, n, k;
+  int blocks;        // row blocks (16 rows, or 8 pairs); CTAs loop over them by gridDim.x
   // kRopeStore: w is the fused qkv weight [(Hq + 2 Hk) D, K]; out unused.
   RopeEpilogue rope;
 };
@@ -92,27 +94,11 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
   __shared__ float red[kWarps][kRows][8 * kTiles];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
-  const int n0 = blockIdx.x * kRows;
   const int64_t k8 = p.k / 8;  // uint4 per row
   const int chunks = p.k / kChunk;
   const int c_begin = warp * chunks / kWarps, c_end = (warp + 1) * chunks / kWarps;
 
-  // This lane's weight rows g and g + 8 of the A tile (zero past N) and batch rows g
-  // (+ 8 per B tile; zero past M).
-  bool w_ok[2];
-  const uint4* w_row[2];
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    if constexpr (kEpi == MmaEpi::kRopeStore) {
-      w_ok[r] = true;
-    } else if constexpr (kEpi == MmaEpi::kSiluMul) {
-      w_ok[r] = blockIdx.x * 8 + g < p.n;
-    } else {
-      w_ok[r] = n0 + g + 8 * r < p.n;
-    }
-    const int64_t row = w_ok[r] ? weight_row<kEpi>(p, blockIdx.x, g + 8 * r) : 0;
-    w_row[r] = reinterpret_cast<const uint4*>(p.w) + row * k8 + 2 * t;
-  }
+  // This lane's batch rows g (+ 8 per B tile; zero past M).
   bool x_ok[kTiles];
   const uint4* x_row[kTiles];
 #pragma unroll
@@ -124,109 +110,141 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
   pdl_wait();  // a (and out, when accumulating) come from the kernels before
   pdl_launch_dependents();
 
-  float acc[kTiles][4];
+  // One row block per CTA, or several when the grid is capped at the resident CTAs
+  // (gemv_mma_persistent).
+  for (int blk = blockIdx.x; blk < p.blocks; blk += gridDim.x) {
+    const int n0 = blk * kRows;
+    // This lane's weight rows g and g + 8 of the A tile (zero past N).
+    bool w_ok[2];
+    const uint4* w_row[2];
 #pragma unroll
-  for (int b = 0; b < kTiles; ++b) acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.0f;
-  const uint4 zero = make_uint4(0, 0, 0, 0);
-  for (int c = c_begin; c < c_end; c += kUnroll) {
-    uint4 wv[kUnroll][2][2];       // [chunk][row g, g + 8][lo, hi]
-    uint4 xv[kUnroll][kTiles][2];  // [chunk][B tile][lo, hi]
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const bool in = c + u < c_end;
-      const int64_t off = static_cast<int64_t>(c + u) * (kChunk / 8);
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        wv[u][r][0] = in && w_ok[r] ? load_stream(w_row[r] + off) : zero;
-        wv[u][r][1] = in && w_ok[r] ? load_stream(w_row[r] + off + 1) : zero;
+    for (int r = 0; r < 2; ++r) {
+      if constexpr (kEpi == MmaEpi::kRopeStore) {
+        w_ok[r] = true;
+      } else if constexpr (kEpi == MmaEpi::kSiluMul) {
+        w_ok[r] = blk * 8 + g < p.n;
+      } else {
+        w_ok[r] = n0 + g + 8 * r < p.n;
       }
-#pragma unroll
-      for (int b = 0; b < kTiles; ++b) {
-        xv[u][b][0] = in && x_ok[b] ? __ldg(x_row[b] + off) : zero;
-        xv[u][b][1] = in && x_ok[b] ? __ldg(x_row[b] + off + 1) : zero;
-      }
+      const int64_t row = w_ok[r] ? weight_row<kEpi>(p, blk, g + 8 * r) : 0;
+      w_row[r] = reinterpret_cast<const uint4*>(p.w) + row * k8 + 2 * t;
     }
+
+    float acc[kTiles][4];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int b = 0; b < kTiles; ++b) acc[b][0] = acc[b][1] = acc[b][2] = acc[b][3] = 0.0f;
+    const uint4 zero = make_uint4(0, 0, 0, 0);
+    for (int c = c_begin; c < c_end; c += kUnroll) {
+      uint4 wv[kUnroll][2][2];       // [chunk][row g, g + 8][lo, hi]
+      uint4 xv[kUnroll][kTiles][2];  // [chunk][B tile][lo, hi]
 #pragma unroll
-      for (int s = 0; s < kChunk / 16; ++s) {
-        const auto& w0 = wv[u][0];
-        const auto& w1 = wv[u][1];
-        const uint32_t af[4] = {word(w0[0], w0[1], 2 * s), word(w1[0], w1[1], 2 * s), word(w0[0], w0[1], 2 * s + 1),
-                                word(w1[0], w1[1], 2 * s + 1)};
+      for (int u = 0; u < kUnroll; ++u) {
+        const bool in = c + u < c_end;
+        const int64_t off = static_cast<int64_t>(c + u) * (kChunk / 8);
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          wv[u][r][0] = in && w_ok[r] ? load_stream(w_row[r] + off) : zero;
+          wv[u][r][1] = in && w_ok[r] ? load_stream(w_row[r] + off + 1) : zero;
+        }
 #pragma unroll
         for (int b = 0; b < kTiles; ++b) {
-          const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s), word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
-          mma_bf16_16816(acc[b], af, bf);
+          xv[u][b][0] = in && x_ok[b] ? __ldg(x_row[b] + off) : zero;
+          xv[u][b][1] = in && x_ok[b] ? __ldg(x_row[b] + off + 1) : zero;
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+        for (int s = 0; s < kChunk / 16; ++s) {
+          const auto& w0 = wv[u][0];
+          const auto& w1 = wv[u][1];
+          const uint32_t af[4] = {word(w0[0], w0[1], 2 * s), word(w1[0], w1[1], 2 * s), word(w0[0], w0[1], 2 * s + 1),
+                                  word(w1[0], w1[1], 2 * s + 1)};
+#pragma unroll
+          for (int b = 0; b < kTiles; ++b) {
+            const uint32_t bf[2] = {word(xv[u][b][0], xv[u][b][1], 2 * s), word(xv[u][b][0], xv[u][b][1], 2 * s + 1)};
+            mma_bf16_16816(acc[b], af, bf);
+          }
         }
       }
     }
-  }
 
-  // acc[b]: rows g (0, 1) and g + 8 (2, 3), batch rows 8 b + 2 t (+1).
+    // acc[b]: rows g (0, 1) and g + 8 (2, 3), batch rows 8 b + 2 t (+1).
 #pragma unroll
-  for (int b = 0; b < kTiles; ++b) {
-    red[warp][g][8 * b + 2 * t] = acc[b][0];
-    red[warp][g][8 * b + 2 * t + 1] = acc[b][1];
-    red[warp][g + 8][8 * b + 2 * t] = acc[b][2];
-    red[warp][g + 8][8 * b + 2 * t + 1] = acc[b][3];
-  }
-  __syncthreads();
-  if constexpr (kPaired<kEpi>) {
-    // Thread i: pair i % 8 of batch row i / 8.
-    for (int i = threadIdx.x; i < 8 * p.m; i += kThreads) {
-      const int pr = i % 8, m = i / 8;
-      float a = 0.0f, b = 0.0f;
+    for (int b = 0; b < kTiles; ++b) {
+      red[warp][g][8 * b + 2 * t] = acc[b][0];
+      red[warp][g][8 * b + 2 * t + 1] = acc[b][1];
+      red[warp][g + 8][8 * b + 2 * t] = acc[b][2];
+      red[warp][g + 8][8 * b + 2 * t + 1] = acc[b][3];
+    }
+    __syncthreads();
+    if constexpr (kPaired<kEpi>) {
+      // Thread i: pair i % 8 of batch row i / 8.
+      for (int i = threadIdx.x; i < 8 * p.m; i += kThreads) {
+        const int pr = i % 8, m = i / 8;
+        float a = 0.0f, b = 0.0f;
 #pragma unroll
-      for (int w = 0; w < kWarps; ++w) {
-        a += red[w][pr][m];
-        b += red[w][pr + 8][m];
+        for (int w = 0; w < kWarps; ++w) {
+          a += red[w][pr][m];
+          b += red[w][pr + 8][m];
+        }
+        if constexpr (kEpi == MmaEpi::kRopeStore) {
+          // As rope_qkv_store over the bf16 qkv row the unfused projection would store.
+          const int pair0 = blk * 8;
+          rope_store_pair(p.rope, p.bias, m, pair0 / p.rope.half, pair0 % p.rope.half + pr, a, b);
+        } else {
+          // gate a, up b, each rounded to bf16 as the unfused gate_up buffer holds them.
+          const int n = blk * 8 + pr;
+          if (n >= p.n) continue;
+          const float gt = __bfloat162float(__float2bfloat16_rn(a));
+          const float up = __bfloat162float(__float2bfloat16_rn(b));
+          static_cast<Out*>(p.out)[static_cast<int64_t>(m) * p.n + n] = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
+        }
       }
-      if constexpr (kEpi == MmaEpi::kRopeStore) {
-        // As rope_qkv_store over the bf16 qkv row the unfused projection would store.
-        const int pair0 = blockIdx.x * 8;
-        rope_store_pair(p.rope, p.bias, m, pair0 / p.rope.half, pair0 % p.rope.half + pr, a, b);
-      } else {
-        // gate a, up b, each rounded to bf16 as the unfused gate_up buffer holds them.
-        const int n = blockIdx.x * 8 + pr;
+    } else {
+      // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
+      for (int i = threadIdx.x; i < kRows * p.m; i += kThreads) {
+        const int r = i % kRows, m = i / kRows;
+        const int n = n0 + r;
         if (n >= p.n) continue;
-        const float gt = __bfloat162float(__float2bfloat16_rn(a));
-        const float up = __bfloat162float(__float2bfloat16_rn(b));
-        static_cast<Out*>(p.out)[static_cast<int64_t>(m) * p.n + n] = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
-      }
-    }
-  } else {
-    // Thread i: weight row i % 16 of batch row i / 16 (16 consecutive outputs per batch row).
-    for (int i = threadIdx.x; i < kRows * p.m; i += kThreads) {
-      const int r = i % kRows, m = i / kRows;
-      const int n = n0 + r;
-      if (n >= p.n) continue;
-      float v = 0.0f;
+        float v = 0.0f;
 #pragma unroll
-      for (int w = 0; w < kWarps; ++w) v += red[w][r][m];
-      Out* out = static_cast<Out*>(p.out) + static_cast<int64_t>(m) * p.n + n;
-      if constexpr (kEpi == MmaEpi::kAccumulate) {
-        *out = from_f32<Out>(v + to_f32(*out));
-      } else {
-        if (p.bias != nullptr) v += __bfloat162float(p.bias[n]);
-        *out = from_f32<Out>(v);
+        for (int w = 0; w < kWarps; ++w) v += red[w][r][m];
+        Out* out = static_cast<Out*>(p.out) + static_cast<int64_t>(m) * p.n + n;
+        if constexpr (kEpi == MmaEpi::kAccumulate) {
+          *out = from_f32<Out>(v + to_f32(*out));
+        } else {
+          if (p.bias != nullptr) v += __bfloat162float(p.bias[n]);
+          *out = from_f32<Out>(v);
+        }
       }
     }
+    __syncthreads();  // red is rewritten by the next block
   }
 }
 
 template <int kTiles, typename Out, MmaEpi kEpi>
 Status launch(const MmaArgs& p, cudaStream_t stream) {
-  // kRopeStore: N = (Hq + 2 Hk) D rows = 8 pairs per CTA; kSiluMul: 8 outputs per CTA.
-  const int grid = kEpi == MmaEpi::kSiluMul ? (p.n + 7) / 8 : (p.n + kRows - 1) / kRows;
-  return cuda_status(
-      launch_pdl(gemv_mma_kernel<kTiles, Out, kEpi>, dim3(grid), dim3(kThreads), 0, stream, p),
-      "gemv_mma");
+  auto kernel = gemv_mma_kernel<kTiles, Out, kEpi>;
+  MmaArgs q = p;
+  // kRopeStore: N = (Hq + 2 Hk) D rows = 8 pairs per block; kSiluMul: 8 outputs per block.
+  q.blocks = kEpi == MmaEpi::kSiluMul ? (p.n + 7) / 8 : (p.n + kRows - 1) / kRows;
+  int grid = q.blocks;
+  if (gemv_mma_persistent()) {
+    static std::atomic<int64_t> occupancy{-1};  // this instantiation's
+    grid = std::min(grid, resident_ctas(reinterpret_cast<const void*>(kernel), kThreads, 0, &occupancy));
+  }
+  return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kThreads), 0, stream, q), "gemv_mma");
 }
 
 template <typename Out, MmaEpi kEpi>
 Status launch_tiles(const MmaArgs& p, cudaStream_t stream) {
   return p.m <= 8 ? launch<1, Out, kEpi>(p, stream) : launch<2, Out, kEpi>(p, stream);
+}
+
+EnvSwitch& persistent_switch() {
+  static EnvSwitch s("RADIX_GEMV_MMA_PERSISTENT", "1");
+  return s;
 }
 
 EnvSwitch& mma_off_switch() {
@@ -249,6 +267,12 @@ bool gemv_mma_enabled() {
 }
 void set_gemv_mma_enabled(bool on) {
   mma_off_switch().set(!on);
+}
+bool gemv_mma_persistent() {
+  return persistent_switch().get();
+}
+void set_gemv_mma_persistent(bool on) {
+  persistent_switch().set(on);
 }
 int64_t gemv_mma_min_rows() {
   return g_min_rows.load(std::memory_order_relaxed);

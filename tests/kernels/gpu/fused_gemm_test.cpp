@@ -266,6 +266,25 @@ TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulatesAndGates) {
   cuda::set_gemv_mma_enabled(was);
 }
 
+// RADIX_GEMV_MMA_PERSISTENT=1: the tensor-core GEMM's CTAs loop over the row blocks (one
+// resident wave) — every epilogue, N not a multiple of the block, one and two B tiles.
+TEST_F(FusedGemmGpu, TensorCoreGemmInOneWaveMatchesToo) {
+  const bool was = cuda::gemv_mma_enabled(), persistent_was = cuda::gemv_mma_persistent();
+  const int64_t lo = cuda::gemv_mma_min_rows(), hi = cuda::gemv_mma_max_rows();
+  cuda::set_gemv_mma_enabled(true);
+  cuda::set_gemv_mma_rows(1, 16);
+  cuda::set_gemv_mma_persistent(true);
+  check_norm_gemm_silu(9, 14336, 4096);   // 1792 blocks: several per CTA
+  check_norm_gemm_silu(4, 1004, 1088);    // N % 8 != 0
+  check_rope(5, 32, 8, 128, 4096, false);
+  check_gemm_add(16, 4096, 14336);
+  check_gemm_add(3, 1000, 1088);          // N % 16 != 0
+  check_norm_gemm(12, 6144, 4096, true);  // store with bias
+  cuda::set_gemv_mma_persistent(persistent_was);
+  cuda::set_gemv_mma_rows(lo, hi);
+  cuda::set_gemv_mma_enabled(was);
+}
+
 TEST_F(FusedGemmGpu, BulkCopyGemvMatchesToo) {
   const WithoutGemvMma simt;  // the GEMV at M 3..4 too (the default sends those to gemv_mma)
   // The same fusions through the bulk-copy GEMV (RADIX_GEMV=bulk).

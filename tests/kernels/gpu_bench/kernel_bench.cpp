@@ -201,7 +201,22 @@ int run(bool quick) {
   // ---- small decode batches: the projections at M = 1..32 without the tensor-core
   // GEMM (SIMT GEMV for M <= 4 in its weight range, else cuBLASLt) and with it for M
   // 1..16 (gemv_mma.cu; by default it takes M 3..4); weights rotate as above ----
-  std::printf("\n%-20s %4s %12s %9s %12s %9s\n", "gemm small M", "M", "no_mma_us", "of_read", "mma_us", "of_read");
+  std::printf("\n%-20s %4s %12s %9s %12s %9s %12s %9s\n", "gemm small M", "M", "no_mma_us", "of_read", "mma_us",
+              "of_read", "1wave_us", "of_read");
+  // Times `run` without the tensor-core GEMM, with it, and with it in one resident wave
+  // (gemv_mma_persistent), and prints a row.
+  const bool persistent_was = cuda::gemv_mma_persistent();
+  auto three_ways = [&](const char* name, int64_t m, int64_t bytes, int copies, const std::function<void(int)>& run) {
+    double ms[3] = {0, 0, 0};
+    for (int v = 0; v < 3; ++v) {
+      cuda::set_gemv_mma_enabled(v >= 1);
+      cuda::set_gemv_mma_persistent(v == 2);
+      ms[v] = time_graph_ms(stream, reps, copies, run);
+    }
+    const auto pct = [&](double t) { return 100.0 * bytes / (t * 1e-3) / 1e9 / read_bw; };
+    std::printf("%-20s %4lld %12.1f %8.0f%% %12.1f %8.0f%% %12.1f %8.0f%%\n", name, static_cast<long long>(m),
+                ms[0] * 1e3, pct(ms[0]), ms[1] * 1e3, pct(ms[1]), ms[2] * 1e3, pct(ms[2]));
+  };
   const bool mma_was = cuda::gemv_mma_enabled();
   const int64_t mma_lo = cuda::gemv_mma_min_rows(), mma_hi = cuda::gemv_mma_max_rows();
   cuda::set_gemv_mma_rows(1, cuda::kGemvMmaMaxRows);
@@ -219,14 +234,7 @@ int run(bool quick) {
     for (int64_t m : {1, 2, 4, 6, 8, 12, 16, 32}) {
       OwnedTensor a = device({m, g.k}, DType::kBF16), o = device({m, g.n}, g.out);
       fill_random(a.view(), 70);
-      double ms[2] = {0, 0};
-      for (int v = 0; v < 2; ++v) {
-        cuda::set_gemv_mma_enabled(v == 1);
-        ms[v] = time_graph_ms(stream, reps, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
-      }
-      const auto pct = [&](double t) { return 100.0 * bytes / (t * 1e-3) / 1e9 / read_bw; };
-      std::printf("%-20s %4lld %12.1f %8.0f%% %12.1f %8.0f%%\n", g.name, static_cast<long long>(m), ms[0] * 1e3,
-                  pct(ms[0]), ms[1] * 1e3, pct(ms[1]));
+      three_ways(g.name, m, bytes, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
     }
   }
   // The MLP's first half as the model calls it (ops::rms_norm_gemm_silu): the SIMT GEMV
@@ -246,19 +254,13 @@ int run(bool quick) {
       OwnedTensor x = device({m, h}, DType::kBF16), normed = device({m, h}, DType::kBF16);
       OwnedTensor gu = device({m, 2 * inter}, DType::kBF16), act = device({m, inter}, DType::kBF16);
       fill_random(x.view(), 82);
-      double ms[2] = {0, 0};
-      for (int v = 0; v < 2; ++v) {
-        cuda::set_gemv_mma_enabled(v == 1);
-        ms[v] = time_graph_ms(stream, reps, copies, [&](int i) {
-          BENCH_CHECK(ops::rms_norm_gemm_silu(ctx, act, normed, gu, x, nw, 1e-5f, ws[i % copies]));
-        });
-      }
-      const auto pct = [&](double t) { return 100.0 * bytes / (t * 1e-3) / 1e9 / read_bw; };
-      std::printf("%-20s %4lld %12.1f %8.0f%% %12.1f %8.0f%%\n", "norm+gate_up+silu", static_cast<long long>(m),
-                  ms[0] * 1e3, pct(ms[0]), ms[1] * 1e3, pct(ms[1]));
+      three_ways("norm+gate_up+silu", m, bytes, copies, [&](int i) {
+        BENCH_CHECK(ops::rms_norm_gemm_silu(ctx, act, normed, gu, x, nw, 1e-5f, ws[i % copies]));
+      });
     }
   }
   cuda::set_gemv_mma_enabled(mma_was);
+  cuda::set_gemv_mma_persistent(persistent_was);
   cuda::set_gemv_mma_rows(mma_lo, mma_hi);
 
   // ---- one Llama-3-8B decode layer's projections at M = 1 (attention left out): the
