@@ -35,7 +35,7 @@ void set_gemv_mma_rows(int64_t lo, int64_t hi);
 // Experiment (opt-in, unmeasured): one wave of resident CTAs that loop over the row
 // blocks, instead of a CTA per block (1792 of them for Llama-3's gate_up, ~7 waves at 2
 // per SM; this kernel reads gate_up at 73-77 % of the read rate against cuBLASLt's
-// 85-89 %). RADIX_GEMV_MMA_PERSISTENT=1 at first use, or the setter.
+// 87-89 % at 8..16 rows). RADIX_GEMV_MMA_PERSISTENT=1 at first use, or the setter.
 bool gemv_mma_persistent();
 void set_gemv_mma_persistent(bool on);
 
