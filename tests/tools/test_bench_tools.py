@@ -61,6 +61,13 @@ class NcuStepSummary(unittest.TestCase):
         self.assertAlmostEqual(rows[0][1], 210.0)
         self.assertEqual(rows[0][2], 2)
 
+    def test_kernels_after_the_last_sampling_kernel_are_not_a_step(self):
+        # One-batch runs a memory read probe after its last step.
+        lines = self.csv_lines() + [ncu_row(8, "radix::<unnamed>::read_kernel(const uint4 *)", "470,000") + "\n"]
+        steps = ncu.split_steps(ncu.read_kernels(lines), "sample")
+        self.assertEqual([len(s) for s in steps], [3, 5])
+        self.assertEqual(steps[-1][-1][0], "radix::<unnamed>::sample_kernel")
+
     def test_command_line_prints_the_last_step(self):
         with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
             f.writelines(self.csv_lines())
