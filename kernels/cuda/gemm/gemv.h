@@ -48,9 +48,10 @@ void set_gemv_bulk_enabled(bool on);
 // into L2 before waiting for the previous kernel (PDL), spread evenly over the warps, at
 // least each warp's first batch of loads and at most its whole rows. 0 (default): the
 // first batch only. Whole rows for every warp measured slower (5.20 vs 4.59 ms per
-// batch-1 step, docs/perf.md session 6) — for gate_up that is ~100 MB, twice L2; this
-// asks whether a prefetch that fits in L2 pays. RADIX_GEMV_PREFETCH_MB at first use, or
-// the setter.
+// batch-1 step, docs/perf.md session 6) — for gate_up that is ~100 MB, twice L2 — but
+// with PDL off (the default), so the prefetch could not overlap the previous kernel at
+// all. This asks whether a prefetch that fits in L2 pays, with RADIX_PDL=1.
+// RADIX_GEMV_PREFETCH_MB at first use, or the setter.
 int64_t gemv_prefetch_budget_mb();
 void set_gemv_prefetch_budget_mb(int64_t mb);
 
