@@ -19,7 +19,6 @@
 // The grid is one wave (occupancy query); CTAs stride over the rows beyond it.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
@@ -601,11 +600,8 @@ EnvSwitch& bulk_switch() {
   static EnvSwitch s("RADIX_GEMV", "bulk");
   return s;
 }
-int64_t prefetch_budget_from_env() {
-  const char* v = std::getenv("RADIX_GEMV_PREFETCH_MB");
-  return v != nullptr ? std::max<int64_t>(0, std::atoll(v)) : 0;
-}
-std::atomic<int64_t> g_prefetch_mb{prefetch_budget_from_env()};
+constexpr int64_t kMaxPrefetchMb = int64_t{1} << 20;  // (MB << 20 stays far from overflow)
+std::atomic<int64_t> g_prefetch_mb{env_int("RADIX_GEMV_PREFETCH_MB", 0, kMaxPrefetchMb, 0)};
 
 EnvSwitch& mlp_switch() {
   static EnvSwitch s("RADIX_FUSED_MLP", "1");
@@ -616,7 +612,9 @@ EnvSwitch& mlp_switch() {
 bool gemv_bulk_enabled() { return bulk_switch().get(); }
 void set_gemv_bulk_enabled(bool on) { bulk_switch().set(on); }
 int64_t gemv_prefetch_budget_mb() { return g_prefetch_mb.load(std::memory_order_relaxed); }
-void set_gemv_prefetch_budget_mb(int64_t mb) { g_prefetch_mb.store(std::max<int64_t>(0, mb), std::memory_order_relaxed); }
+void set_gemv_prefetch_budget_mb(int64_t mb) {
+  g_prefetch_mb.store(std::clamp<int64_t>(mb, 0, kMaxPrefetchMb), std::memory_order_relaxed);
+}
 bool fused_mlp_enabled() { return mlp_switch().get(); }
 void set_fused_mlp_enabled(bool on) { mlp_switch().set(on); }
 

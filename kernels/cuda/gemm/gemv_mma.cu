@@ -16,7 +16,6 @@
 // depend on the order of its terms.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
@@ -252,13 +251,10 @@ EnvSwitch& mma_off_switch() {
   return s;
 }
 
-int64_t rows_from_env(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  const int64_t rows = v != nullptr ? std::atoll(v) : 0;
-  return rows >= 1 ? std::min(rows, kGemvMmaMaxRows) : fallback;
-}
-std::atomic<int64_t> g_min_rows{rows_from_env("RADIX_GEMV_MMA_MIN_ROWS", kGemvMmaDefaultMinRows)};
-std::atomic<int64_t> g_max_rows{rows_from_env("RADIX_GEMV_MMA_MAX_ROWS", kGemvMmaDefaultMaxRows)};
+// From the environment, normalized as set_gemv_mma_rows does (lo <= hi).
+std::atomic<int64_t> g_min_rows{env_int("RADIX_GEMV_MMA_MIN_ROWS", 1, kGemvMmaMaxRows, kGemvMmaDefaultMinRows)};
+std::atomic<int64_t> g_max_rows{std::max(g_min_rows.load(), env_int("RADIX_GEMV_MMA_MAX_ROWS", 1, kGemvMmaMaxRows,
+                                                                    kGemvMmaDefaultMaxRows))};
 
 }  // namespace
 

@@ -89,6 +89,19 @@ double time_ms(cudaStream_t stream, int reps, const std::function<void(int)>& fn
 
 // Median milliseconds per call when `calls` invocations of fn are captured into one
 // CUDA graph and replayed (how decode runs in the engine: no launch gaps).
+// Copies of an [n, k] bf16 weight, enough (>= 400 MB in all, 2..16 of them) that a graph
+// cycling through them reads each from memory, not L2; seeds seed, seed + 1, ...
+std::vector<OwnedTensor> rotating_weights(int64_t n, int64_t k, uint32_t seed) {
+  const int64_t bytes = n * k * 2;
+  const int copies = static_cast<int>(std::clamp<int64_t>((int64_t{400} << 20) / bytes + 1, 2, 16));
+  std::vector<OwnedTensor> ws;
+  for (int i = 0; i < copies; ++i) {
+    ws.push_back(device({n, k}, DType::kBF16));
+    fill_random(ws.back().view(), seed + i);
+  }
+  return ws;
+}
+
 double time_graph_ms(cudaStream_t stream, int reps, int calls, const std::function<void(int)>& fn) {
   fn(0);  // first call outside capture: one-time setup (plans, attributes)
   cudaGraph_t graph = nullptr;
@@ -173,18 +186,17 @@ int run(bool quick) {
     int64_t n, k;
     DType out;
   };
-  for (const GemvCase& g : {GemvCase{"qkv 6144x4096", 6144, 4096, DType::kBF16},
-                            GemvCase{"o 4096x4096", 4096, 4096, DType::kBF16},
-                            GemvCase{"gate_up 28672x4096", 28672, 4096, DType::kBF16},
-                            GemvCase{"down 4096x14336", 4096, 14336, DType::kBF16},
-                            GemvCase{"lm_head 128256x4096", 128256, 4096, DType::kF32}}) {
+  // Llama-3-8B's decode projections (and, in the first table, lm_head).
+  const std::vector<GemvCase> projections = {GemvCase{"qkv 6144x4096", 6144, 4096, DType::kBF16},
+                                             GemvCase{"o 4096x4096", 4096, 4096, DType::kBF16},
+                                             GemvCase{"gate_up 28672x4096", 28672, 4096, DType::kBF16},
+                                             GemvCase{"down 4096x14336", 4096, 14336, DType::kBF16}};
+  std::vector<GemvCase> with_head = projections;
+  with_head.push_back(GemvCase{"lm_head 128256x4096", 128256, 4096, DType::kF32});
+  for (const GemvCase& g : with_head) {
     const int64_t bytes = g.n * g.k * 2;
-    const int copies = static_cast<int>(std::clamp<int64_t>((int64_t{400} << 20) / bytes + 1, 2, 16));
-    std::vector<OwnedTensor> ws;
-    for (int i = 0; i < copies; ++i) {
-      ws.push_back(device({g.n, g.k}, DType::kBF16));
-      fill_random(ws.back().view(), 40 + i);
-    }
+    const std::vector<OwnedTensor> ws = rotating_weights(g.n, g.k, 40);
+    const int copies = static_cast<int>(ws.size());
     OwnedTensor a = device({1, g.k}, DType::kBF16), o = device({1, g.n}, g.out);
     fill_random(a.view(), 50);
     for (bool bulk : {false, true}) {
@@ -220,17 +232,10 @@ int run(bool quick) {
   const bool mma_was = cuda::gemv_mma_enabled();
   const int64_t mma_lo = cuda::gemv_mma_min_rows(), mma_hi = cuda::gemv_mma_max_rows();
   cuda::set_gemv_mma_rows(1, cuda::kGemvMmaMaxRows);
-  for (const GemvCase& g : {GemvCase{"qkv 6144x4096", 6144, 4096, DType::kBF16},
-                            GemvCase{"o 4096x4096", 4096, 4096, DType::kBF16},
-                            GemvCase{"gate_up 28672x4096", 28672, 4096, DType::kBF16},
-                            GemvCase{"down 4096x14336", 4096, 14336, DType::kBF16}}) {
+  for (const GemvCase& g : projections) {
     const int64_t bytes = g.n * g.k * 2;
-    const int copies = static_cast<int>(std::clamp<int64_t>((int64_t{400} << 20) / bytes + 1, 2, 16));
-    std::vector<OwnedTensor> ws;
-    for (int i = 0; i < copies; ++i) {
-      ws.push_back(device({g.n, g.k}, DType::kBF16));
-      fill_random(ws.back().view(), 60 + i);
-    }
+    const std::vector<OwnedTensor> ws = rotating_weights(g.n, g.k, 60);
+    const int copies = static_cast<int>(ws.size());
     for (int64_t m : {1, 2, 4, 6, 8, 12, 16, 32}) {
       OwnedTensor a = device({m, g.k}, DType::kBF16), o = device({m, g.n}, g.out);
       fill_random(a.view(), 70);
