@@ -34,6 +34,9 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   if (o.batch_size < 1 || o.input_len < 1 || o.output_len < 1) {
     return invalid_argument("--batch-size, --input-len and --output-len must be >= 1");
   }
+  if (o.read_probe_bytes != 0 && o.read_probe_bytes < (size_t{1} << 20)) {
+    return invalid_argument("--read-probe-bytes must be 0 (no probe) or at least 1 MiB");
+  }
   EngineOptions eo = o.engine;
   const int per_seq = o.input_len + o.output_len + o.warmup_steps + 1;
   if (eo.max_total_tokens <= 0) eo.max_total_tokens = o.batch_size * per_seq;

@@ -56,6 +56,9 @@ TEST(OneBatch, RejectsNonPositiveSizesAndTooSmallPools) {
   o.batch_size = 0;
   EXPECT_EQ(run_one_batch(o).status().code(), StatusCode::kInvalidArgument);
   o = small();
+  o.read_probe_bytes = 4096;  // too small to time a read rate
+  EXPECT_EQ(run_one_batch(o).status().code(), StatusCode::kInvalidArgument);
+  o = small();
   o.engine.max_total_tokens = 10;
   EXPECT_EQ(run_one_batch(o).status().code(), StatusCode::kResourceExhausted);
 }
