@@ -254,6 +254,45 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
                  k_cache, v_cache, slots, weight_offset);
 }
 
+Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const LayerTail& t) {
+  const char* op = "decode_layer_tail";
+  if (t.o_proj != nullptr && t.attn_out == nullptr) return fail(op, "o_proj without attn_out");
+  if (t.w_gate_up != nullptr && (t.post_norm == nullptr || t.w_down == nullptr || t.act == nullptr ||
+                                 t.normed == nullptr || t.gate_up == nullptr)) {
+    return fail(op, "w_gate_up without post_norm, w_down or the act/normed/gate_up buffers");
+  }
+  if (t.w_qkv != nullptr &&
+      (t.input_norm == nullptr || t.q_out == nullptr || t.normed == nullptr || t.qkv == nullptr ||
+       t.positions == nullptr || t.cos_sin == nullptr || t.k_cache == nullptr || t.v_cache == nullptr ||
+       t.slots == nullptr)) {
+    return fail(op, "w_qkv without input_norm, q_out, positions, cos_sin, the KV cache, slots or scratch");
+  }
+#ifdef RADIX_HAS_CUDA_KERNELS
+  if (!ctx.device.is_cpu()) {
+    for (const Tensor* x : {t.attn_out, t.o_proj, t.post_norm, t.w_gate_up, t.w_down, t.act, t.normed, t.gate_up,
+                            t.input_norm, t.w_qkv, t.qkv_bias, t.q_out, t.qkv, t.positions, t.cos_sin, t.k_cache,
+                            t.v_cache, t.slots}) {
+      if (x != nullptr) RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {x}));
+    }
+    RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&residual}));
+    bool taken = false;
+    RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, t, &taken));
+    if (taken) return Status::ok();
+  }
+#endif
+  if (t.o_proj != nullptr) RADIX_RETURN_IF_ERROR(gemm_add(ctx, residual, *t.attn_out, *t.o_proj));
+  if (t.w_gate_up != nullptr) {
+    RADIX_RETURN_IF_ERROR(rms_norm_mlp(ctx, residual, *t.act, *t.normed, *t.gate_up, *t.post_norm, t.eps,
+                                       *t.w_gate_up, *t.w_down, t.weight_offset));
+  }
+  if (t.w_qkv != nullptr) {
+    RADIX_RETURN_IF_ERROR(rms_norm_gemm_rope_store(ctx, *t.q_out, *t.normed, *t.qkv, residual, *t.input_norm, t.eps,
+                                                   *t.w_qkv, t.qkv_bias, *t.positions, *t.cos_sin, RopeStyle::kNeox,
+                                                   *t.k_cache, *t.v_cache, *t.slots, t.weight_offset));
+  }
+  return Status::ok();
+}
+
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache,
                 const Tensor& k, const Tensor& v, const Tensor& slots) {
   RADIX_RETURN_IF_ERROR(check_tensors("store_kv", ctx, {&k_cache, &v_cache, &k, &v, &slots}));

@@ -121,6 +121,40 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
                                 const Tensor* bias, const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
                                 const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots,
                                 float weight_offset = 0.0f);
+// The decode sublayers between one layer's attention and the next layer's, on the
+// residual stream [T, H]. Each part runs when its weight is given, in this order, as
+// the ops it stands for:
+//   o:        gemm_add(residual, attn_out, o_proj)
+//   mlp:      rms_norm_mlp(residual, act, normed, gate_up, post_norm, eps, w_gate_up, w_down,
+//             weight_offset)
+//   prologue: rms_norm_gemm_rope_store(q_out, normed, qkv, residual, input_norm, eps, w_qkv,
+//             qkv_bias, positions, cos_sin, RopeStyle::kNeox, k_cache, v_cache, slots,
+//             weight_offset)
+// On CUDA at one token (T = 1, bf16) all of it is one persistent kernel
+// (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off).
+struct LayerTail {
+  float eps = 0.0f;
+  float weight_offset = 0.0f;
+  const Tensor* attn_out = nullptr;  // [T, Hq D]
+  const Tensor* o_proj = nullptr;    // [H, Hq D]
+  const Tensor* post_norm = nullptr;  // [H]
+  const Tensor* w_gate_up = nullptr;  // [2I, H]
+  const Tensor* w_down = nullptr;     // [H, I]
+  const Tensor* act = nullptr;        // [T, I]: silu(g) * u afterwards
+  const Tensor* normed = nullptr;     // [T, H] scratch
+  const Tensor* gate_up = nullptr;    // [T, 2I] scratch
+  const Tensor* input_norm = nullptr;  // [H], the next layer's
+  const Tensor* w_qkv = nullptr;       // [(Hq + 2 Hk) D, H]
+  const Tensor* qkv_bias = nullptr;    // or nullptr
+  const Tensor* q_out = nullptr;       // [T, Hq, D]
+  const Tensor* qkv = nullptr;         // [T, (Hq + 2 Hk) D] scratch
+  const Tensor* positions = nullptr;
+  const Tensor* cos_sin = nullptr;
+  const Tensor* k_cache = nullptr;
+  const Tensor* v_cache = nullptr;
+  const Tensor* slots = nullptr;
+};
+Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const LayerTail& t);
 // In place on q [T, Hq, D] and k [T, Hk, D] (first R dims rotated).
 // cos_sin [max_pos, R]: row p holds cos(p * f_i) for i < R/2 then sin(p * f_i), f32.
 // Scaling variants (llama3, linear, ...) are baked into the table by the model.

@@ -100,26 +100,49 @@ class LlamaModel final : public CausalLM {
     const Tensor mlp_act = ws.mlp_act.view().slice_rows(0, t);
 
     RADIX_RETURN_IF_ERROR(ops::embedding(ctx, residual, batch.input_ids, embed_tokens_));
+    // The residual stream takes each sublayer's output in place (gemm_add); each
+    // projection normalizes its input itself. Layer 0's attention prologue (norm, qkv
+    // projection, RoPE and the K/V slot store: one kernel at decode) runs here; each
+    // later one runs with the previous layer's o projection and MLP (decode_layer_tail:
+    // one persistent kernel at one token on CUDA).
+    auto prologue = [&](size_t i, ops::LayerTail& tail) {
+      const LlamaLayer& l = layers_[i];
+      tail.input_norm = &l.input_layernorm.view();
+      tail.w_qkv = &l.qkv_proj.view();
+      tail.qkv_bias = config_.attention_bias ? &l.qkv_bias.view() : nullptr;
+      tail.q_out = &q;
+      tail.normed = &hidden;
+      tail.qkv = &qkv;
+      tail.positions = &batch.positions;
+      tail.cos_sin = &cos_sin_.view();
+      tail.k_cache = &kv.k[i];
+      tail.v_cache = &kv.v[i];
+      tail.slots = &batch.out_cache_loc;
+    };
+    ops::LayerTail first;
+    first.eps = eps;
+    prologue(0, first);
+    RADIX_RETURN_IF_ERROR(ops::decode_layer_tail(ctx, residual, first));
     for (size_t i = 0; i < layers_.size(); ++i) {
       const LlamaLayer& l = layers_[i];
-      // The residual stream takes each sublayer's output in place (gemm_add); each
-      // projection normalizes its input itself (rms_norm_gemm: one kernel at decode).
-      const Tensor* bias = config_.attention_bias ? &l.qkv_bias.view() : nullptr;
-      // Norm, qkv projection, RoPE and the K/V slot store: one kernel at decode.
-      RADIX_RETURN_IF_ERROR(ops::rms_norm_gemm_rope_store(ctx, q, hidden, qkv, residual, l.input_layernorm, eps,
-                                                          l.qkv_proj, bias, batch.positions, cos_sin_,
-                                                          RopeStyle::kNeox, kv.k[i], kv.v[i], batch.out_cache_loc));
       const Tensor attn3 = attn_out.reshape({t, hq, d});
       if (batch.prefix.num_groups > 0) {
         RADIX_RETURN_IF_ERROR(ops::attention_shared_prefix(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn, batch.prefix));
       } else {
         RADIX_RETURN_IF_ERROR(ops::attention(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn));
       }
-      RADIX_RETURN_IF_ERROR(ops::gemm_add(ctx, residual, attn_out, l.o_proj));
-      // Norm, gate_up, SiLU-and-mul, down and the residual add (one launch at decode
-      // with RADIX_FUSED_MLP=1).
-      RADIX_RETURN_IF_ERROR(ops::rms_norm_mlp(ctx, residual, mlp_act, hidden, gate_up, l.post_attention_layernorm, eps,
-                                              l.gate_up_proj, l.down_proj));
+      ops::LayerTail tail;
+      tail.eps = eps;
+      tail.attn_out = &attn_out;
+      tail.o_proj = &l.o_proj.view();
+      tail.post_norm = &l.post_attention_layernorm.view();
+      tail.w_gate_up = &l.gate_up_proj.view();
+      tail.w_down = &l.down_proj.view();
+      tail.act = &mlp_act;
+      tail.normed = &hidden;
+      tail.gate_up = &gate_up;
+      if (i + 1 < layers_.size()) prologue(i + 1, tail);
+      RADIX_RETURN_IF_ERROR(ops::decode_layer_tail(ctx, residual, tail));
     }
     // "final_norm": only the requested rows are normalized and go through lm_head.
     const int64_t n = batch.logits_rows.numel();

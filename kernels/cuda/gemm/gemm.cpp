@@ -8,6 +8,7 @@
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/fused_ops.h"
+#include "kernels/cuda/gemm/decode_chain.h"
 #include "kernels/cuda/gemm/gemv.h"
 #include "kernels/cuda/gemm/gemv_mma.h"
 
@@ -101,6 +102,30 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
   }
   RADIX_RETURN_IF_ERROR(rms_norm_gemm(ctx, qkv, normed, x, norm_weight, eps, w, bias, weight_offset));
   return rope_qkv_store(ctx, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
+}
+
+Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken) {
+  *taken = false;
+  ChainPhase ph[kChainMaxPhases];
+  int n = 0;
+  if (t.o_proj != nullptr) {
+    ph[n++] = ChainPhase{ChainPhase::kAccumulate, t.attn_out, t.o_proj, nullptr, &residual, nullptr, nullptr};
+  }
+  if (t.w_gate_up != nullptr) {
+    ph[n++] = ChainPhase{ChainPhase::kSiluMul, &residual, t.w_gate_up, t.post_norm, t.act, nullptr, nullptr};
+    ph[n++] = ChainPhase{ChainPhase::kAccumulate, t.act, t.w_down, nullptr, &residual, nullptr, nullptr};
+  }
+  GemvRope rope{t.q_out, t.positions, t.cos_sin, t.k_cache, t.v_cache, t.slots};
+  if (t.w_qkv != nullptr) {
+    if (t.positions->dtype() != DType::kI32 || t.slots->dtype() != DType::kI32 ||
+        t.v_cache->shape() != t.k_cache->shape()) {
+      return Status::ok();  // the ops one by one report it
+    }
+    ph[n++] = ChainPhase{ChainPhase::kRopeStore, &residual, t.w_qkv, t.input_norm, nullptr, t.qkv_bias, &rope};
+  }
+  if (n == 0 || !decode_chain_applies(ph, n, t.weight_offset)) return Status::ok();
+  *taken = true;
+  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream);
 }
 
 }  // namespace radix::cuda

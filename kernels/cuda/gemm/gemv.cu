@@ -24,6 +24,7 @@
 #include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/common/mma.cuh"  // load_stream
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/gemv_math.cuh"
 #include "kernels/cuda/gemm/rope_epilogue.cuh"
 
 namespace radix::cuda {
@@ -51,24 +52,6 @@ struct Args {
   // covers rows h D + i and h D + i + D/2 (NeoX rotation partners).
   RopeEpilogue rope;
 };
-
-__device__ __forceinline__ float dot8(const uint4& w, const uint4& a) {
-  const auto* wp = reinterpret_cast<const __nv_bfloat162*>(&w);
-  const auto* ap = reinterpret_cast<const __nv_bfloat162*>(&a);
-  float acc = 0.0f;
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 wf = __bfloat1622float2(wp[i]);
-    const float2 af = __bfloat1622float2(ap[i]);
-    acc = fmaf(wf.x, af.x, acc);
-    acc = fmaf(wf.y, af.y, acc);
-  }
-  return acc;
-}
-
-__device__ __forceinline__ float sum_squares8(const uint4& v) {
-  return dot8(v, v);
-}
 
 // One batch: L loads from each of the R weight rows at vectors j, j + 32, ... (zero past k8).
 template <int R, int L>

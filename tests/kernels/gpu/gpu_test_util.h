@@ -220,6 +220,16 @@ inline void print_error(const char* what, const Tensor& actual, const Tensor& ex
               den > 0 ? std::sqrt(num / den) : 0.0, worst);
 }
 
+// Both bounds: relative L2 below rel_l2, and every element within per_elem * max|ref| (the
+// measured error printed first).
+inline void expect_close(const char* what, const Tensor& got, const Tensor& ref, double rel_l2, float per_elem) {
+  print_error(what, got, ref);
+  float m = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) m = std::max(m, std::fabs(ref.data_as<const float>()[i]));
+  EXPECT_TRUE(rel_l2_below(got, ref, rel_l2));
+  EXPECT_TRUE(all_close(got, ref, per_elem * m, 0));
+}
+
 }  // namespace radix::testing
 
 #endif  // RADIX_HAS_CUDA_KERNELS

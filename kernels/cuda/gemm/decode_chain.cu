@@ -1,0 +1,422 @@
+// The decode GEMVs between two attentions as phases of one persistent kernel (M = 1).
+//
+// Why: a batch-1 decode step is ~190 short kernels, and each pays its ramp (the first
+// weights in flight) and its drain (the last rows, the stores, the exit) — the profile
+// of docs/perf.md (session 6) puts the GEMVs at ~128 us per layer against ~97 us for
+// their bytes at the read rate. Here one launch runs, e.g., o + residual, norm +
+// gate/up + SiLU, down + residual and the next layer's norm + qkv + RoPE + KV store.
+//
+// How:
+// - One CTA per SM (cooperative launch: all resident), 16 warps. Phase p's units
+//   (rows; row pairs for SiLU and RoPE) are split evenly over the CTAs, and the CTA's
+//   (unit, 256-column chunk, row) items evenly over its warps.
+// - Weight streaming: every lane keeps kRing 16-byte cp.async copies of its own items in
+//   flight, in its own shared-memory slots (it reads back only what it copied: no
+//   barrier). The issuing side walks the same item sequence kRing - 1 items ahead and
+//   crosses phase boundaries without waiting: weights depend on nothing. While a CTA
+//   waits for the previous phase, its next weights are already on the way.
+// - Phase boundary: a CTA stages the phase's input row in shared memory (RMSNorm-ed and
+//   rounded to bf16 as the rms_norm op stores it, for the normed phases) once the
+//   previous phase's counter says every CTA has stored its outputs; warps add their
+//   partial dot products into per-unit shared sums; the epilogue (gemv.cu's: residual
+//   add, SiLU-and-mul, RoPE + KV store, same roundings) stores, fences and bumps this
+//   phase's counter. The last CTA to finish zeroes the counters for the next launch.
+// Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
+// co-residency; one chain at a time per device — the counters are global).
+#include <algorithm>
+#include <atomic>
+
+#include "kernels/cuda/common/cuda_utils.cuh"
+#include "kernels/cuda/common/env_switch.h"
+#include "kernels/cuda/gemm/decode_chain.h"
+#include "kernels/cuda/gemm/gemv_math.cuh"
+#include "kernels/cuda/gemm/rope_epilogue.cuh"
+
+namespace radix::cuda {
+namespace {
+
+constexpr int kWarps = 16;
+constexpr int kThreads = kWarps * 32;
+constexpr int kMaxSmem = 227 * 1024;
+
+struct Phase {
+  int kind;  // ChainPhase::Kind
+  int n;     // units
+  int k;     // input width
+  const bf16* w;
+  const bf16* a;
+  const bf16* norm_w;  // or nullptr
+  bf16* out;
+  const bf16* bias;
+  RopeEpilogue rope;
+};
+
+struct Chain {
+  Phase ph[kChainMaxPhases];
+  int num;
+  float eps, norm_offset;
+  int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
+};
+
+// [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
+__device__ unsigned int g_chain_counters[kChainMaxPhases + 1];
+
+__device__ __forceinline__ int rows_per_unit(int kind) {
+  return kind == ChainPhase::kAccumulate ? 1 : 2;
+}
+__device__ __forceinline__ int chunks_of(int k) {
+  return (k / 8 + 31) / 32;
+}
+
+// The CTA's units [u0, u1) of a phase and this warp's items [t0, t1) of them; item t is
+// (unit t / (R chunks), chunk, row r) in that order.
+struct Share {
+  int u0, u1, t0, t1, r_n, chunks;
+};
+__device__ __forceinline__ Share share_of(const Phase& ph, int warp) {
+  Share s;
+  s.r_n = rows_per_unit(ph.kind);
+  s.chunks = chunks_of(ph.k);
+  s.u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
+  s.u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
+  const int64_t items = static_cast<int64_t>(s.u1 - s.u0) * s.r_n * s.chunks;
+  s.t0 = static_cast<int>(items * warp / kWarps);
+  s.t1 = static_cast<int>(items * (warp + 1) / kWarps);
+  return s;
+}
+
+// Row r (< 2) of (global) unit u: the unit's row, or for SiLU its gate and up rows, for
+// RoPE its NeoX pair (rows h D + i and h D + i + D/2 of unit (head h, i < D/2)).
+__device__ __forceinline__ const uint4* weight_row(const Phase& ph, int u, int r) {
+  int64_t row = u;
+  if (ph.kind == ChainPhase::kRopeStore) {
+    const int half = ph.rope.half;
+    row = static_cast<int64_t>(u / half) * 2 * half + u % half + r * half;
+  } else if (ph.kind == ChainPhase::kSiluMul) {
+    row += static_cast<int64_t>(r) * ph.n;
+  }
+  return reinterpret_cast<const uint4*>(ph.w) + row * (ph.k / 8);
+}
+
+// The issuing side: walks this warp's items of every phase, skipping empty shares.
+struct Cursor {
+  int p, t, t1, u, c, r, r_n, chunks, k8;
+  const uint4* row0;  // unit u's rows
+  const uint4* row1;
+};
+__device__ __forceinline__ void set_rows(Cursor& cur, const Phase& ph) {
+  cur.row0 = weight_row(ph, cur.u, 0);
+  cur.row1 = cur.r_n == 2 ? weight_row(ph, cur.u, 1) : cur.row0;
+}
+__device__ __forceinline__ void enter_phase(Cursor& cur, const Chain& ch, int p, int warp) {
+  for (; p < ch.num; ++p) {
+    const Phase& ph = ch.ph[p];
+    const Share s = share_of(ph, warp);
+    if (s.t0 == s.t1) continue;
+    const int per_unit = s.r_n * s.chunks;
+    const int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
+    cur.p = p;
+    cur.t = s.t0;
+    cur.t1 = s.t1;
+    cur.u = s.u0 + ul;
+    cur.c = rem / s.r_n;
+    cur.r = rem % s.r_n;
+    cur.r_n = s.r_n;
+    cur.chunks = s.chunks;
+    cur.k8 = ph.k / 8;
+    set_rows(cur, ph);
+    return;
+  }
+  cur.p = ch.num;
+}
+
+// Issues the cursor's next item into `slot` (a commit group either way: the consumer
+// counts groups) and advances.
+__device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot, int lane, int warp) {
+  if (cur.p < ch.num) {
+    const int v = cur.c * 32 + lane;
+    const bool valid = v < cur.k8;
+    cp_async_16(slot, (cur.r == 0 ? cur.row0 : cur.row1) + (valid ? v : 0), valid);
+    ++cur.t;
+    if (++cur.r == cur.r_n) {
+      cur.r = 0;
+      if (++cur.c == cur.chunks) {
+        cur.c = 0;
+        ++cur.u;
+        if (cur.t < cur.t1) set_rows(cur, ch.ph[cur.p]);
+      }
+    }
+    if (cur.t == cur.t1) enter_phase(cur, ch, cur.p + 1, warp);
+  }
+  cp_async_commit();
+}
+
+__device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned int target) {
+  for (;;) {
+    unsigned int v;
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(counter) : "memory");
+    if (v >= target) return;
+    __nanosleep(32);
+  }
+}
+
+// The phase's input row into x (zero up to whole chunks), RMSNorm-ed and rounded to bf16
+// when the phase has a norm (as gemv.cu's stage_normalized). Read through L2: other
+// CTAs wrote it during this launch.
+__device__ void stage_input(uint4* x, const Phase& ph, const Chain& ch) {
+  const uint4* a4 = reinterpret_cast<const uint4*>(ph.a);
+  const int k8 = ph.k / 8, padded = chunks_of(ph.k) * 32;
+  float ss = 0.0f;
+  for (int i = threadIdx.x; i < padded; i += kThreads) {
+    const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
+    x[i] = v;
+    ss += sum_squares8(v);
+  }
+  if (ph.norm_w != nullptr) {
+    const float inv = rsqrtf(block_sum(ss) / static_cast<float>(ph.k) + ch.eps);
+    const uint4* nw = reinterpret_cast<const uint4*>(ph.norm_w);
+    // Each thread normalizes the vectors it staged itself.
+    for (int i = threadIdx.x; i < k8; i += kThreads) {
+      uint4 v = x[i];
+      const uint4 g = __ldg(nw + i);
+      auto* vp = reinterpret_cast<__nv_bfloat162*>(&v);
+      const auto* gp = reinterpret_cast<const __nv_bfloat162*>(&g);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const float2 xf = __bfloat1622float2(vp[q]);
+        const float2 wf = __bfloat1622float2(gp[q]);
+        vp[q] = __floats2bfloat162_rn(xf.x * inv * (ch.norm_offset + wf.x), xf.y * inv * (ch.norm_offset + wf.y));
+      }
+      x[i] = v;
+    }
+  }
+}
+
+// Unit u's epilogue from its dot products (gemv.cu's store_row at M = 1).
+__device__ __forceinline__ void store_unit(const Phase& ph, int u, float a0, float a1) {
+  if (ph.kind == ChainPhase::kAccumulate) {
+    ph.out[u] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + u)));
+  } else if (ph.kind == ChainPhase::kSiluMul) {
+    const float g = __bfloat162float(__float2bfloat16_rn(a0));
+    const float up = __bfloat162float(__float2bfloat16_rn(a1));
+    ph.out[u] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * up);
+  } else {
+    rope_store_pair(ph.rope, ph.bias, 0, u / ph.rope.half, u % ph.rope.half, a0, a1);
+  }
+}
+
+template <int kRing>
+__global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
+  extern __shared__ __align__(16) uint4 smem[];
+  uint4* ring = smem;                         // kRing x kThreads: slot s of thread i at [s * kThreads + i]
+  uint4* x = smem + kRing * kThreads;         // the phase's input row
+  float* sums = reinterpret_cast<float*>(x + ch.x_vecs);  // the CTA's units x rows
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+  Cursor cur;
+  enter_phase(cur, ch, 0, warp);
+  int issue_slot = 0, slot = 0;
+  for (int i = 0; i < kRing - 1; ++i) {
+    issue(cur, ch, ring + issue_slot * kThreads + threadIdx.x, lane, warp);
+    issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
+  }
+
+  for (int p = 0; p < ch.num; ++p) {
+    const Phase& ph = ch.ph[p];
+    const Share s = share_of(ph, warp);
+    if (p > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[p - 1], gridDim.x);
+    __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
+    stage_input(x, ph, ch);
+    for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n; i += kThreads) sums[i] = 0.0f;
+    __syncthreads();
+
+    const int per_unit = s.r_n * s.chunks;
+    int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
+    int c = rem / s.r_n, r = rem % s.r_n;
+    float acc0 = 0.0f, acc1 = 0.0f;
+    uint4 xv = x[c * 32 + lane];
+    auto flush = [&](int unit) {
+      acc0 = warp_sum(acc0);
+      if (s.r_n == 2) acc1 = warp_sum(acc1);
+      if (lane == 0) {
+        atomicAdd(&sums[unit * s.r_n], acc0);
+        if (s.r_n == 2) atomicAdd(&sums[unit * s.r_n + 1], acc1);
+      }
+      acc0 = acc1 = 0.0f;
+    };
+    for (int t = s.t0; t < s.t1; ++t) {
+      issue(cur, ch, ring + issue_slot * kThreads + threadIdx.x, lane, warp);
+      issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
+      cp_async_wait<kRing - 1>();  // this lane's copy of item t has landed
+      const uint4 wv = ring[slot * kThreads + threadIdx.x];
+      slot = slot + 1 == kRing ? 0 : slot + 1;
+      if (r == 0) {
+        acc0 += dot8(wv, xv);
+      } else {
+        acc1 += dot8(wv, xv);
+      }
+      if (++r == s.r_n) {
+        r = 0;
+        if (++c == s.chunks) {
+          c = 0;
+          flush(ul);
+          ++ul;
+        }
+        if (t + 1 < s.t1) xv = x[c * 32 + lane];
+      }
+    }
+    if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
+    __syncthreads();
+
+    for (int u = threadIdx.x; u < s.u1 - s.u0; u += kThreads) {
+      const float a0 = sums[u * s.r_n], a1 = s.r_n == 2 ? sums[u * s.r_n + 1] : 0.0f;
+      store_unit(ph, s.u0 + u, a0, a1);
+    }
+    if (threadIdx.x < s.u1 - s.u0) __threadfence();  // this thread's stores before the CTA's arrival below
+    __syncthreads();
+    if (threadIdx.x == 0) atomicAdd(&g_chain_counters[p], 1u);
+  }
+
+  cp_async_wait<0>();
+  if (threadIdx.x == 0) {
+    // Every CTA has passed its last wait once all have arrived here: the last one resets.
+    if (atomicAdd(&g_chain_counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
+      for (int i = 0; i <= kChainMaxPhases; ++i) atomicExch(&g_chain_counters[i], 0u);
+    }
+  }
+}
+
+std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
+
+int ring_depth() {
+  static const int depth = env_int("RADIX_DECODE_CHAIN_RING", 8, 24, 16);
+  return depth <= 8 ? 8 : depth <= 16 ? 16 : 24;
+}
+
+bool bf16_2d(const Tensor* t) {
+  return t != nullptr && t->ndim() == 2 && t->dtype() == DType::kBF16 && aligned16(t->data());
+}
+
+// The units of a phase and whether its tensors fit the kernel.
+bool phase_ok(const ChainPhase& c, int64_t* units) {
+  if (!bf16_2d(c.a) || !bf16_2d(c.w) || c.a->size(0) != 1) return false;
+  const int64_t k = c.a->size(1);
+  if (k % 8 != 0 || c.w->size(1) != k || k > 0x7fffffff) return false;
+  const bool normed = c.kind != ChainPhase::kAccumulate;
+  if (normed != (c.norm_weight != nullptr)) return false;
+  if (normed && (c.norm_weight->dtype() != DType::kBF16 || c.norm_weight->numel() != k ||
+                 !aligned16(c.norm_weight->data()))) {
+    return false;
+  }
+  if (c.kind != ChainPhase::kRopeStore && c.bias != nullptr) return false;
+  switch (c.kind) {
+    case ChainPhase::kAccumulate:
+    case ChainPhase::kSiluMul: {
+      const int64_t n = c.kind == ChainPhase::kSiluMul ? c.w->size(0) / 2 : c.w->size(0);
+      if (c.kind == ChainPhase::kSiluMul && c.w->size(0) % 2 != 0) return false;
+      if (c.out == nullptr || c.out->dtype() != DType::kBF16 || c.out->ndim() != 2 || c.out->size(0) != 1 ||
+          c.out->size(1) != n) {
+        return false;
+      }
+      *units = n;
+      return true;
+    }
+    case ChainPhase::kRopeStore: {
+      if (c.rope == nullptr) return false;
+      const GemvRope& r = *c.rope;
+      const Tensor& q = *r.q_out;
+      if (q.ndim() != 3 || q.dtype() != DType::kBF16 || q.size(0) != 1 || q.size(2) % 2 != 0 ||
+          r.k_cache->dtype() != DType::kBF16 || r.v_cache->dtype() != DType::kBF16 || r.k_cache->ndim() != 3 ||
+          r.k_cache->size(2) != q.size(2) || r.cos_sin->dtype() != DType::kF32 || r.cos_sin->size(1) != q.size(2) ||
+          r.positions->numel() != 1 || r.slots->numel() != 1 ||
+          c.w->size(0) != (q.size(1) + 2 * r.k_cache->size(1)) * q.size(2)) {
+        return false;
+      }
+      if (c.bias != nullptr && (c.bias->dtype() != DType::kBF16 || c.bias->numel() != c.w->size(0))) return false;
+      *units = c.w->size(0) / 2;
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs) {
+  int64_t vecs = 0, sums = 0;
+  const int64_t ctas = num_sms();
+  for (int i = 0; i < n; ++i) {
+    int64_t units = 0;
+    phase_ok(phases[i], &units);
+    const int64_t k = phases[i].a->size(1);
+    vecs = std::max<int64_t>(vecs, (k / 8 + 31) / 32 * 32);
+    sums = std::max<int64_t>(sums, (units + ctas - 1) / ctas * 2);
+  }
+  *x_vecs = static_cast<int>(vecs);
+  return static_cast<size_t>(ring * kThreads + vecs) * 16 + static_cast<size_t>(sums) * sizeof(float);
+}
+
+template <int kRing>
+Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
+  auto kernel = decode_chain_kernel<kRing>;
+  static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
+  if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(num_sms());
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute coop{};
+  coop.id = cudaLaunchAttributeCooperative;  // every CTA resident: they wait on each other
+  coop.val.cooperative = 1;
+  cfg.attrs = &coop;
+  cfg.numAttrs = 1;
+  return cuda_status(cudaLaunchKernelEx(&cfg, kernel, ch), "decode chain");
+}
+
+}  // namespace
+
+bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
+void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
+
+bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset) {
+  (void)norm_offset;
+  if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
+  for (int i = 0; i < n; ++i) {
+    int64_t units = 0;
+    if (!phase_ok(phases[i], &units) || units < 1 || units > 0x3fffffff) return false;
+  }
+  int x_vecs = 0;
+  return smem_bytes(phases, n, ring_depth(), &x_vecs) <= static_cast<size_t>(kMaxSmem);
+}
+
+Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream) {
+  if (!decode_chain_applies(phases, n, norm_offset)) return invalid_argument("decode chain: phases not supported");
+  Chain ch{};
+  ch.num = n;
+  ch.eps = eps;
+  ch.norm_offset = norm_offset;
+  for (int i = 0; i < n; ++i) {
+    const ChainPhase& c = phases[i];
+    Phase& p = ch.ph[i];
+    int64_t units = 0;
+    phase_ok(c, &units);
+    p.kind = c.kind;
+    p.n = static_cast<int>(units);
+    p.k = static_cast<int>(c.a->size(1));
+    p.w = c.w->data_as<const bf16>();
+    p.a = c.a->data_as<const bf16>();
+    p.norm_w = c.norm_weight != nullptr ? c.norm_weight->data_as<const bf16>() : nullptr;
+    p.out = c.out != nullptr ? c.out->data_as<bf16>() : nullptr;
+    p.bias = c.bias != nullptr ? c.bias->data_as<const bf16>() : nullptr;
+    if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
+  }
+  const int ring = ring_depth();
+  const size_t smem = smem_bytes(phases, n, ring, &ch.x_vecs);
+  auto st = static_cast<cudaStream_t>(stream);
+  switch (ring) {
+    case 8: return launch<8>(ch, smem, st);
+    case 16: return launch<16>(ch, smem, st);
+    default: return launch<24>(ch, smem, st);
+  }
+}
+
+}  // namespace radix::cuda

@@ -1,0 +1,201 @@
+// CUDA vs CPU for ops::decode_layer_tail: the o projection + residual add, the MLP and
+// the next layer's norm + qkv + RoPE + KV store. At one token the CUDA side is one
+// persistent kernel (kernels/cuda/gemm/decode_chain.cu); the CPU twin runs the ops one by
+// one in f32.
+//
+// Tolerances: those of fused_gemm_test.cpp for each projection (relative L2 < 6e-3, per
+// element <= 2^-6 * max|ref|). The chain feeds each phase the bf16-rounded output of the
+// previous one (the residual after the o add, act, the residual after the down add), as
+// the unfused CUDA ops do, where the CPU twin keeps f32: the residual's rounding
+// (2^-9 relative) adds to the next phase's error, so chained outputs allow 8e-3.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tests/kernels/gpu/gpu_test_util.h"
+
+#ifdef RADIX_HAS_CUDA_KERNELS
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemm/decode_chain.h"
+
+namespace radix::testing {
+namespace {
+
+struct Shape5 {
+  int64_t h, inter, hq, hk, d;
+};
+
+class DecodeChainGpu : public GpuKernelTest {
+ protected:
+  // One call of decode_layer_tail on T tokens with the parts selected, against the CPU;
+  // `expect_taken`: the persistent kernel must run it.
+  void check(int64_t t, const Shape5& s, bool o, bool mlp, bool prologue, bool bias, bool expect_taken,
+             int repeats = 1) {
+    SCOPED_TRACE("decode_layer_tail T " + std::to_string(t) + " H " + std::to_string(s.h) + " I " +
+                 std::to_string(s.inter) + " heads " + std::to_string(s.hq) + "/" + std::to_string(s.hk) + " D " +
+                 std::to_string(s.d) + (o ? " o" : "") + (mlp ? " mlp" : "") + (prologue ? " prologue" : "") +
+                 (bias ? " +bias" : ""));
+    const int64_t qd = s.hq * s.d, nqkv = (s.hq + 2 * s.hk) * s.d, slots_n = 8 * t + 5, max_pos = 2048;
+    OwnedTensor res = random_host({t, s.h}, -30, 30), attn = random_host({t, qd}, -2, 2);
+    OwnedTensor wo = random_host({s.h, qd}, -0.05f, 0.05f), post = random_host({s.h}, 0.2f, 1.5f);
+    OwnedTensor wgu = random_host({2 * s.inter, s.h}, -0.1f, 0.1f), wd = random_host({s.h, s.inter}, -0.05f, 0.05f);
+    OwnedTensor in_norm = random_host({s.h}, 0.2f, 1.5f), wqkv = random_host({nqkv, s.h}, -0.1f, 0.1f);
+    OwnedTensor b = random_host({nqkv}, -1, 1);
+    OwnedTensor cs = OwnedTensor::host({max_pos, s.d}, DType::kF32);
+    for (int64_t p = 0; p < max_pos; ++p) {
+      for (int64_t i = 0; i < s.d / 2; ++i) {
+        const double f = static_cast<double>(p) * std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(s.d));
+        cs.data_as<float>()[p * s.d + i] = static_cast<float>(std::cos(f));
+        cs.data_as<float>()[p * s.d + s.d / 2 + i] = static_cast<float>(std::sin(f));
+      }
+    }
+    std::vector<int32_t> pos, slot;
+    for (int64_t i = 0; i < t; ++i) {
+      pos.push_back(rng().randint(0, static_cast<int>(max_pos - 1)));
+      slot.push_back(static_cast<int32_t>(1 + 8 * i + rng().randint(0, 6)));  // distinct, never slot 0
+    }
+    OwnedTensor pos_h = i32_host(pos), slot_h = i32_host(slot);
+    OwnedTensor kc = random_host({slots_n, s.hk, s.d}, -1, 1), vc = random_host({slots_n, s.hk, s.d}, -1, 1);
+
+    // CPU reference (f32), `repeats` calls in a row.
+    OwnedTensor ref = host_copy(res), kc_ref = host_copy(kc), vc_ref = host_copy(vc);
+    OwnedTensor act = OwnedTensor::host({t, s.inter}, DType::kF32), normed = OwnedTensor::host({t, s.h}, DType::kF32);
+    OwnedTensor gate_up = OwnedTensor::host({t, 2 * s.inter}, DType::kF32);
+    OwnedTensor q = OwnedTensor::host({t, s.hq, s.d}, DType::kF32), qkv = OwnedTensor::host({t, nqkv}, DType::kF32);
+    ops::LayerTail c = tail(o, mlp, prologue, attn, wo, post, wgu, wd, act, normed, gate_up, in_norm, wqkv,
+                            bias ? &b.view() : nullptr, q, qkv, pos_h, cs, kc_ref, vc_ref, slot_h);
+    for (int i = 0; i < repeats; ++i) ASSERT_TRUE(ops::decode_layer_tail(cpu(), ref, c).is_ok());
+
+    OwnedTensor d_res = to_device(res, DType::kBF16), d_attn = to_device(attn, DType::kBF16);
+    OwnedTensor d_wo = to_device(wo, DType::kBF16), d_post = to_device(post, DType::kBF16);
+    OwnedTensor d_wgu = to_device(wgu, DType::kBF16), d_wd = to_device(wd, DType::kBF16);
+    OwnedTensor d_in_norm = to_device(in_norm, DType::kBF16), d_wqkv = to_device(wqkv, DType::kBF16);
+    OwnedTensor d_b = to_device(b, DType::kBF16), d_cs = to_device(cs, DType::kF32);
+    OwnedTensor d_pos = to_device(pos_h, DType::kI32), d_slot = to_device(slot_h, DType::kI32);
+    OwnedTensor d_kc = to_device(kc, DType::kBF16), d_vc = to_device(vc, DType::kBF16);
+    OwnedTensor d_act = poisoned({t, s.inter}, DType::kBF16), d_normed = poisoned({t, s.h}, DType::kBF16);
+    OwnedTensor d_gate_up = poisoned({t, 2 * s.inter}, DType::kBF16);
+    OwnedTensor d_q = poisoned({t, s.hq, s.d}, DType::kBF16), d_qkv = poisoned({t, nqkv}, DType::kBF16);
+    ops::LayerTail g = tail(o, mlp, prologue, d_attn, d_wo, d_post, d_wgu, d_wd, d_act, d_normed, d_gate_up,
+                            d_in_norm, d_wqkv, bias ? &d_b.view() : nullptr, d_q, d_qkv, d_pos, d_cs, d_kc, d_vc,
+                            d_slot);
+    for (int i = 0; i < repeats; ++i) {
+      bool taken = false;
+      const Status st = cuda::decode_layer_tail(gpu(), d_res, g, &taken);
+      ASSERT_TRUE(st.is_ok()) << st.to_string();
+      EXPECT_EQ(taken, expect_taken);
+      if (!taken) {
+        ASSERT_TRUE(ops::decode_layer_tail(gpu(), d_res, g).is_ok());
+      }
+    }
+    const double tol = (o ? 1 : 0) + (mlp ? 1 : 0) > 0 && prologue ? 8e-3 : 6e-3;
+    if (o || mlp) expect_close("residual", to_host_f32(d_res), ref, 8e-3, 1.0f / 64);
+    if (mlp) expect_close("act", to_host_f32(d_act), act, o ? 8e-3 : 6e-3, 1.0f / 64);
+    if (!prologue) return;
+    expect_close("q", to_host_f32(d_q), q, tol, 1.0f / 64);
+    OwnedTensor got_k = to_host_f32(d_kc), got_v = to_host_f32(d_vc);
+    const int64_t row = s.hk * s.d;
+    OwnedTensor ks = OwnedTensor::host({t, row}, DType::kF32), vs = OwnedTensor::host({t, row}, DType::kF32);
+    OwnedTensor ks_ref = OwnedTensor::host({t, row}, DType::kF32), vs_ref = OwnedTensor::host({t, row}, DType::kF32);
+    std::vector<char> written(static_cast<size_t>(slots_n), 0);
+    for (int64_t i = 0; i < t; ++i) {
+      written[static_cast<size_t>(slot[static_cast<size_t>(i)])] = 1;
+      const int64_t off = slot[static_cast<size_t>(i)] * row;
+      std::copy_n(got_k.data_as<float>() + off, row, ks.data_as<float>() + i * row);
+      std::copy_n(got_v.data_as<float>() + off, row, vs.data_as<float>() + i * row);
+      std::copy_n(kc_ref.data_as<float>() + off, row, ks_ref.data_as<float>() + i * row);
+      std::copy_n(vc_ref.data_as<float>() + off, row, vs_ref.data_as<float>() + i * row);
+    }
+    expect_close("k", ks, ks_ref, tol, 1.0f / 64);
+    expect_close("v", vs, vs_ref, tol, 1.0f / 64);
+    int64_t changed = 0;
+    for (int64_t sl = 0; sl < slots_n; ++sl) {
+      if (written[static_cast<size_t>(sl)]) continue;
+      for (int64_t e = 0; e < row; ++e) {
+        changed += got_k.data_as<float>()[sl * row + e] != kc.data_as<float>()[sl * row + e];
+        changed += got_v.data_as<float>()[sl * row + e] != vc.data_as<float>()[sl * row + e];
+      }
+    }
+    EXPECT_EQ(changed, 0) << "rows outside the step's slots were written";
+  }
+
+ private:
+  static ops::LayerTail tail(bool o, bool mlp, bool prologue, const Tensor& attn, const Tensor& wo, const Tensor& post,
+                             const Tensor& wgu, const Tensor& wd, const Tensor& act, const Tensor& normed,
+                             const Tensor& gate_up, const Tensor& in_norm, const Tensor& wqkv, const Tensor* bias,
+                             const Tensor& q, const Tensor& qkv, const Tensor& pos, const Tensor& cs,
+                             const Tensor& kc, const Tensor& vc, const Tensor& slot) {
+    ops::LayerTail x;
+    x.eps = 1e-5f;
+    if (o) {
+      x.attn_out = &attn;
+      x.o_proj = &wo;
+    }
+    if (mlp) {
+      x.post_norm = &post;
+      x.w_gate_up = &wgu;
+      x.w_down = &wd;
+      x.act = &act;
+      x.normed = &normed;
+      x.gate_up = &gate_up;
+    }
+    if (prologue) {
+      x.input_norm = &in_norm;
+      x.w_qkv = &wqkv;
+      x.qkv_bias = bias;
+      x.q_out = &q;
+      x.normed = &normed;
+      x.qkv = &qkv;
+      x.positions = &pos;
+      x.cos_sin = &cs;
+      x.k_cache = &kc;
+      x.v_cache = &vc;
+      x.slots = &slot;
+    }
+    return x;
+  }
+};
+
+constexpr Shape5 kLlama3{4096, 14336, 32, 8, 128};
+constexpr Shape5 kTiny{192, 512, 6, 2, 32};     // models/default: K = 192, a partial 256-column chunk
+constexpr Shape5 kQwen2{896, 4864, 14, 2, 64};  // Qwen2-0.5B, with the qkv bias
+constexpr Shape5 kOdd{136, 328, 3, 1, 8};       // uneven shares of units over the CTAs and warps
+
+TEST_F(DecodeChainGpu, OneTokenRunsAsOnePersistentKernel) {
+  check(1, kLlama3, true, true, true, false, true);
+  check(1, kTiny, true, true, true, false, true);
+  check(1, kQwen2, true, true, true, true, true);
+  check(1, kOdd, true, true, true, true, true);
+}
+
+TEST_F(DecodeChainGpu, AnySubsetOfThePartsRuns) {
+  check(1, kLlama3, false, false, true, false, true);  // layer 0's prologue
+  check(1, kLlama3, true, true, false, false, true);   // the last layer: no next prologue
+  check(1, kQwen2, true, false, false, false, true);   // o only
+  check(1, kTiny, false, true, false, false, true);    // MLP only
+}
+
+TEST_F(DecodeChainGpu, BackToBackLaunchesFindTheirCountersReset) {
+  check(1, kQwen2, true, true, true, true, true, 4);
+}
+
+TEST_F(DecodeChainGpu, SeveralTokensOrTheSwitchOffRunTheOpsOneByOne) {
+  check(2, kTiny, true, true, true, false, false);
+  check(5, kQwen2, true, true, true, true, false);
+  cuda::set_decode_chain_enabled(false);
+  check(1, kTiny, true, true, true, false, false);
+  cuda::set_decode_chain_enabled(true);
+}
+
+TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
+  OwnedTensor res = poisoned({1, 64}, DType::kBF16), w = poisoned({64, 64}, DType::kBF16);
+  ops::LayerTail x;
+  x.o_proj = &w.view();  // no attn_out
+  const Status st = ops::decode_layer_tail(gpu(), res, x);
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(st.to_string().find("attn_out"), std::string::npos) << st.to_string();
+}
+
+}  // namespace
+}  // namespace radix::testing
+#endif  // RADIX_HAS_CUDA_KERNELS
