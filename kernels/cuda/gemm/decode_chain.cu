@@ -10,8 +10,9 @@
 // - One CTA per SM (cooperative launch: all resident), 16 warps. Phase p's units
 //   (rows; row pairs for SiLU and RoPE) are split evenly over the CTAs, and the CTA's
 //   (unit, 256-column chunk, row) items evenly over its warps.
-// - Weight streaming: every lane keeps kRing 16-byte cp.async copies of its own items in
-//   flight, in its own shared-memory slots (it reads back only what it copied: no
+// - Weight streaming: an item is kVecs 16-byte vectors of one row per lane (vectors
+//   chunk * kChunkVecs + j * 32 + lane). Every lane keeps kRing items of cp.async copies
+//   in flight, in its own shared-memory slots (it reads back only what it copied: no
 //   barrier). The issuing side walks the same item sequence kRing - 1 items ahead and
 //   crosses phase boundaries without waiting: weights depend on nothing. While a CTA
 //   waits for the previous phase, its next weights are already on the way.
@@ -37,7 +38,9 @@ namespace {
 
 constexpr int kWarps = 16;
 constexpr int kThreads = kWarps * 32;
-constexpr int kMaxSmem = 227 * 1024;
+constexpr int kVecs = 4;                 // 16-byte vectors per lane per item
+constexpr int kChunkVecs = 32 * kVecs;   // a row's vectors per item
+constexpr int kMaxSmem = 226 * 1024;  // dynamic; the 227 KB opt-in limit counts static memory too
 
 struct Phase {
   int kind;  // ChainPhase::Kind
@@ -56,6 +59,7 @@ struct Chain {
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
+  int prefetch_items;  // items of its next share each warp pulls into L2 when it ends a share
 };
 
 // [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
@@ -65,7 +69,7 @@ __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
 }
 __device__ __forceinline__ int chunks_of(int k) {
-  return (k / 8 + 31) / 32;
+  return (k / 8 + kChunkVecs - 1) / kChunkVecs;
 }
 
 // The CTA's units [u0, u1) of a phase and this warp's items [t0, t1) of them; item t is
@@ -134,9 +138,13 @@ __device__ __forceinline__ void enter_phase(Cursor& cur, const Chain& ch, int p,
 // counts groups) and advances.
 __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot, int lane, int warp) {
   if (cur.p < ch.num) {
-    const int v = cur.c * 32 + lane;
-    const bool valid = v < cur.k8;
-    cp_async_16(slot, (cur.r == 0 ? cur.row0 : cur.row1) + (valid ? v : 0), valid);
+    const uint4* row = cur.r == 0 ? cur.row0 : cur.row1;
+#pragma unroll
+    for (int j = 0; j < kVecs; ++j) {
+      const int v = cur.c * kChunkVecs + j * 32 + lane;
+      const bool valid = v < cur.k8;
+      cp_async_16(slot + j * kThreads, row + (valid ? v : 0), valid);
+    }
     ++cur.t;
     if (++cur.r == cur.r_n) {
       cur.r = 0;
@@ -149,6 +157,23 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
     if (cur.t == cur.t1) enter_phase(cur, ch, cur.p + 1, warp);
   }
   cp_async_commit();
+}
+
+// L2 prefetch of the first `items` items of this warp's share of phase ph (lanes 0..15:
+// one 128-byte line each of the item's 2 KB row span). Issued when the warp ends its
+// share of the previous phase: HBM keeps streaming through the phase boundary (the
+// epilogue, the counter wait, the input staging) beyond what the ring holds.
+__device__ __forceinline__ void prefetch_share(const Phase& ph, int warp, int lane, int items) {
+  const Share s = share_of(ph, warp);
+  const int end = min(s.t1, s.t0 + items), per_unit = s.r_n * s.chunks, k8 = ph.k / 8;
+  for (int t = s.t0; t < end; ++t) {
+    const int ul = t / per_unit, rem = t - ul * per_unit;
+    const int c = rem / s.r_n, r = rem % s.r_n;
+    const int v = c * kChunkVecs + lane * 8;
+    if (lane < kChunkVecs / 8 && v < k8) {
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(weight_row(ph, s.u0 + ul, r) + v));
+    }
+  }
 }
 
 __device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned int target) {
@@ -165,7 +190,7 @@ __device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned
 // CTAs wrote it during this launch.
 __device__ void stage_input(uint4* x, const Phase& ph, const Chain& ch) {
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a);
-  const int k8 = ph.k / 8, padded = chunks_of(ph.k) * 32;
+  const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   float ss = 0.0f;
   for (int i = threadIdx.x; i < padded; i += kThreads) {
     const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
@@ -208,8 +233,8 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, float a0, flo
 template <int kRing>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
-  uint4* ring = smem;                         // kRing x kThreads: slot s of thread i at [s * kThreads + i]
-  uint4* x = smem + kRing * kThreads;         // the phase's input row
+  uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
+  uint4* x = smem + kRing * kVecs * kThreads;  // the phase's input row
   float* sums = reinterpret_cast<float*>(x + ch.x_vecs);  // the CTA's units x rows
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
@@ -217,7 +242,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   enter_phase(cur, ch, 0, warp);
   int issue_slot = 0, slot = 0;
   for (int i = 0; i < kRing - 1; ++i) {
-    issue(cur, ch, ring + issue_slot * kThreads + threadIdx.x, lane, warp);
+    issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
 
@@ -234,7 +259,12 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
     int c = rem / s.r_n, r = rem % s.r_n;
     float acc0 = 0.0f, acc1 = 0.0f;
-    uint4 xv = x[c * 32 + lane];
+    uint4 xv[kVecs];
+    auto load_x = [&] {
+#pragma unroll
+      for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
+    };
+    load_x();
     auto flush = [&](int unit) {
       acc0 = warp_sum(acc0);
       if (s.r_n == 2) acc1 = warp_sum(acc1);
@@ -245,15 +275,17 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       acc0 = acc1 = 0.0f;
     };
     for (int t = s.t0; t < s.t1; ++t) {
-      issue(cur, ch, ring + issue_slot * kThreads + threadIdx.x, lane, warp);
+      issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
       issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-      cp_async_wait<kRing - 1>();  // this lane's copy of item t has landed
-      const uint4 wv = ring[slot * kThreads + threadIdx.x];
+      cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
+      float d = 0.0f;
+#pragma unroll
+      for (int j = 0; j < kVecs; ++j) d += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
       slot = slot + 1 == kRing ? 0 : slot + 1;
       if (r == 0) {
-        acc0 += dot8(wv, xv);
+        acc0 += d;
       } else {
-        acc1 += dot8(wv, xv);
+        acc1 += d;
       }
       if (++r == s.r_n) {
         r = 0;
@@ -262,10 +294,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
           flush(ul);
           ++ul;
         }
-        if (t + 1 < s.t1) xv = x[c * 32 + lane];
+        if (t + 1 < s.t1) load_x();
       }
     }
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
+    if (p + 1 < ch.num && ch.prefetch_items > 0) prefetch_share(ch.ph[p + 1], warp, lane, ch.prefetch_items);
     __syncthreads();
 
     for (int u = threadIdx.x; u < s.u1 - s.u0; u += kThreads) {
@@ -289,8 +322,14 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
 
 int ring_depth() {
-  static const int depth = env_int("RADIX_DECODE_CHAIN_RING", 8, 24, 16);
-  return depth <= 8 ? 8 : depth <= 16 ? 16 : 24;
+  // Items (of kVecs vectors per lane) in flight: 2, 4 or 6.
+  static const int depth = env_int("RADIX_DECODE_CHAIN_RING", 2, 6, 4);
+  return depth <= 2 ? 2 : depth <= 4 ? 4 : 6;
+}
+
+int prefetch_items() {
+  static const int items = static_cast<int>(env_int("RADIX_DECODE_CHAIN_PREFETCH", 0, 64, 0));
+  return items;
 }
 
 bool bf16_2d(const Tensor* t) {
@@ -347,11 +386,11 @@ size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs) {
     int64_t units = 0;
     phase_ok(phases[i], &units);
     const int64_t k = phases[i].a->size(1);
-    vecs = std::max<int64_t>(vecs, (k / 8 + 31) / 32 * 32);
+    vecs = std::max<int64_t>(vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
     sums = std::max<int64_t>(sums, (units + ctas - 1) / ctas * 2);
   }
   *x_vecs = static_cast<int>(vecs);
-  return static_cast<size_t>(ring * kThreads + vecs) * 16 + static_cast<size_t>(sums) * sizeof(float);
+  return static_cast<size_t>(ring * kVecs * kThreads + vecs) * 16 + static_cast<size_t>(sums) * sizeof(float);
 }
 
 template <int kRing>
@@ -410,12 +449,13 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
   const int ring = ring_depth();
+  ch.prefetch_items = prefetch_items();
   const size_t smem = smem_bytes(phases, n, ring, &ch.x_vecs);
   auto st = static_cast<cudaStream_t>(stream);
   switch (ring) {
-    case 8: return launch<8>(ch, smem, st);
-    case 16: return launch<16>(ch, smem, st);
-    default: return launch<24>(ch, smem, st);
+    case 2: return launch<2>(ch, smem, st);
+    case 4: return launch<4>(ch, smem, st);
+    default: return launch<6>(ch, smem, st);
   }
 }
 
