@@ -22,6 +22,10 @@
 //   partial dot products into per-unit shared sums; the epilogue (gemv.cu's: residual
 //   add, SiLU-and-mul, RoPE + KV store, same roundings) stores, fences and bumps this
 //   phase's counter. The last CTA to finish zeroes the counters for the next launch.
+// Measured (docs/perf.md, 2026-11-30, H200, dummy Llama-3-8B, batch 1): 4.13-4.16 ms
+// per step against 4.54 ms for the same GEMVs as separate kernels. One item per lane (16
+// bytes of bookkeeping per copy) lost (4.89 ms), and so did L2 prefetches of the next
+// share issued at a phase boundary (4.26-4.65 ms).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency; one chain at a time per device — the counters are global).
 #include <algorithm>
@@ -59,7 +63,6 @@ struct Chain {
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
-  int prefetch_items;  // items of its next share each warp pulls into L2 when it ends a share
 };
 
 // [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
@@ -157,23 +160,6 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
     if (cur.t == cur.t1) enter_phase(cur, ch, cur.p + 1, warp);
   }
   cp_async_commit();
-}
-
-// L2 prefetch of the first `items` items of this warp's share of phase ph (lanes 0..15:
-// one 128-byte line each of the item's 2 KB row span). Issued when the warp ends its
-// share of the previous phase: HBM keeps streaming through the phase boundary (the
-// epilogue, the counter wait, the input staging) beyond what the ring holds.
-__device__ __forceinline__ void prefetch_share(const Phase& ph, int warp, int lane, int items) {
-  const Share s = share_of(ph, warp);
-  const int end = min(s.t1, s.t0 + items), per_unit = s.r_n * s.chunks, k8 = ph.k / 8;
-  for (int t = s.t0; t < end; ++t) {
-    const int ul = t / per_unit, rem = t - ul * per_unit;
-    const int c = rem / s.r_n, r = rem % s.r_n;
-    const int v = c * kChunkVecs + lane * 8;
-    if (lane < kChunkVecs / 8 && v < k8) {
-      asm volatile("prefetch.global.L2 [%0];" ::"l"(weight_row(ph, s.u0 + ul, r) + v));
-    }
-  }
 }
 
 __device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned int target) {
@@ -298,7 +284,6 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     }
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
-    if (p + 1 < ch.num && ch.prefetch_items > 0) prefetch_share(ch.ph[p + 1], warp, lane, ch.prefetch_items);
     __syncthreads();
 
     for (int u = threadIdx.x; u < s.u1 - s.u0; u += kThreads) {
@@ -321,15 +306,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
 
-int ring_depth() {
-  // Items (of kVecs vectors per lane) in flight: 2, 4 or 6.
-  static const int depth = env_int("RADIX_DECODE_CHAIN_RING", 2, 6, 4);
-  return depth <= 2 ? 2 : depth <= 4 ? 4 : 6;
-}
-
-int prefetch_items() {
-  static const int items = static_cast<int>(env_int("RADIX_DECODE_CHAIN_PREFETCH", 0, 64, 0));
-  return items;
+// The most items (of kVecs vectors per lane) in flight, 6, 4 or 2: batch 1 on H200 took
+// 4.13 / 4.16 / 4.25 ms per step (docs/perf.md, 2026-11-30). RADIX_DECODE_CHAIN_RING caps it.
+int max_ring_depth() {
+  static const int depth = static_cast<int>(env_int("RADIX_DECODE_CHAIN_RING", 2, 6, 6));
+  return depth;
 }
 
 bool bf16_2d(const Tensor* t) {
@@ -393,6 +374,15 @@ size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs) {
   return static_cast<size_t>(ring * kVecs * kThreads + vecs) * 16 + static_cast<size_t>(sums) * sizeof(float);
 }
 
+// The deepest ring whose shared memory (with the largest input row) fits; 0: none.
+int ring_depth(const ChainPhase* phases, int n) {
+  for (int ring : {6, 4, 2}) {
+    int x_vecs = 0;
+    if (ring <= max_ring_depth() && smem_bytes(phases, n, ring, &x_vecs) <= static_cast<size_t>(kMaxSmem)) return ring;
+  }
+  return 0;
+}
+
 template <int kRing>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
   auto kernel = decode_chain_kernel<kRing>;
@@ -423,8 +413,7 @@ bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset) {
     int64_t units = 0;
     if (!phase_ok(phases[i], &units) || units < 1 || units > 0x3fffffff) return false;
   }
-  int x_vecs = 0;
-  return smem_bytes(phases, n, ring_depth(), &x_vecs) <= static_cast<size_t>(kMaxSmem);
+  return ring_depth(phases, n) > 0;
 }
 
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream) {
@@ -448,8 +437,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     p.bias = c.bias != nullptr ? c.bias->data_as<const bf16>() : nullptr;
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
-  const int ring = ring_depth();
-  ch.prefetch_items = prefetch_items();
+  const int ring = ring_depth(phases, n);
   const size_t smem = smem_bytes(phases, n, ring, &ch.x_vecs);
   auto st = static_cast<cudaStream_t>(stream);
   switch (ring) {

@@ -171,6 +171,11 @@ TEST_F(DecodeChainGpu, OneTokenRunsAsOnePersistentKernel) {
   check(1, kOdd, true, true, true, true, true);
 }
 
+TEST_F(DecodeChainGpu, WideInputRowsTakeAShallowerRing) {
+  // Qwen2-7B's MLP: the 18,944-wide act row leaves room for 4 ring items, not 6.
+  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
+}
+
 TEST_F(DecodeChainGpu, AnySubsetOfThePartsRuns) {
   check(1, kLlama3, false, false, true, false, true);  // layer 0's prologue
   check(1, kLlama3, true, true, false, false, true);   // the last layer: no next prologue
