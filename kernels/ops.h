@@ -108,8 +108,7 @@ Status rms_norm_gemm_silu(const OpContext& ctx, const Tensor& out, const Tensor&
 // The MLP of a layer on the residual stream: residual += rms_norm_gemm_silu(residual,
 // norm_weight, w_gate_up) @ w_down^T  =  rms_norm_gemm_silu(act, normed, gate_up,
 // residual, ...); gemm_add(residual, act, w_down). act [M, I], normed [M, K] and
-// gate_up [M, 2I] are scratch (act holds silu(g) * u afterwards). On CUDA one launch
-// at decode when RADIX_FUSED_MLP=1 (kernels/cuda/gemm/gemv.h, fused_mlp).
+// gate_up [M, 2I] are scratch (act holds silu(g) * u afterwards).
 Status rms_norm_mlp(const OpContext& ctx, const Tensor& residual, const Tensor& act, const Tensor& normed,
                     const Tensor& gate_up, const Tensor& norm_weight, float eps, const Tensor& w_gate_up,
                     const Tensor& w_down, float weight_offset = 0.0f);

@@ -77,9 +77,6 @@ Status rms_norm_mlp(const OpContext& ctx, const Tensor& residual, const Tensor& 
                     const Tensor& gate_up, const Tensor& norm_weight, float eps, const Tensor& w_gate_up,
                     const Tensor& w_down, float weight_offset) {
   RADIX_RETURN_IF_ERROR(need_backend(ctx, "rms_norm_mlp"));
-  if (fused_mlp_applies(residual, act, norm_weight, w_gate_up, w_down)) {
-    return fused_mlp(residual, act, norm_weight, eps, weight_offset, w_gate_up, w_down, ctx.stream);
-  }
   RADIX_RETURN_IF_ERROR(
       rms_norm_gemm_silu(ctx, act, normed, gate_up, residual, norm_weight, eps, w_gate_up, weight_offset));
   return gemm_add(ctx, residual, act, w_down);

@@ -155,9 +155,9 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const Args p) {
   };
 
   // Weights do not depend on the previous kernel: start pulling this warp's first batch
-  // (p.prefetch_vecs: more under gemv_prefetch_budget_mb) into L2 before waiting for it
-  // (a prefetch holds no registers; holding the loaded batch did: 58 instead of 38 per
-  // thread at M = 1, 4 instead of 6 CTAs per SM). One prefetch per 128-byte line.
+  // (p.prefetch_vecs) into L2 before waiting for it (a prefetch holds no registers;
+  // holding the loaded batch did: 58 instead of 38 per thread at M = 1, 4 instead of 6
+  // CTAs per SM). One prefetch per 128-byte line.
   if (row < p.n) {
     const uint4* rows[R];
     row_ptrs(row, rows);
@@ -268,7 +268,7 @@ __device__ __forceinline__ void bulk_load(void* dst, const void* src, uint32_t b
       : "memory");
 }
 
-// ---- Pieces of the bulk-copy kernels (gemv_bulk_kernel, mlp_bulk_kernel) ----
+// ---- Pieces of the bulk-copy kernel (gemv_bulk_kernel) ----
 // A CTA's units are a contiguous share [u0, u1) of the op's; load i of the CTA is its
 // group g of kBulkConsumerWarps units and column chunk c (i = g * chunks + c), staged in
 // ring stage i % stages: R weight rows per unit, kChunk8<R> 16-byte vectors per row.
@@ -413,101 +413,6 @@ __global__ void __launch_bounds__(kBulkThreads) gemv_bulk_kernel(const Args p, c
                            });
 }
 
-// ---- The MLP of a decode layer in one launch (RADIX_FUSED_MLP=1, M <= 4) ----
-// residual += down(silu(gate) * up) of rms_norm(residual): gemv_bulk_kernel's producer /
-// consumer pipeline over two phases. The producer warp streams phase 1's gate/up rows
-// and then, without stopping, phase 2's down rows into the same ring of stages; the
-// consumers compute phase 1 (writing act = silu(g) * u, as the fused GEMV does), meet
-// every other CTA's consumers at a grid barrier (act is complete), and compute phase 2
-// from act with the residual accumulate. The kernel boundary between the two GEMVs —
-// drain, launch, ramp-up: the ~4-8 us per small kernel of docs/perf.md — becomes a
-// barrier during which the ring already holds phase 2's first weights.
-// Co-residency: one CTA per SM (the ring takes most of its shared memory) and no early
-// launch_dependents (a PDL successor could otherwise take an SM a CTA of this grid still
-// needs while that successor waits on this grid).
-__device__ unsigned int g_mlp_barrier[2];  // arrivals, generation
-
-__device__ __forceinline__ void consumer_sync() {
-  asm volatile("bar.sync 1, %0;" ::"n"(kBulkConsumerWarps * 32) : "memory");
-}
-
-// Every consumer thread of every CTA calls it; returns once all have.
-__device__ void grid_barrier_consumers() {
-  consumer_sync();
-  if (threadIdx.x == 0) {
-    volatile unsigned int* gen = &g_mlp_barrier[1];
-    const unsigned int mine = *gen;
-    __threadfence();  // this CTA's act writes, and the generation read, before the arrival
-    if (atomicAdd(&g_mlp_barrier[0], 1u) == gridDim.x - 1) {
-      atomicExch(&g_mlp_barrier[0], 0u);
-      __threadfence();
-      atomicAdd(&g_mlp_barrier[1], 1u);
-    } else {
-      while (*gen == mine) __nanosleep(64);
-    }
-    __threadfence();
-  }
-  consumer_sync();
-}
-
-template <int M>
-__global__ void __launch_bounds__(kBulkThreads) mlp_bulk_kernel(const Args p1, const Args p2, const int stages) {
-  // Phase 1: p1 = silu-mul GEMV (units: gate/up row pairs, a = the residual, normalized);
-  // phase 2: p2 = accumulate GEMV (units: down rows, a = act from phase 1). The ring's
-  // loads are phase 1's, then phase 2's.
-  constexpr int kChunk8a = kBulkChunk8<2>, kChunk8b = kBulkChunk8<1>;
-  __shared__ __align__(8) uint64_t full[kBulkMaxStages];
-  __shared__ __align__(8) uint64_t empty[kBulkMaxStages];
-  extern __shared__ __align__(128) uint4 smem[];
-  const int k8a = p1.k / 8, k8b = p2.k / 8;
-  uint4* staged = smem;                // the M normalized rows of the residual
-  uint4* stage_base = smem + M * k8a;  // stages x kBulkStageVecs
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int a0 = static_cast<int>(static_cast<int64_t>(p1.n) * blockIdx.x / gridDim.x);
-  const int a1 = static_cast<int>(static_cast<int64_t>(p1.n) * (blockIdx.x + 1) / gridDim.x);
-  const int b0 = static_cast<int>(static_cast<int64_t>(p2.n) * blockIdx.x / gridDim.x);
-  const int b1 = static_cast<int>(static_cast<int64_t>(p2.n) * (blockIdx.x + 1) / gridDim.x);
-  const int chunks_a = (k8a + kChunk8a - 1) / kChunk8a, chunks_b = (k8b + kChunk8b - 1) / kChunk8b;
-  const int loads_a = (a1 - a0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks_a;
-  const int loads_b = (b1 - b0 + kBulkConsumerWarps - 1) / kBulkConsumerWarps * chunks_b;
-  const int loads = loads_a + loads_b;
-  const bool producer = warp == kBulkConsumerWarps;
-  init_ring(full, empty, stages);
-
-  const uint64_t policy = producer ? evict_first_policy() : 0;
-  auto issue = [=](int i) {
-    const int s = i % stages;
-    if (i < loads_a) {
-      const int g = i / chunks_a;
-      issue_stage<2, Epi::kSiluMul>(p1, stage_base + s * kBulkStageVecs, &full[s], a0 + g * kBulkConsumerWarps, a1,
-                                    i - g * chunks_a, k8a, lane, policy);
-    } else {
-      const int j = i - loads_a, g = j / chunks_b;
-      issue_stage<1, Epi::kAccumulate>(p2, stage_base + s * kBulkStageVecs, &full[s], b0 + g * kBulkConsumerWarps,
-                                       b1, j - g * chunks_b, k8b, lane, policy);
-    }
-  };
-  int next = 0;
-  if (producer) {
-    for (const int prologue = min(stages, loads); next < prologue; ++next) issue(next);
-  }
-  pdl_wait();
-  stage_normalized<M, kBulkThreads>(staged, p1, k8a);
-  if (producer) {
-    produce(next, loads, stages, empty, issue);
-    return;
-  }
-  // Phase 1: act = silu(gate) * up of the normalized rows.
-  consume<M, 2, bf16, Epi::kSiluMul>(p1, stage_base, full, empty, stages, 0, loads_a, chunks_a, k8a, a0, a1, warp,
-                                     lane, [=](int m, int v) { return staged[m * k8a + v]; });
-  grid_barrier_consumers();  // act complete; the ring meanwhile fills with down rows
-  pdl_launch_dependents();   // every CTA of this grid is resident by now
-  // Phase 2: residual += act @ down^T (act written by other CTAs: read through L2).
-  const uint4* act = reinterpret_cast<const uint4*>(p2.a);
-  consume<M, 1, bf16, Epi::kAccumulate>(p2, stage_base, full, empty, stages, loads_a, loads_b, chunks_b, k8b, b0, b1,
-                                        warp, lane, [=](int m, int v) { return __ldcg(act + m * k8b + v); });
-}
-
 template <int M, typename Out, bool kNorm, Epi kEpi>
 Status launch_one(const Args& p, cudaStream_t stream) {
   const size_t staged = kNorm ? static_cast<size_t>(M) * static_cast<size_t>(p.k) * sizeof(bf16) : 0;
@@ -528,15 +433,10 @@ Status launch_one(const Args& p, cudaStream_t stream) {
   // One wave: CTAs stride over the rows when there are more than fit.
   const int grid =
       std::min(ceil_div(p.n, kWarpsPerCta), resident_ctas(reinterpret_cast<const void*>(kernel), kThreads, staged, &occupancy));
-  // Prefetch: the first batch of loads of each warp's first row(s), or as much more of
-  // them as the budget spreads over the grid's warps (at most the whole rows).
+  // Prefetch: the first batch of loads of each warp's first row(s).
   constexpr int kRowsPerUnit = kEpi == Epi::kSiluMul || kEpi == Epi::kRopeStore ? 2 : 1;
   const int64_t k8 = p.k / 8;
-  int64_t vecs = std::min<int64_t>(k8, 32 * (kLoadsInFlight / kRowsPerUnit));
-  if (const int64_t budget = gemv_prefetch_budget_mb() << 20; budget > 0) {
-    const int64_t warps = std::min<int64_t>(p.n, static_cast<int64_t>(grid) * kWarpsPerCta);
-    vecs = std::clamp<int64_t>(budget / (warps * kRowsPerUnit * 16), vecs, k8);
-  }
+  const int64_t vecs = std::min<int64_t>(k8, 32 * (kLoadsInFlight / kRowsPerUnit));
   Args q = p;
   q.prefetch_vecs = static_cast<int>(vecs);
   return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kThreads), staged, stream, q), "gemv");
@@ -562,84 +462,14 @@ Status launch_epi(int m, const Args& p, DType out_dtype, const GemvFusion& f, cu
   return launch_m<bf16, kNorm, Epi::kStore>(m, p, stream);
 }
 
-}  // namespace
-
-namespace {
-template <int M>
-Status launch_mlp(const Args& p1, const Args& p2, cudaStream_t stream) {
-  auto kernel = mlp_bulk_kernel<M>;
-  static const cudaError_t attr = cudaFuncSetAttribute(
-      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxStagedBytes + kBulkMaxStages * kBulkStageBytes);
-  if (attr != cudaSuccess) return cuda_status(attr, "fused mlp: shared memory attribute");
-  const size_t staged = static_cast<size_t>(M) * static_cast<size_t>(p1.k) * sizeof(bf16);
-  const int stages = kBulkMaxStages - 1;
-  // One CTA per SM: every CTA is resident at once (the grid barrier needs it).
-  return cuda_status(launch_pdl(kernel, dim3(num_sms()), dim3(kBulkThreads),
-                                staged + static_cast<size_t>(stages) * kBulkStageBytes, stream, p1, p2, stages),
-                     "fused mlp");
-}
-
 EnvSwitch& bulk_switch() {
   static EnvSwitch s("RADIX_GEMV", "bulk");
-  return s;
-}
-constexpr int64_t kMaxPrefetchMb = int64_t{1} << 20;  // (MB << 20 stays far from overflow)
-std::atomic<int64_t> g_prefetch_mb{env_int("RADIX_GEMV_PREFETCH_MB", 0, kMaxPrefetchMb, 0)};
-
-EnvSwitch& mlp_switch() {
-  static EnvSwitch s("RADIX_FUSED_MLP", "1");
   return s;
 }
 }  // namespace
 
 bool gemv_bulk_enabled() { return bulk_switch().get(); }
 void set_gemv_bulk_enabled(bool on) { bulk_switch().set(on); }
-int64_t gemv_prefetch_budget_mb() { return g_prefetch_mb.load(std::memory_order_relaxed); }
-void set_gemv_prefetch_budget_mb(int64_t mb) {
-  g_prefetch_mb.store(std::clamp<int64_t>(mb, 0, kMaxPrefetchMb), std::memory_order_relaxed);
-}
-bool fused_mlp_enabled() { return mlp_switch().get(); }
-void set_fused_mlp_enabled(bool on) { mlp_switch().set(on); }
-
-bool fused_mlp_applies(const Tensor& residual, const Tensor& act, const Tensor& norm_weight, const Tensor& w_gate_up,
-                       const Tensor& w_down) {
-  if (!fused_mlp_enabled()) return false;
-  if (residual.ndim() != 2 || act.ndim() != 2 || w_gate_up.ndim() != 2 || w_down.ndim() != 2) return false;
-  const int64_t m = residual.size(0), h = residual.size(1), inter = act.size(1);
-  for (const Tensor* t : {&residual, &act, &norm_weight, &w_gate_up, &w_down}) {
-    if (t->dtype() != DType::kBF16 || !aligned16(t->data())) return false;
-  }
-  return m >= 1 && m <= kGemvMaxRows && act.size(0) == m && norm_weight.numel() == h && w_gate_up.size(0) == 2 * inter &&
-         w_gate_up.size(1) == h && w_down.size(0) == h && w_down.size(1) == inter && h % 8 == 0 && inter % 8 == 0 &&
-         m * h * static_cast<int64_t>(sizeof(uint16_t)) <= kMaxStagedBytes && inter < 0x7fffffff && h < 0x7fffffff;
-}
-
-Status fused_mlp(const Tensor& residual, const Tensor& act, const Tensor& norm_weight, float eps, float norm_offset,
-                 const Tensor& w_gate_up, const Tensor& w_down, void* stream) {
-  Args p1{};
-  p1.out = act.data();
-  p1.a = residual.data_as<const bf16>();
-  p1.w = w_gate_up.data_as<const bf16>();
-  p1.norm_w = norm_weight.data_as<const bf16>();
-  p1.eps = eps;
-  p1.norm_offset = norm_offset;
-  p1.n = static_cast<int>(act.size(1));
-  p1.k = static_cast<int>(residual.size(1));
-  Args p2{};
-  p2.out = residual.data();
-  p2.a = act.data_as<const bf16>();
-  p2.w = w_down.data_as<const bf16>();
-  p2.n = static_cast<int>(residual.size(1));
-  p2.k = static_cast<int>(act.size(1));
-  auto st = static_cast<cudaStream_t>(stream);
-  switch (residual.size(0)) {
-    case 1: return launch_mlp<1>(p1, p2, st);
-    case 2: return launch_mlp<2>(p1, p2, st);
-    case 3: return launch_mlp<3>(p1, p2, st);
-    case 4: return launch_mlp<4>(p1, p2, st);
-    default: return invalid_argument("fused mlp: M must be 1..4");
-  }
-}
 
 bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias, const GemvFusion& f) {
   const int64_t m = a.size(0), k = a.size(1);

@@ -44,29 +44,6 @@ struct GemvFusion {
 bool gemv_bulk_enabled();
 void set_gemv_bulk_enabled(bool on);
 
-// Experiment (opt-in): how many MB of their first weight rows a GEMV launch's warps pull
-// into L2 before waiting for the previous kernel (PDL), spread evenly over the warps, at
-// least each warp's first batch of loads and at most its whole rows. 0 (default): the
-// first batch only. Whole rows for every warp measured slower (5.20 vs 4.59 ms per
-// batch-1 step, docs/perf.md session 6) — for gate_up that is ~100 MB, twice L2 — but
-// with PDL off (the default), so the prefetch could not overlap the previous kernel at
-// all. This asks whether a prefetch that fits in L2 pays, with RADIX_PDL=1.
-// RADIX_GEMV_PREFETCH_MB at first use, or the setter.
-int64_t gemv_prefetch_budget_mb();
-void set_gemv_prefetch_budget_mb(int64_t mb);
-
-// The decode MLP in one launch (gemv.cu, mlp_bulk_kernel; opt-in RADIX_FUSED_MLP=1
-// until measured): residual [M, H] += w_down @ (silu(g) * u) with [g; u] = w_gate_up @
-// rms_norm(residual) * (norm_offset + norm_weight); act [M, I] receives silu(g) * u.
-// M <= 4, bf16, H and I multiples of 8, M * H * 2 bytes <= 48 KB. A grid-wide barrier
-// between the two GEMVs needs every CTA resident: one per SM, on an otherwise idle GPU.
-bool fused_mlp_enabled();
-void set_fused_mlp_enabled(bool on);
-bool fused_mlp_applies(const Tensor& residual, const Tensor& act, const Tensor& norm_weight, const Tensor& w_gate_up,
-                       const Tensor& w_down);
-Status fused_mlp(const Tensor& residual, const Tensor& act, const Tensor& norm_weight, float eps, float norm_offset,
-                 const Tensor& w_gate_up, const Tensor& w_down, void* stream);
-
 bool gemv_applies(const Tensor& out, const Tensor& a, const Tensor& w, const Tensor* bias,
                   const GemvFusion& fusion = {});
 // out [M, N] (bf16 or f32) = a [M, K] @ w [N, K]^T (+ bias [N]), with `fusion` applied;

@@ -1,11 +1,10 @@
 // Small-batch GEMM on tensor cores (gemv_mma.h). A row block = 16 weight rows (one
-// m16n8k16 A tile) x the whole of K, a CTA's 8 warps splitting K (a CTA per block, or
-// a resident wave looping over them: gemv_mma_persistent); each warp streams its 16 rows with
-// 16-byte L1-bypassing loads, several 64-column chunks in flight, and multiplies them
-// with the M (<= 16) batch rows as B tiles of 8 columns. The partial 16 x M products
-// of the 8 warps are summed in shared memory and one pass writes the epilogue: bias and
-// bf16/f32 store, accumulate into out, SiLU-and-mul of gate/up rows, or RoPE + KV store
-// of qkv rows.
+// m16n8k16 A tile) x the whole of K, a CTA's 8 warps splitting K (a CTA per block);
+// each warp streams its 16 rows with 16-byte L1-bypassing loads, several 64-column
+// chunks in flight, and multiplies them with the M (<= 16) batch rows as B tiles of 8
+// columns. The partial 16 x M products of the 8 warps are summed in shared memory and
+// one pass writes the epilogue: bias and bf16/f32 store, accumulate into out,
+// SiLU-and-mul of gate/up rows, or RoPE + KV store of qkv rows.
 //
 // Fragment layout without shuffles: a lane (g, t) = (lane / 4, lane % 4) loads 32
 // contiguous bytes of weight rows g and g + 8 at columns [64 c + 16 t, + 16) of chunk
@@ -109,8 +108,8 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
   pdl_wait();  // a (and out, when accumulating) come from the kernels before
   pdl_launch_dependents();
 
-  // One row block per CTA, or several when the grid is capped at the resident CTAs
-  // (gemv_mma_persistent).
+  // The grid is one CTA per row block, so this loop runs once (it would stride over the
+  // blocks of any smaller grid).
   for (int blk = blockIdx.x; blk < p.blocks; blk += gridDim.x) {
     const int n0 = blk * kRows;
     // This lane's weight rows g and g + 8 of the A tile (zero past N).
@@ -228,22 +227,12 @@ Status launch(const MmaArgs& p, cudaStream_t stream) {
   MmaArgs q = p;
   // kRopeStore: N = (Hq + 2 Hk) D rows = 8 pairs per block; kSiluMul: 8 outputs per block.
   q.blocks = kEpi == MmaEpi::kSiluMul ? (p.n + 7) / 8 : (p.n + kRows - 1) / kRows;
-  int grid = q.blocks;
-  if (gemv_mma_persistent()) {
-    static std::atomic<int64_t> occupancy{-1};  // this instantiation's
-    grid = std::min(grid, resident_ctas(reinterpret_cast<const void*>(kernel), kThreads, 0, &occupancy));
-  }
-  return cuda_status(launch_pdl(kernel, dim3(grid), dim3(kThreads), 0, stream, q), "gemv_mma");
+  return cuda_status(launch_pdl(kernel, dim3(q.blocks), dim3(kThreads), 0, stream, q), "gemv_mma");
 }
 
 template <typename Out, MmaEpi kEpi>
 Status launch_tiles(const MmaArgs& p, cudaStream_t stream) {
   return p.m <= 8 ? launch<1, Out, kEpi>(p, stream) : launch<2, Out, kEpi>(p, stream);
-}
-
-EnvSwitch& persistent_switch() {
-  static EnvSwitch s("RADIX_GEMV_MMA_PERSISTENT", "1");
-  return s;
 }
 
 EnvSwitch& mma_off_switch() {
@@ -263,12 +252,6 @@ bool gemv_mma_enabled() {
 }
 void set_gemv_mma_enabled(bool on) {
   mma_off_switch().set(!on);
-}
-bool gemv_mma_persistent() {
-  return persistent_switch().get();
-}
-void set_gemv_mma_persistent(bool on) {
-  persistent_switch().set(on);
 }
 int64_t gemv_mma_min_rows() {
   return g_min_rows.load(std::memory_order_relaxed);

@@ -32,13 +32,6 @@ int64_t gemv_mma_max_rows();
 // Clamped to 1 <= lo <= hi <= kGemvMmaMaxRows (tests and benchmarks widen it).
 void set_gemv_mma_rows(int64_t lo, int64_t hi);
 
-// Experiment (opt-in, unmeasured): one wave of resident CTAs that loop over the row
-// blocks, instead of a CTA per block (1792 of them for Llama-3's gate_up, ~7 waves at 2
-// per SM; this kernel reads gate_up at 73-77 % of the read rate against cuBLASLt's
-// 87-89 % at 8..16 rows). RADIX_GEMV_MMA_PERSISTENT=1 at first use, or the setter.
-bool gemv_mma_persistent();
-void set_gemv_mma_persistent(bool on);
-
 // Enabled, M in [gemv_mma_min_rows(), gemv_mma_max_rows()], bf16 a and w (16-byte aligned, K a
 // multiple of 64), out bf16 (or f32 when storing), bias bf16 or none (none with
 // accumulate or silu_mul), and a weight of at least kGemvMinWeights elements.

@@ -165,23 +165,13 @@ class FusedGemmGpu : public GpuKernelTest {
   }
 };
 
-TEST_F(FusedGemmGpu, MlpInOneLaunchMatchesCpu) {
-  // The decode MLP as one kernel with a grid barrier (RADIX_FUSED_MLP=1) and as the two
-  // fused GEMVs; Llama-3 shapes, uneven splits of rows over the CTAs, M past the fused
+TEST_F(FusedGemmGpu, MlpMatchesCpu) {
+  // The decode MLP as the two fused GEMVs; Llama-3 shapes, odd sizes, M past the fused
   // range (the unfused sequence).
-  const bool was = cuda::fused_mlp_enabled();
-  for (bool fused : {true, false}) {
-    SCOPED_TRACE(fused ? "one launch" : "two GEMVs");
-    cuda::set_fused_mlp_enabled(fused);
-    for (int64_t m : {1, 2, 4}) check_mlp(m, 4096, 14336);
-    check_mlp(3, 1000, 1032);  // rows not a multiple of 8 per CTA; short last chunks
-    check_mlp(1, 64, 40);      // fewer units than CTAs
-    check_mlp(6, 512, 256);    // M 6: the unfused sequence
-  }
-  // Back to back: the barrier's state carries over between launches.
-  cuda::set_fused_mlp_enabled(true);
-  for (int i = 0; i < 3; ++i) check_mlp(1, 1024, 2048);
-  cuda::set_fused_mlp_enabled(was);
+  for (int64_t m : {1, 2, 4}) check_mlp(m, 4096, 14336);
+  check_mlp(3, 1000, 1032);  // H and I not multiples of 64: the GEMVs' last batches end short
+  check_mlp(1, 64, 40);      // a tiny layer
+  check_mlp(6, 512, 256);    // M 6: the unfused sequence
 }
 
 TEST_F(FusedGemmGpu, RmsNormGemmRopeStoreWritesQAndTheKvSlots) {
@@ -257,25 +247,6 @@ TEST_F(FusedGemmGpu, TensorCoreSmallBatchGemmAccumulatesAndGates) {
   cuda::set_gemv_mma_enabled(was);
 }
 
-// RADIX_GEMV_MMA_PERSISTENT=1: the tensor-core GEMM's CTAs loop over the row blocks (one
-// resident wave) — every epilogue, N not a multiple of the block, one and two B tiles.
-TEST_F(FusedGemmGpu, TensorCoreGemmInOneWaveMatchesToo) {
-  const bool was = cuda::gemv_mma_enabled(), persistent_was = cuda::gemv_mma_persistent();
-  const int64_t lo = cuda::gemv_mma_min_rows(), hi = cuda::gemv_mma_max_rows();
-  cuda::set_gemv_mma_enabled(true);
-  cuda::set_gemv_mma_rows(1, 16);
-  cuda::set_gemv_mma_persistent(true);
-  check_norm_gemm_silu(9, 14336, 4096);   // 1792 blocks: several per CTA
-  check_norm_gemm_silu(4, 1004, 1088);    // N % 8 != 0
-  check_rope(5, 32, 8, 128, 4096, false);
-  check_gemm_add(16, 4096, 14336);
-  check_gemm_add(3, 1000, 1088);          // N % 16 != 0
-  check_norm_gemm(12, 6144, 4096, true);  // store with bias
-  cuda::set_gemv_mma_persistent(persistent_was);
-  cuda::set_gemv_mma_rows(lo, hi);
-  cuda::set_gemv_mma_enabled(was);
-}
-
 TEST_F(FusedGemmGpu, BulkCopyGemvMatchesToo) {
   const WithoutGemvMma simt;  // the GEMV at M 3..4 too (the default sends those to gemv_mma)
   // The same fusions through the bulk-copy GEMV (RADIX_GEMV=bulk).
@@ -290,22 +261,6 @@ TEST_F(FusedGemmGpu, BulkCopyGemvMatchesToo) {
   check_norm_gemm(3, 37, 24, true, DType::kBF16, 1.0f);
   check_norm_gemm_silu(3, 40, 24);
   cuda::set_gemv_bulk_enabled(was);
-}
-
-// RADIX_GEMV_PREFETCH_MB: more of each warp's first rows prefetched into L2 before the
-// PDL wait changes no result (8 MB: part of a row for gate_up; 256 MB: whole rows).
-TEST_F(FusedGemmGpu, GemvPrefetchBudgetLeavesResultsUnchanged) {
-  const WithoutGemvMma simt;
-  const int64_t was = cuda::gemv_prefetch_budget_mb();
-  for (int64_t mb : {8, 256}) {
-    SCOPED_TRACE("prefetch budget " + std::to_string(mb) + " MB");
-    cuda::set_gemv_prefetch_budget_mb(mb);
-    check_norm_gemm_silu(1, 14336, 4096);
-    check_rope(2, 32, 8, 128, 4096, false);
-    check_gemm_add(4, 4096, 14336);
-    check_norm_gemm(3, 1029, 2056, false);  // rows and K not multiples of the line
-  }
-  cuda::set_gemv_prefetch_budget_mb(was);
 }
 
 TEST_F(FusedGemmGpu, BadShapesAreErrors) {

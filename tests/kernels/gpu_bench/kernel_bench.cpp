@@ -213,21 +213,17 @@ int run(bool quick) {
   // ---- small decode batches: the projections at M = 1..32 without the tensor-core
   // GEMM (SIMT GEMV for M <= 4 in its weight range, else cuBLASLt) and with it for M
   // 1..16 (gemv_mma.cu; by default it takes M 3..4); weights rotate as above ----
-  std::printf("\n%-20s %4s %12s %9s %12s %9s %12s %9s\n", "gemm small M", "M", "no_mma_us", "of_read", "mma_us",
-              "of_read", "1wave_us", "of_read");
-  // Times `run` without the tensor-core GEMM, with it, and with it in one resident wave
-  // (gemv_mma_persistent), and prints a row.
-  const bool persistent_was = cuda::gemv_mma_persistent();
-  auto three_ways = [&](const char* name, int64_t m, int64_t bytes, int copies, const std::function<void(int)>& run) {
-    double ms[3] = {0, 0, 0};
-    for (int v = 0; v < 3; ++v) {
-      cuda::set_gemv_mma_enabled(v >= 1);
-      cuda::set_gemv_mma_persistent(v == 2);
+  std::printf("\n%-20s %4s %12s %9s %12s %9s\n", "gemm small M", "M", "no_mma_us", "of_read", "mma_us", "of_read");
+  // Times `run` without the tensor-core GEMM and with it, and prints a row.
+  auto both_ways = [&](const char* name, int64_t m, int64_t bytes, int copies, const std::function<void(int)>& run) {
+    double ms[2] = {0, 0};
+    for (int v = 0; v < 2; ++v) {
+      cuda::set_gemv_mma_enabled(v == 1);
       ms[v] = time_graph_ms(stream, reps, copies, run);
     }
     const auto pct = [&](double t) { return 100.0 * bytes / (t * 1e-3) / 1e9 / read_bw; };
-    std::printf("%-20s %4lld %12.1f %8.0f%% %12.1f %8.0f%% %12.1f %8.0f%%\n", name, static_cast<long long>(m),
-                ms[0] * 1e3, pct(ms[0]), ms[1] * 1e3, pct(ms[1]), ms[2] * 1e3, pct(ms[2]));
+    std::printf("%-20s %4lld %12.1f %8.0f%% %12.1f %8.0f%%\n", name, static_cast<long long>(m), ms[0] * 1e3,
+                pct(ms[0]), ms[1] * 1e3, pct(ms[1]));
   };
   const bool mma_was = cuda::gemv_mma_enabled();
   const int64_t mma_lo = cuda::gemv_mma_min_rows(), mma_hi = cuda::gemv_mma_max_rows();
@@ -239,7 +235,7 @@ int run(bool quick) {
     for (int64_t m : {1, 2, 4, 6, 8, 12, 16, 32}) {
       OwnedTensor a = device({m, g.k}, DType::kBF16), o = device({m, g.n}, g.out);
       fill_random(a.view(), 70);
-      three_ways(g.name, m, bytes, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
+      both_ways(g.name, m, bytes, copies, [&](int i) { BENCH_CHECK(ops::gemm(ctx, o, a, ws[i % copies])); });
     }
   }
   // The MLP's first half as the model calls it (ops::rms_norm_gemm_silu): the SIMT GEMV
@@ -259,13 +255,12 @@ int run(bool quick) {
       OwnedTensor x = device({m, h}, DType::kBF16), normed = device({m, h}, DType::kBF16);
       OwnedTensor gu = device({m, 2 * inter}, DType::kBF16), act = device({m, inter}, DType::kBF16);
       fill_random(x.view(), 82);
-      three_ways("norm+gate_up+silu", m, bytes, copies, [&](int i) {
+      both_ways("norm+gate_up+silu", m, bytes, copies, [&](int i) {
         BENCH_CHECK(ops::rms_norm_gemm_silu(ctx, act, normed, gu, x, nw, 1e-5f, ws[i % copies]));
       });
     }
   }
   cuda::set_gemv_mma_enabled(mma_was);
-  cuda::set_gemv_mma_persistent(persistent_was);
   cuda::set_gemv_mma_rows(mma_lo, mma_hi);
 
   // ---- one Llama-3-8B decode layer's projections at M = 1 (attention left out): the
@@ -311,7 +306,7 @@ int run(bool quick) {
       const Layer& l = ls[static_cast<size_t>(i % layers)];
       BENCH_CHECK(ops::rms_norm_gemm(ctx, qkv, hidden, residual, l.n1, 1e-5f, l.qkv));
       BENCH_CHECK(ops::gemm_add(ctx, residual, attn, l.o));
-      // The MLP through ops::rms_norm_mlp: two GEMV launches, or one (RADIX_FUSED_MLP).
+      // The MLP through ops::rms_norm_mlp: two GEMV launches.
       BENCH_CHECK(ops::rms_norm_mlp(ctx, residual, act, hidden, gu, l.n2, 1e-5f, l.gate_up, l.down));
     };
     std::printf("\n%-34s %10s %9s %8s\n", "decode layer projections M=1", "us/layer", "GB/s", "of_read");
@@ -319,30 +314,26 @@ int run(bool quick) {
     // or set to the maximum for all (kernels with different splits cannot share an SM).
     const bool pdl_was = cuda::pdl_enabled(), carve_was = cuda::max_shared_carveout_enabled();
     struct Mode {
-      bool fused, bulk, pdl, carve, mlp = false;
+      bool fused, bulk, pdl, carve;
     };
-    const bool mlp_was = cuda::fused_mlp_enabled();
     for (const Mode& m : {Mode{false, false, false, false}, Mode{false, false, true, true}, Mode{true, false, false, false},
                           Mode{true, false, true, false}, Mode{true, false, true, true}, Mode{true, true, false, false},
-                          Mode{true, true, true, false}, Mode{true, true, true, true},
-                          Mode{true, false, false, false, true}, Mode{true, false, true, false, true}}) {
+                          Mode{true, true, true, false}, Mode{true, true, true, true}}) {
       cuda::set_gemv_bulk_enabled(m.bulk);
       cuda::set_pdl_enabled(m.pdl);
       cuda::set_max_shared_carveout_enabled(m.carve);
-      cuda::set_fused_mlp_enabled(m.mlp);
       const double ms = time_graph_ms(stream, reps, 4 * layers,
                                       m.fused ? std::function<void(int)>(fused) : std::function<void(int)>(unfused));
       const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
       std::printf("%-34s %10.1f %9.0f %7.0f%%\n",
                   (std::string(m.fused ? "fused" : "unfused") + (m.bulk ? ", bulk" : ", ld") + (m.pdl ? ", PDL" : "") +
-                   (m.carve ? ", max smem" : "") + (m.mlp ? ", MLP 1 launch" : ""))
+                   (m.carve ? ", max smem" : ""))
                       .c_str(),
                   ms * 1e3, gbs, 100.0 * gbs / read_bw);
     }
     cuda::set_pdl_enabled(pdl_was);
     cuda::set_max_shared_carveout_enabled(carve_was);
     cuda::set_gemv_bulk_enabled(bulk_was);
-    cuda::set_fused_mlp_enabled(mlp_was);
   }
 
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----

@@ -20,7 +20,6 @@
 #include "core/buffer.h"
 #ifdef RADIX_HAS_CUDA_KERNELS
 #include "kernels/cuda/cuda_ops.h"
-#include "kernels/cuda/gemm/gemv.h"  // fused_mlp switch
 #endif
 #include "runtime/engine.h"
 #include "runtime/model_runner.h"
@@ -109,65 +108,6 @@ TEST(RuntimeGpu, GraphDecodeStepsAgreeWithEagerLogits) {
 }
 
 #ifdef RADIX_HAS_CUDA_KERNELS
-TEST(RuntimeGpu, MlpInOneLaunchKeepsTheLogitsAndRunsInGraphs) {
-  // RADIX_FUSED_MLP=1: the decode MLP as one kernel with a grid barrier. Against the two
-  // GEMVs the sums run in another order (chunked), so logits agree to rounding, not bit
-  // for bit; the fused runner's graph steps must give its eager argmax.
-  if (!have_cuda()) GTEST_SKIP();
-  const bool was = cuda::fused_mlp_enabled();
-  cuda::set_fused_mlp_enabled(false);
-  auto plain = ModelRunner::create(cuda_options());
-  cuda::set_fused_mlp_enabled(true);
-  auto fused = ModelRunner::create(cuda_options());
-  ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
-  ASSERT_TRUE(fused.is_ok()) << fused.status().to_string();
-  const int64_t vocab = (*plain)->config().vocab_size;
-  std::mt19937 rng(10);
-  std::uniform_int_distribution<int32_t> tok(3, static_cast<int32_t>(vocab) - 1);
-  float worst = 0;
-  for (int bs : {1, 3, 4}) {
-    Batch batch;
-    for (int b = 0; b < bs; ++b) {
-      batch.ids.emplace_back(static_cast<size_t>(6 + b * 2));
-      for (auto& t : batch.ids.back()) t = tok(rng);
-    }
-    for (int step = 0; step < 4; ++step) {
-      const StepInput in = make_step(batch, step > 0);
-      StepOutput a, b;
-      cuda::set_fused_mlp_enabled(false);
-      ASSERT_TRUE((*plain)->forward(in, &a).is_ok());
-      cuda::set_fused_mlp_enabled(true);
-      ASSERT_TRUE((*fused)->forward(in, &b).is_ok());
-      ASSERT_EQ(a.logits.view().numel(), b.logits.view().numel());
-      const float* x = a.logits.data_as<float>();
-      const float* y = b.logits.data_as<float>();
-      float max_abs = 0, max_diff = 0;
-      for (int64_t i = 0; i < a.logits.view().numel(); ++i) {
-        max_abs = std::max(max_abs, std::fabs(x[i]));
-        max_diff = std::max(max_diff, std::fabs(x[i] - y[i]));
-      }
-      worst = std::max(worst, max_diff / max_abs);
-      EXPECT_LE(max_diff, 0.02f * max_abs) << "bs " << bs << " step " << step;
-      std::vector<int32_t> eager_argmax;
-      for (int r = 0; r < bs; ++r) {
-        const float* row = y + static_cast<int64_t>(r) * vocab;
-        eager_argmax.push_back(static_cast<int32_t>(std::max_element(row, row + vocab) - row));
-      }
-      if (step > 0) {  // the same decode step through the fused runner's graphs
-        StepInput graphed = in;
-        for (int r = 0; r < bs; ++r) graphed.add_sample(r, 0.0f, 0, 1.0f, 0.0f, 0.0f);
-        StepOutput g;
-        ASSERT_TRUE((*fused)->forward(graphed, &g).is_ok());
-        EXPECT_TRUE(g.graph) << "bs " << bs;
-        EXPECT_EQ(g.tokens, eager_argmax) << "bs " << bs << " step " << step;
-      }
-      for (int r = 0; r < bs; ++r) batch.ids[static_cast<size_t>(r)].push_back(eager_argmax[static_cast<size_t>(r)]);
-    }
-  }
-  std::printf("fused MLP: largest logit difference / largest logit: %.2e\n", worst);
-  cuda::set_fused_mlp_enabled(was);
-}
-
 TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
   if (!have_cuda()) GTEST_SKIP();
   const bool was = cuda::pdl_enabled();
