@@ -257,6 +257,10 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const LayerTail& t) {
   const char* op = "decode_layer_tail";
   if (t.o_proj != nullptr && t.attn_out == nullptr) return fail(op, "o_proj without attn_out");
+  if (t.attn != nullptr && (t.q == nullptr || t.attn_k_cache == nullptr || t.attn_v_cache == nullptr ||
+                            t.attn_out == nullptr)) {
+    return fail(op, "attention without q, the layer's KV cache or attn_out");
+  }
   if (t.w_gate_up != nullptr && (t.post_norm == nullptr || t.w_down == nullptr || t.act == nullptr ||
                                  t.normed == nullptr || t.gate_up == nullptr)) {
     return fail(op, "w_gate_up without post_norm, w_down or the act/normed/gate_up buffers");
@@ -267,11 +271,15 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
        t.slots == nullptr)) {
     return fail(op, "w_qkv without input_norm, q_out, positions, cos_sin, the KV cache, slots or scratch");
   }
+  // On CUDA the persistent chain may take all of it (the attention only when it can
+  // hold that too); otherwise the attention runs as its own op, and the chain may take
+  // the rest.
+  [[maybe_unused]] const bool cuda = !ctx.device.is_cpu();
 #ifdef RADIX_HAS_CUDA_KERNELS
-  if (!ctx.device.is_cpu()) {
-    for (const Tensor* x : {t.attn_out, t.o_proj, t.post_norm, t.w_gate_up, t.w_down, t.act, t.normed, t.gate_up,
-                            t.input_norm, t.w_qkv, t.qkv_bias, t.q_out, t.qkv, t.positions, t.cos_sin, t.k_cache,
-                            t.v_cache, t.slots}) {
+  if (cuda) {
+    for (const Tensor* x : {t.q, t.attn_k_cache, t.attn_v_cache, t.attn_out, t.o_proj, t.post_norm, t.w_gate_up,
+                            t.w_down, t.act, t.normed, t.gate_up, t.input_norm, t.w_qkv, t.qkv_bias, t.q_out, t.qkv,
+                            t.positions, t.cos_sin, t.k_cache, t.v_cache, t.slots}) {
       if (x != nullptr) RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {x}));
     }
     RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&residual}));
@@ -280,6 +288,22 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
     if (taken) return Status::ok();
   }
 #endif
+  if (t.attn != nullptr) {
+    if (t.q->ndim() != 3 || t.attn_out->numel() != t.q->numel()) {
+      return fail(op, "attn_out " + t.attn_out->to_string() + " for q " + t.q->to_string());
+    }
+    RADIX_RETURN_IF_ERROR(attention(ctx, t.attn_out->reshape(t.q->shape()), *t.q, *t.attn_k_cache, *t.attn_v_cache,
+                                    *t.attn));
+#ifdef RADIX_HAS_CUDA_KERNELS
+    if (cuda) {
+      LayerTail rest = t;
+      rest.attn = nullptr;
+      bool taken = false;
+      RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, rest, &taken));
+      if (taken) return Status::ok();
+    }
+#endif
+  }
   if (t.o_proj != nullptr) RADIX_RETURN_IF_ERROR(gemm_add(ctx, residual, *t.attn_out, *t.o_proj));
   if (t.w_gate_up != nullptr) {
     RADIX_RETURN_IF_ERROR(rms_norm_mlp(ctx, residual, *t.act, *t.normed, *t.gate_up, *t.post_norm, t.eps,

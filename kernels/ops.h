@@ -120,9 +120,10 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
                                 const Tensor* bias, const Tensor& positions, const Tensor& cos_sin, RopeStyle style,
                                 const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots,
                                 float weight_offset = 0.0f);
-// The decode sublayers between one layer's attention and the next layer's, on the
-// residual stream [T, H]. Each part runs when its weight is given, in this order, as
+// The decode sublayers from one layer's attention to the next layer's, on the
+// residual stream [T, H]. Each part runs when its inputs are given, in this order, as
 // the ops it stands for:
+//   attention: attention(attn_out viewed [T, Hq, D], q, attn_k_cache, attn_v_cache, *attn)
 //   o:        gemm_add(residual, attn_out, o_proj)
 //   mlp:      rms_norm_mlp(residual, act, normed, gate_up, post_norm, eps, w_gate_up, w_down,
 //             weight_offset)
@@ -130,10 +131,15 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 //             qkv_bias, positions, cos_sin, RopeStyle::kNeox, k_cache, v_cache, slots,
 //             weight_offset)
 // On CUDA at one token (T = 1, bf16) all of it is one persistent kernel
-// (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off).
+// (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off; the attention
+// joins it only with RADIX_DECODE_CHAIN_ATTN=1, otherwise it runs first as its own op).
 struct LayerTail {
   float eps = 0.0f;
   float weight_offset = 0.0f;
+  const AttentionParams* attn = nullptr;    // the layer's attention (needs q, the cache, attn_out)
+  const Tensor* q = nullptr;                // [T, Hq, D]
+  const Tensor* attn_k_cache = nullptr;     // [S, Hk, D], the layer's
+  const Tensor* attn_v_cache = nullptr;
   const Tensor* attn_out = nullptr;  // [T, Hq D]
   const Tensor* o_proj = nullptr;    // [H, Hq D]
   const Tensor* post_norm = nullptr;  // [H]

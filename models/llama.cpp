@@ -104,7 +104,8 @@ class LlamaModel final : public CausalLM {
     // projection normalizes its input itself. Layer 0's attention prologue (norm, qkv
     // projection, RoPE and the K/V slot store: one kernel at decode) runs here; each
     // later one runs with the previous layer's o projection and MLP (decode_layer_tail:
-    // one persistent kernel at one token on CUDA).
+    // one persistent kernel at one token on CUDA, the attention before it included with
+    // RADIX_DECODE_CHAIN_ATTN=1).
     auto prologue = [&](size_t i, ops::LayerTail& tail) {
       const LlamaLayer& l = layers_[i];
       tail.input_norm = &l.input_layernorm.view();
@@ -125,14 +126,17 @@ class LlamaModel final : public CausalLM {
     RADIX_RETURN_IF_ERROR(ops::decode_layer_tail(ctx, residual, first));
     for (size_t i = 0; i < layers_.size(); ++i) {
       const LlamaLayer& l = layers_[i];
-      const Tensor attn3 = attn_out.reshape({t, hq, d});
-      if (batch.prefix.num_groups > 0) {
-        RADIX_RETURN_IF_ERROR(ops::attention_shared_prefix(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn, batch.prefix));
-      } else {
-        RADIX_RETURN_IF_ERROR(ops::attention(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn));
-      }
       ops::LayerTail tail;
       tail.eps = eps;
+      if (batch.prefix.num_groups > 0) {
+        const Tensor attn3 = attn_out.reshape({t, hq, d});
+        RADIX_RETURN_IF_ERROR(ops::attention_shared_prefix(ctx, attn3, q, kv.k[i], kv.v[i], batch.attn, batch.prefix));
+      } else {
+        tail.attn = &batch.attn;
+        tail.q = &q;
+        tail.attn_k_cache = &kv.k[i];
+        tail.attn_v_cache = &kv.v[i];
+      }
       tail.attn_out = &attn_out;
       tail.o_proj = &l.o_proj.view();
       tail.post_norm = &l.post_attention_layernorm.view();

@@ -58,15 +58,33 @@ struct Phase {
   RopeEpilogue rope;
 };
 
+// The decode attention before the o phase (kAttn instantiation; one sequence, one token).
+struct AttnPhase {
+  const bf16* q;        // [Hq, D]
+  const bf16* k_cache;  // [S, Hk, D]
+  const bf16* v_cache;
+  const int32_t* kv_indptr;   // [2]
+  const int32_t* kv_indices;  // context slots
+  bf16* out;                  // [Hq, D]: the o phase's input
+  float* partial_o;           // [Hk * splits, group, D]: normalized split outputs
+  float* partial_lse;         // [Hk * splits, group]
+  int64_t num_slots;
+  int hq, hk, d, splits, window;
+  float scale, softcap;
+};
+
 struct Chain {
   Phase ph[kChainMaxPhases];
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
+  AttnPhase attn;
 };
 
 // [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
 __device__ unsigned int g_chain_counters[kChainMaxPhases + 1];
+// Attention: [0] KV heads merged; [1 + h] splits of KV head h stored.
+__device__ unsigned int g_chain_attn[1 + kChainMaxKvHeads];
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -216,7 +234,158 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, float a0, flo
   }
 }
 
-template <int kRing>
+
+// ---- Attention as the chain's first step (kAttn) ----
+// Work items (KV head h, split sp), one per CTA (blockIdx.x < Hk * splits); the other
+// CTAs go straight to the o phase, whose weights their rings are already loading.
+// Within an item, warp w takes query head w % group of the KV group and every
+// (kWarps / group)-th position of the split; a lane holds kDpl = D / 32 contiguous
+// dims of q, K, V. Online softmax per warp, then the item's warps are combined in
+// shared memory into one normalized split output + log-sum-exp (as decode_kernel's
+// partials); the last item of each KV head merges its splits into `out` (bf16) and
+// bumps g_chain_attn[0]. Index errors (slots outside the pool) read zero rows, as
+// gather_tile does.
+template <int kDpl>
+struct AttnLane {
+  static __device__ __forceinline__ void load(float (&v)[kDpl], const bf16* p) {
+    if constexpr (kDpl == 4) {
+      const uint2 u = *reinterpret_cast<const uint2*>(p);
+      const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+      const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+      v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
+    } else if constexpr (kDpl == 2) {
+      const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+      v[0] = a.x, v[1] = a.y;
+    } else {
+      v[0] = __bfloat162float(*p);
+    }
+  }
+};
+
+template <int kDpl>
+__device__ void attention_item(const AttnPhase& at, float* scratch) {
+  constexpr int kUnroll = 4;
+  const int item = blockIdx.x;
+  const int h = item / at.splits, sp = item % at.splits;
+  const int group = at.hq / at.hk;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int per_head = kWarps / group;  // warps per query head
+  const int gi = warp % group, wi = warp / group;
+  const bool active = wi < per_head;
+  const int kv_start = at.kv_indptr[0], len_all = at.kv_indptr[1] - kv_start;
+  const int lo = at.window > 0 ? max(0, len_all - at.window) : 0;  // first visible position
+  const int len = len_all - lo;
+  const int chunk = max(32, (len + at.splits - 1) / at.splits);
+  const int b0 = lo + sp * chunk, b1 = min(len_all, b0 + chunk);
+
+  float* oacc = scratch;                  // [group][D]
+  float* osum = oacc + group * at.d;      // [group]
+  float* wmax = osum + group;             // [kWarps]
+  float* hmax = wmax + kWarps;            // [group]
+  int* last = reinterpret_cast<int*>(hmax + group);
+  for (int i = threadIdx.x; i < group * at.d + group; i += kThreads) oacc[i] = 0.0f;
+
+  float m = -INFINITY, l = 0.0f, acc[kDpl], q[kDpl];
+#pragma unroll
+  for (int e = 0; e < kDpl; ++e) acc[e] = 0.0f;
+  const int qh = h * group + gi;
+  AttnLane<kDpl>::load(q, at.q + static_cast<int64_t>(qh) * at.d + lane * kDpl);
+  const int64_t row = static_cast<int64_t>(at.hk) * at.d;  // one slot's K (or V) row
+  const int64_t col = static_cast<int64_t>(h) * at.d + lane * kDpl;
+  if (active) {
+    for (int j0 = b0 + wi; j0 < b1; j0 += kUnroll * per_head) {
+      float kv[kUnroll][2][kDpl];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = j0 + u * per_head;
+        const int slot = j < b1 ? at.kv_indices[kv_start + j] : -1;
+        if (slot >= 0 && slot < at.num_slots) {
+          AttnLane<kDpl>::load(kv[u][0], at.k_cache + slot * row + col);
+          AttnLane<kDpl>::load(kv[u][1], at.v_cache + slot * row + col);
+        } else {
+#pragma unroll
+          for (int e = 0; e < kDpl; ++e) kv[u][0][e] = kv[u][1][e] = 0.0f;
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (j0 + u * per_head >= b1) break;  // warp-uniform
+        float dot = 0.0f;
+#pragma unroll
+        for (int e = 0; e < kDpl; ++e) dot = fmaf(q[e], kv[u][0][e], dot);
+        float sc = warp_sum(dot) * at.scale;
+        if (at.softcap > 0.0f) sc = at.softcap * tanhf(sc / at.softcap);
+        const float m_new = fmaxf(m, sc);
+        const float corr = __expf(m - m_new), pr = __expf(sc - m_new);
+        l = l * corr + pr;
+#pragma unroll
+        for (int e = 0; e < kDpl; ++e) acc[e] = acc[e] * corr + pr * kv[u][1][e];
+        m = m_new;
+      }
+    }
+  }
+  if (lane == 0) wmax[warp] = active ? m : -INFINITY;
+  __syncthreads();
+  if (threadIdx.x < group) {
+    float mx = -INFINITY;
+    for (int w = threadIdx.x; w < kWarps; w += group) mx = fmaxf(mx, wmax[w]);
+    hmax[threadIdx.x] = mx;
+  }
+  __syncthreads();
+  if (active && m != -INFINITY) {
+    const float sc = __expf(m - hmax[gi]);
+#pragma unroll
+    for (int e = 0; e < kDpl; ++e) atomicAdd(&oacc[gi * at.d + lane * kDpl + e], acc[e] * sc);
+    if (lane == 0) atomicAdd(&osum[gi], l * sc);
+  }
+  __syncthreads();
+  // This split's normalized output and log-sum-exp (empty split: -inf, weight 0).
+  for (int i = threadIdx.x; i < group * at.d; i += kThreads) {
+    const int g = i / at.d;
+    at.partial_o[static_cast<int64_t>(item) * group * at.d + i] = osum[g] > 0.0f ? oacc[i] / osum[g] : 0.0f;
+  }
+  if (threadIdx.x < group) {
+    at.partial_lse[item * group + threadIdx.x] =
+        osum[threadIdx.x] > 0.0f ? hmax[threadIdx.x] + __logf(osum[threadIdx.x]) : -INFINITY;
+  }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) *last = atomicAdd(&g_chain_attn[1 + h], 1u) == static_cast<unsigned>(at.splits) - 1;
+  __syncthreads();
+  if (!*last) return;
+  __threadfence();  // the other splits' partials, stored before their arrivals
+  for (int i = threadIdx.x; i < group * at.d; i += kThreads) {
+    const int g = i / at.d;
+    float mx = -INFINITY;
+    for (int s2 = 0; s2 < at.splits; ++s2) {
+      mx = fmaxf(mx, __ldcg(at.partial_lse + (h * at.splits + s2) * group + g));
+    }
+    float wsum = 0.0f, o = 0.0f;
+    for (int s2 = 0; s2 < at.splits; ++s2) {
+      const int it = h * at.splits + s2;
+      const float lse = __ldcg(at.partial_lse + it * group + g);
+      if (lse == -INFINITY) continue;
+      const float w = __expf(lse - mx);
+      wsum += w;
+      o += w * __ldcg(at.partial_o + static_cast<int64_t>(it) * group * at.d + i);
+    }
+    at.out[static_cast<int64_t>(h) * group * at.d + i] = __float2bfloat16_rn(wsum > 0.0f ? o / wsum : 0.0f);
+  }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) atomicAdd(&g_chain_attn[0], 1u);
+}
+
+__device__ __forceinline__ void attention_phase(const AttnPhase& at, float* scratch) {
+  if (static_cast<int>(blockIdx.x) >= at.hk * at.splits) return;  // no item: on to the o phase
+  switch (at.d / 32) {
+    case 4: attention_item<4>(at, scratch); break;
+    case 2: attention_item<2>(at, scratch); break;
+    default: attention_item<1>(at, scratch); break;
+  }
+}
+
+template <int kRing, bool kAttn>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -232,10 +401,15 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
 
+  if constexpr (kAttn) attention_phase(ch.attn, reinterpret_cast<float*>(x));
+
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     if (p > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[p - 1], gridDim.x);
+    if constexpr (kAttn) {
+      if (p == 0 && threadIdx.x == 0) wait_count(&g_chain_attn[0], static_cast<unsigned>(ch.attn.hk));
+    }
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
     stage_input(x, ph, ch);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n; i += kThreads) sums[i] = 0.0f;
@@ -300,11 +474,15 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&g_chain_counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
       for (int i = 0; i <= kChainMaxPhases; ++i) atomicExch(&g_chain_counters[i], 0u);
+      if constexpr (kAttn) {
+        for (int i = 0; i <= ch.attn.hk; ++i) atomicExch(&g_chain_attn[i], 0u);
+      }
     }
   }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
+std::atomic<bool> g_chain_attn_on{env_int("RADIX_DECODE_CHAIN_ATTN", 0, 1, 0) == 1};
 
 // The most items (of kVecs vectors per lane) in flight, 6, 4 or 2: batch 1 on H200 took
 // 4.13 / 4.16 / 4.25 ms per step (docs/perf.md, 2026-11-30). RADIX_DECODE_CHAIN_RING caps it.
@@ -360,8 +538,15 @@ bool phase_ok(const ChainPhase& c, int64_t* units) {
   return false;
 }
 
-size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs) {
-  int64_t vecs = 0, sums = 0;
+// Attention's shared scratch (attention_item), in the input-row region.
+int64_t attn_scratch_bytes(const ChainAttention* attn) {
+  if (attn == nullptr) return 0;
+  const int64_t hq = attn->q->size(1), hk = attn->k_cache->size(1), d = attn->q->size(2), group = hq / hk;
+  return (group * d + 2 * group + kWarps + 1) * static_cast<int64_t>(sizeof(float));
+}
+
+size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs, const ChainAttention* attn) {
+  int64_t vecs = (attn_scratch_bytes(attn) + 15) / 16, sums = 0;
   const int64_t ctas = num_sms();
   for (int i = 0; i < n; ++i) {
     int64_t units = 0;
@@ -374,18 +559,54 @@ size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs) {
   return static_cast<size_t>(ring * kVecs * kThreads + vecs) * 16 + static_cast<size_t>(sums) * sizeof(float);
 }
 
+// Splits per KV head: one work item per CTA.
+int attn_splits(int hk) {
+  return std::clamp(num_sms() / std::max(1, hk), 1, 64);
+}
+
+// Whether the attention step takes this (one sequence, one token, bf16, D 32/64/128,
+// group <= 16) and writes the o phase's input.
+bool attention_ok(const ChainAttention& at, const ChainPhase& first) {
+  if (!decode_chain_attention_enabled() || at.q == nullptr || at.k_cache == nullptr || at.v_cache == nullptr ||
+      at.params == nullptr) {
+    return false;
+  }
+  const Tensor& q = *at.q;
+  const Tensor& k = *at.k_cache;
+  const AttentionParams& p = *at.params;
+  if (q.ndim() != 3 || q.size(0) != 1 || q.dtype() != DType::kBF16 || k.ndim() != 3 || k.dtype() != DType::kBF16 ||
+      at.v_cache->dtype() != DType::kBF16 || at.v_cache->shape() != k.shape() || k.size(2) != q.size(2) ||
+      !aligned16(q.data()) || !aligned16(k.data()) || !aligned16(at.v_cache->data())) {
+    return false;
+  }
+  const int64_t hq = q.size(1), hk = k.size(1), d = q.size(2);
+  if (hk < 1 || hk > kChainMaxKvHeads || hq % hk != 0 || hq / hk > kWarps || (d != 32 && d != 64 && d != 128)) {
+    return false;
+  }
+  if (p.qo_indptr.numel() != 2 || p.kv_indptr.numel() != 2 || p.kv_indptr.dtype() != DType::kI32 ||
+      p.kv_indices.dtype() != DType::kI32 || p.max_q_len != 1 || p.logit_softcap < 0.0f) {
+    return false;
+  }
+  // The o phase reads what attention writes.
+  if (first.kind != ChainPhase::kAccumulate || first.a->data() == nullptr || first.a->numel() != hq * d) return false;
+  const int64_t need = hk * attn_splits(static_cast<int>(hk)) * (hq / hk) * (d + 1) * static_cast<int64_t>(sizeof(float));
+  return at.workspace != nullptr && static_cast<int64_t>(at.workspace_bytes) >= need;
+}
+
 // The deepest ring whose shared memory (with the largest input row) fits; 0: none.
-int ring_depth(const ChainPhase* phases, int n) {
+int ring_depth(const ChainPhase* phases, int n, const ChainAttention* attn) {
   for (int ring : {6, 4, 2}) {
     int x_vecs = 0;
-    if (ring <= max_ring_depth() && smem_bytes(phases, n, ring, &x_vecs) <= static_cast<size_t>(kMaxSmem)) return ring;
+    if (ring <= max_ring_depth() && smem_bytes(phases, n, ring, &x_vecs, attn) <= static_cast<size_t>(kMaxSmem)) {
+      return ring;
+    }
   }
   return 0;
 }
 
-template <int kRing>
+template <int kRing, bool kAttn>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing>;
+  auto kernel = decode_chain_kernel<kRing, kAttn>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -404,20 +625,26 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 }  // namespace
 
 bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
+bool decode_chain_attention_enabled() { return g_chain_attn_on.load(std::memory_order_relaxed); }
+void set_decode_chain_attention_enabled(bool on) { g_chain_attn_on.store(on, std::memory_order_relaxed); }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 
-bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset) {
+bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset, const ChainAttention* attn) {
   (void)norm_offset;
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
   for (int i = 0; i < n; ++i) {
     int64_t units = 0;
     if (!phase_ok(phases[i], &units) || units < 1 || units > 0x3fffffff) return false;
   }
-  return ring_depth(phases, n) > 0;
+  if (attn != nullptr && !attention_ok(*attn, phases[0])) return false;
+  return ring_depth(phases, n, attn) > 0;
 }
 
-Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream) {
-  if (!decode_chain_applies(phases, n, norm_offset)) return invalid_argument("decode chain: phases not supported");
+Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
+                    const ChainAttention* attn) {
+  if (!decode_chain_applies(phases, n, norm_offset, attn)) {
+    return invalid_argument("decode chain: phases not supported");
+  }
   Chain ch{};
   ch.num = n;
   ch.eps = eps;
@@ -437,13 +664,33 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     p.bias = c.bias != nullptr ? c.bias->data_as<const bf16>() : nullptr;
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
-  const int ring = ring_depth(phases, n);
-  const size_t smem = smem_bytes(phases, n, ring, &ch.x_vecs);
+  if (attn != nullptr) {
+    AttnPhase& a = ch.attn;
+    const AttentionParams& ap = *attn->params;
+    a.q = attn->q->data_as<const bf16>();
+    a.k_cache = attn->k_cache->data_as<const bf16>();
+    a.v_cache = attn->v_cache->data_as<const bf16>();
+    a.kv_indptr = ap.kv_indptr.data_as<const int32_t>();
+    a.kv_indices = ap.kv_indices.data_as<const int32_t>();
+    a.out = phases[0].a->data_as<bf16>();
+    a.num_slots = attn->k_cache->size(0);
+    a.hq = static_cast<int>(attn->q->size(1));
+    a.hk = static_cast<int>(attn->k_cache->size(1));
+    a.d = static_cast<int>(attn->q->size(2));
+    a.splits = attn_splits(a.hk);
+    a.window = ap.sliding_window;
+    a.scale = ap.scale;
+    a.softcap = ap.logit_softcap;
+    a.partial_o = static_cast<float*>(attn->workspace);
+    a.partial_lse = a.partial_o + static_cast<int64_t>(a.hk) * a.splits * a.hq / a.hk * a.d;
+  }
+  const int ring = ring_depth(phases, n, attn);
+  const size_t smem = smem_bytes(phases, n, ring, &ch.x_vecs, attn);
   auto st = static_cast<cudaStream_t>(stream);
   switch (ring) {
-    case 2: return launch<2>(ch, smem, st);
-    case 4: return launch<4>(ch, smem, st);
-    default: return launch<6>(ch, smem, st);
+    case 2: return attn != nullptr ? launch<2, true>(ch, smem, st) : launch<2, false>(ch, smem, st);
+    case 4: return attn != nullptr ? launch<4, true>(ch, smem, st) : launch<4, false>(ch, smem, st);
+    default: return attn != nullptr ? launch<6, true>(ch, smem, st) : launch<6, false>(ch, smem, st);
   }
 }
 

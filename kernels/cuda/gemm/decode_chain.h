@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/ops.h"
 
 namespace radix::cuda {
 
@@ -26,13 +27,31 @@ struct ChainPhase {
 };
 
 constexpr int kChainMaxPhases = 4;
+constexpr int kChainMaxKvHeads = 64;
+
+// The decode attention as the chain's first step (opt-in: RADIX_DECODE_CHAIN_ATTN=1 or
+// the setter; not yet measured): one sequence, one token, bf16, head dim 32/64/128,
+// up to 16 query heads per KV head, window and soft-cap as ops::attention. It writes
+// phases[0].a (the o projection's input) and the o phase waits for it; the rings
+// meanwhile load the o weights. Partials go to `workspace`.
+struct ChainAttention {
+  const Tensor* q = nullptr;        // [1, Hq, D]
+  const Tensor* k_cache = nullptr;  // [S, Hk, D]
+  const Tensor* v_cache = nullptr;
+  const AttentionParams* params = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+bool decode_chain_attention_enabled();
+void set_decode_chain_attention_enabled(bool on);
 
 // Whether the chain kernel takes these phases (1..kChainMaxPhases): M = 1, bf16, K % 8,
 // 16-byte aligned, the shared memory holds each input row; kill switch
 // RADIX_DECODE_CHAIN=0 (or the setter).
 bool decode_chain_enabled();
 void set_decode_chain_enabled(bool on);
-bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset);
-Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream);
+bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset, const ChainAttention* attn = nullptr);
+Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
+                    const ChainAttention* attn = nullptr);
 
 }  // namespace radix::cuda

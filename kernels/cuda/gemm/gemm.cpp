@@ -120,7 +120,17 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
     }
     ph[n++] = ChainPhase{ChainPhase::kRopeStore, &residual, t.w_qkv, t.input_norm, nullptr, t.qkv_bias, &rope};
   }
-  if (n == 0 || !decode_chain_applies(ph, n, t.weight_offset)) return Status::ok();
+  if (n == 0) return Status::ok();
+  if (t.attn != nullptr) {
+    // Only with the attention inside; the dispatcher runs it first otherwise.
+    if (ctx.cuda == nullptr) return Status::ok();
+    ChainAttention at{t.q, t.attn_k_cache, t.attn_v_cache, t.attn, ctx.cuda->attention_workspace(),
+                      ctx.cuda->attention_workspace_bytes()};
+    if (!decode_chain_applies(ph, n, t.weight_offset, &at)) return Status::ok();
+    *taken = true;
+    return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, &at);
+  }
+  if (!decode_chain_applies(ph, n, t.weight_offset)) return Status::ok();
   *taken = true;
   return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream);
 }

@@ -25,16 +25,24 @@ struct Shape5 {
   int64_t h, inter, hq, hk, d;
 };
 
+// The layer's attention before the o projection (len 0: none).
+struct AttnSpec {
+  int len = 0;
+  int window = -1;
+  float softcap = 0.0f;
+};
+
 class DecodeChainGpu : public GpuKernelTest {
  protected:
   // One call of decode_layer_tail on T tokens with the parts selected, against the CPU;
   // `expect_taken`: the persistent kernel must run it.
   void check(int64_t t, const Shape5& s, bool o, bool mlp, bool prologue, bool bias, bool expect_taken,
-             int repeats = 1) {
+             int repeats = 1, const AttnSpec& at = {}) {
     SCOPED_TRACE("decode_layer_tail T " + std::to_string(t) + " H " + std::to_string(s.h) + " I " +
                  std::to_string(s.inter) + " heads " + std::to_string(s.hq) + "/" + std::to_string(s.hk) + " D " +
                  std::to_string(s.d) + (o ? " o" : "") + (mlp ? " mlp" : "") + (prologue ? " prologue" : "") +
-                 (bias ? " +bias" : ""));
+                 (bias ? " +bias" : "") + " attention over " + std::to_string(at.len) + " window " +
+                 std::to_string(at.window) + " softcap " + std::to_string(at.softcap));
     const int64_t qd = s.hq * s.d, nqkv = (s.hq + 2 * s.hk) * s.d, slots_n = 8 * t + 5, max_pos = 2048;
     OwnedTensor res = random_host({t, s.h}, -30, 30), attn = random_host({t, qd}, -2, 2);
     OwnedTensor wo = random_host({s.h, qd}, -0.05f, 0.05f), post = random_host({s.h}, 0.2f, 1.5f);
@@ -56,6 +64,27 @@ class DecodeChainGpu : public GpuKernelTest {
     }
     OwnedTensor pos_h = i32_host(pos), slot_h = i32_host(slot);
     OwnedTensor kc = random_host({slots_n, s.hk, s.d}, -1, 1), vc = random_host({slots_n, s.hk, s.d}, -1, 1);
+    // The attention's inputs: q, this layer's cache (another than the prologue's) and
+    // the context's slots, a random subset of the pool in random order.
+    const int64_t attn_slots = at.len + 9;
+    OwnedTensor qa = random_host({t, s.hq, s.d}, -1, 1);
+    OwnedTensor kca = random_host({attn_slots, s.hk, s.d}, -1, 1), vca = random_host({attn_slots, s.hk, s.d}, -1, 1);
+    std::vector<int32_t> perm(static_cast<size_t>(attn_slots));
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int32_t>(i);
+    for (size_t i = perm.size(); i > 1; --i) {
+      std::swap(perm[i - 1], perm[static_cast<size_t>(rng().randint(0, static_cast<int>(i) - 1))]);
+    }
+    perm.resize(static_cast<size_t>(at.len));
+    OwnedTensor qo_h = i32_host({0, 1}), kvp_h = i32_host({0, at.len}), kvi_h = i32_host(perm);
+    AttentionParams ap;
+    ap.qo_indptr = qo_h.view();
+    ap.kv_indptr = kvp_h.view();
+    ap.kv_indices = kvi_h.view();
+    ap.scale = 1.0f / std::sqrt(static_cast<float>(s.d));
+    ap.sliding_window = at.window;
+    ap.logit_softcap = at.softcap;
+    ap.max_q_len = 1;
+    ap.max_kv_len = at.len;
 
     // CPU reference (f32), `repeats` calls in a row.
     OwnedTensor ref = host_copy(res), kc_ref = host_copy(kc), vc_ref = host_copy(vc);
@@ -64,9 +93,11 @@ class DecodeChainGpu : public GpuKernelTest {
     OwnedTensor q = OwnedTensor::host({t, s.hq, s.d}, DType::kF32), qkv = OwnedTensor::host({t, nqkv}, DType::kF32);
     ops::LayerTail c = tail(o, mlp, prologue, attn, wo, post, wgu, wd, act, normed, gate_up, in_norm, wqkv,
                             bias ? &b.view() : nullptr, q, qkv, pos_h, cs, kc_ref, vc_ref, slot_h);
+    if (at.len > 0) with_attention(c, ap, qa, kca, vca);
     for (int i = 0; i < repeats; ++i) ASSERT_TRUE(ops::decode_layer_tail(cpu(), ref, c).is_ok());
 
-    OwnedTensor d_res = to_device(res, DType::kBF16), d_attn = to_device(attn, DType::kBF16);
+    OwnedTensor d_res = to_device(res, DType::kBF16);
+    OwnedTensor d_attn = at.len > 0 ? poisoned({t, qd}, DType::kBF16) : to_device(attn, DType::kBF16);
     OwnedTensor d_wo = to_device(wo, DType::kBF16), d_post = to_device(post, DType::kBF16);
     OwnedTensor d_wgu = to_device(wgu, DType::kBF16), d_wd = to_device(wd, DType::kBF16);
     OwnedTensor d_in_norm = to_device(in_norm, DType::kBF16), d_wqkv = to_device(wqkv, DType::kBF16);
@@ -76,9 +107,18 @@ class DecodeChainGpu : public GpuKernelTest {
     OwnedTensor d_act = poisoned({t, s.inter}, DType::kBF16), d_normed = poisoned({t, s.h}, DType::kBF16);
     OwnedTensor d_gate_up = poisoned({t, 2 * s.inter}, DType::kBF16);
     OwnedTensor d_q = poisoned({t, s.hq, s.d}, DType::kBF16), d_qkv = poisoned({t, nqkv}, DType::kBF16);
+    OwnedTensor d_qa = to_device(qa, DType::kBF16), d_kca = to_device(kca, DType::kBF16);
+    OwnedTensor d_vca = to_device(vca, DType::kBF16);
+    OwnedTensor d_qo = to_device(qo_h, DType::kI32), d_kvp = to_device(kvp_h, DType::kI32);
+    OwnedTensor d_kvi = to_device(kvi_h, DType::kI32);
+    AttentionParams d_ap = ap;
+    d_ap.qo_indptr = d_qo.view();
+    d_ap.kv_indptr = d_kvp.view();
+    d_ap.kv_indices = d_kvi.view();
     ops::LayerTail g = tail(o, mlp, prologue, d_attn, d_wo, d_post, d_wgu, d_wd, d_act, d_normed, d_gate_up,
                             d_in_norm, d_wqkv, bias ? &d_b.view() : nullptr, d_q, d_qkv, d_pos, d_cs, d_kc, d_vc,
                             d_slot);
+    if (at.len > 0) with_attention(g, d_ap, d_qa, d_kca, d_vca);
     for (int i = 0; i < repeats; ++i) {
       bool taken = false;
       const Status st = cuda::decode_layer_tail(gpu(), d_res, g, &taken);
@@ -92,6 +132,7 @@ class DecodeChainGpu : public GpuKernelTest {
     // Repeated calls feed each other their bf16 residual: the error budget grows with
     // the square root of the calls (4 calls at Qwen2 shapes: act 9.1e-3 measured).
     const double grow = std::sqrt(static_cast<double>(repeats));
+    if (at.len > 0) expect_close("attention", to_host_f32(d_attn), attn, 6e-3, 1.0f / 64);
     if (o || mlp) expect_close("residual", to_host_f32(d_res), ref, 8e-3 * grow, 1.0f / 64);
     if (mlp) expect_close("act", to_host_f32(d_act), act, (o ? 8e-3 : 6e-3) * grow, 1.0f / 64);
     if (!prologue) return;
@@ -123,6 +164,14 @@ class DecodeChainGpu : public GpuKernelTest {
   }
 
  private:
+  static void with_attention(ops::LayerTail& x, const AttentionParams& ap, const Tensor& q, const Tensor& kc,
+                             const Tensor& vc) {
+    x.attn = &ap;
+    x.q = &q;
+    x.attn_k_cache = &kc;
+    x.attn_v_cache = &vc;
+  }
+
   static ops::LayerTail tail(bool o, bool mlp, bool prologue, const Tensor& attn, const Tensor& wo, const Tensor& post,
                              const Tensor& wgu, const Tensor& wd, const Tensor& act, const Tensor& normed,
                              const Tensor& gate_up, const Tensor& in_norm, const Tensor& wqkv, const Tensor* bias,
@@ -193,6 +242,22 @@ TEST_F(DecodeChainGpu, SeveralTokensOrTheSwitchOffRunTheOpsOneByOne) {
   cuda::set_decode_chain_enabled(false);
   check(1, kTiny, true, true, true, false, false);
   cuda::set_decode_chain_enabled(true);
+}
+
+// RADIX_DECODE_CHAIN_ATTN=1: the attention joins the chain (o waits for its merged
+// heads). Off, the same calls run the attention op first, then the chain.
+TEST_F(DecodeChainGpu, AttentionInTheChainMatchesCpu) {
+  const bool was = cuda::decode_chain_attention_enabled();
+  for (bool on : {true, false}) {
+    cuda::set_decode_chain_attention_enabled(on);
+    SCOPED_TRACE(on ? "attention in the chain" : "attention op first");
+    for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, on, 1, AttnSpec{len});
+    check(1, kLlama3, true, false, false, false, on, 1, AttnSpec{1000, 64});     // sliding window
+    check(1, kQwen2, true, true, true, true, on, 1, AttnSpec{200, -1, 30.0f});  // soft-cap, D 64, group 7
+    check(1, kTiny, true, true, true, false, on, 1, AttnSpec{300});             // D 32, group 3
+    check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, on, 2, AttnSpec{500});  // group 1, twice
+  }
+  cuda::set_decode_chain_attention_enabled(was);
 }
 
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
