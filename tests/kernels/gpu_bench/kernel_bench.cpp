@@ -20,6 +20,7 @@
 #include "kernels/cuda/attention/plan.h"
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemm/decode_chain.h"
 #include "kernels/cuda/gemm/gemv.h"
 #include "kernels/cuda/gemm/gemv_mma.h"
 #include "kernels/ops.h"
@@ -334,6 +335,49 @@ int run(bool quick) {
     cuda::set_pdl_enabled(pdl_was);
     cuda::set_max_shared_carveout_enabled(carve_was);
     cuda::set_gemv_bulk_enabled(bulk_was);
+
+    // The same projections as ops::decode_layer_tail (o, MLP, the next layer's qkv with
+    // RoPE + KV store): the ops one by one vs the persistent decode chain.
+    const int64_t hq = 32, hk = 8, d = 128, max_pos = 16, slots_n = 8;
+    OwnedTensor q_out = device({1, hq, d}, DType::kBF16), kc = device({slots_n, hk, d}, DType::kBF16),
+                vc = device({slots_n, hk, d}, DType::kBF16), pos = i32({5}), slot = i32({3});
+    OwnedTensor cs_host = OwnedTensor::host({max_pos, d}, DType::kF32);
+    for (int64_t i = 0; i < max_pos * d; ++i) cs_host.data_as<float>()[i] = (i % d) < d / 2 ? 1.0f : 0.0f;
+    OwnedTensor cs = device({max_pos, d}, DType::kF32);
+    BENCH_CHECK(copy_tensor(cs.view(), cs_host.view()));
+    auto tail = [&](int i) {
+      const Layer& l = ls[static_cast<size_t>(i % layers)];
+      const Layer& next = ls[static_cast<size_t>((i + 1) % layers)];
+      ops::LayerTail t;
+      t.eps = 1e-5f;
+      t.attn_out = &attn.view();
+      t.o_proj = &l.o.view();
+      t.post_norm = &l.n2.view();
+      t.w_gate_up = &l.gate_up.view();
+      t.w_down = &l.down.view();
+      t.act = &act.view();
+      t.normed = &hidden.view();
+      t.gate_up = &gu.view();
+      t.input_norm = &next.n1.view();
+      t.w_qkv = &next.qkv.view();
+      t.q_out = &q_out.view();
+      t.qkv = &qkv.view();
+      t.positions = &pos.view();
+      t.cos_sin = &cs.view();
+      t.k_cache = &kc.view();
+      t.v_cache = &vc.view();
+      t.slots = &slot.view();
+      BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
+    };
+    const bool chain_was = cuda::decode_chain_enabled();
+    for (bool chain : {false, true}) {
+      cuda::set_decode_chain_enabled(chain);
+      const double ms = time_graph_ms(stream, reps, 4 * layers, tail);
+      const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
+      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", chain ? "layer tail, decode chain" : "layer tail, ops one by one",
+                  ms * 1e3, gbs, 100.0 * gbs / read_bw);
+    }
+    cuda::set_decode_chain_enabled(chain_was);
   }
 
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----
