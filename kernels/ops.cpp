@@ -283,6 +283,9 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
       if (x != nullptr) RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {x}));
     }
     RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&residual}));
+    if (t.attn != nullptr) {
+      RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&t.attn->qo_indptr, &t.attn->kv_indptr, &t.attn->kv_indices}));
+    }
     bool taken = false;
     RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, t, &taken));
     if (taken) return Status::ok();

@@ -580,7 +580,10 @@ bool attention_ok(const ChainAttention& at, const ChainPhase& first) {
     return false;
   }
   const int64_t hq = q.size(1), hk = k.size(1), d = q.size(2);
-  if (hk < 1 || hk > kChainMaxKvHeads || hq % hk != 0 || hq / hk > kWarps || (d != 32 && d != 64 && d != 128)) {
+  // Every (KV head, split) item needs a CTA of the grid (a GPU slice with fewer SMs than
+  // KV heads would leave heads unmerged and the o phase waiting forever).
+  if (hk < 1 || hk > kChainMaxKvHeads || hk * attn_splits(static_cast<int>(hk)) > num_sms() || hq % hk != 0 ||
+      hq / hk > kWarps || (d != 32 && d != 64 && d != 128)) {
     return false;
   }
   if (p.qo_indptr.numel() != 2 || p.kv_indptr.numel() != 2 || p.kv_indptr.dtype() != DType::kI32 ||

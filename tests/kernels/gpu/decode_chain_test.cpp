@@ -256,6 +256,8 @@ TEST_F(DecodeChainGpu, AttentionInTheChainMatchesCpu) {
     check(1, kQwen2, true, true, true, true, on, 1, AttnSpec{200, -1, 30.0f});  // soft-cap, D 64, group 7
     check(1, kTiny, true, true, true, false, on, 1, AttnSpec{300});             // D 32, group 3
     check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, on, 2, AttnSpec{500});  // group 1, twice
+    check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, on, 1, AttnSpec{700});  // MQA: group 16
+    check(1, kLlama3, true, false, false, false, on, 1, AttnSpec{40, 64});  // a window longer than the context
   }
   cuda::set_decode_chain_attention_enabled(was);
 }
