@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -228,6 +229,30 @@ inline void expect_close(const char* what, const Tensor& got, const Tensor& ref,
   for (int64_t i = 0; i < ref.numel(); ++i) m = std::max(m, std::fabs(ref.data_as<const float>()[i]));
   EXPECT_TRUE(rel_l2_below(got, ref, rel_l2));
   EXPECT_TRUE(all_close(got, ref, per_elem * m, 0));
+}
+
+// A K (or V) cache [S, Hk, D] after a step that wrote rows `slots`: those rows against
+// the reference cache (expect_close), every other row bit-identical to `before`.
+inline void expect_slot_rows(const char* what, const Tensor& got, const Tensor& before, const Tensor& ref,
+                             const std::vector<int32_t>& slots, double rel_l2, float per_elem) {
+  const int64_t n = got.size(0), row = got.numel() / n, m = static_cast<int64_t>(slots.size());
+  OwnedTensor rows = OwnedTensor::host({m, row}, DType::kF32), ref_rows = OwnedTensor::host({m, row}, DType::kF32);
+  std::vector<char> written(static_cast<size_t>(n), 0);
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t off = slots[static_cast<size_t>(i)] * row;
+    written[static_cast<size_t>(slots[static_cast<size_t>(i)])] = 1;
+    std::copy_n(got.data_as<const float>() + off, row, rows.data_as<float>() + i * row);
+    std::copy_n(ref.data_as<const float>() + off, row, ref_rows.data_as<float>() + i * row);
+  }
+  expect_close(what, rows, ref_rows, rel_l2, per_elem);
+  int64_t changed = 0;
+  for (int64_t sl = 0; sl < n; ++sl) {
+    if (written[static_cast<size_t>(sl)]) continue;
+    for (int64_t e = 0; e < row; ++e) {
+      changed += got.data_as<const float>()[sl * row + e] != before.data_as<const float>()[sl * row + e];
+    }
+  }
+  EXPECT_EQ(changed, 0) << what << ": rows outside the step's slots were written";
 }
 
 }  // namespace radix::testing
