@@ -9,7 +9,7 @@
 // How:
 // - One CTA per SM (cooperative launch: all resident), 16 warps. Phase p's units
 //   (rows; row pairs for SiLU and RoPE) are split evenly over the CTAs, and the CTA's
-//   (unit, 256-column chunk, row) items evenly over its warps.
+//   (unit, 1024-column chunk, row) items evenly over its warps.
 // - Weight streaming: an item is kVecs 16-byte vectors of one row per lane (vectors
 //   chunk * kChunkVecs + j * 32 + lane). Every lane keeps kRing items of cp.async copies
 //   in flight, in its own shared-memory slots (it reads back only what it copied: no
@@ -23,9 +23,11 @@
 //   add, SiLU-and-mul, RoPE + KV store, same roundings) stores, fences and bumps this
 //   phase's counter. The last CTA to finish zeroes the counters for the next launch.
 // Measured (docs/perf.md, 2026-11-30, H200, dummy Llama-3-8B, batch 1): 4.13-4.16 ms
-// per step against 4.54 ms for the same GEMVs as separate kernels. One item per lane (16
-// bytes of bookkeeping per copy) lost (4.89 ms), and so did L2 prefetches of the next
+// per step against 4.54 ms for the same GEMVs as separate kernels. One 16-byte copy per
+// item (its bookkeeping per copy) lost (4.89 ms), and so did L2 prefetches of the next
 // share issued at a phase boundary (4.26-4.65 ms).
+// Opt-in (RADIX_DECODE_CHAIN_ATTN=1, kAttn): the layer's decode attention runs first in
+// the same launch (attention_item below); the o phase waits for its merged heads.
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency; one chain at a time per device — the counters are global).
 #include <algorithm>
