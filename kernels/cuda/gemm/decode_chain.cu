@@ -191,12 +191,10 @@ __device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned
   }
 }
 
-// The phase's input row into x (zero up to whole chunks), RMSNorm-ed and rounded to bf16
-// when the phase has a norm (as gemv.cu's stage_normalized). Read through L2: other
-// CTAs wrote it during this launch.
-__device__ void stage_input(uint4* x, const Phase& ph, const Chain& ch) {
-  const uint4* a4 = reinterpret_cast<const uint4*>(ph.a);
+// Row m of the phase's input (see stage_input).
+__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
+  const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
   float ss = 0.0f;
   for (int i = threadIdx.x; i < padded; i += kThreads) {
     const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
@@ -223,16 +221,27 @@ __device__ void stage_input(uint4* x, const Phase& ph, const Chain& ch) {
   }
 }
 
-// Unit u's epilogue from its dot products (gemv.cu's store_row at M = 1).
-__device__ __forceinline__ void store_unit(const Phase& ph, int u, float a0, float a1) {
+
+// The phase's M input rows into x (row m at m * x_vecs; zero up to whole chunks),
+// RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
+// stage_normalized). Read through L2: other CTAs wrote them during this launch.
+template <int M>
+__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
+#pragma unroll 1
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
+}
+
+// Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
+__device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float a0, float a1) {
+  const int64_t o = static_cast<int64_t>(m) * ph.n + u;
   if (ph.kind == ChainPhase::kAccumulate) {
-    ph.out[u] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + u)));
+    ph.out[o] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + o)));
   } else if (ph.kind == ChainPhase::kSiluMul) {
     const float g = __bfloat162float(__float2bfloat16_rn(a0));
     const float up = __bfloat162float(__float2bfloat16_rn(a1));
-    ph.out[u] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * up);
+    ph.out[o] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * up);
   } else {
-    rope_store_pair(ph.rope, ph.bias, 0, u / ph.rope.half, u % ph.rope.half, a0, a1);
+    rope_store_pair(ph.rope, ph.bias, m, u / ph.rope.half, u % ph.rope.half, a0, a1);
   }
 }
 
@@ -387,12 +396,13 @@ __device__ __forceinline__ void attention_phase(const AttnPhase& at, float* scra
   }
 }
 
-template <int kRing, bool kAttn>
+// M: batch rows (tokens), 1..4; kAttn only at M = 1.
+template <int kRing, bool kAttn, int M>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
-  uint4* x = smem + kRing * kVecs * kThreads;  // the phase's input row
-  float* sums = reinterpret_cast<float*>(x + ch.x_vecs);  // the CTA's units x rows
+  uint4* x = smem + kRing * kVecs * kThreads;  // the phase's M input rows, x_vecs apart
+  float* sums = reinterpret_cast<float*>(x + M * ch.x_vecs);  // the CTA's units x rows x M
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
   Cursor cur;
@@ -413,41 +423,64 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       if (p == 0 && threadIdx.x == 0) wait_count(&g_chain_attn[0], static_cast<unsigned>(ch.attn.hk));
     }
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
-    stage_input(x, ph, ch);
-    for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n; i += kThreads) sums[i] = 0.0f;
+    stage_input<M>(x, ph, ch);
+    for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     __syncthreads();
 
     const int per_unit = s.r_n * s.chunks;
     int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
     int c = rem / s.r_n, r = rem % s.r_n;
-    float acc0 = 0.0f, acc1 = 0.0f;
+    float acc0[M], acc1[M];
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = 0.0f;
+    // M = 1: the chunk's input vectors stay in registers; more rows read shared memory.
     uint4 xv[kVecs];
     auto load_x = [&] {
+      if constexpr (M == 1) {
 #pragma unroll
-      for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
+        for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
+      }
     };
     load_x();
+    // sums[(unit R + r) M + m]: unit's row r, batch row m.
     auto flush = [&](int unit) {
-      acc0 = warp_sum(acc0);
-      if (s.r_n == 2) acc1 = warp_sum(acc1);
-      if (lane == 0) {
-        atomicAdd(&sums[unit * s.r_n], acc0);
-        if (s.r_n == 2) atomicAdd(&sums[unit * s.r_n + 1], acc1);
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        acc0[m] = warp_sum(acc0[m]);
+        if (s.r_n == 2) acc1[m] = warp_sum(acc1[m]);
+        if (lane == 0) {
+          atomicAdd(&sums[unit * s.r_n * M + m], acc0[m]);
+          if (s.r_n == 2) atomicAdd(&sums[(unit * s.r_n + 1) * M + m], acc1[m]);
+        }
+        acc0[m] = acc1[m] = 0.0f;
       }
-      acc0 = acc1 = 0.0f;
     };
     for (int t = s.t0; t < s.t1; ++t) {
       issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
       issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
       cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
-      float d = 0.0f;
+      float d[M];
+      if constexpr (M == 1) {
+        d[0] = 0.0f;
 #pragma unroll
-      for (int j = 0; j < kVecs; ++j) d += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
+        for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
+      } else {
+#pragma unroll
+        for (int m = 0; m < M; ++m) d[m] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kVecs; ++j) {
+          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
+#pragma unroll
+          for (int m = 0; m < M; ++m) d[m] += dot8(w, x[m * ch.x_vecs + c * kChunkVecs + j * 32 + lane]);
+        }
+      }
       slot = slot + 1 == kRing ? 0 : slot + 1;
       if (r == 0) {
-        acc0 += d;
+#pragma unroll
+        for (int m = 0; m < M; ++m) acc0[m] += d[m];
       } else {
-        acc1 += d;
+#pragma unroll
+        for (int m = 0; m < M; ++m) acc1[m] += d[m];
       }
       if (++r == s.r_n) {
         r = 0;
@@ -462,11 +495,12 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
     __syncthreads();
 
-    for (int u = threadIdx.x; u < s.u1 - s.u0; u += kThreads) {
-      const float a0 = sums[u * s.r_n], a1 = s.r_n == 2 ? sums[u * s.r_n + 1] : 0.0f;
-      store_unit(ph, s.u0 + u, a0, a1);
+    for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
+      const int u = i / M, m = i - u * M;
+      const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
+      store_unit(ph, s.u0 + u, m, a0, a1);
     }
-    if (threadIdx.x < s.u1 - s.u0) __threadfence();  // this thread's stores before the CTA's arrival below
+    if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
     __syncthreads();
     if (threadIdx.x == 0) atomicAdd(&g_chain_counters[p], 1u);
   }
@@ -485,6 +519,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
 std::atomic<bool> g_chain_attn_on{env_int("RADIX_DECODE_CHAIN_ATTN", 0, 1, 0) == 1};
+std::atomic<int> g_chain_max_rows{static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, 1))};
 
 // The most items (of kVecs vectors per lane) in flight, 6, 4 or 2: batch 1 on H200 took
 // 4.13 / 4.16 / 4.25 ms per step (docs/perf.md, 2026-11-30). RADIX_DECODE_CHAIN_RING caps it.
@@ -497,9 +532,10 @@ bool bf16_2d(const Tensor* t) {
   return t != nullptr && t->ndim() == 2 && t->dtype() == DType::kBF16 && aligned16(t->data());
 }
 
-// The units of a phase and whether its tensors fit the kernel.
+// The units of a phase and whether its tensors fit the kernel (M = a's rows).
 bool phase_ok(const ChainPhase& c, int64_t* units) {
-  if (!bf16_2d(c.a) || !bf16_2d(c.w) || c.a->size(0) != 1) return false;
+  if (!bf16_2d(c.a) || !bf16_2d(c.w) || c.a->size(0) < 1 || c.a->size(0) > kChainMaxRows) return false;
+  const int64_t rows = c.a->size(0);
   const int64_t k = c.a->size(1);
   if (k % 8 != 0 || c.w->size(1) != k || k > 0x7fffffff) return false;
   const bool normed = c.kind != ChainPhase::kAccumulate;
@@ -514,7 +550,7 @@ bool phase_ok(const ChainPhase& c, int64_t* units) {
     case ChainPhase::kSiluMul: {
       const int64_t n = c.kind == ChainPhase::kSiluMul ? c.w->size(0) / 2 : c.w->size(0);
       if (c.kind == ChainPhase::kSiluMul && c.w->size(0) % 2 != 0) return false;
-      if (c.out == nullptr || c.out->dtype() != DType::kBF16 || c.out->ndim() != 2 || c.out->size(0) != 1 ||
+      if (c.out == nullptr || c.out->dtype() != DType::kBF16 || c.out->ndim() != 2 || c.out->size(0) != rows ||
           c.out->size(1) != n) {
         return false;
       }
@@ -525,10 +561,10 @@ bool phase_ok(const ChainPhase& c, int64_t* units) {
       if (c.rope == nullptr) return false;
       const GemvRope& r = *c.rope;
       const Tensor& q = *r.q_out;
-      if (q.ndim() != 3 || q.dtype() != DType::kBF16 || q.size(0) != 1 || q.size(2) % 2 != 0 ||
+      if (q.ndim() != 3 || q.dtype() != DType::kBF16 || q.size(0) != rows || q.size(2) % 2 != 0 ||
           r.k_cache->dtype() != DType::kBF16 || r.v_cache->dtype() != DType::kBF16 || r.k_cache->ndim() != 3 ||
           r.k_cache->size(2) != q.size(2) || r.cos_sin->dtype() != DType::kF32 || r.cos_sin->size(1) != q.size(2) ||
-          r.positions->numel() != 1 || r.slots->numel() != 1 ||
+          r.positions->numel() != rows || r.slots->numel() != rows ||
           c.w->size(0) != (q.size(1) + 2 * r.k_cache->size(1)) * q.size(2)) {
         return false;
       }
@@ -558,7 +594,9 @@ size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs, const 
     sums = std::max<int64_t>(sums, (units + ctas - 1) / ctas * 2);
   }
   *x_vecs = static_cast<int>(vecs);
-  return static_cast<size_t>(ring * kVecs * kThreads + vecs) * 16 + static_cast<size_t>(sums) * sizeof(float);
+  const int64_t rows = phases[0].a->size(0);
+  return static_cast<size_t>(ring * kVecs * kThreads + rows * vecs) * 16 +
+         static_cast<size_t>(sums * rows) * sizeof(float);
 }
 
 // Splits per KV head: one work item per CTA.
@@ -609,9 +647,9 @@ int ring_depth(const ChainPhase* phases, int n, const ChainAttention* attn) {
   return 0;
 }
 
-template <int kRing, bool kAttn>
+template <int kRing, bool kAttn, int M>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, kAttn>;
+  auto kernel = decode_chain_kernel<kRing, kAttn, M>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -627,9 +665,25 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
   return cuda_status(cudaLaunchKernelEx(&cfg, kernel, ch), "decode chain");
 }
 
+// The instantiation for M rows (the attention step only at one row).
+template <int kRing>
+Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, bool attn, int rows) {
+  if (attn) return launch<kRing, true, 1>(ch, smem, stream);
+  switch (rows) {
+    case 1: return launch<kRing, false, 1>(ch, smem, stream);
+    case 2: return launch<kRing, false, 2>(ch, smem, stream);
+    case 3: return launch<kRing, false, 3>(ch, smem, stream);
+    default: return launch<kRing, false, 4>(ch, smem, stream);
+  }
+}
+
 }  // namespace
 
 bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
+int decode_chain_max_rows() { return g_chain_max_rows.load(std::memory_order_relaxed); }
+void set_decode_chain_max_rows(int rows) {
+  g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
+}
 bool decode_chain_attention_enabled() { return g_chain_attn_on.load(std::memory_order_relaxed); }
 void set_decode_chain_attention_enabled(bool on) { g_chain_attn_on.store(on, std::memory_order_relaxed); }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
@@ -640,7 +694,10 @@ bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset, co
   for (int i = 0; i < n; ++i) {
     int64_t units = 0;
     if (!phase_ok(phases[i], &units) || units < 1 || units > 0x3fffffff) return false;
+    if (phases[i].a->size(0) != phases[0].a->size(0)) return false;
   }
+  if (phases[0].a->size(0) > decode_chain_max_rows()) return false;
+  if (attn != nullptr && phases[0].a->size(0) != 1) return false;
   if (attn != nullptr && !attention_ok(*attn, phases[0])) return false;
   return ring_depth(phases, n, attn) > 0;
 }
@@ -691,11 +748,12 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   const int ring = ring_depth(phases, n, attn);
   const size_t smem = smem_bytes(phases, n, ring, &ch.x_vecs, attn);
+  const int rows = static_cast<int>(phases[0].a->size(0));
   auto st = static_cast<cudaStream_t>(stream);
   switch (ring) {
-    case 2: return attn != nullptr ? launch<2, true>(ch, smem, st) : launch<2, false>(ch, smem, st);
-    case 4: return attn != nullptr ? launch<4, true>(ch, smem, st) : launch<4, false>(ch, smem, st);
-    default: return attn != nullptr ? launch<6, true>(ch, smem, st) : launch<6, false>(ch, smem, st);
+    case 2: return launch_rows<2>(ch, smem, st, attn != nullptr, rows);
+    case 4: return launch_rows<4>(ch, smem, st, attn != nullptr, rows);
+    default: return launch_rows<6>(ch, smem, st, attn != nullptr, rows);
   }
 }
 

@@ -28,6 +28,13 @@ struct ChainPhase {
 
 constexpr int kChainMaxPhases = 4;
 constexpr int kChainMaxKvHeads = 64;
+constexpr int kChainMaxRows = 4;
+
+// Batch rows (tokens) the chain takes: 1 by default; up to kChainMaxRows with
+// RADIX_DECODE_CHAIN_MAX_ROWS=N or the setter (opt-in, not yet measured: at 2..4 rows the
+// input rows are read from shared memory per item instead of registers).
+int decode_chain_max_rows();
+void set_decode_chain_max_rows(int rows);
 
 // The decode attention as the chain's first step (opt-in: RADIX_DECODE_CHAIN_ATTN=1 or
 // the setter; not yet measured): one sequence, one token, bf16, head dim 32/64/128,
@@ -45,7 +52,8 @@ struct ChainAttention {
 bool decode_chain_attention_enabled();
 void set_decode_chain_attention_enabled(bool on);
 
-// Whether the chain kernel takes these phases (1..kChainMaxPhases): M = 1, bf16, K % 8,
+// Whether the chain kernel takes these phases (1..kChainMaxPhases): M rows (1, or up to
+// decode_chain_max_rows()), bf16, K % 8,
 // 16-byte aligned, the shared memory holds each input row; kill switch
 // RADIX_DECODE_CHAIN=0 (or the setter).
 bool decode_chain_enabled();

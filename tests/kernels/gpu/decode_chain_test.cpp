@@ -214,6 +214,18 @@ TEST_F(DecodeChainGpu, BackToBackLaunchesFindTheirCountersReset) {
   check(1, kQwen2, true, true, true, true, true, 4);
 }
 
+// RADIX_DECODE_CHAIN_MAX_ROWS=4: 2..4 tokens (a decode batch) in the chain too.
+TEST_F(DecodeChainGpu, UpToFourRowsWhenAllowed) {
+  const int was = cuda::decode_chain_max_rows();
+  cuda::set_decode_chain_max_rows(4);
+  for (int64_t t : {2, 3, 4}) check(t, kLlama3, true, true, true, false, true);
+  check(4, kQwen2, true, true, true, true, true);
+  check(3, kOdd, true, true, true, true, true);
+  check(2, kTiny, true, true, true, false, true, 3);  // back to back
+  check(5, kTiny, true, true, true, false, false);    // past the limit: the ops one by one
+  cuda::set_decode_chain_max_rows(was);
+}
+
 TEST_F(DecodeChainGpu, SeveralTokensOrTheSwitchOffRunTheOpsOneByOne) {
   check(2, kTiny, true, true, true, false, false);
   check(5, kQwen2, true, true, true, true, false);
