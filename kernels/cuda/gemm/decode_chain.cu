@@ -632,7 +632,8 @@ bool attention_ok(const ChainAttention& at, const ChainPhase& first) {
   }
   // The o phase reads what attention writes.
   if (first.kind != ChainPhase::kAccumulate || first.a->data() == nullptr || first.a->numel() != hq * d) return false;
-  const int64_t need = hk * attn_splits(static_cast<int>(hk)) * (hq / hk) * (d + 1) * static_cast<int64_t>(sizeof(float));
+  const int64_t items = hk * attn_splits(static_cast<int>(hk));
+  const int64_t need = items * (hq / hk) * (d + 1) * static_cast<int64_t>(sizeof(float));
   return at.workspace != nullptr && static_cast<int64_t>(at.workspace_bytes) >= need;
 }
 

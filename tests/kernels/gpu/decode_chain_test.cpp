@@ -52,7 +52,8 @@ class DecodeChainGpu : public GpuKernelTest {
     OwnedTensor cs = OwnedTensor::host({max_pos, s.d}, DType::kF32);
     for (int64_t p = 0; p < max_pos; ++p) {
       for (int64_t i = 0; i < s.d / 2; ++i) {
-        const double f = static_cast<double>(p) * std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(s.d));
+        const double f =
+            static_cast<double>(p) * std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(s.d));
         cs.data_as<float>()[p * s.d + i] = static_cast<float>(std::cos(f));
         cs.data_as<float>()[p * s.d + s.d / 2 + i] = static_cast<float>(std::sin(f));
       }
