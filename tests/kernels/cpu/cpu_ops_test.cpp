@@ -7,6 +7,7 @@
 
 #include "kernels/ops.h"
 #include "models/rope_table.h"
+#include "tests/kernels/cpu/test_rng.h"
 
 namespace radix {
 namespace {
@@ -212,6 +213,110 @@ TEST(CpuOps, StoreKvWritesSlotsAndArgmaxPrefersTheLowestTie) {
   std::vector<int32_t> best(2);
   ASSERT_TRUE(ops::argmax(kCpu, i32(best), f32(logits, {2, 4})).is_ok());
   EXPECT_EQ(best, (std::vector<int32_t>{1, 0}));
+}
+
+// ops::decode_layer_tail is, on the CPU, its ops in order (attention, gemm_add,
+// rms_norm_mlp, rms_norm_gemm_rope_store): bit-identical to calling them one by one.
+TEST(CpuOps, DecodeLayerTailIsItsOpsInOrder) {
+  testing::TestRng rng;
+  const int64_t t = 2, h = 8, inter = 12, hq = 2, hk = 1, d = 4, slots = 9, max_pos = 16;
+  auto rnd = [&](int64_t n, float lo, float hi) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = rng.uniform(lo, hi);
+    return v;
+  };
+  std::vector<float> q = rnd(t * hq * d, -1, 1), kc_a = rnd(slots * hk * d, -1, 1), vc_a = rnd(slots * hk * d, -1, 1);
+  std::vector<float> wo = rnd(h * hq * d, -1, 1), post = rnd(h, 0.5f, 1.5f), wgu = rnd(2 * inter * h, -1, 1);
+  std::vector<float> wd = rnd(h * inter, -1, 1), in_norm = rnd(h, 0.5f, 1.5f), wqkv = rnd((hq + 2 * hk) * d * h, -1, 1);
+  std::vector<float> cs = build_rope_table(static_cast<int>(max_pos), static_cast<int>(d), 10000.0f, RopeScaling{});
+  std::vector<float> res0 = rnd(t * h, -3, 3), kc0 = rnd(slots * hk * d, -1, 1), vc0 = rnd(slots * hk * d, -1, 1);
+  // One sequence, two new tokens at positions 3 and 4 of a 5-token context.
+  std::vector<int32_t> qo = {0, 2}, kvp = {0, 5}, idx = {4, 0, 7, 2, 5}, pos = {3, 4}, out_slots = {6, 1};
+  AttentionParams p;
+  p.qo_indptr = i32(qo);
+  p.kv_indptr = i32(kvp);
+  p.kv_indices = i32(idx);
+  p.scale = 0.5f;
+  p.max_q_len = 2;
+  p.max_kv_len = 5;
+
+  struct State {
+    std::vector<float> res, kc, vc, attn, act, normed, gate_up, q_out, qkv;
+  };
+  auto fresh = [&] {
+    return State{res0, kc0, vc0, std::vector<float>(static_cast<size_t>(t * hq * d)),
+                 std::vector<float>(static_cast<size_t>(t * inter)), std::vector<float>(static_cast<size_t>(t * h)),
+                 std::vector<float>(static_cast<size_t>(t * 2 * inter)), std::vector<float>(static_cast<size_t>(t * hq * d)),
+                 std::vector<float>(static_cast<size_t>(t * (hq + 2 * hk) * d))};
+  };
+  const Tensor tq = f32(q, {t, hq, d}), tkc_a = f32(kc_a, {slots, hk, d}), tvc_a = f32(vc_a, {slots, hk, d});
+  const Tensor two = f32(wo, {h, hq * d}), tpost = f32(post, {h}), twgu = f32(wgu, {2 * inter, h});
+  const Tensor twd = f32(wd, {h, inter}), tin = f32(in_norm, {h}), twqkv = f32(wqkv, {(hq + 2 * hk) * d, h});
+  const Tensor tcs = f32(cs, {max_pos, d}), tpos = i32(pos), tslots = i32(out_slots);
+
+  State a = fresh();
+  const Tensor a_attn = f32(a.attn, {t, hq * d}), a_act = f32(a.act, {t, inter}), a_normed = f32(a.normed, {t, h});
+  const Tensor a_gu = f32(a.gate_up, {t, 2 * inter}), a_q = f32(a.q_out, {t, hq, d}), a_qkv = f32(a.qkv, {t, (hq + 2 * hk) * d});
+  const Tensor a_kc = f32(a.kc, {slots, hk, d}), a_vc = f32(a.vc, {slots, hk, d});
+  ops::LayerTail tail;
+  tail.eps = 1e-5f;
+  tail.attn = &p;
+  tail.q = &tq;
+  tail.attn_k_cache = &tkc_a;
+  tail.attn_v_cache = &tvc_a;
+  tail.attn_out = &a_attn;
+  tail.o_proj = &two;
+  tail.post_norm = &tpost;
+  tail.w_gate_up = &twgu;
+  tail.w_down = &twd;
+  tail.act = &a_act;
+  tail.normed = &a_normed;
+  tail.gate_up = &a_gu;
+  tail.input_norm = &tin;
+  tail.w_qkv = &twqkv;
+  tail.q_out = &a_q;
+  tail.qkv = &a_qkv;
+  tail.positions = &tpos;
+  tail.cos_sin = &tcs;
+  tail.k_cache = &a_kc;
+  tail.v_cache = &a_vc;
+  tail.slots = &tslots;
+  ASSERT_TRUE(ops::decode_layer_tail(kCpu, f32(a.res, {t, h}), tail).is_ok());
+
+  State b = fresh();
+  const Tensor b_res = f32(b.res, {t, h});
+  ASSERT_TRUE(ops::attention(kCpu, f32(b.attn, {t, hq, d}), tq, tkc_a, tvc_a, p).is_ok());
+  ASSERT_TRUE(ops::gemm_add(kCpu, b_res, f32(b.attn, {t, hq * d}), two).is_ok());
+  ASSERT_TRUE(ops::rms_norm_mlp(kCpu, b_res, f32(b.act, {t, inter}), f32(b.normed, {t, h}),
+                                f32(b.gate_up, {t, 2 * inter}), tpost, 1e-5f, twgu, twd)
+                  .is_ok());
+  ASSERT_TRUE(ops::rms_norm_gemm_rope_store(kCpu, f32(b.q_out, {t, hq, d}), f32(b.normed, {t, h}),
+                                            f32(b.qkv, {t, (hq + 2 * hk) * d}), b_res, tin, 1e-5f, twqkv, nullptr,
+                                            tpos, tcs, RopeStyle::kNeox, f32(b.kc, {slots, hk, d}),
+                                            f32(b.vc, {slots, hk, d}), tslots)
+                  .is_ok());
+  EXPECT_EQ(a.res, b.res);
+  EXPECT_EQ(a.attn, b.attn);
+  EXPECT_EQ(a.act, b.act);
+  EXPECT_EQ(a.q_out, b.q_out);
+  EXPECT_EQ(a.kc, b.kc);
+  EXPECT_EQ(a.vc, b.vc);
+  EXPECT_NE(a.kc, kc0);  // the prologue wrote its slots
+
+  // A part without its companions is an error naming what is missing.
+  ops::LayerTail broken = tail;
+  broken.attn_out = nullptr;
+  Status st = ops::decode_layer_tail(kCpu, f32(a.res, {t, h}), broken);
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(st.to_string().find("attn_out"), std::string::npos) << st.to_string();
+  broken = tail;
+  broken.w_down = nullptr;
+  st = ops::decode_layer_tail(kCpu, f32(a.res, {t, h}), broken);
+  EXPECT_NE(st.to_string().find("w_down"), std::string::npos) << st.to_string();
+  broken = tail;
+  broken.slots = nullptr;
+  st = ops::decode_layer_tail(kCpu, f32(a.res, {t, h}), broken);
+  EXPECT_NE(st.to_string().find("slots"), std::string::npos) << st.to_string();
 }
 
 }  // namespace
