@@ -118,7 +118,7 @@ __device__ __forceinline__ const uint4* weight_row(const Phase& ph, int u, int r
   int64_t row = u;
   if (ph.kind == ChainPhase::kRopeStore) {
     const int half = ph.rope.half;
-    row = static_cast<int64_t>(u / half) * 2 * half + u % half + r * half;
+    row = rope_pair_row(u, r, half);
   } else if (ph.kind == ChainPhase::kSiluMul) {
     row += static_cast<int64_t>(r) * ph.n;
   }
@@ -206,17 +206,7 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
     const uint4* nw = reinterpret_cast<const uint4*>(ph.norm_w);
     // Each thread normalizes the vectors it staged itself.
     for (int i = threadIdx.x; i < k8; i += kThreads) {
-      uint4 v = x[i];
-      const uint4 g = __ldg(nw + i);
-      auto* vp = reinterpret_cast<__nv_bfloat162*>(&v);
-      const auto* gp = reinterpret_cast<const __nv_bfloat162*>(&g);
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const float2 xf = __bfloat1622float2(vp[q]);
-        const float2 wf = __bfloat1622float2(gp[q]);
-        vp[q] = __floats2bfloat162_rn(xf.x * inv * (ch.norm_offset + wf.x), xf.y * inv * (ch.norm_offset + wf.y));
-      }
-      x[i] = v;
+      x[i] = normalize8(x[i], __ldg(nw + i), inv, ch.norm_offset);
     }
   }
 }
@@ -237,9 +227,7 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
   if (ph.kind == ChainPhase::kAccumulate) {
     ph.out[o] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + o)));
   } else if (ph.kind == ChainPhase::kSiluMul) {
-    const float g = __bfloat162float(__float2bfloat16_rn(a0));
-    const float up = __bfloat162float(__float2bfloat16_rn(a1));
-    ph.out[o] = __float2bfloat16_rn(g / (1.0f + __expf(-g)) * up);
+    ph.out[o] = __float2bfloat16_rn(silu_mul_rounded(a0, a1));
   } else {
     rope_store_pair(ph.rope, ph.bias, m, u / ph.rope.half, u % ph.rope.half, a0, a1);
   }
@@ -562,7 +550,9 @@ bool phase_ok(const ChainPhase& c, int64_t* units) {
       const GemvRope& r = *c.rope;
       const Tensor& q = *r.q_out;
       if (q.ndim() != 3 || q.dtype() != DType::kBF16 || q.size(0) != rows || q.size(2) % 2 != 0 ||
-          r.k_cache->dtype() != DType::kBF16 || r.v_cache->dtype() != DType::kBF16 || r.k_cache->ndim() != 3 ||
+          r.k_cache->dtype() != DType::kBF16 || r.v_cache->shape() != r.k_cache->shape() ||
+          r.v_cache->dtype() != DType::kBF16 || r.k_cache->ndim() != 3 || r.positions->dtype() != DType::kI32 ||
+          r.slots->dtype() != DType::kI32 ||
           r.k_cache->size(2) != q.size(2) || r.cos_sin->dtype() != DType::kF32 || r.cos_sin->size(1) != q.size(2) ||
           r.positions->numel() != rows || r.slots->numel() != rows ||
           c.w->size(0) != (q.size(1) + 2 * r.k_cache->size(1)) * q.size(2)) {
@@ -583,20 +573,20 @@ int64_t attn_scratch_bytes(const ChainAttention* attn) {
   return (group * d + 2 * group + kWarps + 1) * static_cast<int64_t>(sizeof(float));
 }
 
-size_t smem_bytes(const ChainPhase* phases, int n, int ring, int* x_vecs, const ChainAttention* attn) {
-  int64_t vecs = (attn_scratch_bytes(attn) + 15) / 16, sums = 0;
-  const int64_t ctas = num_sms();
-  for (int i = 0; i < n; ++i) {
-    int64_t units = 0;
-    phase_ok(phases[i], &units);
-    const int64_t k = phases[i].a->size(1);
-    vecs = std::max<int64_t>(vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
-    sums = std::max<int64_t>(sums, (units + ctas - 1) / ctas * 2);
-  }
-  *x_vecs = static_cast<int>(vecs);
-  const int64_t rows = phases[0].a->size(0);
-  return static_cast<size_t>(ring * kVecs * kThreads + rows * vecs) * 16 +
-         static_cast<size_t>(sums * rows) * sizeof(float);
+// What a launch needs, worked out once from the phases: their units, the rows, the
+// input-row region (16-byte vectors per row) and the deepest ring that fits.
+struct Plan {
+  int64_t units[kChainMaxPhases] = {};
+  int64_t rows = 0;
+  int64_t x_vecs = 0;  // per row: the widest input in whole chunks, or attention's scratch
+  int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
+  int ring = 0;
+  size_t smem = 0;
+};
+
+size_t smem_bytes(const Plan& plan, int ring) {
+  return static_cast<size_t>(ring * kVecs * kThreads + plan.rows * plan.x_vecs) * 16 +
+         static_cast<size_t>(plan.sums * plan.rows) * sizeof(float);
 }
 
 // Splits per KV head: one work item per CTA.
@@ -637,15 +627,34 @@ bool attention_ok(const ChainAttention& at, const ChainPhase& first) {
   return at.workspace != nullptr && static_cast<int64_t>(at.workspace_bytes) >= need;
 }
 
-// The deepest ring whose shared memory (with the largest input row) fits; 0: none.
-int ring_depth(const ChainPhase* phases, int n, const ChainAttention* attn) {
+// The plan for these phases, or false when the chain does not take them: the switches,
+// each phase's tensors, one row count (at most decode_chain_max_rows(); one with the
+// attention), the attention's shapes, and a ring (6, 4 or 2 items, the deepest whose
+// shared memory fits beside the input rows).
+bool make_plan(const ChainPhase* phases, int n, const ChainAttention* attn, Plan* plan) {
+  if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
+  if (attn != nullptr && !attention_ok(*attn, phases[0])) return false;
+  plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
+  if (plan->rows > decode_chain_max_rows() || (attn != nullptr && plan->rows != 1)) return false;
+  plan->x_vecs = (attn_scratch_bytes(attn) + 15) / 16;
+  const int64_t ctas = num_sms();
+  for (int i = 0; i < n; ++i) {
+    int64_t& units = plan->units[i];
+    if (!phase_ok(phases[i], &units) || units < 1 || units > 0x3fffffff || phases[i].a->size(0) != plan->rows) {
+      return false;
+    }
+    const int64_t k = phases[i].a->size(1);
+    plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
+    plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * 2);
+  }
   for (int ring : {6, 4, 2}) {
-    int x_vecs = 0;
-    if (ring <= max_ring_depth() && smem_bytes(phases, n, ring, &x_vecs, attn) <= static_cast<size_t>(kMaxSmem)) {
-      return ring;
+    if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
+      plan->ring = ring;
+      plan->smem = smem_bytes(*plan, ring);
+      return true;
     }
   }
-  return 0;
+  return false;
 }
 
 template <int kRing, bool kAttn, int M>
@@ -689,25 +698,17 @@ bool decode_chain_attention_enabled() { return g_chain_attn_on.load(std::memory_
 void set_decode_chain_attention_enabled(bool on) { g_chain_attn_on.store(on, std::memory_order_relaxed); }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 
-bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset, const ChainAttention* attn) {
-  (void)norm_offset;
-  if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
-  for (int i = 0; i < n; ++i) {
-    int64_t units = 0;
-    if (!phase_ok(phases[i], &units) || units < 1 || units > 0x3fffffff) return false;
-    if (phases[i].a->size(0) != phases[0].a->size(0)) return false;
-  }
-  if (phases[0].a->size(0) > decode_chain_max_rows()) return false;
-  if (attn != nullptr && phases[0].a->size(0) != 1) return false;
-  if (attn != nullptr && !attention_ok(*attn, phases[0])) return false;
-  return ring_depth(phases, n, attn) > 0;
+bool decode_chain_applies(const ChainPhase* phases, int n, const ChainAttention* attn) {
+  Plan plan;
+  return make_plan(phases, n, attn, &plan);
 }
 
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    const ChainAttention* attn) {
-  if (!decode_chain_applies(phases, n, norm_offset, attn)) {
-    return invalid_argument("decode chain: phases not supported");
-  }
+                    const ChainAttention* attn, bool* launched) {
+  Plan plan;
+  const bool ok = make_plan(phases, n, attn, &plan);
+  if (launched != nullptr) *launched = ok;
+  if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
   ch.num = n;
   ch.eps = eps;
@@ -715,10 +716,8 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   for (int i = 0; i < n; ++i) {
     const ChainPhase& c = phases[i];
     Phase& p = ch.ph[i];
-    int64_t units = 0;
-    phase_ok(c, &units);
     p.kind = c.kind;
-    p.n = static_cast<int>(units);
+    p.n = static_cast<int>(plan.units[i]);
     p.k = static_cast<int>(c.a->size(1));
     p.w = c.w->data_as<const bf16>();
     p.a = c.a->data_as<const bf16>();
@@ -747,14 +746,13 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     a.partial_o = static_cast<float*>(attn->workspace);
     a.partial_lse = a.partial_o + static_cast<int64_t>(a.hk) * a.splits * a.hq / a.hk * a.d;
   }
-  const int ring = ring_depth(phases, n, attn);
-  const size_t smem = smem_bytes(phases, n, ring, &ch.x_vecs, attn);
-  const int rows = static_cast<int>(phases[0].a->size(0));
+  ch.x_vecs = static_cast<int>(plan.x_vecs);
+  const int rows = static_cast<int>(plan.rows);
   auto st = static_cast<cudaStream_t>(stream);
-  switch (ring) {
-    case 2: return launch_rows<2>(ch, smem, st, attn != nullptr, rows);
-    case 4: return launch_rows<4>(ch, smem, st, attn != nullptr, rows);
-    default: return launch_rows<6>(ch, smem, st, attn != nullptr, rows);
+  switch (plan.ring) {
+    case 2: return launch_rows<2>(ch, plan.smem, st, attn != nullptr, rows);
+    case 4: return launch_rows<4>(ch, plan.smem, st, attn != nullptr, rows);
+    default: return launch_rows<6>(ch, plan.smem, st, attn != nullptr, rows);
   }
 }
 

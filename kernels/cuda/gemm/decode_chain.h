@@ -58,8 +58,10 @@ void set_decode_chain_attention_enabled(bool on);
 // RADIX_DECODE_CHAIN=0 (or the setter).
 bool decode_chain_enabled();
 void set_decode_chain_enabled(bool on);
-bool decode_chain_applies(const ChainPhase* phases, int n, float norm_offset, const ChainAttention* attn = nullptr);
+bool decode_chain_applies(const ChainPhase* phases, int n, const ChainAttention* attn = nullptr);
+// Launches the chain. When it does not apply: *launched = false and OK, or without
+// `launched` an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    const ChainAttention* attn = nullptr);
+                    const ChainAttention* attn = nullptr, bool* launched = nullptr);
 
 }  // namespace radix::cuda

@@ -114,25 +114,15 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
   }
   GemvRope rope{t.q_out, t.positions, t.cos_sin, t.k_cache, t.v_cache, t.slots};
   if (t.w_qkv != nullptr) {
-    if (t.positions->dtype() != DType::kI32 || t.slots->dtype() != DType::kI32 ||
-        t.v_cache->shape() != t.k_cache->shape()) {
-      return Status::ok();  // the ops one by one report it
-    }
     ph[n++] = ChainPhase{ChainPhase::kRopeStore, &residual, t.w_qkv, t.input_norm, nullptr, t.qkv_bias, &rope};
   }
   if (n == 0) return Status::ok();
-  if (t.attn != nullptr) {
-    // Only with the attention inside; the dispatcher runs it first otherwise.
-    if (ctx.cuda == nullptr) return Status::ok();
-    ChainAttention at{t.q, t.attn_k_cache, t.attn_v_cache, t.attn, ctx.cuda->attention_workspace(),
-                      ctx.cuda->attention_workspace_bytes()};
-    if (!decode_chain_applies(ph, n, t.weight_offset, &at)) return Status::ok();
-    *taken = true;
-    return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, &at);
-  }
-  if (!decode_chain_applies(ph, n, t.weight_offset)) return Status::ok();
-  *taken = true;
-  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream);
+  if (t.attn == nullptr) return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, nullptr, taken);
+  // Only with the attention inside; the dispatcher runs it first otherwise.
+  if (ctx.cuda == nullptr || !decode_chain_attention_enabled()) return Status::ok();
+  const ChainAttention at{t.q, t.attn_k_cache, t.attn_v_cache, t.attn, ctx.cuda->attention_workspace(),
+                          ctx.cuda->attention_workspace_bytes()};
+  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, &at, taken);
 }
 
 }  // namespace radix::cuda

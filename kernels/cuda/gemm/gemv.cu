@@ -89,14 +89,7 @@ __device__ void stage_normalized(uint4* staged, const Args& p, int k8) {
     for (int i = threadIdx.x; i < k8; i += kNumThreads) {
       uint4 v = staged[m * k8 + i];
       const uint4 g = nw[i];
-      auto* vp = reinterpret_cast<__nv_bfloat162*>(&v);
-      const auto* gp = reinterpret_cast<const __nv_bfloat162*>(&g);
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const float2 x = __bfloat1622float2(vp[q]);
-        const float2 wf = __bfloat1622float2(gp[q]);
-        vp[q] = __floats2bfloat162_rn(x.x * inv[m] * (p.norm_offset + wf.x), x.y * inv[m] * (p.norm_offset + wf.y));
-      }
+      v = normalize8(v, g, inv[m], p.norm_offset);
       staged[m * k8 + i] = v;
     }
   }
@@ -110,7 +103,7 @@ __device__ __forceinline__ const uint4* weight_row(const Args& p, const uint4* w
   int64_t r = unit;
   if constexpr (kEpi == Epi::kRopeStore) {
     const int half = p.rope.half;
-    r = static_cast<int64_t>(unit / half) * 2 * half + unit % half + q * half;
+    r = rope_pair_row(unit, q, half);
   } else if constexpr (kEpi == Epi::kSiluMul) {
     r += static_cast<int64_t>(q) * p.n;
   }
@@ -130,9 +123,7 @@ __device__ __forceinline__ void store_row(const Args& p, int row, int m, const f
   } else if constexpr (kEpi == Epi::kAccumulate) {
     out[o] = from_f32<Out>(acc[0][m] + to_f32(out[o]));
   } else if constexpr (kEpi == Epi::kSiluMul) {
-    const float g = __bfloat162float(__float2bfloat16_rn(acc[0][m]));
-    const float u = __bfloat162float(__float2bfloat16_rn(acc[1][m]));
-    out[o] = from_f32<Out>(g / (1.0f + __expf(-g)) * u);
+    out[o] = from_f32<Out>(silu_mul_rounded(acc[0][m], acc[1][m]));
   } else {
     rope_store_pair(p.rope, p.bias, m, row / p.rope.half, row % p.rope.half, acc[0][m], acc[R - 1][m]);
   }

@@ -20,6 +20,7 @@
 #include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/common/mma.cuh"
 #include "kernels/cuda/gemm/gemv.h"
+#include "kernels/cuda/gemm/gemv_math.cuh"
 #include "kernels/cuda/gemm/gemv_mma.h"
 #include "kernels/cuda/gemm/rope_epilogue.cuh"
 
@@ -194,9 +195,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(const MmaArgs p) 
           // gate a, up b, each rounded to bf16 as the unfused gate_up buffer holds them.
           const int n = blk * 8 + pr;
           if (n >= p.n) continue;
-          const float gt = __bfloat162float(__float2bfloat16_rn(a));
-          const float up = __bfloat162float(__float2bfloat16_rn(b));
-          static_cast<Out*>(p.out)[static_cast<int64_t>(m) * p.n + n] = from_f32<Out>(gt / (1.0f + __expf(-gt)) * up);
+          static_cast<Out*>(p.out)[static_cast<int64_t>(m) * p.n + n] = from_f32<Out>(silu_mul_rounded(a, b));
         }
       }
     } else {

@@ -37,6 +37,12 @@ inline RopeEpilogue rope_epilogue(const GemvRope& r) {
   return e;
 }
 
+// The fused qkv weight row of rotation pair `unit` = (head h, i < half), partner r (0, 1):
+// rows h D + i and h D + i + D/2.
+__device__ __forceinline__ int64_t rope_pair_row(int unit, int r, int half) {
+  return static_cast<int64_t>(unit / half) * 2 * half + unit % half + r * half;
+}
+
 // Pair i of head `head` of batch row m, from its two dot products (bias added here when
 // given), each rounded to bf16 first.
 __device__ __forceinline__ void rope_store_pair(const RopeEpilogue& e, const __nv_bfloat16* bias, int m, int head,
