@@ -130,9 +130,9 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 //   prologue: rms_norm_gemm_rope_store(q_out, normed, qkv, residual, input_norm, eps, w_qkv,
 //             qkv_bias, positions, cos_sin, RopeStyle::kNeox, k_cache, v_cache, slots,
 //             weight_offset)
-// On CUDA at one token (T = 1, bf16) all of it is one persistent kernel
-// (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off; the attention
-// joins it only with RADIX_DECODE_CHAIN_ATTN=1, otherwise it runs first as its own op).
+// On CUDA at one or two tokens (bf16) all but the attention is one persistent kernel
+// (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off); the attention
+// runs first as its own op.
 struct LayerTail {
   float eps = 0.0f;
   float weight_offset = 0.0f;

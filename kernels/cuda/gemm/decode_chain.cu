@@ -26,8 +26,11 @@
 // per step against 4.54 ms for the same GEMVs as separate kernels. One 16-byte copy per
 // item (its bookkeeping per copy) lost (4.89 ms), and so did L2 prefetches of the next
 // share issued at a phase boundary (4.26-4.65 ms).
-// Opt-in (RADIX_DECODE_CHAIN_ATTN=1, kAttn): the layer's decode attention runs first in
-// the same launch (attention_item below); the o phase waits for its merged heads.
+// Two rows (a batch of two tokens) too: 4.50 vs 4.74 ms per step; at four rows it lost
+// (6.00 vs 5.04 ms: the input rows come from shared memory per item, not registers).
+// The decode attention as the chain's first step (CTAs by (KV head, split), the o phase
+// waiting for the merged heads) lost as well: 4.36 vs 4.13 ms at 128 positions, 5.67 vs
+// 4.31 ms at 4K (docs/kernels.md); the attention runs as its own kernels before.
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency; one chain at a time per device — the counters are global).
 #include <algorithm>
@@ -60,33 +63,15 @@ struct Phase {
   RopeEpilogue rope;
 };
 
-// The decode attention before the o phase (kAttn instantiation; one sequence, one token).
-struct AttnPhase {
-  const bf16* q;        // [Hq, D]
-  const bf16* k_cache;  // [S, Hk, D]
-  const bf16* v_cache;
-  const int32_t* kv_indptr;   // [2]
-  const int32_t* kv_indices;  // context slots
-  bf16* out;                  // [Hq, D]: the o phase's input
-  float* partial_o;           // [Hk * splits, group, D]: normalized split outputs
-  float* partial_lse;         // [Hk * splits, group]
-  int64_t num_slots;
-  int hq, hk, d, splits, window;
-  float scale, softcap;
-};
-
 struct Chain {
   Phase ph[kChainMaxPhases];
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
-  AttnPhase attn;
 };
 
 // [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
 __device__ unsigned int g_chain_counters[kChainMaxPhases + 1];
-// Attention: [0] KV heads merged; [1 + h] splits of KV head h stored.
-__device__ unsigned int g_chain_attn[1 + kChainMaxKvHeads];
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -234,158 +219,8 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 }
 
 
-// ---- Attention as the chain's first step (kAttn) ----
-// Work items (KV head h, split sp), one per CTA (blockIdx.x < Hk * splits); the other
-// CTAs go straight to the o phase, whose weights their rings are already loading.
-// Within an item, warp w takes query head w % group of the KV group and every
-// (kWarps / group)-th position of the split; a lane holds kDpl = D / 32 contiguous
-// dims of q, K, V. Online softmax per warp, then the item's warps are combined in
-// shared memory into one normalized split output + log-sum-exp (as decode_kernel's
-// partials); the last item of each KV head merges its splits into `out` (bf16) and
-// bumps g_chain_attn[0]. Index errors (slots outside the pool) read zero rows, as
-// gather_tile does.
-template <int kDpl>
-struct AttnLane {
-  static __device__ __forceinline__ void load(float (&v)[kDpl], const bf16* p) {
-    if constexpr (kDpl == 4) {
-      const uint2 u = *reinterpret_cast<const uint2*>(p);
-      const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
-      const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
-      v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y;
-    } else if constexpr (kDpl == 2) {
-      const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
-      v[0] = a.x, v[1] = a.y;
-    } else {
-      v[0] = __bfloat162float(*p);
-    }
-  }
-};
-
-template <int kDpl>
-__device__ void attention_item(const AttnPhase& at, float* scratch) {
-  constexpr int kUnroll = 4;
-  const int item = blockIdx.x;
-  const int h = item / at.splits, sp = item % at.splits;
-  const int group = at.hq / at.hk;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int per_head = kWarps / group;  // warps per query head
-  const int gi = warp % group, wi = warp / group;
-  const bool active = wi < per_head;
-  const int kv_start = at.kv_indptr[0], len_all = at.kv_indptr[1] - kv_start;
-  const int lo = at.window > 0 ? max(0, len_all - at.window) : 0;  // first visible position
-  const int len = len_all - lo;
-  const int chunk = max(32, (len + at.splits - 1) / at.splits);
-  const int b0 = lo + sp * chunk, b1 = min(len_all, b0 + chunk);
-
-  float* oacc = scratch;                  // [group][D]
-  float* osum = oacc + group * at.d;      // [group]
-  float* wmax = osum + group;             // [kWarps]
-  float* hmax = wmax + kWarps;            // [group]
-  int* last = reinterpret_cast<int*>(hmax + group);
-  for (int i = threadIdx.x; i < group * at.d + group; i += kThreads) oacc[i] = 0.0f;
-
-  float m = -INFINITY, l = 0.0f, acc[kDpl], q[kDpl];
-#pragma unroll
-  for (int e = 0; e < kDpl; ++e) acc[e] = 0.0f;
-  const int qh = h * group + gi;
-  AttnLane<kDpl>::load(q, at.q + static_cast<int64_t>(qh) * at.d + lane * kDpl);
-  const int64_t row = static_cast<int64_t>(at.hk) * at.d;  // one slot's K (or V) row
-  const int64_t col = static_cast<int64_t>(h) * at.d + lane * kDpl;
-  if (active) {
-    for (int j0 = b0 + wi; j0 < b1; j0 += kUnroll * per_head) {
-      float kv[kUnroll][2][kDpl];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int j = j0 + u * per_head;
-        const int slot = j < b1 ? at.kv_indices[kv_start + j] : -1;
-        if (slot >= 0 && slot < at.num_slots) {
-          AttnLane<kDpl>::load(kv[u][0], at.k_cache + slot * row + col);
-          AttnLane<kDpl>::load(kv[u][1], at.v_cache + slot * row + col);
-        } else {
-#pragma unroll
-          for (int e = 0; e < kDpl; ++e) kv[u][0][e] = kv[u][1][e] = 0.0f;
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        if (j0 + u * per_head >= b1) break;  // warp-uniform
-        float dot = 0.0f;
-#pragma unroll
-        for (int e = 0; e < kDpl; ++e) dot = fmaf(q[e], kv[u][0][e], dot);
-        float sc = warp_sum(dot) * at.scale;
-        if (at.softcap > 0.0f) sc = at.softcap * tanhf(sc / at.softcap);
-        const float m_new = fmaxf(m, sc);
-        const float corr = __expf(m - m_new), pr = __expf(sc - m_new);
-        l = l * corr + pr;
-#pragma unroll
-        for (int e = 0; e < kDpl; ++e) acc[e] = acc[e] * corr + pr * kv[u][1][e];
-        m = m_new;
-      }
-    }
-  }
-  if (lane == 0) wmax[warp] = active ? m : -INFINITY;
-  __syncthreads();
-  if (threadIdx.x < group) {
-    float mx = -INFINITY;
-    for (int w = threadIdx.x; w < kWarps; w += group) mx = fmaxf(mx, wmax[w]);
-    hmax[threadIdx.x] = mx;
-  }
-  __syncthreads();
-  if (active && m != -INFINITY) {
-    const float sc = __expf(m - hmax[gi]);
-#pragma unroll
-    for (int e = 0; e < kDpl; ++e) atomicAdd(&oacc[gi * at.d + lane * kDpl + e], acc[e] * sc);
-    if (lane == 0) atomicAdd(&osum[gi], l * sc);
-  }
-  __syncthreads();
-  // This split's normalized output and log-sum-exp (empty split: -inf, weight 0).
-  for (int i = threadIdx.x; i < group * at.d; i += kThreads) {
-    const int g = i / at.d;
-    at.partial_o[static_cast<int64_t>(item) * group * at.d + i] = osum[g] > 0.0f ? oacc[i] / osum[g] : 0.0f;
-  }
-  if (threadIdx.x < group) {
-    at.partial_lse[item * group + threadIdx.x] =
-        osum[threadIdx.x] > 0.0f ? hmax[threadIdx.x] + __logf(osum[threadIdx.x]) : -INFINITY;
-  }
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) *last = atomicAdd(&g_chain_attn[1 + h], 1u) == static_cast<unsigned>(at.splits) - 1;
-  __syncthreads();
-  if (!*last) return;
-  __threadfence();  // the other splits' partials, stored before their arrivals
-  for (int i = threadIdx.x; i < group * at.d; i += kThreads) {
-    const int g = i / at.d;
-    float mx = -INFINITY;
-    for (int s2 = 0; s2 < at.splits; ++s2) {
-      mx = fmaxf(mx, __ldcg(at.partial_lse + (h * at.splits + s2) * group + g));
-    }
-    float wsum = 0.0f, o = 0.0f;
-    for (int s2 = 0; s2 < at.splits; ++s2) {
-      const int it = h * at.splits + s2;
-      const float lse = __ldcg(at.partial_lse + it * group + g);
-      if (lse == -INFINITY) continue;
-      const float w = __expf(lse - mx);
-      wsum += w;
-      o += w * __ldcg(at.partial_o + static_cast<int64_t>(it) * group * at.d + i);
-    }
-    at.out[static_cast<int64_t>(h) * group * at.d + i] = __float2bfloat16_rn(wsum > 0.0f ? o / wsum : 0.0f);
-  }
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) atomicAdd(&g_chain_attn[0], 1u);
-}
-
-__device__ __forceinline__ void attention_phase(const AttnPhase& at, float* scratch) {
-  if (static_cast<int>(blockIdx.x) >= at.hk * at.splits) return;  // no item: on to the o phase
-  switch (at.d / 32) {
-    case 4: attention_item<4>(at, scratch); break;
-    case 2: attention_item<2>(at, scratch); break;
-    default: attention_item<1>(at, scratch); break;
-  }
-}
-
-// M: batch rows (tokens), 1..4; kAttn only at M = 1.
-template <int kRing, bool kAttn, int M>
+// M: batch rows (tokens), 1..kChainMaxRows.
+template <int kRing, int M>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -401,15 +236,10 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
 
-  if constexpr (kAttn) attention_phase(ch.attn, reinterpret_cast<float*>(x));
-
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     if (p > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[p - 1], gridDim.x);
-    if constexpr (kAttn) {
-      if (p == 0 && threadIdx.x == 0) wait_count(&g_chain_attn[0], static_cast<unsigned>(ch.attn.hk));
-    }
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
     stage_input<M>(x, ph, ch);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
@@ -498,16 +328,13 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&g_chain_counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
       for (int i = 0; i <= kChainMaxPhases; ++i) atomicExch(&g_chain_counters[i], 0u);
-      if constexpr (kAttn) {
-        for (int i = 0; i <= ch.attn.hk; ++i) atomicExch(&g_chain_attn[i], 0u);
-      }
     }
   }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
-std::atomic<bool> g_chain_attn_on{env_int("RADIX_DECODE_CHAIN_ATTN", 0, 1, 0) == 1};
-std::atomic<int> g_chain_max_rows{static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, 1))};
+std::atomic<int> g_chain_max_rows{
+    static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, kChainMaxRows))};
 
 // The most items (of kVecs vectors per lane) in flight, 6, 4 or 2: batch 1 on H200 took
 // 4.13 / 4.16 / 4.25 ms per step (docs/perf.md, 2026-11-30). RADIX_DECODE_CHAIN_RING caps it.
@@ -566,19 +393,12 @@ bool phase_ok(const ChainPhase& c, int64_t* units) {
   return false;
 }
 
-// Attention's shared scratch (attention_item), in the input-row region.
-int64_t attn_scratch_bytes(const ChainAttention* attn) {
-  if (attn == nullptr) return 0;
-  const int64_t hq = attn->q->size(1), hk = attn->k_cache->size(1), d = attn->q->size(2), group = hq / hk;
-  return (group * d + 2 * group + kWarps + 1) * static_cast<int64_t>(sizeof(float));
-}
-
 // What a launch needs, worked out once from the phases: their units, the rows, the
 // input-row region (16-byte vectors per row) and the deepest ring that fits.
 struct Plan {
   int64_t units[kChainMaxPhases] = {};
   int64_t rows = 0;
-  int64_t x_vecs = 0;  // per row: the widest input in whole chunks, or attention's scratch
+  int64_t x_vecs = 0;  // per row: the widest input in whole chunks
   int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
   int ring = 0;
   size_t smem = 0;
@@ -589,54 +409,13 @@ size_t smem_bytes(const Plan& plan, int ring) {
          static_cast<size_t>(plan.sums * plan.rows) * sizeof(float);
 }
 
-// Splits per KV head: one work item per CTA.
-int attn_splits(int hk) {
-  return std::clamp(num_sms() / std::max(1, hk), 1, 64);
-}
-
-// Whether the attention step takes this (one sequence, one token, bf16, D 32/64/128,
-// group <= 16) and writes the o phase's input.
-bool attention_ok(const ChainAttention& at, const ChainPhase& first) {
-  if (!decode_chain_attention_enabled() || at.q == nullptr || at.k_cache == nullptr || at.v_cache == nullptr ||
-      at.params == nullptr) {
-    return false;
-  }
-  const Tensor& q = *at.q;
-  const Tensor& k = *at.k_cache;
-  const AttentionParams& p = *at.params;
-  if (q.ndim() != 3 || q.size(0) != 1 || q.dtype() != DType::kBF16 || k.ndim() != 3 || k.dtype() != DType::kBF16 ||
-      at.v_cache->dtype() != DType::kBF16 || at.v_cache->shape() != k.shape() || k.size(2) != q.size(2) ||
-      !aligned16(q.data()) || !aligned16(k.data()) || !aligned16(at.v_cache->data())) {
-    return false;
-  }
-  const int64_t hq = q.size(1), hk = k.size(1), d = q.size(2);
-  // Every (KV head, split) item needs a CTA of the grid (a GPU slice with fewer SMs than
-  // KV heads would leave heads unmerged and the o phase waiting forever).
-  if (hk < 1 || hk > kChainMaxKvHeads || hk * attn_splits(static_cast<int>(hk)) > num_sms() || hq % hk != 0 ||
-      hq / hk > kWarps || (d != 32 && d != 64 && d != 128)) {
-    return false;
-  }
-  if (p.qo_indptr.numel() != 2 || p.kv_indptr.numel() != 2 || p.kv_indptr.dtype() != DType::kI32 ||
-      p.kv_indices.dtype() != DType::kI32 || p.max_q_len != 1 || p.logit_softcap < 0.0f) {
-    return false;
-  }
-  // The o phase reads what attention writes.
-  if (first.kind != ChainPhase::kAccumulate || first.a->data() == nullptr || first.a->numel() != hq * d) return false;
-  const int64_t items = hk * attn_splits(static_cast<int>(hk));
-  const int64_t need = items * (hq / hk) * (d + 1) * static_cast<int64_t>(sizeof(float));
-  return at.workspace != nullptr && static_cast<int64_t>(at.workspace_bytes) >= need;
-}
-
 // The plan for these phases, or false when the chain does not take them: the switches,
-// each phase's tensors, one row count (at most decode_chain_max_rows(); one with the
-// attention), the attention's shapes, and a ring (6, 4 or 2 items, the deepest whose
-// shared memory fits beside the input rows).
-bool make_plan(const ChainPhase* phases, int n, const ChainAttention* attn, Plan* plan) {
+// each phase's tensors, one row count (at most decode_chain_max_rows()) and a ring (6, 4
+// or 2 items, the deepest whose shared memory fits beside the input rows).
+bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
-  if (attn != nullptr && !attention_ok(*attn, phases[0])) return false;
   plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
-  if (plan->rows > decode_chain_max_rows() || (attn != nullptr && plan->rows != 1)) return false;
-  plan->x_vecs = (attn_scratch_bytes(attn) + 15) / 16;
+  if (plan->rows > decode_chain_max_rows()) return false;
   const int64_t ctas = num_sms();
   for (int i = 0; i < n; ++i) {
     int64_t& units = plan->units[i];
@@ -657,9 +436,9 @@ bool make_plan(const ChainPhase* phases, int n, const ChainAttention* attn, Plan
   return false;
 }
 
-template <int kRing, bool kAttn, int M>
+template <int kRing, int M>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, kAttn, M>;
+  auto kernel = decode_chain_kernel<kRing, M>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -675,16 +454,11 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
   return cuda_status(cudaLaunchKernelEx(&cfg, kernel, ch), "decode chain");
 }
 
-// The instantiation for M rows (the attention step only at one row).
+// The instantiation for M rows.
 template <int kRing>
-Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, bool attn, int rows) {
-  if (attn) return launch<kRing, true, 1>(ch, smem, stream);
-  switch (rows) {
-    case 1: return launch<kRing, false, 1>(ch, smem, stream);
-    case 2: return launch<kRing, false, 2>(ch, smem, stream);
-    case 3: return launch<kRing, false, 3>(ch, smem, stream);
-    default: return launch<kRing, false, 4>(ch, smem, stream);
-  }
+Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
+  static_assert(kChainMaxRows == 2);
+  return rows == 1 ? launch<kRing, 1>(ch, smem, stream) : launch<kRing, 2>(ch, smem, stream);
 }
 
 }  // namespace
@@ -694,19 +468,16 @@ int decode_chain_max_rows() { return g_chain_max_rows.load(std::memory_order_rel
 void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
 }
-bool decode_chain_attention_enabled() { return g_chain_attn_on.load(std::memory_order_relaxed); }
-void set_decode_chain_attention_enabled(bool on) { g_chain_attn_on.store(on, std::memory_order_relaxed); }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 
-bool decode_chain_applies(const ChainPhase* phases, int n, const ChainAttention* attn) {
+bool decode_chain_applies(const ChainPhase* phases, int n) {
   Plan plan;
-  return make_plan(phases, n, attn, &plan);
+  return make_plan(phases, n, &plan);
 }
 
-Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    const ChainAttention* attn, bool* launched) {
+Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream, bool* launched) {
   Plan plan;
-  const bool ok = make_plan(phases, n, attn, &plan);
+  const bool ok = make_plan(phases, n, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
@@ -726,33 +497,13 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     p.bias = c.bias != nullptr ? c.bias->data_as<const bf16>() : nullptr;
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
-  if (attn != nullptr) {
-    AttnPhase& a = ch.attn;
-    const AttentionParams& ap = *attn->params;
-    a.q = attn->q->data_as<const bf16>();
-    a.k_cache = attn->k_cache->data_as<const bf16>();
-    a.v_cache = attn->v_cache->data_as<const bf16>();
-    a.kv_indptr = ap.kv_indptr.data_as<const int32_t>();
-    a.kv_indices = ap.kv_indices.data_as<const int32_t>();
-    a.out = phases[0].a->data_as<bf16>();
-    a.num_slots = attn->k_cache->size(0);
-    a.hq = static_cast<int>(attn->q->size(1));
-    a.hk = static_cast<int>(attn->k_cache->size(1));
-    a.d = static_cast<int>(attn->q->size(2));
-    a.splits = attn_splits(a.hk);
-    a.window = ap.sliding_window;
-    a.scale = ap.scale;
-    a.softcap = ap.logit_softcap;
-    a.partial_o = static_cast<float*>(attn->workspace);
-    a.partial_lse = a.partial_o + static_cast<int64_t>(a.hk) * a.splits * a.hq / a.hk * a.d;
-  }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
   const int rows = static_cast<int>(plan.rows);
   auto st = static_cast<cudaStream_t>(stream);
   switch (plan.ring) {
-    case 2: return launch_rows<2>(ch, plan.smem, st, attn != nullptr, rows);
-    case 4: return launch_rows<4>(ch, plan.smem, st, attn != nullptr, rows);
-    default: return launch_rows<6>(ch, plan.smem, st, attn != nullptr, rows);
+    case 2: return launch_rows<2>(ch, plan.smem, st, rows);
+    case 4: return launch_rows<4>(ch, plan.smem, st, rows);
+    default: return launch_rows<6>(ch, plan.smem, st, rows);
   }
 }
 

@@ -1,5 +1,5 @@
 // The GEMVs between two decode attentions in one persistent kernel (decode_chain.cu):
-// at one token (M = 1), the o projection + residual add, the MLP (norm, gate/up, SiLU,
+// at one or two tokens, the o projection + residual add, the MLP (norm, gate/up, SiLU,
 // down + residual add) and the next layer's norm + qkv + RoPE + KV store run as phases
 // of one launch. Every CTA streams its share of every phase's weights through a ring
 // of cp.async copies in shared memory without stopping at phase boundaries: a phase
@@ -18,50 +18,32 @@ namespace radix::cuda {
 // One phase. kind: the epilogue of gemv.cu's GEMV with the same name.
 struct ChainPhase {
   enum Kind { kAccumulate, kSiluMul, kRopeStore } kind = kAccumulate;
-  const Tensor* a = nullptr;       // [1, K] input (the residual for the normed phases)
+  const Tensor* a = nullptr;       // [M, K] input (the residual for the normed phases)
   const Tensor* w = nullptr;       // [N, K]; kSiluMul [2N, K] = [gate; up]; kRopeStore the fused qkv
   const Tensor* norm_weight = nullptr;  // a is RMSNorm-ed first (kSiluMul, kRopeStore), rounded to bf16
-  const Tensor* out = nullptr;     // kAccumulate: [1, N] (+=); kSiluMul: [1, N]
+  const Tensor* out = nullptr;     // kAccumulate: [M, N] (+=); kSiluMul: [M, N]
   const Tensor* bias = nullptr;    // kRopeStore only, or nullptr
   const GemvRope* rope = nullptr;  // kRopeStore
 };
 
 constexpr int kChainMaxPhases = 4;
-constexpr int kChainMaxKvHeads = 64;
-constexpr int kChainMaxRows = 4;
+constexpr int kChainMaxRows = 2;
 
-// Batch rows (tokens) the chain takes: 1 by default; up to kChainMaxRows with
-// RADIX_DECODE_CHAIN_MAX_ROWS=N or the setter (opt-in, not yet measured: at 2..4 rows the
-// input rows are read from shared memory per item instead of registers).
+// Batch rows (tokens) the chain takes: up to kChainMaxRows (2; measured on H200 at batch
+// 2: 4.50 vs 4.74 ms per step; at 4 rows it lost, docs/perf.md 2026-11-30 session 8);
+// RADIX_DECODE_CHAIN_MAX_ROWS=1 or the setter keeps it to one token.
 int decode_chain_max_rows();
 void set_decode_chain_max_rows(int rows);
 
-// The decode attention as the chain's first step (opt-in: RADIX_DECODE_CHAIN_ATTN=1 or
-// the setter; not yet measured): one sequence, one token, bf16, head dim 32/64/128,
-// up to 16 query heads per KV head, window and soft-cap as ops::attention. It writes
-// phases[0].a (the o projection's input) and the o phase waits for it; the rings
-// meanwhile load the o weights. Partials go to `workspace`.
-struct ChainAttention {
-  const Tensor* q = nullptr;        // [1, Hq, D]
-  const Tensor* k_cache = nullptr;  // [S, Hk, D]
-  const Tensor* v_cache = nullptr;
-  const AttentionParams* params = nullptr;
-  void* workspace = nullptr;
-  size_t workspace_bytes = 0;
-};
-bool decode_chain_attention_enabled();
-void set_decode_chain_attention_enabled(bool on);
-
-// Whether the chain kernel takes these phases (1..kChainMaxPhases): M rows (1, or up to
-// decode_chain_max_rows()), bf16, K % 8,
-// 16-byte aligned, the shared memory holds each input row; kill switch
-// RADIX_DECODE_CHAIN=0 (or the setter).
+// Whether the chain kernel takes these phases (1..kChainMaxPhases): M rows (at most
+// decode_chain_max_rows()), bf16, K % 8, 16-byte aligned, the shared memory holds each
+// input row; kill switch RADIX_DECODE_CHAIN=0 (or the setter).
 bool decode_chain_enabled();
 void set_decode_chain_enabled(bool on);
-bool decode_chain_applies(const ChainPhase* phases, int n, const ChainAttention* attn = nullptr);
+bool decode_chain_applies(const ChainPhase* phases, int n);
 // Launches the chain. When it does not apply: *launched = false and OK, or without
 // `launched` an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    const ChainAttention* attn = nullptr, bool* launched = nullptr);
+                    bool* launched = nullptr);
 
 }  // namespace radix::cuda

@@ -29,7 +29,6 @@ struct Shape5 {
 struct AttnSpec {
   int len = 0;
   int window = -1;
-  float softcap = 0.0f;
 };
 
 class DecodeChainGpu : public GpuKernelTest {
@@ -42,7 +41,7 @@ class DecodeChainGpu : public GpuKernelTest {
                  std::to_string(s.inter) + " heads " + std::to_string(s.hq) + "/" + std::to_string(s.hk) + " D " +
                  std::to_string(s.d) + (o ? " o" : "") + (mlp ? " mlp" : "") + (prologue ? " prologue" : "") +
                  (bias ? " +bias" : "") + " attention over " + std::to_string(at.len) + " window " +
-                 std::to_string(at.window) + " softcap " + std::to_string(at.softcap));
+                 std::to_string(at.window));
     const int64_t qd = s.hq * s.d, nqkv = (s.hq + 2 * s.hk) * s.d, slots_n = 8 * t + 5, max_pos = 2048;
     OwnedTensor res = random_host({t, s.h}, -30, 30), attn = random_host({t, qd}, -2, 2);
     OwnedTensor wo = random_host({s.h, qd}, -0.05f, 0.05f), post = random_host({s.h}, 0.2f, 1.5f);
@@ -83,7 +82,6 @@ class DecodeChainGpu : public GpuKernelTest {
     ap.kv_indices = kvi_h.view();
     ap.scale = 1.0f / std::sqrt(static_cast<float>(s.d));
     ap.sliding_window = at.window;
-    ap.logit_softcap = at.softcap;
     ap.max_q_len = 1;
     ap.max_kv_len = at.len;
 
@@ -126,7 +124,8 @@ class DecodeChainGpu : public GpuKernelTest {
       ASSERT_TRUE(st.is_ok()) << st.to_string();
       EXPECT_EQ(taken, expect_taken);
       if (!taken) {
-        ASSERT_TRUE(ops::decode_layer_tail(gpu(), d_res, g).is_ok());
+        const Status op = ops::decode_layer_tail(gpu(), d_res, g);
+        ASSERT_TRUE(op.is_ok()) << op.to_string();
       }
     }
     const double tol = ((o || mlp) && prologue ? 8e-3 : 6e-3) * std::sqrt(static_cast<double>(repeats));
@@ -215,42 +214,38 @@ TEST_F(DecodeChainGpu, BackToBackLaunchesFindTheirCountersReset) {
   check(1, kQwen2, true, true, true, true, true, 4);
 }
 
-// RADIX_DECODE_CHAIN_MAX_ROWS=4: 2..4 tokens (a decode batch) in the chain too.
-TEST_F(DecodeChainGpu, UpToFourRowsWhenAllowed) {
-  const int was = cuda::decode_chain_max_rows();
-  cuda::set_decode_chain_max_rows(4);
-  for (int64_t t : {2, 3, 4}) check(t, kLlama3, true, true, true, false, true);
-  check(4, kQwen2, true, true, true, true, true);
-  check(3, kOdd, true, true, true, true, true);
+// Two tokens (a decode batch of two) run in the chain too; RADIX_DECODE_CHAIN_MAX_ROWS=1
+// keeps it to one.
+TEST_F(DecodeChainGpu, TwoRowsRunInTheChain) {
+  check(2, kLlama3, true, true, true, false, true);
+  check(2, kQwen2, true, true, true, true, true);
+  check(2, kOdd, true, true, true, true, true);
   check(2, kTiny, true, true, true, false, true, 3);  // back to back
-  check(5, kTiny, true, true, true, false, false);    // past the limit: the ops one by one
+  const int was = cuda::decode_chain_max_rows();
+  cuda::set_decode_chain_max_rows(1);
+  check(2, kTiny, true, true, true, false, false);
+  check(1, kTiny, true, true, true, false, true);
   cuda::set_decode_chain_max_rows(was);
 }
 
-TEST_F(DecodeChainGpu, SeveralTokensOrTheSwitchOffRunTheOpsOneByOne) {
-  check(2, kTiny, true, true, true, false, false);
+TEST_F(DecodeChainGpu, ThreeOrMoreTokensOrTheSwitchOffRunTheOpsOneByOne) {
+  check(3, kTiny, true, true, true, false, false);
   check(5, kQwen2, true, true, true, true, false);
   cuda::set_decode_chain_enabled(false);
   check(1, kTiny, true, true, true, false, false);
   cuda::set_decode_chain_enabled(true);
 }
 
-// RADIX_DECODE_CHAIN_ATTN=1: the attention joins the chain (o waits for its merged
-// heads). Off, the same calls run the attention op first, then the chain.
-TEST_F(DecodeChainGpu, AttentionInTheChainMatchesCpu) {
-  const bool was = cuda::decode_chain_attention_enabled();
-  for (bool on : {true, false}) {
-    cuda::set_decode_chain_attention_enabled(on);
-    SCOPED_TRACE(on ? "attention in the chain" : "attention op first");
-    for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, on, 1, AttnSpec{len});
-    check(1, kLlama3, true, false, false, false, on, 1, AttnSpec{1000, 64});     // sliding window
-    check(1, kQwen2, true, true, true, true, on, 1, AttnSpec{200, -1, 30.0f});  // soft-cap, D 64, group 7
-    check(1, kTiny, true, true, true, false, on, 1, AttnSpec{300});             // D 32, group 3
-    check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, on, 2, AttnSpec{500});  // group 1, twice
-    check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, on, 1, AttnSpec{700});  // MQA: group 16
-    check(1, kLlama3, true, false, false, false, on, 1, AttnSpec{40, 64});  // a window longer than the context
-  }
-  cuda::set_decode_chain_attention_enabled(was);
+// With the layer's attention: the attention op runs first (the CUDA chain never takes
+// it: taken = false), then the chain takes the rest through the dispatcher.
+TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
+  for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, false, 1, AttnSpec{len});
+  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{1000, 64});     // sliding window
+  check(1, kQwen2, true, true, true, true, false, 1, AttnSpec{200});               // D 64, group 7
+  check(1, kTiny, true, true, true, false, false, 1, AttnSpec{300});               // D 32, group 3
+  check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, false, 2, AttnSpec{500});  // group 1, twice
+  check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, false, 1, AttnSpec{700});  // MQA
+  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{40, 64});  // a window longer than the context
 }
 
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
