@@ -76,6 +76,7 @@ struct AttnPhase {
   float* partial_lse;         // [Hk * splits, group]
   int64_t num_slots;
   int hq, hk, d, splits, window, min_chunk;
+  int ahead;  // ring items issued before the attention step
   float scale, softcap;
 };
 
@@ -470,12 +471,18 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   Cursor cur;
   enter_phase(cur, ch, 0, warp);
   int issue_slot = 0, slot = 0;
+  // kAttn: ch.attn.ahead items in flight during the attention step, the rest after it.
+  const int ahead = kAttn ? min(ch.attn.ahead, kRing - 1) : kRing - 1;
   for (int i = 0; i < kRing - 1; ++i) {
+    if constexpr (kAttn) {
+      if (i == ahead) attention_phase(ch.attn, reinterpret_cast<float*>(x));
+    }
     issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
-
-  if constexpr (kAttn) attention_phase(ch.attn, reinterpret_cast<float*>(x));
+  if constexpr (kAttn) {
+    if (ahead == kRing - 1) attention_phase(ch.attn, reinterpret_cast<float*>(x));
+  }
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
@@ -809,6 +816,8 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     a.d = static_cast<int>(attn->q->size(2));
     a.splits = attn_splits(a.hk);
     a.min_chunk = kAttnMinChunk;
+    static const int ahead = static_cast<int>(env_int("RADIX_DECODE_CHAIN_ATTN_AHEAD", 0, 5, 5));
+    a.ahead = ahead;
     a.window = ap.sliding_window;
     a.scale = ap.scale;
     a.softcap = ap.logit_softcap;
