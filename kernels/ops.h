@@ -132,8 +132,7 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 //             weight_offset)
 // On CUDA at one or two tokens (bf16) all but the attention is one persistent kernel
 // (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off); the attention
-// runs first as its own op, or at one token as the kernel's first step
-// (RADIX_DECODE_CHAIN_ATTN=1).
+// runs first as its own op.
 struct LayerTail {
   float eps = 0.0f;
   float weight_offset = 0.0f;

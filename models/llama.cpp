@@ -104,8 +104,7 @@ class LlamaModel final : public CausalLM {
     // projection normalizes its input itself. Layer 0's attention prologue (norm, qkv
     // projection, RoPE and the K/V slot store: one kernel at decode) runs here; each
     // later one runs with the previous layer's o projection and MLP (decode_layer_tail:
-    // one persistent kernel at one or two tokens on CUDA, after the attention's kernels
-    // or, with RADIX_DECODE_CHAIN_ATTN=1 at one token, with the attention inside).
+    // one persistent kernel at one or two tokens on CUDA, after the attention's kernels).
     auto prologue = [&](size_t i, ops::LayerTail& tail) {
       const LlamaLayer& l = layers_[i];
       tail.input_norm = &l.input_layernorm.view();

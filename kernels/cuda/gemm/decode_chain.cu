@@ -28,10 +28,12 @@
 // share issued at a phase boundary (4.26-4.65 ms).
 // Two rows (a batch of two tokens) too: 4.50 vs 4.74 ms per step; at four rows it lost
 // (6.00 vs 5.04 ms: the input rows come from shared memory per item, not registers).
-// The decode attention as the chain's first step (kAttn, RADIX_DECODE_CHAIN_ATTN):
-// attention_item below. Its first version (a warp per query head walking positions one
-// at a time, a merge looping over the splits through L2) lost: 4.36 vs 4.13 ms at 128
-// positions, 5.67 vs 4.31 ms at 4K (docs/kernels.md).
+// The decode attention as the chain's first step (CTAs by (KV head, split), the o phase
+// waiting for the merged heads) lost twice, so the attention runs as its own kernels
+// before (docs/kernels.md): a warp per query head, 4.36 vs 4.13 ms at 128 positions and
+// 5.67 vs 4.31 ms at 4K; rebuilt for latency, 4.33 vs 4.13 and 4.66 vs 4.32 ms. The
+// ring's weight copies issued before it delay its loads: with none in flight 4.21-4.33
+// ms, still behind the separate kernels (4.12-4.18).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency; one chain at a time per device — the counters are global).
 #include <algorithm>
@@ -64,34 +66,15 @@ struct Phase {
   RopeEpilogue rope;
 };
 
-// The decode attention before the o phase (kAttn instantiation; one sequence, one token).
-struct AttnPhase {
-  const bf16* q;        // [Hq, D]
-  const bf16* k_cache;  // [S, Hk, D]
-  const bf16* v_cache;
-  const int32_t* kv_indptr;   // [2]
-  const int32_t* kv_indices;  // context slots
-  bf16* out;                  // [Hq, D]: the o phase's input
-  float* partial_o;           // [Hk * splits, group, D]: normalized split outputs
-  float* partial_lse;         // [Hk * splits, group]
-  int64_t num_slots;
-  int hq, hk, d, splits, window, min_chunk;
-  int ahead;  // ring items issued before the attention step
-  float scale, softcap;
-};
-
 struct Chain {
   Phase ph[kChainMaxPhases];
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
-  AttnPhase attn;
 };
 
 // [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
 __device__ unsigned int g_chain_counters[kChainMaxPhases + 1];
-// Attention: [0] KV heads merged; [1 + h] splits of KV head h stored.
-__device__ unsigned int g_chain_attn[1 + kChainMaxKvHeads];
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -239,228 +222,8 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 }
 
 
-// ---- The decode attention as the chain's first step (kAttn) ----
-// Work items (KV head h, split sp), one per CTA (blockIdx.x < Hk * splits); the other
-// CTAs go straight to the o phase, whose weights their rings are already loading.
-// Built for latency (a batch-1 attention reads little; round trips are its cost):
-// - The split's slot indices are staged in shared memory, kAttnIdxBlock at a time.
-// - kL = D / 8 lanes read a position's K and V rows (16 bytes each), so a warp covers
-//   32 / kL positions per load, kAttnUnroll loads in flight; each K row serves up to
-//   kAttnHeads query heads of the group (a head block; larger groups split the warps
-//   into blocks), the scores reduced over the kL lanes by shuffles.
-// - Online softmax per lane; a warp's position slots combine by shuffles, the warps of
-//   a head block in shared memory, into one normalized split output + log-sum-exp
-//   (decode_kernel's partials).
-// - The last split of a KV head to arrive merges all of them: their lse into shared
-//   memory in one round trip, then each output element's partials as independent
-//   loads. It then bumps g_chain_attn[0], which the o phase waits for.
-// Index errors (slots outside the pool) read zero rows, as gather_tile does.
-// 2 heads x 4 loads: 128 registers, no spills (4 heads spilled, with 2 or 4 loads).
-constexpr int kAttnHeads = 2;        // query heads per warp
-constexpr int kAttnUnroll = 4;       // position loads in flight per lane
-constexpr int kAttnIdxBlock = 1024;  // slot indices staged at a time (also the merge's weights)
-constexpr int kAttnMinChunk = 64;    // positions per split at least (short contexts: fewer splits at work)
-
-// Shared scratch of attention_item, in floats: indices, oacc [group, D], osum [group],
-// warp maxima [kWarps, kAttnHeads], head maxima [group], the "last" flag.
-__host__ __device__ constexpr int attn_scratch_floats(int group, int d) {
-  return kAttnIdxBlock + group * (d + 2) + kWarps * kAttnHeads + 1;
-}
-
-template <int kD>
-__device__ void attention_item(const AttnPhase& at, float* scratch) {
-  constexpr int kL = kD / 8;   // lanes per position
-  constexpr int kS = 32 / kL;  // positions per warp load
-  const int item = blockIdx.x;
-  const int h = item / at.splits, sp = item % at.splits;
-  const int group = at.hq / at.hk;
-  const int blocks = (group + kAttnHeads - 1) / kAttnHeads;  // head blocks, <= kWarps / 2
-  const int wpb = kWarps / blocks;                             // warps per head block
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int hb = warp / wpb, wi = warp % wpb;
-  const bool active = hb < blocks;  // e.g. 3 blocks: warp 15 idles
-  const int h0 = hb * kAttnHeads;   // the block's first head within the group
-  const int hw = active ? min(kAttnHeads, group - h0) : 0;
-  const int sub = lane % kL, ps = lane / kL;  // dims [8 sub, 8 sub + 8) of position slot ps
-  const int kv_start = at.kv_indptr[0], len_all = at.kv_indptr[1] - kv_start;
-  const int lo = at.window > 0 ? max(0, len_all - at.window) : 0;  // first visible position
-  const int chunk = max(at.min_chunk, (len_all - lo + at.splits - 1) / at.splits);
-  const int b0 = min(len_all, lo + sp * chunk), b1 = min(len_all, b0 + chunk);
-
-  int* idx = reinterpret_cast<int*>(scratch);
-  float* oacc = scratch + kAttnIdxBlock;
-  float* osum = oacc + group * kD;
-  float* wm = osum + group;
-  float* hmax = wm + kWarps * kAttnHeads;
-  int* last = reinterpret_cast<int*>(hmax + group);
-  for (int i = threadIdx.x; i < group * (kD + 1); i += kThreads) oacc[i] = 0.0f;  // and osum
-
-  uint4 qv[kAttnHeads];
-  float m[kAttnHeads], l[kAttnHeads], acc[kAttnHeads][8];
-#pragma unroll
-  for (int j = 0; j < kAttnHeads; ++j) {
-    qv[j] = j < hw ? *reinterpret_cast<const uint4*>(at.q + static_cast<int64_t>(h * group + h0 + j) * kD + sub * 8)
-                   : make_uint4(0, 0, 0, 0);
-    m[j] = -INFINITY;
-    l[j] = 0.0f;
-#pragma unroll
-    for (int e = 0; e < 8; ++e) acc[j][e] = 0.0f;
-  }
-  const int64_t row = static_cast<int64_t>(at.hk) * kD;  // one slot's K (or V) row
-  const int64_t col = static_cast<int64_t>(h) * kD + sub * 8;
-  const int step = wpb * kS;  // positions of a head block's warps per load
-  for (int c0 = b0; c0 < b1; c0 += kAttnIdxBlock) {
-    const int n = min(kAttnIdxBlock, b1 - c0);
-    __syncthreads();  // the previous block's indices are used up
-    for (int i = threadIdx.x; i < n; i += kThreads) idx[i] = at.kv_indices[kv_start + c0 + i];
-    __syncthreads();
-    if (!active) continue;
-    for (int w0 = wi * kS; w0 < n; w0 += step * kAttnUnroll) {  // warp-uniform
-      uint4 kv[kAttnUnroll][2];
-#pragma unroll
-      for (int u = 0; u < kAttnUnroll; ++u) {
-        const int j = w0 + ps + u * step;
-        const int slot = j < n ? idx[j] : -1;
-        if (slot >= 0 && slot < at.num_slots) {
-          kv[u][0] = *reinterpret_cast<const uint4*>(at.k_cache + slot * row + col);
-          kv[u][1] = *reinterpret_cast<const uint4*>(at.v_cache + slot * row + col);
-        } else {
-          kv[u][0] = kv[u][1] = make_uint4(0, 0, 0, 0);
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < kAttnUnroll; ++u) {
-        if (w0 + u * step >= n) break;  // warp-uniform: no position of this load is left
-        const bool valid = w0 + ps + u * step < n;
-        float sc[kAttnHeads];
-#pragma unroll
-        for (int j = 0; j < kAttnHeads; ++j) {
-          float d = j < hw ? dot8(qv[j], kv[u][0]) : 0.0f;
-#pragma unroll
-          for (int off = kL / 2; off > 0; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
-          sc[j] = d * at.scale;
-          if (at.softcap > 0.0f) sc[j] = at.softcap * tanhf(sc[j] / at.softcap);
-        }
-        if (!valid) continue;
-        float vf[8];
-        const __nv_bfloat162* v2 = reinterpret_cast<const __nv_bfloat162*>(&kv[u][1]);
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float2 f = __bfloat1622float2(v2[e]);
-          vf[2 * e] = f.x;
-          vf[2 * e + 1] = f.y;
-        }
-#pragma unroll
-        for (int j = 0; j < kAttnHeads; ++j) {
-          if (j >= hw) break;
-          const float m_new = fmaxf(m[j], sc[j]);
-          const float corr = __expf(m[j] - m_new), p = __expf(sc[j] - m_new);
-          l[j] = l[j] * corr + p;
-#pragma unroll
-          for (int e = 0; e < 8; ++e) acc[j][e] = acc[j][e] * corr + p * vf[e];
-          m[j] = m_new;
-        }
-      }
-    }
-  }
-  // The warp's position slots: lanes kL, 2 kL, ... apart hold the same dims.
-#pragma unroll
-  for (int off = kL; off < 32; off <<= 1) {
-#pragma unroll
-    for (int j = 0; j < kAttnHeads; ++j) {
-      const float mo = __shfl_xor_sync(0xffffffffu, m[j], off), lo2 = __shfl_xor_sync(0xffffffffu, l[j], off);
-      const float mn = fmaxf(m[j], mo);
-      const float a = m[j] == -INFINITY ? 0.0f : __expf(m[j] - mn);
-      const float b = mo == -INFINITY ? 0.0f : __expf(mo - mn);
-      l[j] = l[j] * a + lo2 * b;
-#pragma unroll
-      for (int e = 0; e < 8; ++e) acc[j][e] = acc[j][e] * a + __shfl_xor_sync(0xffffffffu, acc[j][e], off) * b;
-      m[j] = mn;
-    }
-  }
-  if (lane == 0) {
-#pragma unroll
-    for (int j = 0; j < kAttnHeads; ++j) wm[warp * kAttnHeads + j] = j < hw ? m[j] : -INFINITY;
-  }
-  __syncthreads();
-  if (threadIdx.x < group) {
-    const int b = threadIdx.x / kAttnHeads, jj = threadIdx.x % kAttnHeads;
-    float mx = -INFINITY;
-    for (int w = b * wpb; w < (b + 1) * wpb; ++w) mx = fmaxf(mx, wm[w * kAttnHeads + jj]);
-    hmax[threadIdx.x] = mx;
-  }
-  __syncthreads();
-  if (lane < kL) {
-#pragma unroll
-    for (int j = 0; j < kAttnHeads; ++j) {
-      if (j >= hw || m[j] == -INFINITY) continue;
-      const float sc = __expf(m[j] - hmax[h0 + j]);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) atomicAdd(&oacc[(h0 + j) * kD + sub * 8 + e], acc[j][e] * sc);
-      if (sub == 0) atomicAdd(&osum[h0 + j], l[j] * sc);
-    }
-  }
-  __syncthreads();
-  // This split's normalized output and log-sum-exp (empty split: zeros, -inf).
-  for (int i = threadIdx.x; i < group * kD; i += kThreads) {
-    const float s = osum[i / kD];
-    at.partial_o[static_cast<int64_t>(item) * group * kD + i] = s > 0.0f ? oacc[i] / s : 0.0f;
-  }
-  if (threadIdx.x < group) {
-    const float s = osum[threadIdx.x];
-    at.partial_lse[item * group + threadIdx.x] = s > 0.0f ? hmax[threadIdx.x] + __logf(s) : -INFINITY;
-  }
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) *last = atomicAdd(&g_chain_attn[1 + h], 1u) == static_cast<unsigned>(at.splits) - 1;
-  __syncthreads();
-  if (!*last) return;
-  __threadfence();  // the other splits' partials, stored before their arrivals
-  // The merge: split weights exp(lse - max) per head in shared memory, then each output
-  // element sums its splits' partials (independent loads).
-  const int ns = at.splits;
-  float* w = scratch;   // [ns, group] (the index block's room: ns * group <= 64 * 16)
-  float* wsum = hmax;   // [group]
-  for (int i = threadIdx.x; i < ns * group; i += kThreads) {
-    w[i] = __ldcg(at.partial_lse + static_cast<int64_t>(h) * ns * group + i);
-  }
-  __syncthreads();
-  if (threadIdx.x < group) {
-    float mx = -INFINITY;
-    for (int s2 = 0; s2 < ns; ++s2) mx = fmaxf(mx, w[s2 * group + threadIdx.x]);
-    float sum = 0.0f;
-    for (int s2 = 0; s2 < ns; ++s2) {
-      float& x = w[s2 * group + threadIdx.x];
-      x = x == -INFINITY ? 0.0f : __expf(x - mx);
-      sum += x;
-    }
-    wsum[threadIdx.x] = sum;
-  }
-  __syncthreads();
-  const float* po = at.partial_o + static_cast<int64_t>(h) * ns * group * kD;
-  for (int i = threadIdx.x; i < group * kD; i += kThreads) {
-    const int g = i / kD;
-    float o = 0.0f;
-#pragma unroll 8
-    for (int s2 = 0; s2 < ns; ++s2) o += w[s2 * group + g] * __ldcg(po + static_cast<int64_t>(s2) * group * kD + i);
-    at.out[static_cast<int64_t>(h) * group * kD + i] = __float2bfloat16_rn(wsum[g] > 0.0f ? o / wsum[g] : 0.0f);
-  }
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) atomicAdd(&g_chain_attn[0], 1u);
-}
-
-__device__ __forceinline__ void attention_phase(const AttnPhase& at, float* scratch) {
-  if (static_cast<int>(blockIdx.x) >= at.hk * at.splits) return;  // no item: on to the o phase
-  switch (at.d) {
-    case 128: attention_item<128>(at, scratch); break;
-    case 64: attention_item<64>(at, scratch); break;
-    default: attention_item<32>(at, scratch); break;
-  }
-}
-
-// M: batch rows (tokens), 1..kChainMaxRows; kAttn only at M = 1.
-template <int kRing, bool kAttn, int M>
+// M: batch rows (tokens), 1..kChainMaxRows.
+template <int kRing, int M>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -471,26 +234,15 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   Cursor cur;
   enter_phase(cur, ch, 0, warp);
   int issue_slot = 0, slot = 0;
-  // kAttn: ch.attn.ahead items in flight during the attention step, the rest after it.
-  const int ahead = kAttn ? min(ch.attn.ahead, kRing - 1) : kRing - 1;
   for (int i = 0; i < kRing - 1; ++i) {
-    if constexpr (kAttn) {
-      if (i == ahead) attention_phase(ch.attn, reinterpret_cast<float*>(x));
-    }
     issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-  }
-  if constexpr (kAttn) {
-    if (ahead == kRing - 1) attention_phase(ch.attn, reinterpret_cast<float*>(x));
   }
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     if (p > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[p - 1], gridDim.x);
-    if constexpr (kAttn) {
-      if (p == 0 && threadIdx.x == 0) wait_count(&g_chain_attn[0], static_cast<unsigned>(ch.attn.hk));
-    }
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
     stage_input<M>(x, ph, ch);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
@@ -579,15 +331,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&g_chain_counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
       for (int i = 0; i <= kChainMaxPhases; ++i) atomicExch(&g_chain_counters[i], 0u);
-      if constexpr (kAttn) {
-        for (int i = 0; i <= ch.attn.hk; ++i) atomicExch(&g_chain_attn[i], 0u);
-      }
     }
   }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
-std::atomic<bool> g_chain_attn_on{env_int("RADIX_DECODE_CHAIN_ATTN", 0, 1, 0) == 1};
 std::atomic<int> g_chain_max_rows{
     static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, kChainMaxRows))};
 
@@ -648,50 +396,12 @@ bool phase_ok(const ChainPhase& c, int64_t* units) {
   return false;
 }
 
-// Splits per KV head: one work item per CTA.
-int attn_splits(int hk) {
-  return std::clamp(num_sms() / std::max(1, hk), 1, 64);
-}
-
-// Whether the attention step takes this (one sequence, one token, bf16, D 32/64/128,
-// group <= 16) and writes the o phase's input.
-bool attention_ok(const ChainAttention& at, const ChainPhase& first) {
-  if (!decode_chain_attention_enabled() || at.q == nullptr || at.k_cache == nullptr || at.v_cache == nullptr ||
-      at.params == nullptr) {
-    return false;
-  }
-  const Tensor& q = *at.q;
-  const Tensor& k = *at.k_cache;
-  const AttentionParams& p = *at.params;
-  if (q.ndim() != 3 || q.size(0) != 1 || q.dtype() != DType::kBF16 || k.ndim() != 3 || k.dtype() != DType::kBF16 ||
-      at.v_cache->dtype() != DType::kBF16 || at.v_cache->shape() != k.shape() || k.size(2) != q.size(2) ||
-      !aligned16(q.data()) || !aligned16(k.data()) || !aligned16(at.v_cache->data())) {
-    return false;
-  }
-  const int64_t hq = q.size(1), hk = k.size(1), d = q.size(2);
-  // Every (KV head, split) item needs a CTA of the grid (a GPU slice with fewer SMs than
-  // KV heads would leave heads unmerged and the o phase waiting forever).
-  if (hk < 1 || hk > kChainMaxKvHeads || hk * attn_splits(static_cast<int>(hk)) > num_sms() || hq % hk != 0 ||
-      hq / hk > kWarps || (d != 32 && d != 64 && d != 128)) {
-    return false;
-  }
-  if (p.qo_indptr.numel() != 2 || p.kv_indptr.numel() != 2 || p.kv_indptr.dtype() != DType::kI32 ||
-      p.kv_indices.dtype() != DType::kI32 || p.max_q_len != 1 || p.logit_softcap < 0.0f) {
-    return false;
-  }
-  // The o phase reads what attention writes.
-  if (first.kind != ChainPhase::kAccumulate || first.a->data() == nullptr || first.a->numel() != hq * d) return false;
-  const int64_t items = hk * attn_splits(static_cast<int>(hk));
-  const int64_t need = items * (hq / hk) * (d + 1) * static_cast<int64_t>(sizeof(float));
-  return at.workspace != nullptr && static_cast<int64_t>(at.workspace_bytes) >= need;
-}
-
 // What a launch needs, worked out once from the phases: their units, the rows, the
 // input-row region (16-byte vectors per row) and the deepest ring that fits.
 struct Plan {
   int64_t units[kChainMaxPhases] = {};
   int64_t rows = 0;
-  int64_t x_vecs = 0;  // per row: the widest input in whole chunks, or attention's scratch
+  int64_t x_vecs = 0;  // per row: the widest input in whole chunks
   int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
   int ring = 0;
   size_t smem = 0;
@@ -703,19 +413,12 @@ size_t smem_bytes(const Plan& plan, int ring) {
 }
 
 // The plan for these phases, or false when the chain does not take them: the switches,
-// each phase's tensors, one row count (at most decode_chain_max_rows(); one with the
-// attention), the attention's shapes, and a ring (6, 4 or 2 items, the deepest whose
-// shared memory fits beside the input rows, or the attention's scratch).
-bool make_plan(const ChainPhase* phases, int n, const ChainAttention* attn, Plan* plan) {
+// each phase's tensors, one row count (at most decode_chain_max_rows()) and a ring (6, 4
+// or 2 items, the deepest whose shared memory fits beside the input rows).
+bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
-  if (attn != nullptr && !attention_ok(*attn, phases[0])) return false;
   plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
-  if (plan->rows > decode_chain_max_rows() || (attn != nullptr && plan->rows != 1)) return false;
-  if (attn != nullptr) {
-    const int64_t floats = attn_scratch_floats(static_cast<int>(attn->q->size(1) / attn->k_cache->size(1)),
-                                               static_cast<int>(attn->q->size(2)));
-    plan->x_vecs = (floats * 4 + 15) / 16;
-  }
+  if (plan->rows > decode_chain_max_rows()) return false;
   const int64_t ctas = num_sms();
   for (int i = 0; i < n; ++i) {
     int64_t& units = plan->units[i];
@@ -736,9 +439,9 @@ bool make_plan(const ChainPhase* phases, int n, const ChainAttention* attn, Plan
   return false;
 }
 
-template <int kRing, bool kAttn, int M>
+template <int kRing, int M>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, kAttn, M>;
+  auto kernel = decode_chain_kernel<kRing, M>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -754,12 +457,11 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
   return cuda_status(cudaLaunchKernelEx(&cfg, kernel, ch), "decode chain");
 }
 
-// The instantiation for M rows (the attention step only at one row).
+// The instantiation for M rows.
 template <int kRing>
-Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, bool attn, int rows) {
+Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
-  if (attn) return launch<kRing, true, 1>(ch, smem, stream);
-  return rows == 1 ? launch<kRing, false, 1>(ch, smem, stream) : launch<kRing, false, 2>(ch, smem, stream);
+  return rows == 1 ? launch<kRing, 1>(ch, smem, stream) : launch<kRing, 2>(ch, smem, stream);
 }
 
 }  // namespace
@@ -769,19 +471,16 @@ int decode_chain_max_rows() { return g_chain_max_rows.load(std::memory_order_rel
 void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
 }
-bool decode_chain_attention_enabled() { return g_chain_attn_on.load(std::memory_order_relaxed); }
-void set_decode_chain_attention_enabled(bool on) { g_chain_attn_on.store(on, std::memory_order_relaxed); }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 
-bool decode_chain_applies(const ChainPhase* phases, int n, const ChainAttention* attn) {
+bool decode_chain_applies(const ChainPhase* phases, int n) {
   Plan plan;
-  return make_plan(phases, n, attn, &plan);
+  return make_plan(phases, n, &plan);
 }
 
-Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    const ChainAttention* attn, bool* launched) {
+Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream, bool* launched) {
   Plan plan;
-  const bool ok = make_plan(phases, n, attn, &plan);
+  const bool ok = make_plan(phases, n, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
@@ -801,36 +500,13 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     p.bias = c.bias != nullptr ? c.bias->data_as<const bf16>() : nullptr;
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
-  if (attn != nullptr) {
-    AttnPhase& a = ch.attn;
-    const AttentionParams& ap = *attn->params;
-    a.q = attn->q->data_as<const bf16>();
-    a.k_cache = attn->k_cache->data_as<const bf16>();
-    a.v_cache = attn->v_cache->data_as<const bf16>();
-    a.kv_indptr = ap.kv_indptr.data_as<const int32_t>();
-    a.kv_indices = ap.kv_indices.data_as<const int32_t>();
-    a.out = phases[0].a->data_as<bf16>();
-    a.num_slots = attn->k_cache->size(0);
-    a.hq = static_cast<int>(attn->q->size(1));
-    a.hk = static_cast<int>(attn->k_cache->size(1));
-    a.d = static_cast<int>(attn->q->size(2));
-    a.splits = attn_splits(a.hk);
-    a.min_chunk = kAttnMinChunk;
-    static const int ahead = static_cast<int>(env_int("RADIX_DECODE_CHAIN_ATTN_AHEAD", 0, 5, 5));
-    a.ahead = ahead;
-    a.window = ap.sliding_window;
-    a.scale = ap.scale;
-    a.softcap = ap.logit_softcap;
-    a.partial_o = static_cast<float*>(attn->workspace);
-    a.partial_lse = a.partial_o + static_cast<int64_t>(a.splits) * a.hq * a.d;
-  }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
   const int rows = static_cast<int>(plan.rows);
   auto st = static_cast<cudaStream_t>(stream);
   switch (plan.ring) {
-    case 2: return launch_rows<2>(ch, plan.smem, st, attn != nullptr, rows);
-    case 4: return launch_rows<4>(ch, plan.smem, st, attn != nullptr, rows);
-    default: return launch_rows<6>(ch, plan.smem, st, attn != nullptr, rows);
+    case 2: return launch_rows<2>(ch, plan.smem, st, rows);
+    case 4: return launch_rows<4>(ch, plan.smem, st, rows);
+    default: return launch_rows<6>(ch, plan.smem, st, rows);
   }
 }
 

@@ -27,7 +27,6 @@ struct ChainPhase {
 };
 
 constexpr int kChainMaxPhases = 4;
-constexpr int kChainMaxKvHeads = 64;
 constexpr int kChainMaxRows = 2;
 
 // Batch rows (tokens) the chain takes: up to kChainMaxRows (2; measured on H200 at batch
@@ -36,31 +35,15 @@ constexpr int kChainMaxRows = 2;
 int decode_chain_max_rows();
 void set_decode_chain_max_rows(int rows);
 
-// The decode attention as the chain's first step (RADIX_DECODE_CHAIN_ATTN=1 or the
-// setter): one sequence, one token, bf16, head dim 32/64/128, up to 16 query heads per
-// KV head, window and soft-cap as ops::attention. It writes phases[0].a (the o
-// projection's input) and the o phase waits for it; the rings meanwhile load the o
-// weights. Partials go to `workspace`.
-struct ChainAttention {
-  const Tensor* q = nullptr;        // [1, Hq, D]
-  const Tensor* k_cache = nullptr;  // [S, Hk, D]
-  const Tensor* v_cache = nullptr;
-  const AttentionParams* params = nullptr;
-  void* workspace = nullptr;
-  size_t workspace_bytes = 0;
-};
-bool decode_chain_attention_enabled();
-void set_decode_chain_attention_enabled(bool on);
-
 // Whether the chain kernel takes these phases (1..kChainMaxPhases): M rows (at most
 // decode_chain_max_rows()), bf16, K % 8, 16-byte aligned, the shared memory holds each
 // input row; kill switch RADIX_DECODE_CHAIN=0 (or the setter).
 bool decode_chain_enabled();
 void set_decode_chain_enabled(bool on);
-bool decode_chain_applies(const ChainPhase* phases, int n, const ChainAttention* attn = nullptr);
+bool decode_chain_applies(const ChainPhase* phases, int n);
 // Launches the chain. When it does not apply: *launched = false and OK, or without
 // `launched` an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    const ChainAttention* attn = nullptr, bool* launched = nullptr);
+                    bool* launched = nullptr);
 
 }  // namespace radix::cuda

@@ -103,6 +103,7 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 
 Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken) {
   *taken = false;
+  if (t.attn != nullptr) return Status::ok();  // the attention is an op of its own, run first
   ChainPhase ph[kChainMaxPhases];
   int n = 0;
   if (t.o_proj != nullptr) {
@@ -117,12 +118,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
     ph[n++] = ChainPhase{ChainPhase::kRopeStore, &residual, t.w_qkv, t.input_norm, nullptr, t.qkv_bias, &rope};
   }
   if (n == 0) return Status::ok();
-  if (t.attn == nullptr) return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, nullptr, taken);
-  // Only with the attention inside; the dispatcher runs it first otherwise.
-  if (ctx.cuda == nullptr || !decode_chain_attention_enabled()) return Status::ok();
-  const ChainAttention at{t.q, t.attn_k_cache, t.attn_v_cache, t.attn, ctx.cuda->attention_workspace(),
-                          ctx.cuda->attention_workspace_bytes()};
-  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, &at, taken);
+  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, taken);
 }
 
 }  // namespace radix::cuda

@@ -29,7 +29,6 @@ struct Shape5 {
 struct AttnSpec {
   int len = 0;
   int window = -1;
-  float softcap = 0.0f;
 };
 
 class DecodeChainGpu : public GpuKernelTest {
@@ -42,7 +41,7 @@ class DecodeChainGpu : public GpuKernelTest {
                  std::to_string(s.inter) + " heads " + std::to_string(s.hq) + "/" + std::to_string(s.hk) + " D " +
                  std::to_string(s.d) + (o ? " o" : "") + (mlp ? " mlp" : "") + (prologue ? " prologue" : "") +
                  (bias ? " +bias" : "") + " attention over " + std::to_string(at.len) + " window " +
-                 std::to_string(at.window) + " softcap " + std::to_string(at.softcap));
+                 std::to_string(at.window));
     const int64_t qd = s.hq * s.d, nqkv = (s.hq + 2 * s.hk) * s.d, slots_n = 8 * t + 5, max_pos = 2048;
     OwnedTensor res = random_host({t, s.h}, -30, 30), attn = random_host({t, qd}, -2, 2);
     OwnedTensor wo = random_host({s.h, qd}, -0.05f, 0.05f), post = random_host({s.h}, 0.2f, 1.5f);
@@ -83,7 +82,6 @@ class DecodeChainGpu : public GpuKernelTest {
     ap.kv_indices = kvi_h.view();
     ap.scale = 1.0f / std::sqrt(static_cast<float>(s.d));
     ap.sliding_window = at.window;
-    ap.logit_softcap = at.softcap;
     ap.max_q_len = 1;
     ap.max_kv_len = at.len;
 
@@ -238,25 +236,16 @@ TEST_F(DecodeChainGpu, ThreeOrMoreTokensOrTheSwitchOffRunTheOpsOneByOne) {
   cuda::set_decode_chain_enabled(true);
 }
 
-// RADIX_DECODE_CHAIN_ATTN=1: the attention is the chain's first step (the o phase waits
-// for its merged heads). Off, the same calls run the attention op first, then the chain.
-TEST_F(DecodeChainGpu, AttentionInTheChainMatchesCpu) {
-  const bool was = cuda::decode_chain_attention_enabled();
-  for (bool on : {true, false}) {
-    cuda::set_decode_chain_attention_enabled(on);
-    SCOPED_TRACE(on ? "attention in the chain" : "attention op first");
-    for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, on, 1, AttnSpec{len});
-    check(1, kLlama3, true, false, false, false, on, 1, AttnSpec{1000, 64});  // sliding window
-    // Soft-cap at D 64, group 7 (head blocks of 2, 1): the chain has it; the attention op
-    // instantiates soft-cap only at D 256 (Gemma-2), so off, the shape runs without it.
-    check(1, kQwen2, true, true, true, true, on, 1, AttnSpec{200, -1, on ? 30.0f : 0.0f});
-    check(1, kTiny, true, true, true, false, on, 1, AttnSpec{300});                         // D 32, group 3
-    check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, on, 2, AttnSpec{500});  // group 1, twice
-    check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, on, 1, AttnSpec{700});  // MQA: group 16
-    check(1, kLlama3, true, false, false, false, on, 1, AttnSpec{40, 64});  // a window longer than the context
-    check(1, kTiny, true, false, false, false, on, 1, AttnSpec{70000});     // splits over 1024 positions
-  }
-  cuda::set_decode_chain_attention_enabled(was);
+// With the layer's attention: the attention op runs first (the CUDA chain never takes
+// it: taken = false), then the chain takes the rest through the dispatcher.
+TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
+  for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, false, 1, AttnSpec{len});
+  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{1000, 64});     // sliding window
+  check(1, kQwen2, true, true, true, true, false, 1, AttnSpec{200});               // D 64, group 7
+  check(1, kTiny, true, true, true, false, false, 1, AttnSpec{300});               // D 32, group 3
+  check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, false, 2, AttnSpec{500});  // group 1, twice
+  check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, false, 1, AttnSpec{700});  // MQA
+  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{40, 64});  // a window longer than the context
 }
 
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
