@@ -71,7 +71,21 @@ struct Chain {
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
+  int preload;  // RADIX_DECODE_CHAIN_PRELOAD: norm weights before the wait, batched staging loads
+  unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
 };
+
+__device__ __forceinline__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+// Thread 0's timestamp k of this CTA (decode_chain.h: kChainTraceSlots).
+__device__ __forceinline__ void stamp(const Chain& ch, int k) {
+  if (ch.trace != nullptr && threadIdx.x == 0) ch.trace[blockIdx.x * kChainTraceSlots + k] = global_ns();
+}
+
+constexpr int kPreVecs = 2;  // norm-weight vectors per thread loaded before the wait (K <= 8192 all)
 
 // [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
 __device__ unsigned int g_chain_counters[kChainMaxPhases + 1];
@@ -179,21 +193,47 @@ __device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned
   }
 }
 
-// Row m of the phase's input (see stage_input).
-__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
+// Row m of the phase's input (see stage_input). `nw_pre`: this thread's first
+// kPreVecs norm-weight vectors, loaded before the phase's wait (ch.preload).
+__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, const uint4 (&nw_pre)[kPreVecs]) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
   float ss = 0.0f;
-  for (int i = threadIdx.x; i < padded; i += kThreads) {
-    const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
-    x[i] = v;
-    ss += sum_squares8(v);
+  if (ch.preload) {
+    // Four loads in flight per thread before any store.
+    for (int i0 = threadIdx.x; i0 < padded; i0 += 4 * kThreads) {
+      uint4 v[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const int i = i0 + u * kThreads;
+        v[u] = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const int i = i0 + u * kThreads;
+        if (i < padded) {
+          x[i] = v[u];
+          ss += sum_squares8(v[u]);
+        }
+      }
+    }
+  } else {
+    for (int i = threadIdx.x; i < padded; i += kThreads) {
+      const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
+      x[i] = v;
+      ss += sum_squares8(v);
+    }
   }
   if (ph.norm_w != nullptr) {
     const float inv = rsqrtf(block_sum(ss) / static_cast<float>(ph.k) + ch.eps);
     const uint4* nw = reinterpret_cast<const uint4*>(ph.norm_w);
     // Each thread normalizes the vectors it staged itself.
-    for (int i = threadIdx.x; i < k8; i += kThreads) {
+#pragma unroll
+    for (int j = 0; j < kPreVecs; ++j) {
+      const int i = threadIdx.x + j * kThreads;
+      if (i < k8) x[i] = normalize8(x[i], ch.preload ? nw_pre[j] : __ldg(nw + i), inv, ch.norm_offset);
+    }
+    for (int i = threadIdx.x + kPreVecs * kThreads; i < k8; i += kThreads) {
       x[i] = normalize8(x[i], __ldg(nw + i), inv, ch.norm_offset);
     }
   }
@@ -204,9 +244,9 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
 // RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
 // stage_normalized). Read through L2: other CTAs wrote them during this launch.
 template <int M>
-__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
+__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch, const uint4 (&nw_pre)[kPreVecs]) {
 #pragma unroll 1
-  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m, nw_pre);
 }
 
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
@@ -231,6 +271,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   float* sums = reinterpret_cast<float*>(x + M * ch.x_vecs);  // the CTA's units x rows x M
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
+  stamp(ch, 0);
   Cursor cur;
   enter_phase(cur, ch, 0, warp);
   int issue_slot = 0, slot = 0;
@@ -242,11 +283,21 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
+    uint4 nw_pre[kPreVecs];
+#pragma unroll
+    for (int j = 0; j < kPreVecs; ++j) {
+      const int i = threadIdx.x + j * kThreads;
+      nw_pre[j] = ch.preload && ph.norm_w != nullptr && i < ph.k / 8
+                      ? __ldg(reinterpret_cast<const uint4*>(ph.norm_w) + i)
+                      : make_uint4(0, 0, 0, 0);
+    }
+    stamp(ch, 2 + 4 * p);
     if (p > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[p - 1], gridDim.x);
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
-    stage_input<M>(x, ph, ch);
+    stage_input<M>(x, ph, ch, nw_pre);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     __syncthreads();
+    stamp(ch, 3 + 4 * p);
 
     const int per_unit = s.r_n * s.chunks;
     int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
@@ -315,6 +366,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     }
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
     __syncthreads();
+    stamp(ch, 4 + 4 * p);
 
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
       const int u = i / M, m = i - u * M;
@@ -324,9 +376,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
     __syncthreads();
     if (threadIdx.x == 0) atomicAdd(&g_chain_counters[p], 1u);
+    stamp(ch, 5 + 4 * p);
   }
 
   cp_async_wait<0>();
+  stamp(ch, 1);
   if (threadIdx.x == 0) {
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&g_chain_counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
@@ -336,6 +390,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
+std::atomic<bool> g_chain_preload{env_int("RADIX_DECODE_CHAIN_PRELOAD", 0, 1, 0) == 1};
+// Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
+std::atomic<unsigned long long*> g_trace_buf{nullptr};
+std::atomic<int> g_trace_launches{0};
+std::atomic<int> g_trace_next{0};
 std::atomic<int> g_chain_max_rows{
     static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, kChainMaxRows))};
 
@@ -467,6 +526,13 @@ Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) 
 }  // namespace
 
 bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
+bool decode_chain_preload_enabled() { return g_chain_preload.load(std::memory_order_relaxed); }
+void set_decode_chain_preload_enabled(bool on) { g_chain_preload.store(on, std::memory_order_relaxed); }
+void set_decode_chain_trace(unsigned long long* buffer, int launches) {
+  g_trace_buf.store(launches > 0 ? buffer : nullptr, std::memory_order_relaxed);
+  g_trace_launches.store(launches, std::memory_order_relaxed);
+  g_trace_next.store(0, std::memory_order_relaxed);
+}
 int decode_chain_max_rows() { return g_chain_max_rows.load(std::memory_order_relaxed); }
 void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
@@ -501,6 +567,12 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
+  ch.preload = decode_chain_preload_enabled() ? 1 : 0;
+  if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
+    const int launch = g_trace_next.fetch_add(1, std::memory_order_relaxed) %
+                       std::max(1, g_trace_launches.load(std::memory_order_relaxed));
+    ch.trace = buf + static_cast<int64_t>(launch) * num_sms() * kChainTraceSlots;
+  }
   const int rows = static_cast<int>(plan.rows);
   auto st = static_cast<cudaStream_t>(stream);
   switch (plan.ring) {

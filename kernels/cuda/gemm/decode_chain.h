@@ -41,6 +41,22 @@ void set_decode_chain_max_rows(int rows);
 bool decode_chain_enabled();
 void set_decode_chain_enabled(bool on);
 bool decode_chain_applies(const ChainPhase* phases, int n);
+
+// Opt-in, not yet measured (RADIX_DECODE_CHAIN_PRELOAD=1 or the setter): each normed
+// phase loads this thread's norm-weight vectors before waiting for the previous phase,
+// and staging issues four input loads per thread before storing any (instead of a load
+// per loop trip), to take a dependent round trip off each phase boundary.
+bool decode_chain_preload_enabled();
+void set_decode_chain_preload_enabled(bool on);
+
+// Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
+// kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
+// [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,
+// 1: end; for phase p, 2 + 4p: before its wait, 3 + 4p: input staged, 4 + 4p: dot
+// products done, 5 + 4p: outputs stored and counted. A graph captured while it is set
+// keeps writing there. One thread sets it while no launch is being issued.
+constexpr int kChainTraceSlots = 2 + 4 * kChainMaxPhases;
+void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // Launches the chain. When it does not apply: *launched = false and OK, or without
 // `launched` an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,

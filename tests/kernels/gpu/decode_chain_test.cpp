@@ -248,6 +248,48 @@ TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
   check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{40, 64});  // a window longer than the context
 }
 
+// RADIX_DECODE_CHAIN_PRELOAD=1: norm weights loaded before each phase's wait, staging
+// loads issued four at a time. Same results as without.
+TEST_F(DecodeChainGpu, PreloadedNormWeightsAndBatchedStagingMatchCpu) {
+  const bool was = cuda::decode_chain_preload_enabled();
+  cuda::set_decode_chain_preload_enabled(true);
+  check(1, kLlama3, true, true, true, false, true);
+  check(1, kQwen2, true, true, true, true, true, 3);  // back to back
+  check(1, kTiny, true, true, true, false, true);     // K = 192: one partial chunk
+  check(2, kOdd, true, true, true, true, true);
+  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);  // 4.6 batched loads per thread
+  check(1, Shape5{10240, 1024, 16, 4, 64}, false, true, true, false, true);   // norm weights past the preloaded two
+  cuda::set_decode_chain_preload_enabled(was);
+}
+
+// The diagnostic trace: every CTA stamps its start, each phase's wait / staged / dots /
+// stored and its end, in that order.
+TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
+  const int sms = backend_->num_sms();
+  const int64_t slots = static_cast<int64_t>(sms) * cuda::kChainTraceSlots;
+  OwnedTensor buf = poisoned({2 * slots}, DType::kI64);  // two launches' blocks
+  cuda::set_decode_chain_trace(reinterpret_cast<unsigned long long*>(buf.view().data()), 2);
+  check(1, kTiny, true, true, true, false, true, 2);  // o, gate/up, down, qkv: 4 phases, twice
+  cuda::set_decode_chain_trace(nullptr, 0);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<uint64_t> t(static_cast<size_t>(2 * slots));
+  ASSERT_EQ(cudaMemcpy(t.data(), buf.view().data(), t.size() * 8, cudaMemcpyDeviceToHost), cudaSuccess);
+  for (int launch = 0; launch < 2; ++launch) {
+    for (int cta = 0; cta < sms; ++cta) {
+      const uint64_t* c = t.data() + (static_cast<int64_t>(launch) * sms + cta) * cuda::kChainTraceSlots;
+      SCOPED_TRACE("launch " + std::to_string(launch) + " CTA " + std::to_string(cta));
+      ASSERT_NE(c[0], ~uint64_t{0});  // written (the buffer starts as all ones)
+      uint64_t prev = c[0];
+      for (int k = 2; k < cuda::kChainTraceSlots; ++k) {
+        ASSERT_GE(c[k], prev) << "stamp " << k;
+        prev = c[k];
+      }
+      ASSERT_GE(c[1], prev);
+      ASSERT_LT(c[1] - c[0], uint64_t{1000000000});  // under a second
+    }
+  }
+}
+
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
   OwnedTensor res = poisoned({1, 64}, DType::kBF16), w = poisoned({64, 64}, DType::kBF16);
   ops::LayerTail x;

@@ -120,6 +120,79 @@ double time_graph_ms(cudaStream_t stream, int reps, int calls, const std::functi
   return ms / calls;
 }
 
+// Median and maximum over CTAs of b - a (trace slots of one launch), in microseconds.
+struct Spread {
+  double med = 0, max = 0;
+};
+Spread spread_us(const std::vector<uint64_t>& t, int64_t base, int ctas, int a, int b) {
+  std::vector<double> d;
+  for (int c = 0; c < ctas; ++c) {
+    const uint64_t* r = t.data() + base + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
+    d.push_back(static_cast<double>(r[b]) / 1e3 - static_cast<double>(r[a]) / 1e3);
+  }
+  std::sort(d.begin(), d.end());
+  return {d[d.size() / 2], d.back()};
+}
+
+// The decode chain's trace (decode_chain.h) over `calls` launches of one graph: per
+// phase, the median / max over CTAs of the wait + staging, the dot products and the
+// stores, averaged over the launches; each launch's span and the gap to the next.
+void chain_trace_report(cudaStream_t stream, int calls, const std::function<void(int)>& fn) {
+  int dev = 0, ctas = 0;  // the chain's grid: one CTA per SM
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&ctas, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    std::exit(1);
+  }
+  const int64_t per_launch = static_cast<int64_t>(ctas) * cuda::kChainTraceSlots;
+  auto buf_r = Buffer::allocate(Device::cuda(0), static_cast<size_t>(per_launch * calls) * 8);
+  BENCH_CHECK(buf_r.status());
+  Buffer buf = std::move(buf_r).value();
+  fn(0);  // setup outside the capture
+  cuda::set_decode_chain_trace(static_cast<unsigned long long*>(buf.data()), calls);
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) std::exit(1);
+  for (int i = 0; i < calls; ++i) fn(i);
+  if (cudaStreamEndCapture(stream, &graph) != cudaSuccess || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+    std::exit(1);
+  }
+  cuda::set_decode_chain_trace(nullptr, 0);
+  for (int rep = 0; rep < 3; ++rep) cudaGraphLaunch(exec, stream);  // the last replay's stamps stay
+  if (cudaStreamSynchronize(stream) != cudaSuccess) std::exit(1);
+  std::vector<uint64_t> t(static_cast<size_t>(per_launch * calls));
+  if (cudaMemcpy(t.data(), buf.data(), t.size() * 8, cudaMemcpyDeviceToHost) != cudaSuccess) std::exit(1);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+
+  double span = 0, gap = 0;
+  double wait[cuda::kChainMaxPhases][2] = {}, dots[cuda::kChainMaxPhases][2] = {}, store[cuda::kChainMaxPhases][2] = {};
+  for (int l = 0; l < calls; ++l) {
+    const int64_t base = l * per_launch;
+    uint64_t lo = ~uint64_t{0}, hi = 0, next_lo = ~uint64_t{0};
+    for (int c = 0; c < ctas; ++c) {
+      lo = std::min(lo, t[base + c * cuda::kChainTraceSlots]);
+      hi = std::max(hi, t[base + c * cuda::kChainTraceSlots + 1]);
+      if (l + 1 < calls) next_lo = std::min(next_lo, t[base + per_launch + c * cuda::kChainTraceSlots]);
+    }
+    span += static_cast<double>(hi - lo) / 1e3 / calls;
+    if (l + 1 < calls) gap += (static_cast<double>(next_lo) - static_cast<double>(hi)) / 1e3 / (calls - 1);
+    for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
+      const Spread w = spread_us(t, base, ctas, 2 + 4 * p, 3 + 4 * p), d = spread_us(t, base, ctas, 3 + 4 * p, 4 + 4 * p),
+                   st = spread_us(t, base, ctas, 4 + 4 * p, 5 + 4 * p);
+      wait[p][0] += w.med / calls, wait[p][1] += w.max / calls;
+      dots[p][0] += d.med / calls, dots[p][1] += d.max / calls;
+      store[p][0] += st.med / calls, store[p][1] += st.max / calls;
+    }
+  }
+  std::printf("chain trace (us, mean over %d launches of the median / max over %d CTAs): launch span %.1f, "
+              "gap to the next launch %.1f\n", calls, ctas, span, gap);
+  const char* names[cuda::kChainMaxPhases] = {"o + residual", "norm + gate/up + SiLU", "down + residual",
+                                              "norm + qkv + RoPE + KV"};
+  for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
+    std::printf("  %-24s wait+stage %5.1f / %5.1f   dots %5.1f / %5.1f   store+count %4.1f / %4.1f\n", names[p],
+                wait[p][0], wait[p][1], dots[p][0], dots[p][1], store[p][0], store[p][1]);
+  }
+}
+
 int run(bool quick) {
   auto backend_r = CudaBackend::create(0);
   BENCH_CHECK(backend_r.status());
@@ -369,15 +442,26 @@ int run(bool quick) {
       t.slots = &slot.view();
       BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
     };
-    const bool chain_was = cuda::decode_chain_enabled();
-    for (bool chain : {false, true}) {
-      cuda::set_decode_chain_enabled(chain);
+    const bool chain_was = cuda::decode_chain_enabled(), preload_was = cuda::decode_chain_preload_enabled();
+    struct TailMode {
+      const char* name;
+      bool chain, preload;
+    };
+    for (const TailMode& m : {TailMode{"layer tail, ops one by one", false, false},
+                              TailMode{"layer tail, decode chain", true, false},
+                              TailMode{"layer tail, chain + preload", true, true}}) {
+      cuda::set_decode_chain_enabled(m.chain);
+      cuda::set_decode_chain_preload_enabled(m.preload);
       const double ms = time_graph_ms(stream, reps, 4 * layers, tail);
       const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
-      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", chain ? "layer tail, decode chain" : "layer tail, ops one by one",
-                  ms * 1e3, gbs, 100.0 * gbs / read_bw);
+      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", m.name, ms * 1e3, gbs, 100.0 * gbs / read_bw);
     }
+    // Where a chain launch's time goes: its %globaltimer trace over one graph replay.
+    cuda::set_decode_chain_enabled(true);
+    cuda::set_decode_chain_preload_enabled(false);
+    chain_trace_report(stream, 4 * layers, tail);
     cuda::set_decode_chain_enabled(chain_was);
+    cuda::set_decode_chain_preload_enabled(preload_was);
   }
 
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----
