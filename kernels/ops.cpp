@@ -271,29 +271,42 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
        t.slots == nullptr)) {
     return fail(op, "w_qkv without input_norm, q_out, positions, cos_sin, the KV cache, slots or scratch");
   }
-  // The attention runs as its own op; on CUDA the persistent chain may then take the rest.
+  // On CUDA the persistent chain may take all of it (with the attention as decode
+  // partials that it merges, RADIX_DECODE_CHAIN_MERGE); otherwise the attention runs as
+  // its own op, and the chain may take the rest.
+  [[maybe_unused]] const bool cuda = !ctx.device.is_cpu();
+#ifdef RADIX_HAS_CUDA_KERNELS
+  if (cuda) {
+    for (const Tensor* x : {t.q, t.attn_k_cache, t.attn_v_cache, t.attn_out, t.o_proj, t.post_norm, t.w_gate_up,
+                            t.w_down, t.act, t.normed, t.gate_up, t.input_norm, t.w_qkv, t.qkv_bias, t.q_out, t.qkv,
+                            t.positions, t.cos_sin, t.k_cache, t.v_cache, t.slots}) {
+      if (x != nullptr) RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {x}));
+    }
+    RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&residual}));
+    if (t.attn != nullptr) {
+      RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&t.attn->qo_indptr, &t.attn->kv_indptr, &t.attn->kv_indices}));
+    }
+    bool taken = false;
+    RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, t, &taken));
+    if (taken) return Status::ok();
+  }
+#endif
   if (t.attn != nullptr) {
     if (t.q->ndim() != 3 || t.attn_out->numel() != t.q->numel()) {
       return fail(op, "attn_out " + t.attn_out->to_string() + " for q " + t.q->to_string());
     }
     RADIX_RETURN_IF_ERROR(attention(ctx, t.attn_out->reshape(t.q->shape()), *t.q, *t.attn_k_cache, *t.attn_v_cache,
                                     *t.attn));
-  }
 #ifdef RADIX_HAS_CUDA_KERNELS
-  if (!ctx.device.is_cpu()) {
-    for (const Tensor* x : {t.attn_out, t.o_proj, t.post_norm, t.w_gate_up, t.w_down, t.act, t.normed, t.gate_up,
-                            t.input_norm, t.w_qkv, t.qkv_bias, t.q_out, t.qkv, t.positions, t.cos_sin, t.k_cache,
-                            t.v_cache, t.slots}) {
-      if (x != nullptr) RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {x}));
+    if (cuda) {
+      LayerTail rest = t;
+      rest.attn = nullptr;
+      bool taken = false;
+      RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, rest, &taken));
+      if (taken) return Status::ok();
     }
-    RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&residual}));
-    LayerTail rest = t;
-    rest.attn = nullptr;
-    bool taken = false;
-    RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, rest, &taken));
-    if (taken) return Status::ok();
-  }
 #endif
+  }
   if (t.o_proj != nullptr) RADIX_RETURN_IF_ERROR(gemm_add(ctx, residual, *t.attn_out, *t.o_proj));
   if (t.w_gate_up != nullptr) {
     RADIX_RETURN_IF_ERROR(rms_norm_mlp(ctx, residual, *t.act, *t.normed, *t.gate_up, *t.post_norm, t.eps,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/cuda/attention/args.h"
 #include "kernels/cuda/attention/attention_common.cuh"
 #include "kernels/cuda/attention/attention_f32.h"
 #include "kernels/cuda/attention/decode_mma.cuh"
@@ -47,6 +48,48 @@ int decode_num_splits(const DecodeSplitInputs& in) {
   return static_cast<int>(std::max<int64_t>(1, splits));
 }
 
+namespace attn {
+
+AttnArgs make_args(const OpContext& ctx, bf16* out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                   const AttentionParams& params) {
+  AttnArgs a;
+  a.q = q.data_as<const bf16>();
+  a.out = out;
+  a.k_cache = k_cache.data_as<const bf16>();
+  a.v_cache = v_cache.data_as<const bf16>();
+  a.qo_indptr = params.qo_indptr.data_as<const int32_t>();
+  a.kv_indptr = params.kv_indptr.data_as<const int32_t>();
+  a.kv_indices = params.kv_indices.data_as<const int32_t>();
+  a.batch = static_cast<int>(params.qo_indptr.numel() - 1);
+  a.tokens = static_cast<int>(q.size(0));
+  a.hq = static_cast<int>(q.size(1));
+  a.hk = static_cast<int>(k_cache.size(1));
+  a.num_slots = k_cache.size(0);
+  a.scale = params.scale;
+  a.softcap = params.logit_softcap;
+  a.window = params.sliding_window;
+  a.max_q_len = params.max_q_len;
+  a.stream = static_cast<cudaStream_t>(ctx.stream);
+  if (params.max_q_len == 1 && ctx.cuda != nullptr) {
+    const int d = static_cast<int>(q.size(2));
+    DecodeSplitInputs in;
+    in.batch = a.batch;
+    in.tokens = a.tokens;
+    in.num_q_heads = a.hq;
+    in.cta_heads = decode_cta_heads(a.hq, a.hk, d);
+    in.head_dim = d;
+    in.max_kv_len = std::max(0, params.max_kv_len);
+    in.num_sms = ctx.cuda->num_sms();
+    in.workspace_bytes = ctx.cuda->attention_workspace_bytes();
+    a.num_splits = decode_num_splits(in);
+    a.partial_o = static_cast<float*>(ctx.cuda->attention_workspace());
+    a.partial_lse = a.partial_o + static_cast<size_t>(a.num_splits) * a.tokens * a.hq * d;
+  }
+  return a;
+}
+
+}  // namespace attn
+
 Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const Tensor& k_cache,
                  const Tensor& v_cache, const AttentionParams& params) {
   const bool f32 = attention_is_f32(out, q, k_cache, v_cache);
@@ -79,41 +122,7 @@ Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const
                          " (instantiated: 64, 128, 256)");
   }
 
-  attn::AttnArgs a;
-  a.q = q.data_as<const bf16>();
-  a.out = out.data_as<bf16>();
-  a.k_cache = k_cache.data_as<const bf16>();
-  a.v_cache = v_cache.data_as<const bf16>();
-  a.qo_indptr = params.qo_indptr.data_as<const int32_t>();
-  a.kv_indptr = params.kv_indptr.data_as<const int32_t>();
-  a.kv_indices = params.kv_indices.data_as<const int32_t>();
-  a.batch = batch;
-  a.tokens = tokens;
-  a.hq = static_cast<int>(q.size(1));
-  a.hk = static_cast<int>(k_cache.size(1));
-  a.num_slots = k_cache.size(0);
-  a.scale = params.scale;
-  a.softcap = params.logit_softcap;
-  a.window = params.sliding_window;
-  a.max_q_len = params.max_q_len;
-  a.stream = static_cast<cudaStream_t>(ctx.stream);
-
-  if (decode && ctx.cuda != nullptr) {
-    DecodeSplitInputs in;
-    in.batch = batch;
-    in.tokens = tokens;
-    in.num_q_heads = a.hq;
-    in.cta_heads = decode_cta_heads(a.hq, a.hk, d);
-    in.head_dim = d;
-    in.max_kv_len = std::max(0, params.max_kv_len);
-    in.num_sms = ctx.cuda->num_sms();
-    in.workspace_bytes = ctx.cuda->attention_workspace_bytes();
-    a.num_splits = decode_num_splits(in);
-    if (a.num_splits > 1) {
-      a.partial_o = static_cast<float*>(ctx.cuda->attention_workspace());
-      a.partial_lse = a.partial_o + static_cast<size_t>(a.num_splits) * tokens * a.hq * d;
-    }
-  }
+  const attn::AttnArgs a = attn::make_args(ctx, out.data_as<bf16>(), q, k_cache, v_cache, params);
   return entry->launch(a, variant);
 }
 

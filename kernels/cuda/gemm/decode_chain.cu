@@ -39,6 +39,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include "kernels/cuda/attention/attention_common.cuh"  // split_weights_warp, split_weighted_sum
+#include "kernels/cuda/attention/plan.h"              // kMaxSplits
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/gemm/decode_chain.h"
@@ -66,12 +68,22 @@ struct Phase {
   RopeEpilogue rope;
 };
 
+// The decode attention's split merge as the chain's first step (RADIX_DECODE_CHAIN_MERGE):
+// rows T x Hq of D elements, partials o [ns, rows, D] and lse [ns, rows].
+struct MergeStep {
+  const float* o;
+  const float* lse;
+  bf16* out;  // [rows, D]: the o phase's input
+  int ns, rows, d;
+};
+
 struct Chain {
   Phase ph[kChainMaxPhases];
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
   int preload;  // RADIX_DECODE_CHAIN_PRELOAD: norm weights before the wait, batched staging loads
+  MergeStep merge;  // rows 0: none
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
 };
 
@@ -87,8 +99,10 @@ __device__ __forceinline__ void stamp(const Chain& ch, int k) {
 
 constexpr int kPreVecs = 2;  // norm-weight vectors per thread loaded before the wait (K <= 8192 all)
 
-// [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch.
-__device__ unsigned int g_chain_counters[kChainMaxPhases + 1];
+// [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch;
+// [kChainMaxPhases + 1]: CTAs done with the merge step.
+constexpr int kMergeCounter = kChainMaxPhases + 1;
+__device__ unsigned int g_chain_counters[kChainMaxPhases + 2];
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -262,6 +276,29 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 }
 
 
+// The merge step: row r of the T x Hq rows goes to CTA r % grid, warp r / grid (one
+// row per warp, spread over the CTAs). Each row as merge_kernel computes it (the same
+// helpers and order: bit-identical), written as bf16 to the o phase's input. The CTA
+// then counts itself done; the o phase waits for every CTA. `w_all`: kWarps x
+// kMaxSplits floats of shared scratch.
+__device__ void merge_step(const MergeStep& mg, float* w_all) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  float* w = w_all + warp * kMaxSplits;
+  const int64_t plane = mg.rows;
+  for (int r = blockIdx.x + gridDim.x * warp; r < mg.rows; r += gridDim.x * kWarps) {
+    attn::split_weights_warp(mg.lse + r, plane, mg.ns, w, lane);
+    __syncwarp();
+    for (int d = lane; d < mg.d; d += 32) {
+      const int64_t e = static_cast<int64_t>(r) * mg.d + d;
+      mg.out[e] = __float2bfloat16_rn(attn::split_weighted_sum(mg.o + e, plane * mg.d, mg.ns, w));
+    }
+    __syncwarp();
+  }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) atomicAdd(&g_chain_counters[kMergeCounter], 1u);
+}
+
 // M: batch rows (tokens), 1..kChainMaxRows.
 template <int kRing, int M>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
@@ -280,6 +317,8 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
 
+  if (ch.merge.rows > 0) merge_step(ch.merge, reinterpret_cast<float*>(x));
+
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
@@ -293,6 +332,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     }
     stamp(ch, 2 + 4 * p);
     if (p > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[p - 1], gridDim.x);
+    if (p == 0 && ch.merge.rows > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[kMergeCounter], gridDim.x);
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
     stage_input<M>(x, ph, ch, nw_pre);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
@@ -384,12 +424,13 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   if (threadIdx.x == 0) {
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&g_chain_counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
-      for (int i = 0; i <= kChainMaxPhases; ++i) atomicExch(&g_chain_counters[i], 0u);
+      for (int i = 0; i <= kMergeCounter; ++i) atomicExch(&g_chain_counters[i], 0u);
     }
   }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
+std::atomic<bool> g_chain_merge{env_int("RADIX_DECODE_CHAIN_MERGE", 0, 1, 0) == 1};
 std::atomic<bool> g_chain_preload{env_int("RADIX_DECODE_CHAIN_PRELOAD", 0, 1, 0) == 1};
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
@@ -474,10 +515,21 @@ size_t smem_bytes(const Plan& plan, int ring) {
 // The plan for these phases, or false when the chain does not take them: the switches,
 // each phase's tensors, one row count (at most decode_chain_max_rows()) and a ring (6, 4
 // or 2 items, the deepest whose shared memory fits beside the input rows).
-bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
+bool make_plan(const ChainPhase* phases, int n, const ChainMerge* merge, Plan* plan) {
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
   plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
   if (plan->rows > decode_chain_max_rows()) return false;
+  if (merge != nullptr) {
+    // It writes the o phase's input: rows T x Hq of D, T the phase's rows.
+    const ChainPhase& o = phases[0];
+    if (o.kind != ChainPhase::kAccumulate || o.a == nullptr || merge->num_splits < 1 ||
+        merge->num_splits > kMaxSplits || merge->d < 1 || merge->rows < 1 ||
+        static_cast<int64_t>(merge->rows) * merge->d != o.a->numel() || merge->o == nullptr ||
+        merge->lse == nullptr) {
+      return false;
+    }
+    plan->x_vecs = (kWarps * kMaxSplits * 4 + 15) / 16;  // the merge weights' scratch
+  }
   const int64_t ctas = num_sms();
   for (int i = 0; i < n; ++i) {
     int64_t& units = plan->units[i];
@@ -526,6 +578,8 @@ Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) 
 }  // namespace
 
 bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
+bool decode_chain_merge_enabled() { return g_chain_merge.load(std::memory_order_relaxed); }
+void set_decode_chain_merge_enabled(bool on) { g_chain_merge.store(on, std::memory_order_relaxed); }
 bool decode_chain_preload_enabled() { return g_chain_preload.load(std::memory_order_relaxed); }
 void set_decode_chain_preload_enabled(bool on) { g_chain_preload.store(on, std::memory_order_relaxed); }
 void set_decode_chain_trace(unsigned long long* buffer, int launches) {
@@ -539,14 +593,15 @@ void set_decode_chain_max_rows(int rows) {
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 
-bool decode_chain_applies(const ChainPhase* phases, int n) {
+bool decode_chain_applies(const ChainPhase* phases, int n, const ChainMerge* merge) {
   Plan plan;
-  return make_plan(phases, n, &plan);
+  return make_plan(phases, n, merge, &plan);
 }
 
-Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream, bool* launched) {
+Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream, bool* launched,
+                    const ChainMerge* merge) {
   Plan plan;
-  const bool ok = make_plan(phases, n, &plan);
+  const bool ok = make_plan(phases, n, merge, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
@@ -568,6 +623,9 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
   ch.preload = decode_chain_preload_enabled() ? 1 : 0;
+  if (merge != nullptr) {
+    ch.merge = MergeStep{merge->o, merge->lse, phases[0].a->data_as<bf16>(), merge->num_splits, merge->rows, merge->d};
+  }
   if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
     const int launch = g_trace_next.fetch_add(1, std::memory_order_relaxed) %
                        std::max(1, g_trace_launches.load(std::memory_order_relaxed));

@@ -40,7 +40,23 @@ void set_decode_chain_max_rows(int rows);
 // input row; kill switch RADIX_DECODE_CHAIN=0 (or the setter).
 bool decode_chain_enabled();
 void set_decode_chain_enabled(bool on);
-bool decode_chain_applies(const ChainPhase* phases, int n);
+// The decode attention's split merge as the chain's first step (opt-in, not yet
+// measured: RADIX_DECODE_CHAIN_MERGE=1 or the setter). The attention ran as
+// attention_decode_partials (kernels/cuda/attention/decode_partials.h); the chain's CTAs
+// merge its rows (T x Hq, one per warp, as the merge kernel does: bit-identical) into
+// phases[0].a, the o projection's input, and the o phase waits for them. One kernel
+// fewer per layer.
+struct ChainMerge {
+  const float* o = nullptr;    // [num_splits, rows, d]
+  const float* lse = nullptr;  // [num_splits, rows]
+  int num_splits = 0;
+  int rows = 0;  // T x Hq
+  int d = 0;
+};
+bool decode_chain_merge_enabled();
+void set_decode_chain_merge_enabled(bool on);
+
+bool decode_chain_applies(const ChainPhase* phases, int n, const ChainMerge* merge = nullptr);
 
 // Opt-in, not yet measured (RADIX_DECODE_CHAIN_PRELOAD=1 or the setter): each normed
 // phase loads this thread's norm-weight vectors before waiting for the previous phase,
@@ -60,6 +76,6 @@ void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // Launches the chain. When it does not apply: *launched = false and OK, or without
 // `launched` an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    bool* launched = nullptr);
+                    bool* launched = nullptr, const ChainMerge* merge = nullptr);
 
 }  // namespace radix::cuda
