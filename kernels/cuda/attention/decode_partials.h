@@ -19,7 +19,8 @@ struct DecodePartials {
 };
 
 // Whether attention_decode_partials takes this step: decode (max_q_len 1), bf16 q and
-// cache, head dim 32, 64 or 128, no soft-cap (window or not), a CudaBackend in ctx.
+// cache, head dim 32, 64 or 128, no soft-cap (window or not), a CudaBackend in ctx whose
+// attention workspace holds at least one split's partials.
 bool attention_decode_partials_applies(const OpContext& ctx, const Tensor& q, const Tensor& k_cache,
                                        const Tensor& v_cache, const AttentionParams& params);
 // Launches the decode kernel ops::attention would (same splits, tensor-core or SIMT)

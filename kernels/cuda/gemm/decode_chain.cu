@@ -435,7 +435,7 @@ std::atomic<bool> g_chain_preload{env_int("RADIX_DECODE_CHAIN_PRELOAD", 0, 1, 0)
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
-std::atomic<int> g_trace_next{0};
+std::atomic<unsigned> g_trace_next{0};
 std::atomic<int> g_chain_max_rows{
     static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, kChainMaxRows))};
 
@@ -585,7 +585,7 @@ void set_decode_chain_preload_enabled(bool on) { g_chain_preload.store(on, std::
 void set_decode_chain_trace(unsigned long long* buffer, int launches) {
   g_trace_buf.store(launches > 0 ? buffer : nullptr, std::memory_order_relaxed);
   g_trace_launches.store(launches, std::memory_order_relaxed);
-  g_trace_next.store(0, std::memory_order_relaxed);
+  g_trace_next.store(0u, std::memory_order_relaxed);
 }
 int decode_chain_max_rows() { return g_chain_max_rows.load(std::memory_order_relaxed); }
 void set_decode_chain_max_rows(int rows) {
@@ -627,8 +627,8 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     ch.merge = MergeStep{merge->o, merge->lse, phases[0].a->data_as<bf16>(), merge->num_splits, merge->rows, merge->d};
   }
   if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
-    const int launch = g_trace_next.fetch_add(1, std::memory_order_relaxed) %
-                       std::max(1, g_trace_launches.load(std::memory_order_relaxed));
+    const int launch = static_cast<int>(g_trace_next.fetch_add(1, std::memory_order_relaxed) %
+                                        static_cast<unsigned>(std::max(1, g_trace_launches.load(std::memory_order_relaxed))));
     ch.trace = buf + static_cast<int64_t>(launch) * num_sms() * kChainTraceSlots;
   }
   const int rows = static_cast<int>(plan.rows);

@@ -130,8 +130,9 @@ class DecodeChainGpu : public GpuKernelTest {
       }
     }
     if (at.len > 0 && expect_taken && cuda::decode_chain_merge_enabled()) {
-      // The merge step does the merge kernel's arithmetic: the same bits as the attention
-      // op followed by the chain, on the same inputs.
+      // The merge step does the merge kernel's arithmetic: the same attention bits as the
+      // attention op, on the same inputs. (The residual after the chain is not compared
+      // bit for bit: warps add into a unit's shared sum in whichever order they finish.)
       cuda::set_decode_chain_merge_enabled(false);
       OwnedTensor r2 = to_device(res, DType::kBF16), a2 = poisoned({t, qd}, DType::kBF16);
       OwnedTensor act2 = poisoned({t, s.inter}, DType::kBF16), n2 = poisoned({t, s.h}, DType::kBF16);
@@ -144,7 +145,7 @@ class DecodeChainGpu : public GpuKernelTest {
       for (int i = 0; i < repeats; ++i) ASSERT_TRUE(ops::decode_layer_tail(gpu(), r2, g2).is_ok());
       cuda::set_decode_chain_merge_enabled(true);
       expect_identical("attention", to_host_f32(d_attn), to_host_f32(a2));
-      expect_identical("residual", to_host_f32(d_res), to_host_f32(r2));
+      expect_close("residual vs the attention op + chain", to_host_f32(d_res), to_host_f32(r2), 2e-3, 1.0f / 128);
     }
     const double tol = ((o || mlp) && prologue ? 8e-3 : 6e-3) * std::sqrt(static_cast<double>(repeats));
     // Repeated calls feed each other their bf16 residual: the error budget grows with
@@ -258,9 +259,12 @@ TEST_F(DecodeChainGpu, ThreeOrMoreTokensOrTheSwitchOffRunTheOpsOneByOne) {
   cuda::set_decode_chain_enabled(true);
 }
 
-// With the layer's attention: the attention op runs first (the CUDA chain never takes
-// it: taken = false), then the chain takes the rest through the dispatcher.
+// With the layer's attention and the merge step off: the attention op runs first (the
+// CUDA path does not take it: taken = false), then the chain takes the rest through the
+// dispatcher.
 TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
+  const bool merge_was = cuda::decode_chain_merge_enabled();
+  cuda::set_decode_chain_merge_enabled(false);  // RADIX_DECODE_CHAIN_MERGE=1 would take it
   for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, false, 1, AttnSpec{len});
   check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{1000, 64});     // sliding window
   check(1, kQwen2, true, true, true, true, false, 1, AttnSpec{200});               // D 64, group 7
@@ -268,6 +272,7 @@ TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
   check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, false, 2, AttnSpec{500});  // group 1, twice
   check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, false, 1, AttnSpec{700});  // MQA
   check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{40, 64});  // a window longer than the context
+  cuda::set_decode_chain_merge_enabled(merge_was);
 }
 
 // RADIX_DECODE_CHAIN_PRELOAD=1: norm weights loaded before each phase's wait, staging
