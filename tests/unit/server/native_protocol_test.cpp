@@ -79,6 +79,18 @@ TEST(NativeProtocol, RejectsMalformedRequests) {
   }
 }
 
+// Ranges the engine enforces are checked while parsing, so the error names the field.
+TEST(NativeProtocol, OpenLowerBoundsNameTheirField) {
+  for (const char* key : {"top_p", "repetition_penalty"}) {
+    GenerateRequest r;
+    auto err = parse_generate_request(
+        json::parse(std::string(R"({"text":"a","sampling_params":{")") + key + R"(":0}})"), &r);
+    ASSERT_TRUE(err.has_value()) << key;
+    EXPECT_EQ(err->http_status, 400);
+    EXPECT_EQ(err->param, std::string("sampling_params.") + key);
+  }
+}
+
 TEST(NativeProtocol, FinishReasonObjectsFollowSglang) {
   EXPECT_EQ(native_finish_reason(FinishReason::kStop, std::string("END"), -1, 3),
             json({{"type", "stop"}, {"matched", "END"}}));

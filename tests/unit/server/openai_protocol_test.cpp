@@ -90,6 +90,8 @@ TEST(OpenAiProtocol, RejectsMalformedFieldsNamingTheField) {
       {R"({"prompt":"x","temperature":-1})", "temperature"},
       {R"({"prompt":"x","temperature":"hot"})", "temperature"},
       {R"({"prompt":"x","top_p":1.5})", "top_p"},
+      {R"({"prompt":"x","top_p":0})", "top_p"},
+      {R"({"prompt":"x","repetition_penalty":0})", "repetition_penalty"},
       {R"({"prompt":"x","stop":5})", "stop"},
       {R"({"prompt":"x","stop":[""]})", "stop"},
       {R"({"prompt":"x","stop":["a",1]})", "stop"},
