@@ -7,6 +7,7 @@ namespace {
 const char* type_for(int http_status) {
   switch (http_status) {
     case 400:
+    case 405:
     case 413:
       return "invalid_request_error";
     case 401:
@@ -84,6 +85,11 @@ ApiError unauthorized(std::string message) {
 
 ApiError route_not_found(const std::string& method, const std::string& path) {
   return make(404, "No route for " + method + " " + path + ".", {}, "unknown_route");
+}
+
+ApiError method_not_allowed(const std::string& method, const std::string& path, const std::string& allowed) {
+  return make(405, "Method " + method + " is not allowed on " + path + "; use " + allowed + ".", {},
+              "method_not_allowed");
 }
 
 ApiError model_not_found(const std::string& model) {

@@ -32,6 +32,8 @@ ApiError api_error_from(const Status& status, std::string param = {});
 ApiError bad_request(std::string message, std::string param = {});
 ApiError unauthorized(std::string message);
 ApiError route_not_found(const std::string& method, const std::string& path);
+// 405 for a known path asked with a method it does not serve; `allowed` as in the Allow header.
+ApiError method_not_allowed(const std::string& method, const std::string& path, const std::string& allowed);
 ApiError model_not_found(const std::string& model);
 ApiError payload_too_large(size_t limit_bytes);
 ApiError overloaded(std::string message);

@@ -2,6 +2,10 @@
 // http_server.h). Route logic lives in *_routes.cpp.
 #include "server/http_server.h"
 
+#include <map>
+#include <memory>
+#include <string>
+
 #include "core/logging.h"
 #include "server/api_error.h"
 #include "server/http_transport.h"
@@ -92,14 +96,27 @@ void HttpServer::register_routes() {
     return HandlerResponse::Unhandled;
   });
 
+  // The methods each fixed path serves, so a known path asked with another method is a
+  // 405 naming them rather than a 404.
+  auto methods = std::make_shared<std::map<std::string, std::string>>();
+
   // Errors httplib produces itself (unknown route, body over the limit, bad HTTP) get the
   // same JSON shape as ours.
-  t->set_error_handler(httplib::Server::HandlerWithResponse([s](const Request& req, Response& res) {
+  t->set_error_handler(httplib::Server::HandlerWithResponse([s, methods](const Request& req, Response& res) {
     if (!res.body.empty()) return HandlerResponse::Unhandled;
     ApiError e;
+    if (res.status == 404) {
+      if (auto it = methods->find(req.path); it != methods->end()) {
+        res.status = 405;
+        res.set_header("Allow", it->second);
+      }
+    }
     switch (res.status) {
       case 404:
         e = route_not_found(req.method, req.path);
+        break;
+      case 405:
+        e = method_not_allowed(req.method, req.path, res.get_header_value("Allow"));
         break;
       case 413:
         e = payload_too_large(s->options.max_body_bytes);
@@ -138,13 +155,19 @@ void HttpServer::register_routes() {
   auto make_call = [s](const Request& req, Response& res) {
     return Call{*s, req, res, res.get_header_value("X-Request-Id"), {}, Generation::Clock::now()};
   };
-  auto get = [t, make_call](const char* pattern, void (*fn)(Call&)) {
+  auto allow = [methods](const char* path, const char* method) {
+    std::string& m = (*methods)[path];
+    m += m.empty() ? method : std::string(", ") + method;
+  };
+  auto get = [t, make_call, allow](const char* pattern, void (*fn)(Call&)) {
+    allow(pattern, "GET");
     t->Get(pattern, [make_call, fn](const Request& req, Response& res) {
       Call call = make_call(req, res);
       fn(call);
     });
   };
-  auto post = [t, s, make_call](const char* pattern, void (*fn)(Call&)) {
+  auto post = [t, s, make_call, allow](const char* pattern, void (*fn)(Call&)) {
+    allow(pattern, "POST");
     t->Post(pattern, [s, make_call, fn](const Request& req, Response& res,
                                         const httplib::ContentReader& reader) {
       Call call = make_call(req, res);

@@ -57,9 +57,22 @@ TEST_F(ServerTest, ApiKeyGuardsEverythingButHealthAndMetrics) {
 TEST_F(ServerTest, UnknownRoutesAndModelsAre404WithAnErrorBody) {
   start();
   expect_error(get("/v2/nothing"), 404);
-  expect_error(get("/v1/completions"), 404);  // wrong method
   expect_error(post("/v1/completions", json{{"model", "gpt-9"}, {"prompt", "x"}}), 404);
   expect_error(get("/v1/models/gpt-9"), 404);
+}
+
+TEST_F(ServerTest, AKnownPathWithTheWrongMethodIs405NamingTheMethods) {
+  start();
+  auto r = get("/v1/completions");
+  expect_error(r, 405);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Allow"), "POST");
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "method_not_allowed");
+  EXPECT_EQ(json::parse(r->body)["error"]["type"], "invalid_request_error");
+  auto g = post("/v1/models", json::object());
+  expect_error(g, 405);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->get_header_value("Allow"), "GET");
 }
 
 TEST_F(ServerTest, BodiesOverTheLimitAre413) {
