@@ -122,12 +122,17 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
                           (cfg.tie_word_embeddings ? 0.0 : static_cast<double>(cfg.vocab_size) * row_bytes) +
                           o.batch_size * row_bytes;
   r.decode_kv_bytes = o.batch_size * ctx_mean * static_cast<double>(runner->kv_bytes_per_token());
+  r.all_weight_bytes = static_cast<double>(runner->weight_bytes());
   if (o.read_probe_bytes > 0 && runner->device().is_cuda()) {
     auto bw = runner->measure_read_bandwidth(o.read_probe_bytes);
     if (bw.is_ok()) {
       r.read_bw_gbps = *bw;
       r.roofline_decode_latency_s = (r.decode_weight_bytes + r.decode_kv_bytes) / (r.read_bw_gbps * 1e9);
-      if (r.median_decode_latency_s > 0) r.decode_roofline_ratio = r.roofline_decode_latency_s / r.median_decode_latency_s;
+      if (r.median_decode_latency_s > 0) {
+        r.decode_roofline_ratio = r.roofline_decode_latency_s / r.median_decode_latency_s;
+        r.decode_roofline_ratio_all_weights =
+            (r.all_weight_bytes + r.decode_kv_bytes) / (r.read_bw_gbps * 1e9) / r.median_decode_latency_s;
+      }
     } else {
       RADIX_LOG_WARN("read-rate probe: {} (no roofline ratio)", bw.status().to_string());
     }
@@ -144,7 +149,8 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
         << ",\"overall_throughput\":" << r.overall_throughput << ",\"decode_weight_bytes\":" << r.decode_weight_bytes
         << ",\"decode_kv_bytes\":" << r.decode_kv_bytes << ",\"read_bw_gbps\":" << r.read_bw_gbps
         << ",\"roofline_decode_latency\":" << r.roofline_decode_latency_s
-        << ",\"decode_roofline_ratio\":" << r.decode_roofline_ratio << "}\n";
+        << ",\"decode_roofline_ratio\":" << r.decode_roofline_ratio << ",\"all_weight_bytes\":" << r.all_weight_bytes
+        << ",\"decode_roofline_ratio_all_weights\":" << r.decode_roofline_ratio_all_weights << "}\n";
   }
   return r;
 }

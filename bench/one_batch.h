@@ -40,6 +40,10 @@ struct OneBatchResult {
   double read_bw_gbps = 0;
   double roofline_decode_latency_s = 0;
   double decode_roofline_ratio = 0;  // roofline / median step
+  // The same with every weight counted once, the whole embedding table included (the
+  // count of issue #6's "193 tok/s at 3107 GB/s" roofline and of gpt-fast's figures).
+  double all_weight_bytes = 0;
+  double decode_roofline_ratio_all_weights = 0;
 };
 
 Result<OneBatchResult> run_one_batch(const OneBatchOptions& options);

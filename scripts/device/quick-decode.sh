@@ -9,7 +9,7 @@ if [[ ${TESTS:-1} != 0 ]]; then
   test_kernels_gpu --gtest_filter='Attention*:SharedPrefix*:FusedGemm*' 2>&1 | grep -E "^\[  (PASSED|FAILED)|FAILED|error" | head -20
 fi
 ob() {
-  radix bench one-batch --model-path configs/llama-3-8b.json --load-format dummy --device cuda --log-level warning "$@" 2>&1 | grep -E "Decode\.|Roofline\." | sed 's/^/  /'
+  radix bench one-batch --model-path configs/llama-3-8b.json --load-format dummy --device cuda --log-level warning "$@" 2>&1 | grep -E "Decode\.|Roofline" | sed 's/^/  /'
 }
 for spec in ${SPECS:-"1,128,512" "64,1024,32" "128,1024,32" "128,4096,32"}; do
   IFS=, read -r b i o <<< "$spec"

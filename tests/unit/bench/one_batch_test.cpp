@@ -47,8 +47,11 @@ TEST(OneBatch, CountsTheBytesADecodeStepReads) {
   const double layer = h * (cfg->num_attention_heads + 2 * cfg->num_key_value_heads) * d +
                        cfg->num_attention_heads * d * h + 3 * h * inter + 2 * h;
   EXPECT_DOUBLE_EQ(r->decode_weight_bytes, 4 * (cfg->vocab_size * h + 2 * h + cfg->num_hidden_layers * layer + h));
+  // Every weight once, the table included once (tied: it is also the lm_head).
+  EXPECT_DOUBLE_EQ(r->all_weight_bytes, 4 * (cfg->vocab_size * h + cfg->num_hidden_layers * layer + h));
   EXPECT_EQ(r->read_bw_gbps, 0);
   EXPECT_EQ(r->decode_roofline_ratio, 0);
+  EXPECT_EQ(r->decode_roofline_ratio_all_weights, 0);
 }
 
 TEST(OneBatch, RejectsNonPositiveSizesAndTooSmallPools) {
