@@ -205,6 +205,12 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(int device,
                          Buffer::allocate(Device::cuda(device), options.gemm_workspace_bytes));
   RADIX_ASSIGN_OR_RETURN(b->attention_ws_,
                          Buffer::allocate(Device::cuda(device), options.attention_workspace_bytes));
+  RADIX_ASSIGN_OR_RETURN(b->sync_counters_,
+                         Buffer::allocate(Device::cuda(device), kSyncCounters * sizeof(unsigned int)));
+  RADIX_RETURN_IF_ERROR(
+      cuda_ok(cudaMemset(b->sync_counters_.data(), 0, kSyncCounters * sizeof(unsigned int)), "cudaMemset"));
+  // The memset runs on the legacy stream; our streams do not wait for it.
+  RADIX_RETURN_IF_ERROR(cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize"));
   return b;
 }
 

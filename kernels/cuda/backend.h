@@ -1,6 +1,7 @@
 // CudaBackend: the per-device state CUDA ops need beyond their tensors — a cuBLASLt
-// handle with its workspace and a cache of matmul plans per (M, N, K, dtype, bias), and
-// a scratch workspace for split-KV attention partials. One per device, owned by the
+// handle with its workspace and a cache of matmul plans per (M, N, K, dtype, bias), a
+// scratch workspace for split-KV attention partials and the counters of persistent
+// kernels. One per device, owned by the
 // model runner and passed to ops through OpContext::cuda. Not thread-safe: the engine
 // thread owns it. Also RAII wrappers for streams and events. This header includes no
 // CUDA headers, so any layer may hold these objects.
@@ -45,6 +46,12 @@ class CudaBackend {
   void* attention_workspace() const { return attention_ws_.data(); }
   size_t attention_workspace_bytes() const { return attention_ws_.size(); }
 
+  // Zeroed counters for the kernels that synchronize CTAs within one launch (the decode
+  // chain's phase counters); each launch leaves them zero again. One launch at a time
+  // uses them (the engine thread's stream).
+  static constexpr size_t kSyncCounters = 16;
+  unsigned int* sync_counters() const { return static_cast<unsigned int*>(sync_counters_.data()); }
+
   size_t cached_matmul_plans() const;
 
  private:
@@ -56,6 +63,7 @@ class CudaBackend {
   size_t max_smem_per_block_ = 0;
   Buffer gemm_ws_;
   Buffer attention_ws_;
+  Buffer sync_counters_;
   std::unique_ptr<Impl> impl_;
 };
 

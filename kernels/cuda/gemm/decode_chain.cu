@@ -35,7 +35,7 @@
 // ring's weight copies issued before it delay its loads: with none in flight 4.21-4.33
 // ms, still behind the separate kernels (4.12-4.18).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
-// co-residency; one chain at a time per device — the counters are global).
+// co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
 #include <atomic>
 
@@ -84,6 +84,7 @@ struct Chain {
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
   int preload;  // RADIX_DECODE_CHAIN_PRELOAD: norm weights before the wait, batched staging loads
   MergeStep merge;  // rows 0: none
+  unsigned int* counters;  // kChainCounters, zero at the start; the last CTA zeroes them again
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
 };
 
@@ -99,10 +100,10 @@ __device__ __forceinline__ void stamp(const Chain& ch, int k) {
 
 constexpr int kPreVecs = 2;  // norm-weight vectors per thread loaded before the wait (K <= 8192 all)
 
-// [p]: CTAs that have stored phase p; [kChainMaxPhases]: CTAs done with the launch;
-// [kChainMaxPhases + 1]: CTAs done with the merge step.
+// Chain::counters: [p] CTAs that have stored phase p; [kChainMaxPhases] CTAs done with the
+// launch; [kMergeCounter] CTAs done with the merge step.
 constexpr int kMergeCounter = kChainMaxPhases + 1;
-__device__ unsigned int g_chain_counters[kChainMaxPhases + 2];
+static_assert(kMergeCounter < kChainCounters);
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -281,7 +282,7 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 // helpers and order: bit-identical), written as bf16 to the o phase's input. The CTA
 // then counts itself done; the o phase waits for every CTA. `w_all`: kWarps x
 // kMaxSplits floats of shared scratch.
-__device__ void merge_step(const MergeStep& mg, float* w_all) {
+__device__ void merge_step(const MergeStep& mg, float* w_all, unsigned int* counters) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   float* w = w_all + warp * kMaxSplits;
   const int64_t plane = mg.rows;
@@ -296,7 +297,7 @@ __device__ void merge_step(const MergeStep& mg, float* w_all) {
   }
   __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) atomicAdd(&g_chain_counters[kMergeCounter], 1u);
+  if (threadIdx.x == 0) atomicAdd(&counters[kMergeCounter], 1u);
 }
 
 // M: batch rows (tokens), 1..kChainMaxRows.
@@ -317,7 +318,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
 
-  if (ch.merge.rows > 0) merge_step(ch.merge, reinterpret_cast<float*>(x));
+  if (ch.merge.rows > 0) merge_step(ch.merge, reinterpret_cast<float*>(x), ch.counters);
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
@@ -331,8 +332,8 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
                       : make_uint4(0, 0, 0, 0);
     }
     stamp(ch, 2 + 4 * p);
-    if (p > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[p - 1], gridDim.x);
-    if (p == 0 && ch.merge.rows > 0 && threadIdx.x == 0) wait_count(&g_chain_counters[kMergeCounter], gridDim.x);
+    if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], gridDim.x);
+    if (p == 0 && ch.merge.rows > 0 && threadIdx.x == 0) wait_count(&ch.counters[kMergeCounter], gridDim.x);
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
     stage_input<M>(x, ph, ch, nw_pre);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
@@ -415,7 +416,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     }
     if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
     __syncthreads();
-    if (threadIdx.x == 0) atomicAdd(&g_chain_counters[p], 1u);
+    if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1u);
     stamp(ch, 5 + 4 * p);
   }
 
@@ -423,8 +424,8 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   stamp(ch, 1);
   if (threadIdx.x == 0) {
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
-    if (atomicAdd(&g_chain_counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
-      for (int i = 0; i <= kMergeCounter; ++i) atomicExch(&g_chain_counters[i], 0u);
+    if (atomicAdd(&ch.counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
+      for (int i = 0; i <= kMergeCounter; ++i) atomicExch(&ch.counters[i], 0u);
     }
   }
 }
@@ -598,10 +599,10 @@ bool decode_chain_applies(const ChainPhase* phases, int n, const ChainMerge* mer
   return make_plan(phases, n, merge, &plan);
 }
 
-Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream, bool* launched,
-                    const ChainMerge* merge) {
+Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
+                    unsigned int* counters, bool* launched, const ChainMerge* merge) {
   Plan plan;
-  const bool ok = make_plan(phases, n, merge, &plan);
+  const bool ok = counters != nullptr && make_plan(phases, n, merge, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
@@ -623,6 +624,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
   ch.preload = decode_chain_preload_enabled() ? 1 : 0;
+  ch.counters = counters;
   if (merge != nullptr) {
     ch.merge = MergeStep{merge->o, merge->lse, phases[0].a->data_as<bf16>(), merge->num_splits, merge->rows, merge->d};
   }

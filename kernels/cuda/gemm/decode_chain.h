@@ -27,6 +27,7 @@ struct ChainPhase {
 };
 
 constexpr int kChainMaxPhases = 4;
+constexpr int kChainCounters = kChainMaxPhases + 2;  // the phases', the launch's, the merge's
 constexpr int kChainMaxRows = 2;
 
 // Batch rows (tokens) the chain takes: up to kChainMaxRows (2; measured on H200 at batch
@@ -73,9 +74,11 @@ void set_decode_chain_preload_enabled(bool on);
 // keeps writing there. One thread sets it while no launch is being issued.
 constexpr int kChainTraceSlots = 2 + 4 * kChainMaxPhases;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
-// Launches the chain. When it does not apply: *launched = false and OK, or without
-// `launched` an invalid-argument error.
+// Launches the chain. `counters`: kChainCounters zeroed device uints that no other launch
+// uses meanwhile (CudaBackend::sync_counters()); the launch leaves them zero. When it
+// does not apply (or counters is null): *launched = false and OK, or without `launched`
+// an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    bool* launched = nullptr, const ChainMerge* merge = nullptr);
+                    unsigned int* counters, bool* launched = nullptr, const ChainMerge* merge = nullptr);
 
 }  // namespace radix::cuda

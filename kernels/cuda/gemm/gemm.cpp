@@ -117,8 +117,10 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
   if (t.w_qkv != nullptr) {
     ph[n++] = ChainPhase{ChainPhase::kRopeStore, &residual, t.w_qkv, t.input_norm, nullptr, t.qkv_bias, &rope};
   }
-  if (n == 0) return Status::ok();
-  if (t.attn == nullptr) return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, taken);
+  if (n == 0 || ctx.cuda == nullptr) return Status::ok();
+  static_assert(kChainCounters <= CudaBackend::kSyncCounters);
+  unsigned int* counters = ctx.cuda->sync_counters();
+  if (t.attn == nullptr) return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken);
   // With the attention: taken only as decode partials + the chain merging them
   // (RADIX_DECODE_CHAIN_MERGE, one token); otherwise the dispatcher runs the attention op
   // first. Nothing is launched unless both apply.
@@ -136,7 +138,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
                                                   &launched));
   if (!launched) return Status::ok();
   mg = ChainMerge{parts.o, parts.lse, parts.num_splits, parts.tokens * parts.hq, parts.d};
-  RADIX_RETURN_IF_ERROR(decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, taken, &mg));
+  RADIX_RETURN_IF_ERROR(decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken, &mg));
   // Not taken after the partials ran (no split plan fits): the dispatcher reruns the
   // attention as its op, which leaves the same result.
   return Status::ok();

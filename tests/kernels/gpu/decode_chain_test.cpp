@@ -334,6 +334,21 @@ TEST_F(DecodeChainGpu, MergeStepTakesTheSplitMerge) {
   cuda::set_decode_chain_merge_enabled(was);
 }
 
+// The counters live in the backend (CudaBackend::sync_counters()) and every launch
+// leaves them zero, so the next launch (or a graph replay) starts clean.
+TEST_F(DecodeChainGpu, CountersAreZeroAgainAfterEveryLaunch) {
+  check(1, kQwen2, true, true, true, true, true, 2);
+  const bool merge_was = cuda::decode_chain_merge_enabled();
+  cuda::set_decode_chain_merge_enabled(true);  // the merge step's counter too
+  check(1, kTiny, true, true, true, false, true, 1, AttnSpec{300});
+  cuda::set_decode_chain_merge_enabled(merge_was);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<unsigned> c(CudaBackend::kSyncCounters, 1u);
+  ASSERT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(unsigned), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  for (size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c[i], 0u) << "counter " << i;
+}
+
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
   OwnedTensor res = poisoned({1, 64}, DType::kBF16), w = poisoned({64, 64}, DType::kBF16);
   ops::LayerTail x;
