@@ -1,4 +1,5 @@
-// The decode GEMVs between two attentions as phases of one persistent kernel (M = 1).
+// The decode GEMVs between two attentions as phases of one persistent kernel (M = 1 or 2
+// rows).
 //
 // Why: a batch-1 decode step is ~190 short kernels, and each pays its ramp (the first
 // weights in flight) and its drain (the last rows, the stores, the exit) — the profile
@@ -34,6 +35,9 @@
 // 5.67 vs 4.31 ms at 4K; rebuilt for latency, 4.33 vs 4.13 and 4.66 vs 4.32 ms. The
 // ring's weight copies issued before it delay its loads: with none in flight 4.21-4.33
 // ms, still behind the separate kernels (4.12-4.18).
+// Opt-in, not yet measured: the split merge of the layer's decode attention as a first
+// step (merge_step, RADIX_DECODE_CHAIN_MERGE) and norm weights loaded before each wait
+// (RADIX_DECODE_CHAIN_PRELOAD); a %globaltimer trace per phase for the kernel bench.
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
