@@ -228,6 +228,18 @@ std::optional<ApiError> parse_chat_request(const json& body, ChatRequest* out) {
       r.fail("response_format", "Only response_format {\"type\": \"text\"} is supported.");
     }
   }
+  // Function calling is not implemented (no tool-call parsing): a request that offers
+  // tools the model may call is refused rather than answered as if they were absent.
+  // `tool_choice: "none"` (tools listed but not to be called) is served without them.
+  for (const char* key : {"tools", "functions"}) {
+    if (!r.ok() || !body.contains(key) || body[key].is_null()) continue;
+    if (!body[key].is_array()) {
+      r.fail(key, std::string("'") + key + "' must be a list.");
+    } else if (!body[key].empty() && !(body.contains("tool_choice") && body["tool_choice"] == "none")) {
+      r.fail(key, std::string("'") + key + "' (function calling) is not supported; send tool_choice \"none\" to "
+                                      "generate without calling them.");
+    }
+  }
   if (!r.ok()) return r.error();
   if (out->top_logprobs > 0 && !out->logprobs) {
     return bad_request("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs");

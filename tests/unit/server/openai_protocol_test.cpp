@@ -153,6 +153,11 @@ TEST(OpenAiProtocol, RejectsMalformedChatMessages) {
       {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "top_logprobs"},
       {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
        "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]})",
+       "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":{"type":"function"}})", "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}],"tool_choice":"auto"})",
+       "functions"},
   };
   for (const auto& c : cases) {
     ChatRequest r;
@@ -160,6 +165,20 @@ TEST(OpenAiProtocol, RejectsMalformedChatMessages) {
     ASSERT_TRUE(err.has_value()) << c.body;
     EXPECT_EQ(err->http_status, 400);
     EXPECT_EQ(err->param, c.param) << c.body << " -> " << err->message;
+  }
+}
+
+// No function calling: tools the model may call are refused (above); an empty list, null,
+// or tool_choice "none" leave nothing to call and are served.
+TEST(OpenAiProtocol, ToolsThatCannotBeCalledAreAccepted) {
+  for (const char* body :
+       {R"({"messages":[{"role":"user","content":"x"}],"tools":[]})",
+        R"({"messages":[{"role":"user","content":"x"}],"tools":null})",
+        R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],
+            "tool_choice":"none"})"}) {
+    ChatRequest r;
+    auto err = parse_chat_request(json::parse(body), &r);
+    EXPECT_FALSE(err.has_value()) << body << " -> " << (err ? err->message : "");
   }
 }
 
