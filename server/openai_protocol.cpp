@@ -228,17 +228,28 @@ std::optional<ApiError> parse_chat_request(const json& body, ChatRequest* out) {
       r.fail("response_format", "Only response_format {\"type\": \"text\"} is supported.");
     }
   }
-  // Function calling is not implemented (no tool-call parsing): a request that offers
-  // tools the model may call is refused rather than answered as if they were absent.
-  // `tool_choice: "none"` (tools listed but not to be called) is served without them.
-  for (const char* key : {"tools", "functions"}) {
-    if (!r.ok() || !body.contains(key) || body[key].is_null()) continue;
-    if (!body[key].is_array()) {
-      r.fail(key, std::string("'") + key + "' must be a list.");
-    } else if (!body[key].empty() && !(body.contains("tool_choice") && body["tool_choice"] == "none")) {
-      r.fail(key, std::string("'") + key + "' (function calling) is not supported; send tool_choice \"none\" to "
-                                      "generate without calling them.");
+  // Tools, as vLLM serves them without a tool-call parser: the list goes to the chat
+  // template (templates that know tools render them), tool_choice defaults to "none",
+  // and a choice that asks for calls ("auto", "required", a named function) is refused,
+  // since no calls are parsed out of the output. Legacy `functions` is refused.
+  if (r.ok() && body.contains("tools") && !body["tools"].is_null()) {
+    const json& tools = body["tools"];
+    if (!tools.is_array()) {
+      r.fail("tools", "'tools' must be a list.");
+    } else {
+      for (size_t i = 0; i < tools.size() && r.ok(); ++i) {
+        if (!tools[i].is_object()) r.fail("tools", "'tools[" + std::to_string(i) + "]' must be an object.");
+      }
+      if (r.ok() && !tools.empty() && !out->template_kwargs.contains("tools")) out->template_kwargs["tools"] = tools;
     }
+  }
+  if (r.ok() && body.contains("tool_choice") && !body["tool_choice"].is_null() && body["tool_choice"] != "none") {
+    r.fail("tool_choice",
+           "Function calling is not supported: 'tool_choice' must be \"none\" (the tools are shown to the model, "
+           "but no calls are parsed from its output).");
+  }
+  if (r.ok() && body.contains("functions") && !body["functions"].is_null()) {
+    r.fail("functions", "'functions' (legacy function calling) is not supported.");
   }
   if (!r.ok()) return r.error();
   if (out->top_logprobs > 0 && !out->logprobs) {

@@ -153,11 +153,13 @@ TEST(OpenAiProtocol, RejectsMalformedChatMessages) {
       {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "top_logprobs"},
       {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
        "response_format"},
-      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]})",
-       "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}],"tool_choice":"auto"})",
+       "tool_choice"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"f"}}})",
+       "tool_choice"},
       {R"({"messages":[{"role":"user","content":"x"}],"tools":{"type":"function"}})", "tools"},
-      {R"({"messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}],"tool_choice":"auto"})",
-       "functions"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[5]})", "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}]})", "functions"},
   };
   for (const auto& c : cases) {
     ChatRequest r;
@@ -168,17 +170,22 @@ TEST(OpenAiProtocol, RejectsMalformedChatMessages) {
   }
 }
 
-// No function calling: tools the model may call are refused (above); an empty list, null,
-// or tool_choice "none" leave nothing to call and are served.
-TEST(OpenAiProtocol, ToolsThatCannotBeCalledAreAccepted) {
-  for (const char* body :
-       {R"({"messages":[{"role":"user","content":"x"}],"tools":[]})",
-        R"({"messages":[{"role":"user","content":"x"}],"tools":null})",
-        R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],
-            "tool_choice":"none"})"}) {
-    ChatRequest r;
-    auto err = parse_chat_request(json::parse(body), &r);
-    EXPECT_FALSE(err.has_value()) << body << " -> " << (err ? err->message : "");
+// Tools as vLLM serves them without a tool parser: passed to the chat template,
+// tool_choice "none" by default; calls requested (above) are refused.
+TEST(OpenAiProtocol, ToolsGoToTheChatTemplate) {
+  ChatRequest r;
+  auto err = parse_chat_request(json::parse(R"({"messages":[{"role":"user","content":"x"}],
+      "tools":[{"type":"function","function":{"name":"f","parameters":{}}}]})"),
+                                &r);
+  ASSERT_FALSE(err.has_value()) << err->message;
+  ASSERT_TRUE(r.template_kwargs.contains("tools"));
+  EXPECT_EQ(r.template_kwargs["tools"][0]["function"]["name"], "f");
+  for (const char* body : {R"({"messages":[{"role":"user","content":"x"}],"tools":[],"tool_choice":"none"})",
+                           R"({"messages":[{"role":"user","content":"x"}],"tools":null})"}) {
+    ChatRequest q;
+    auto e = parse_chat_request(json::parse(body), &q);
+    EXPECT_FALSE(e.has_value()) << body;
+    EXPECT_FALSE(q.template_kwargs.contains("tools")) << body;
   }
 }
 
