@@ -36,11 +36,13 @@ Result<nlohmann::ordered_json> read_json(const std::string& path) {
   return j;
 }
 
-Result<std::string> template_from_config(const nlohmann::ordered_json& config,
-                                         const std::string& path) {
+// The config's template text: a string, or from a {name, template} list the one named
+// `name` ("" when the list has none of that name and name is not "default").
+Result<std::string> template_from_config(const nlohmann::ordered_json& config, const std::string& path,
+                                         const std::string& name = "default") {
   auto it = config.find("chat_template");
   if (it == config.end() || it->is_null()) return not_found(path + " has no chat_template");
-  if (it->is_string()) return it->get<std::string>();
+  if (it->is_string()) return name == "default" ? it->get<std::string>() : std::string();
   if (it->is_array()) {
     std::string names;
     for (const auto& entry : *it) {
@@ -49,9 +51,10 @@ Result<std::string> template_from_config(const nlohmann::ordered_json& config,
         return invalid_argument(path +
                                 ": chat_template list entries must be {name, template} strings");
       }
-      if (entry["name"] == "default") return entry["template"].get<std::string>();
+      if (entry["name"] == name) return entry["template"].get<std::string>();
       names += (names.empty() ? "" : ", ") + entry["name"].get<std::string>();
     }
+    if (name != "default") return std::string();
     return not_found(path + ": chat_template has no template named 'default' (has: " + names + ")");
   }
   return invalid_argument(path + ": chat_template must be a string or a list of {name, template}");
@@ -104,6 +107,15 @@ Result<ChatTemplate> ChatTemplate::from_tokenizer_config(const std::string& path
     return parsed.status().with_context(jinja_path.empty() ? config_path : jinja_path);
   }
   ChatTemplate t = std::move(parsed).value();
+  if (jinja_path.empty()) {
+    // A named "tool_use" template serves requests with tools, as in transformers.
+    RADIX_ASSIGN_OR_RETURN(std::string tool_source, template_from_config(config, config_path, "tool_use"));
+    if (!tool_source.empty()) {
+      auto tool = jinja::Template::parse(tool_source);
+      if (!tool.is_ok()) return tool.status().with_context(config_path + " (tool_use template)");
+      t.tool_use_ = std::make_shared<jinja::Template>(std::move(tool).value());
+    }
+  }
   t.bos_token_ = token_string(config, "bos_token");
   t.eos_token_ = token_string(config, "eos_token");
   return t;
@@ -129,7 +141,9 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& messages,
   } catch (const jinja::RenderError& e) {
     return invalid_argument(std::string("chat template input: ") + e.what());
   }
-  return template_.render(context);
+  const auto tools = extra.find("tools");
+  const bool with_tools = tools != extra.end() && !tools->is_null();
+  return with_tools && tool_use_ ? tool_use_->render(context) : template_.render(context);
 }
 
 }  // namespace radix

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 
 #include "core/status.h"
@@ -30,7 +31,8 @@ class ChatTemplate {
 
   // `path` is one of:
   //  - a tokenizer_config.json: its chat_template, a string or a list of {name, template}
-  //    (the one named "default" is used, as transformers does without tools);
+  //    (the one named "default" is used, as transformers does without tools; with
+  //    `tools` in render's `extra` the one named "tool_use" when there is one);
   //  - a .jinja file: the template text;
   //  - a directory: DIR/chat_template.jinja when present (newer HF repos), else
   //    DIR/tokenizer_config.json.
@@ -57,6 +59,7 @@ class ChatTemplate {
 
  private:
   jinja::Template template_;
+  std::shared_ptr<const jinja::Template> tool_use_;  // the config's "tool_use" template, if any
   std::string source_;
   std::string bos_token_;
   std::string eos_token_;

@@ -65,6 +65,10 @@ TEST_F(ChatTemplateFiles, NamedTemplateListUsesDefault) {
   auto t = ChatTemplate::from_tokenizer_config(path);
   ASSERT_TRUE(t.is_ok()) << t.status().to_string();
   EXPECT_EQ(*t->render(kOneUser, false, "", ""), "D1");
+  // With tools, transformers picks the template named "tool_use".
+  const nlohmann::ordered_json tools = {{"tools", nlohmann::ordered_json::array({{{"type", "function"}}})}};
+  EXPECT_EQ(*t->render(kOneUser, false, "", "", tools), "T");
+  EXPECT_EQ(*t->render(kOneUser, false, "", "", {{"tools", nullptr}}), "D1");
 
   write("tokenizer_config.json",
         Json{{"chat_template", Json::array({{{"name", "rag"}, {"template", "R"}}})}}.dump());
