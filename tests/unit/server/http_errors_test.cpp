@@ -75,6 +75,20 @@ TEST_F(ServerTest, AKnownPathWithTheWrongMethodIs405NamingTheMethods) {
   EXPECT_EQ(g->get_header_value("Allow"), "GET");
 }
 
+// Values only the engine's check catches (a stop token outside the vocabulary) still name
+// the request field, nested under sampling_params on /generate.
+TEST_F(ServerTest, EngineRangeChecksNameTheRequestField) {
+  start();
+  auto r = post("/v1/completions", json{{"prompt", "x"}, {"stop_token_ids", {5000}}});
+  expect_error(r, 400);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(json::parse(r->body)["error"]["param"], "stop_token_ids") << r->body;
+  auto g = post("/generate", json{{"text", "x"}, {"sampling_params", {{"stop_token_ids", {5000}}}}});
+  expect_error(g, 400);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(json::parse(g->body)["error"]["param"], "sampling_params.stop_token_ids") << g->body;
+}
+
 TEST_F(ServerTest, BodiesOverTheLimitAre413) {
   ServerOptions o;
   o.max_body_bytes = 1024;
