@@ -74,6 +74,15 @@ void HttpServer::register_routes() {
   HttpTransport* t = transport_.get();
 
   t->set_pre_routing_handler([s](const Request& req, Response& res) {
+    // HTTP/1.1: a request with neither Content-Length nor chunked Transfer-Encoding has an
+    // empty body (RFC 9112, 6.3). httplib reads such a POST's body until the client
+    // closes, so `curl -X POST .../flush_cache` hung until the client gave up. The length
+    // is made explicit here, the one hook that runs before the body is read (httplib's
+    // Request is a mutable local of its connection loop).
+    if (!req.has_header("Content-Length") &&
+        req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
+      const_cast<Request&>(req).set_header("Content-Length", "0");
+    }
     std::string rid = req.get_header_value("X-Request-Id");
     if (!rid.empty() && !valid_request_id(rid)) {
       res.set_header("X-Request-Id", new_request_id());

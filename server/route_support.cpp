@@ -28,6 +28,10 @@ void reply_error(Call& call, const ApiError& error) {
 }
 
 std::optional<nlohmann::json> parse_json_body(Call& call) {
+  if (call.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    reply_error(call, bad_request("The request body is empty: send a JSON object."));
+    return std::nullopt;
+  }
   if (json_nesting_depth(call.body) > kMaxJsonDepth) {
     reply_error(call, bad_request("The request body nests arrays/objects deeper than " +
                                   std::to_string(kMaxJsonDepth) + " levels."));

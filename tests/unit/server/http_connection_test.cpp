@@ -35,8 +35,10 @@ class RawConnection {
   ~RawConnection() { ::close(fd_); }
   bool connected() const { return connected_; }
 
-  void send_get(const std::string& path) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
+  void send_get(const std::string& path) { send_request("GET", path); }
+  // A request with no body and no Content-Length header (as `curl -X POST URL` sends).
+  void send_request(const std::string& method, const std::string& path) {
+    const std::string req = method + " " + path + " HTTP/1.1\r\nHost: test\r\n\r\n";
     ASSERT_EQ(::send(fd_, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
   }
   // One response (headers + Content-Length body); "" when the server closed first.
@@ -89,6 +91,23 @@ TEST_F(ServerTest, FirstRequestMayArriveAfterTheKeepAliveTimeout) {
   c.send_get("/health");
   const std::string r = c.read_response();
   EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+}
+
+// HTTP/1.1: no Content-Length and no chunked encoding means an empty body, not "read
+// until the client closes" (which hung `curl -X POST .../flush_cache` until it gave up).
+TEST_F(ServerTest, APostWithoutContentLengthHasAnEmptyBody) {
+  start();
+  RawConnection c(server_->port());
+  ASSERT_TRUE(c.connected());
+  c.send_request("POST", "/flush_cache");
+  std::string r = c.read_response();  // waits up to 5 s
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  RawConnection d(server_->port());
+  ASSERT_TRUE(d.connected());
+  d.send_request("POST", "/v1/completions");
+  r = d.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
+  EXPECT_NE(r.find("The request body is empty"), std::string::npos) << r;
 }
 
 TEST_F(ServerTest, IdleConnectionOutlivesTheAdvertisedKeepAliveThenCloses) {
