@@ -90,6 +90,22 @@ void HttpServer::register_routes() {
       return HandlerResponse::Handled;
     }
     res.set_header("X-Request-Id", rid.empty() ? new_request_id() : rid);
+    // CORS, open to every origin as SGLang's and vLLM's servers are by default: browsers
+    // may call the API directly. A preflight (OPTIONS with Origin and
+    // Access-Control-Request-Method) is answered here, before the API key check
+    // (browsers send no credentials on it).
+    if (req.has_header("Origin")) {
+      res.set_header("Access-Control-Allow-Origin", "*");
+      res.set_header("Access-Control-Expose-Headers", "X-Request-Id");
+      if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {
+        const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+        res.status = 204;
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        res.set_header("Access-Control-Allow-Headers", asked.empty() ? "*" : asked);
+        res.set_header("Access-Control-Max-Age", "600");
+        return HandlerResponse::Handled;
+      }
+    }
     if (!s->options.api_key.empty() && !is_open_path(req.path)) {
       std::string auth = req.get_header_value("Authorization");
       const std::string prefix = "Bearer ";

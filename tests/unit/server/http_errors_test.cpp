@@ -89,6 +89,35 @@ TEST_F(ServerTest, EngineRangeChecksNameTheRequestField) {
   EXPECT_EQ(json::parse(g->body)["error"]["param"], "sampling_params.stop_token_ids") << g->body;
 }
 
+// CORS open to every origin (as SGLang and vLLM): preflights are answered without the API
+// key, and responses to a request with an Origin allow it.
+TEST_F(ServerTest, BrowsersMayCallTheApiFromAnyOrigin) {
+  ServerOptions o;
+  o.api_key = "secret";
+  start(o);
+  httplib::Client c("127.0.0.1", server_->port());
+  auto pre = c.Options("/v1/chat/completions", {{"Origin", "http://ui.example"},
+                                                {"Access-Control-Request-Method", "POST"},
+                                                {"Access-Control-Request-Headers", "authorization,content-type"}});
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 204);
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "*");
+  EXPECT_NE(pre->get_header_value("Access-Control-Allow-Methods").find("POST"), std::string::npos);
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Headers"), "authorization,content-type");
+  auto r = post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 1}},
+                {{"Origin", "http://ui.example"}, {"Authorization", "Bearer secret"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "*");
+  auto denied = post("/v1/completions", json{{"prompt", "x"}}, {{"Origin", "http://ui.example"}});
+  expect_error(denied, 401);  // the key is still required
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->get_header_value("Access-Control-Allow-Origin"), "*");  // so the page can read the error
+  auto plain = get("/health");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_header("Access-Control-Allow-Origin"));  // no Origin, no CORS headers
+}
+
 TEST_F(ServerTest, BodiesOverTheLimitAre413) {
   ServerOptions o;
   o.max_body_bytes = 1024;
