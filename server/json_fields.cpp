@@ -107,7 +107,7 @@ void FieldReader::read_seed(const char* key, std::optional<uint64_t>* out) {
   }
 }
 
-void FieldReader::read_float(const char* key, double lo, double hi, float* out) {
+void FieldReader::read_float(const char* key, double lo, double hi, float* out, bool lo_exclusive) {
   if (!ok() || !has(key)) return;
   const auto& v = obj_[key];
   if (!v.is_number()) {
@@ -115,26 +115,12 @@ void FieldReader::read_float(const char* key, double lo, double hi, float* out) 
     return;
   }
   double d = v.get<double>();
-  if (!std::isfinite(d) || d < lo || d > hi) {
-    fail(name(key), "'" + name(key) + "' must be a number in [" + dump_json(lo) + ", " +
-                        dump_json(hi) + "], got " + dump_json(v) + ".");
+  if (!std::isfinite(d) || d < lo || (lo_exclusive && d == lo) || d > hi) {
+    fail(name(key), "'" + name(key) + "' must be a number in " + (lo_exclusive ? "(" : "[") + dump_json(lo) +
+                        ", " + dump_json(hi) + "], got " + dump_json(v) + ".");
     return;
   }
   *out = static_cast<float>(d);
-}
-
-void FieldReader::read_float_above(const char* key, double lo, double hi, float* out) {
-  if (!ok() || !has(key)) return;
-  const auto& v = obj_[key];
-  if (v.is_number()) {
-    const double d = v.get<double>();
-    if (!std::isfinite(d) || d <= lo || d > hi) {
-      fail(name(key), "'" + name(key) + "' must be a number in (" + dump_json(lo) + ", " + dump_json(hi) +
-                          "], got " + dump_json(v) + ".");
-      return;
-    }
-  }
-  read_float(key, lo, hi, out);
 }
 
 void FieldReader::read_bool(const char* key, bool* out) {

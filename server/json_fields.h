@@ -33,9 +33,8 @@ class FieldReader {
   void read_int(const char* key, int64_t lo, int64_t hi, int* out);
   void read_int64(const char* key, int64_t lo, int64_t hi, int64_t* out);
   void read_seed(const char* key, std::optional<uint64_t>* out);
-  void read_float(const char* key, double lo, double hi, float* out);
-  // The same with lo excluded: (lo, hi] (top_p, repetition_penalty).
-  void read_float_above(const char* key, double lo, double hi, float* out);
+  // In [lo, hi], or (lo, hi] with lo_exclusive (top_p, repetition_penalty).
+  void read_float(const char* key, double lo, double hi, float* out, bool lo_exclusive = false);
   void read_bool(const char* key, bool* out);
   void read_string(const char* key, size_t max_len, std::string* out);
   // A string or a list of strings (OpenAI `stop`); at most `max_items`, none empty.

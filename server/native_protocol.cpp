@@ -18,12 +18,12 @@ std::optional<ApiError> read_sampling(const json& sp, const std::string& prefix,
   r.read_int("max_new_tokens", 0, INT32_MAX, &p->max_new_tokens);
   r.read_int("min_new_tokens", 0, INT32_MAX, &p->min_new_tokens);
   r.read_float("temperature", 0.0, 1e6, &p->temperature);
-  r.read_float_above("top_p", 0.0, 1.0, &p->top_p);
+  r.read_float("top_p", 0.0, 1.0, &p->top_p, /*lo_exclusive=*/true);
   r.read_int("top_k", -1, INT32_MAX, &p->top_k);
   r.read_float("min_p", 0.0, 1.0, &p->min_p);
   r.read_float("frequency_penalty", -2.0, 2.0, &p->frequency_penalty);
   r.read_float("presence_penalty", -2.0, 2.0, &p->presence_penalty);
-  r.read_float_above("repetition_penalty", 0.0, 2.0, &p->repetition_penalty);
+  r.read_float("repetition_penalty", 0.0, 2.0, &p->repetition_penalty, /*lo_exclusive=*/true);
   r.read_strings("stop", 16, &p->stop);
   r.read_int_list("stop_token_ids", 256, 0, INT32_MAX, &p->stop_token_ids);
   r.read_bool("ignore_eos", &p->ignore_eos);

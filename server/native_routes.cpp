@@ -47,7 +47,7 @@ void handle_generate(Call& call) {
     prompts.push_back(std::move(p));
   }
   InFlightGuard in_flight(call.state);
-  auto gen = start_generation(call, std::move(prompts));
+  auto gen = start_generation(call, std::move(prompts), "sampling_params.");
   if (!gen) return;
   const Tokenizer* tok = state.tokenizer.get();
   TokenTextFn text_of = [tok](int32_t id) { return token_text(*tok, id); };

@@ -32,12 +32,12 @@ void read_common(FieldReader& r, const json& body, OpenAiCommon* out) {
   SamplingParams& p = out->params;
   r.read_string("model", kMaxModelName, &out->model);
   r.read_float("temperature", 0.0, 1e6, &p.temperature);
-  r.read_float_above("top_p", 0.0, 1.0, &p.top_p);
+  r.read_float("top_p", 0.0, 1.0, &p.top_p, /*lo_exclusive=*/true);
   r.read_int("top_k", -1, INT32_MAX, &p.top_k);
   r.read_float("min_p", 0.0, 1.0, &p.min_p);
   r.read_float("frequency_penalty", -2.0, 2.0, &p.frequency_penalty);
   r.read_float("presence_penalty", -2.0, 2.0, &p.presence_penalty);
-  r.read_float_above("repetition_penalty", 0.0, 2.0, &p.repetition_penalty);
+  r.read_float("repetition_penalty", 0.0, 2.0, &p.repetition_penalty, /*lo_exclusive=*/true);
   r.read_int("n", 1, 128, &p.n);
   r.read_strings("stop", kMaxStops, &p.stop);
   r.read_int_list("stop_token_ids", kMaxStopTokenIds, 0, INT32_MAX, &p.stop_token_ids);

@@ -94,27 +94,29 @@ std::optional<ApiError> fit_context(const ServingState& state, size_t prompt_len
 
 namespace {
 
-// SamplingParams::validate names the field first ("top_p must be ..."). Where the request
-// field has that name (under sampling_params. on /generate), the error's param names it.
-std::string validated_param(const Call& call, const Status& st) {
+// SamplingParams::validate names the field first ("top_p must be ..."); where the request
+// field has that name, the error's param names it.
+std::string validated_param(const Status& st, const std::string& prefix) {
   static constexpr const char* kSameName[] = {"temperature",       "top_p",           "top_k",
                                               "min_p",             "frequency_penalty", "presence_penalty",
                                               "repetition_penalty", "n",              "stop_token_ids"};
   const std::string& m = st.message();
   const std::string head = m.substr(0, m.find(' '));
   for (const char* k : kSameName) {
-    if (head == k) return (call.req.path == "/generate" ? "sampling_params." : "") + head;
+    if (head == k) return prefix + head;
   }
   return {};
 }
 
 }  // namespace
 
-std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPrompt> prompts) {
+std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPrompt> prompts,
+                                             const std::string& param_prefix) {
   for (const auto& p : prompts) {
     Status st = p.params.validate(call.state.vocab_size());
     if (!st.is_ok()) {
-      const std::string param = st.code() == StatusCode::kInvalidArgument ? validated_param(call, st) : "";
+      const std::string param =
+          st.code() == StatusCode::kInvalidArgument ? validated_param(st, param_prefix) : std::string();
       reply_error(call, param.empty() ? api_error_from(st) : bad_request(st.message(), param));
       return nullptr;
     }

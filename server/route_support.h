@@ -47,7 +47,10 @@ std::optional<ApiError> fit_context(const ServingState& state, size_t prompt_len
                                     bool max_tokens_set, SamplingParams* params);
 
 // Submits, replying with the mapped error on failure (nullptr then).
-std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPrompt> prompts);
+// `param_prefix`: where the sampling fields sit in the request ("sampling_params." on
+// /generate), for the param of an error the engine's own check finds.
+std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPrompt> prompts,
+                                             const std::string& param_prefix = "");
 
 // Waits until every choice finished; false (after aborting) when the client left.
 bool wait_for_completion(Call& call, Generation& gen);

@@ -529,8 +529,7 @@ bool make_plan(const ChainPhase* phases, int n, const ChainMerge* merge, Plan* p
     const ChainPhase& o = phases[0];
     if (o.kind != ChainPhase::kAccumulate || o.a == nullptr || merge->num_splits < 1 ||
         merge->num_splits > kMaxSplits || merge->d < 1 || merge->rows < 1 ||
-        static_cast<int64_t>(merge->rows) * merge->d != o.a->numel() || merge->o == nullptr ||
-        merge->lse == nullptr) {
+        static_cast<int64_t>(merge->rows) * merge->d != o.a->numel()) {
       return false;
     }
     plan->x_vecs = (kWarps * kMaxSplits * 4 + 15) / 16;  // the merge weights' scratch
@@ -606,7 +605,8 @@ bool decode_chain_applies(const ChainPhase* phases, int n, const ChainMerge* mer
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
                     unsigned int* counters, bool* launched, const ChainMerge* merge) {
   Plan plan;
-  const bool ok = counters != nullptr && make_plan(phases, n, merge, &plan);
+  const bool ok = counters != nullptr && (merge == nullptr || (merge->o != nullptr && merge->lse != nullptr)) &&
+                  make_plan(phases, n, merge, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};

@@ -57,6 +57,7 @@ struct ChainMerge {
 bool decode_chain_merge_enabled();
 void set_decode_chain_merge_enabled(bool on);
 
+// (With a merge, its shapes only: the partials' pointers may be filled in afterwards.)
 bool decode_chain_applies(const ChainPhase* phases, int n, const ChainMerge* merge = nullptr);
 
 // Opt-in, not yet measured (RADIX_DECODE_CHAIN_PRELOAD=1 or the setter): each normed

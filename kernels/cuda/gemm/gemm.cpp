@@ -129,9 +129,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
     return Status::ok();
   }
   ChainMerge mg{nullptr, nullptr, 1, static_cast<int>(t.q->size(1)), static_cast<int>(t.q->size(2))};
-  const float placeholder = 0.0f;  // the plan checks shapes; the partials' places come next
-  mg.o = mg.lse = &placeholder;
-  if (!decode_chain_applies(ph, n, &mg)) return Status::ok();
+  if (!decode_chain_applies(ph, n, &mg)) return Status::ok();  // shapes; the partials' places come next
   DecodePartials parts;
   bool launched = false;
   RADIX_RETURN_IF_ERROR(attention_decode_partials(ctx, *t.q, *t.attn_k_cache, *t.attn_v_cache, *t.attn, &parts,

@@ -26,6 +26,11 @@ struct Shape5 {
   int64_t h, inter, hq, hk, d;
 };
 
+constexpr Shape5 kLlama3{4096, 14336, 32, 8, 128};
+constexpr Shape5 kTiny{192, 512, 6, 2, 32};     // models/default: K = 192, a partial 1024-column chunk
+constexpr Shape5 kQwen2{896, 4864, 14, 2, 64};  // Qwen2-0.5B, with the qkv bias
+constexpr Shape5 kOdd{136, 328, 3, 1, 8};       // uneven shares of units over the CTAs and warps
+
 // The layer's attention before the o projection (len 0: none).
 struct AttnSpec {
   int len = 0;
@@ -160,6 +165,24 @@ class DecodeChainGpu : public GpuKernelTest {
     expect_slot_rows("v", to_host_f32(d_vc), vc, vc_ref, slot, tol, 1.0f / 64);
   }
 
+  // One layer tail with its attention over contexts, windows, head dims and groups, the
+  // merge step (RADIX_DECODE_CHAIN_MERGE) on or off. On, the CUDA path takes every case
+  // but head dim 256 (no partials kernel); off, none: the attention op runs first.
+  void attention_cases(bool merge) {
+    const bool was = cuda::decode_chain_merge_enabled();
+    cuda::set_decode_chain_merge_enabled(merge);
+    for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, merge, 1, AttnSpec{len});
+    check(1, kLlama3, true, false, false, false, merge, 1, AttnSpec{1000, 64});  // sliding window
+    check(1, kQwen2, true, true, true, true, merge, 1, AttnSpec{200});            // D 64, group 7
+    check(1, kTiny, true, true, true, false, merge, 1, AttnSpec{300});            // D 32, group 3
+    check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, merge, 2, AttnSpec{500});  // group 1, twice
+    check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, merge, 1, AttnSpec{700});  // MQA
+    check(1, kLlama3, true, false, false, false, merge, 1, AttnSpec{40, 64});  // a window longer than the context
+    check(1, kTiny, true, false, false, false, merge, 1, AttnSpec{70000});     // many splits
+    check(1, Shape5{256, 512, 4, 2, 256}, true, true, false, false, false, 1, AttnSpec{100});  // D 256: no partials
+    cuda::set_decode_chain_merge_enabled(was);
+  }
+
  private:
   static void expect_identical(const char* what, const OwnedTensor& a, const OwnedTensor& b) {
     ASSERT_EQ(a.view().numel(), b.view().numel()) << what;
@@ -209,11 +232,6 @@ class DecodeChainGpu : public GpuKernelTest {
   }
 };
 
-constexpr Shape5 kLlama3{4096, 14336, 32, 8, 128};
-constexpr Shape5 kTiny{192, 512, 6, 2, 32};     // models/default: K = 192, a partial 1024-column chunk
-constexpr Shape5 kQwen2{896, 4864, 14, 2, 64};  // Qwen2-0.5B, with the qkv bias
-constexpr Shape5 kOdd{136, 328, 3, 1, 8};       // uneven shares of units over the CTAs and warps
-
 TEST_F(DecodeChainGpu, OneTokenRunsAsOnePersistentKernel) {
   check(1, kLlama3, true, true, true, false, true);
   check(1, kTiny, true, true, true, false, true);
@@ -262,18 +280,7 @@ TEST_F(DecodeChainGpu, ThreeOrMoreTokensOrTheSwitchOffRunTheOpsOneByOne) {
 // With the layer's attention and the merge step off: the attention op runs first (the
 // CUDA path does not take it: taken = false), then the chain takes the rest through the
 // dispatcher.
-TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
-  const bool merge_was = cuda::decode_chain_merge_enabled();
-  cuda::set_decode_chain_merge_enabled(false);  // RADIX_DECODE_CHAIN_MERGE=1 would take it
-  for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, false, 1, AttnSpec{len});
-  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{1000, 64});     // sliding window
-  check(1, kQwen2, true, true, true, true, false, 1, AttnSpec{200});               // D 64, group 7
-  check(1, kTiny, true, true, true, false, false, 1, AttnSpec{300});               // D 32, group 3
-  check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, false, 2, AttnSpec{500});  // group 1, twice
-  check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, false, 1, AttnSpec{700});  // MQA
-  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{40, 64});  // a window longer than the context
-  cuda::set_decode_chain_merge_enabled(merge_was);
-}
+TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) { attention_cases(false); }
 
 // RADIX_DECODE_CHAIN_PRELOAD=1: norm weights loaded before each phase's wait, staging
 // loads issued four at a time. Same results as without.
@@ -320,19 +327,7 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
 // RADIX_DECODE_CHAIN_MERGE=1: the attention runs as decode partials and the chain's
 // CTAs merge them before the o phase; bit-identical to the attention op + the chain
 // (checked inside check()). Soft-cap has no partials kernel: the attention op runs.
-TEST_F(DecodeChainGpu, MergeStepTakesTheSplitMerge) {
-  const bool was = cuda::decode_chain_merge_enabled();
-  cuda::set_decode_chain_merge_enabled(true);
-  for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, true, 1, AttnSpec{len});
-  check(1, kLlama3, true, false, false, false, true, 1, AttnSpec{1000, 64});                // sliding window
-  check(1, kQwen2, true, true, true, true, true, 1, AttnSpec{200});                          // D 64, group 7
-  check(1, kTiny, true, true, true, false, true, 1, AttnSpec{300});                          // D 32, group 3
-  check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, true, 2, AttnSpec{500});  // group 1, twice
-  check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, true, 1, AttnSpec{700});  // MQA
-  check(1, kTiny, true, false, false, false, true, 1, AttnSpec{70000});                      // many splits
-  check(1, Shape5{256, 512, 4, 2, 256}, true, true, false, false, false, 1, AttnSpec{100});  // D 256: no partials
-  cuda::set_decode_chain_merge_enabled(was);
-}
+TEST_F(DecodeChainGpu, MergeStepTakesTheSplitMerge) { attention_cases(true); }
 
 // The counters live in the backend (CudaBackend::sync_counters()) and every launch
 // leaves them zero, so the next launch (or a graph replay) starts clean.

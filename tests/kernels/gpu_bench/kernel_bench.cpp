@@ -103,20 +103,33 @@ std::vector<OwnedTensor> rotating_weights(int64_t n, int64_t k, uint32_t seed) {
   return ws;
 }
 
-double time_graph_ms(cudaStream_t stream, int reps, int calls, const std::function<void(int)>& fn) {
-  fn(0);  // first call outside capture: one-time setup (plans, attributes)
+// fn(0..calls-1) captured into one graph (fn(0) runs once before, outside the capture:
+// one-time setup such as plans and attributes); `before_capture` runs after that call.
+struct CapturedGraph {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
+  ~CapturedGraph() {
+    if (exec != nullptr) cudaGraphExecDestroy(exec);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+  }
+};
+void capture_graph(CapturedGraph* g, cudaStream_t stream, int calls, const std::function<void(int)>& fn,
+                   const std::function<void()>& before_capture = [] {}) {
+  fn(0);
+  before_capture();
   if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) std::exit(1);
   for (int i = 0; i < calls; ++i) fn(i);
-  if (cudaStreamEndCapture(stream, &graph) != cudaSuccess ||
-      cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+  if (cudaStreamEndCapture(stream, &g->graph) != cudaSuccess ||
+      cudaGraphInstantiate(&g->exec, g->graph, 0) != cudaSuccess) {
     std::fprintf(stderr, "graph capture failed: %s\n", cudaGetErrorString(cudaGetLastError()));
     std::exit(1);
   }
-  const double ms = time_ms(stream, reps, [&](int) { cudaGraphLaunch(exec, stream); });
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
+}
+
+double time_graph_ms(cudaStream_t stream, int reps, int calls, const std::function<void(int)>& fn) {
+  CapturedGraph g;
+  capture_graph(&g, stream, calls, fn);
+  const double ms = time_ms(stream, reps, [&](int) { cudaGraphLaunch(g.exec, stream); });
   return ms / calls;
 }
 
@@ -146,22 +159,17 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
   auto buf_r = Buffer::allocate(Device::cuda(0), static_cast<size_t>(per_launch * calls) * 8);
   BENCH_CHECK(buf_r.status());
   Buffer buf = std::move(buf_r).value();
-  fn(0);  // setup outside the capture
-  cuda::set_decode_chain_trace(static_cast<unsigned long long*>(buf.data()), calls);
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) std::exit(1);
-  for (int i = 0; i < calls; ++i) fn(i);
-  if (cudaStreamEndCapture(stream, &graph) != cudaSuccess || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
-    std::exit(1);
-  }
-  cuda::set_decode_chain_trace(nullptr, 0);
-  for (int rep = 0; rep < 3; ++rep) cudaGraphLaunch(exec, stream);  // the last replay's stamps stay
-  if (cudaStreamSynchronize(stream) != cudaSuccess) std::exit(1);
   std::vector<uint64_t> t(static_cast<size_t>(per_launch * calls));
-  if (cudaMemcpy(t.data(), buf.data(), t.size() * 8, cudaMemcpyDeviceToHost) != cudaSuccess) std::exit(1);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
+  {
+    // The captured launches keep writing the trace; the setup call before does not.
+    CapturedGraph g;
+    capture_graph(&g, stream, calls, fn,
+                  [&] { cuda::set_decode_chain_trace(static_cast<unsigned long long*>(buf.data()), calls); });
+    cuda::set_decode_chain_trace(nullptr, 0);
+    for (int rep = 0; rep < 3; ++rep) cudaGraphLaunch(g.exec, stream);  // the last replay's stamps stay
+    if (cudaStreamSynchronize(stream) != cudaSuccess) std::exit(1);
+    if (cudaMemcpy(t.data(), buf.data(), t.size() * 8, cudaMemcpyDeviceToHost) != cudaSuccess) std::exit(1);
+  }
 
   double span = 0, gap = 0;
   double wait[cuda::kChainMaxPhases][2] = {}, dots[cuda::kChainMaxPhases][2] = {}, store[cuda::kChainMaxPhases][2] = {};
