@@ -271,9 +271,9 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
        t.slots == nullptr)) {
     return fail(op, "w_qkv without input_norm, q_out, positions, cos_sin, the KV cache, slots or scratch");
   }
-  // On CUDA the persistent chain may take all of it (with the attention as decode
-  // partials that it merges, RADIX_DECODE_CHAIN_MERGE); otherwise the attention runs as
-  // its own op, and the chain may take the rest.
+  // On CUDA the persistent chain may take all of it when there is no attention; with one,
+  // the attention runs first as its own op and the chain may take the rest (the chain
+  // merging the attention's split partials lost, so it was removed: docs/kernels.md).
   [[maybe_unused]] const bool cuda = !ctx.device.is_cpu();
 #ifdef RADIX_HAS_CUDA_KERNELS
   if (cuda) {

@@ -34,8 +34,8 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
                                 const Tensor& k_cache, const Tensor& v_cache, const Tensor& slots,
                                 float weight_offset);
 // The persistent-kernel path of ops::decode_layer_tail (kernels/cuda/gemm/decode_chain.h);
-// *taken = false when it does not apply (the dispatcher then runs the ops one by one; the
-// attention, unless taken as decode partials merged by the chain, first as its own op).
+// *taken = false when it does not apply (the dispatcher then runs the ops one by one),
+// and always with t.attn set: the attention runs first as its own op.
 Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken);
 Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
             const Tensor& cos_sin, RopeStyle style);

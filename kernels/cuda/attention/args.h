@@ -1,5 +1,5 @@
-// The kernel arguments of a bf16 attention step, shared by ops::attention's CUDA path
-// (attention.cu) and attention_decode_partials (decode_partials.cu).
+// The kernel arguments of a bf16 attention step, for ops::attention's CUDA path
+// (attention.cu, its only user).
 #pragma once
 
 #include "kernels/cuda/attention/attention_common.cuh"

@@ -35,16 +35,18 @@
 // 5.67 vs 4.31 ms at 4K; rebuilt for latency, 4.33 vs 4.13 and 4.66 vs 4.32 ms. The
 // ring's weight copies issued before it delay its loads: with none in flight 4.21-4.33
 // ms, still behind the separate kernels (4.12-4.18).
-// Opt-in, not yet measured: the split merge of the layer's decode attention as a first
-// step (merge_step, RADIX_DECODE_CHAIN_MERGE) and norm weights loaded before each wait
-// (RADIX_DECODE_CHAIN_PRELOAD); a %globaltimer trace per phase for the kernel bench.
+// The split merge of the layer's decode attention as the chain's first step (the
+// attention as split partials before it) lost: 4.37 vs 4.25 ms per step at 1K context,
+// 4.56 vs 4.39 at 4K (H200, batch 1, docs/perf.md 2026-11-30 session 9); removed.
+// Norm weights loaded before each phase's wait with staging loads four at a time were
+// neutral: 4.24 vs 4.25 ms at 1K, 4.41 vs 4.39 at 4K, 114.0 vs 114.8 us per layer tail in
+// the kernel bench (same session); removed. A %globaltimer trace per phase stays for the
+// kernel bench.
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
 #include <atomic>
 
-#include "kernels/cuda/attention/attention_common.cuh"  // split_weights_warp, split_weighted_sum
-#include "kernels/cuda/attention/plan.h"              // kMaxSplits
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/gemm/decode_chain.h"
@@ -72,22 +74,11 @@ struct Phase {
   RopeEpilogue rope;
 };
 
-// The decode attention's split merge as the chain's first step (RADIX_DECODE_CHAIN_MERGE):
-// rows T x Hq of D elements, partials o [ns, rows, D] and lse [ns, rows].
-struct MergeStep {
-  const float* o;
-  const float* lse;
-  bf16* out;  // [rows, D]: the o phase's input
-  int ns, rows, d;
-};
-
 struct Chain {
   Phase ph[kChainMaxPhases];
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
-  int preload;  // RADIX_DECODE_CHAIN_PRELOAD: norm weights before the wait, batched staging loads
-  MergeStep merge;  // rows 0: none
   unsigned int* counters;  // kChainCounters, zero at the start; the last CTA zeroes them again
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
 };
@@ -102,12 +93,9 @@ __device__ __forceinline__ void stamp(const Chain& ch, int k) {
   if (ch.trace != nullptr && threadIdx.x == 0) ch.trace[blockIdx.x * kChainTraceSlots + k] = global_ns();
 }
 
-constexpr int kPreVecs = 2;  // norm-weight vectors per thread loaded before the wait (K <= 8192 all)
-
 // Chain::counters: [p] CTAs that have stored phase p; [kChainMaxPhases] CTAs done with the
-// launch; [kMergeCounter] CTAs done with the merge step.
-constexpr int kMergeCounter = kChainMaxPhases + 1;
-static_assert(kMergeCounter < kChainCounters);
+// launch.
+static_assert(kChainCounters == kChainMaxPhases + 1);
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -212,47 +200,21 @@ __device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned
   }
 }
 
-// Row m of the phase's input (see stage_input). `nw_pre`: this thread's first
-// kPreVecs norm-weight vectors, loaded before the phase's wait (ch.preload).
-__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, const uint4 (&nw_pre)[kPreVecs]) {
+// Row m of the phase's input (see stage_input).
+__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
   float ss = 0.0f;
-  if (ch.preload) {
-    // Four loads in flight per thread before any store.
-    for (int i0 = threadIdx.x; i0 < padded; i0 += 4 * kThreads) {
-      uint4 v[4];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) {
-        const int i = i0 + u * kThreads;
-        v[u] = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
-      }
-#pragma unroll
-      for (int u = 0; u < 4; ++u) {
-        const int i = i0 + u * kThreads;
-        if (i < padded) {
-          x[i] = v[u];
-          ss += sum_squares8(v[u]);
-        }
-      }
-    }
-  } else {
-    for (int i = threadIdx.x; i < padded; i += kThreads) {
-      const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
-      x[i] = v;
-      ss += sum_squares8(v);
-    }
+  for (int i = threadIdx.x; i < padded; i += kThreads) {
+    const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
+    x[i] = v;
+    ss += sum_squares8(v);
   }
   if (ph.norm_w != nullptr) {
     const float inv = rsqrtf(block_sum(ss) / static_cast<float>(ph.k) + ch.eps);
     const uint4* nw = reinterpret_cast<const uint4*>(ph.norm_w);
     // Each thread normalizes the vectors it staged itself.
-#pragma unroll
-    for (int j = 0; j < kPreVecs; ++j) {
-      const int i = threadIdx.x + j * kThreads;
-      if (i < k8) x[i] = normalize8(x[i], ch.preload ? nw_pre[j] : __ldg(nw + i), inv, ch.norm_offset);
-    }
-    for (int i = threadIdx.x + kPreVecs * kThreads; i < k8; i += kThreads) {
+    for (int i = threadIdx.x; i < k8; i += kThreads) {
       x[i] = normalize8(x[i], __ldg(nw + i), inv, ch.norm_offset);
     }
   }
@@ -263,9 +225,9 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, con
 // RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
 // stage_normalized). Read through L2: other CTAs wrote them during this launch.
 template <int M>
-__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch, const uint4 (&nw_pre)[kPreVecs]) {
+__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
 #pragma unroll 1
-  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m, nw_pre);
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
 }
 
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
@@ -280,29 +242,6 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
   }
 }
 
-
-// The merge step: row r of the T x Hq rows goes to CTA r % grid, warp r / grid (one
-// row per warp, spread over the CTAs). Each row as merge_kernel computes it (the same
-// helpers and order: bit-identical), written as bf16 to the o phase's input. The CTA
-// then counts itself done; the o phase waits for every CTA. `w_all`: kWarps x
-// kMaxSplits floats of shared scratch.
-__device__ void merge_step(const MergeStep& mg, float* w_all, unsigned int* counters) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  float* w = w_all + warp * kMaxSplits;
-  const int64_t plane = mg.rows;
-  for (int r = blockIdx.x + gridDim.x * warp; r < mg.rows; r += gridDim.x * kWarps) {
-    attn::split_weights_warp(mg.lse + r, plane, mg.ns, w, lane);
-    __syncwarp();
-    for (int d = lane; d < mg.d; d += 32) {
-      const int64_t e = static_cast<int64_t>(r) * mg.d + d;
-      mg.out[e] = __float2bfloat16_rn(attn::split_weighted_sum(mg.o + e, plane * mg.d, mg.ns, w));
-    }
-    __syncwarp();
-  }
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) atomicAdd(&counters[kMergeCounter], 1u);
-}
 
 // M: batch rows (tokens), 1..kChainMaxRows.
 template <int kRing, int M>
@@ -322,24 +261,13 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
 
-  if (ch.merge.rows > 0) merge_step(ch.merge, reinterpret_cast<float*>(x), ch.counters);
-
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
-    uint4 nw_pre[kPreVecs];
-#pragma unroll
-    for (int j = 0; j < kPreVecs; ++j) {
-      const int i = threadIdx.x + j * kThreads;
-      nw_pre[j] = ch.preload && ph.norm_w != nullptr && i < ph.k / 8
-                      ? __ldg(reinterpret_cast<const uint4*>(ph.norm_w) + i)
-                      : make_uint4(0, 0, 0, 0);
-    }
     stamp(ch, 2 + 4 * p);
     if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], gridDim.x);
-    if (p == 0 && ch.merge.rows > 0 && threadIdx.x == 0) wait_count(&ch.counters[kMergeCounter], gridDim.x);
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
-    stage_input<M>(x, ph, ch, nw_pre);
+    stage_input<M>(x, ph, ch);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     __syncthreads();
     stamp(ch, 3 + 4 * p);
@@ -429,14 +357,12 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   if (threadIdx.x == 0) {
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&ch.counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
-      for (int i = 0; i <= kMergeCounter; ++i) atomicExch(&ch.counters[i], 0u);
+      for (int i = 0; i < kChainCounters; ++i) atomicExch(&ch.counters[i], 0u);
     }
   }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
-std::atomic<bool> g_chain_merge{env_int("RADIX_DECODE_CHAIN_MERGE", 0, 1, 0) == 1};
-std::atomic<bool> g_chain_preload{env_int("RADIX_DECODE_CHAIN_PRELOAD", 0, 1, 0) == 1};
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
@@ -520,20 +446,10 @@ size_t smem_bytes(const Plan& plan, int ring) {
 // The plan for these phases, or false when the chain does not take them: the switches,
 // each phase's tensors, one row count (at most decode_chain_max_rows()) and a ring (6, 4
 // or 2 items, the deepest whose shared memory fits beside the input rows).
-bool make_plan(const ChainPhase* phases, int n, const ChainMerge* merge, Plan* plan) {
+bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
   plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
   if (plan->rows > decode_chain_max_rows()) return false;
-  if (merge != nullptr) {
-    // It writes the o phase's input: rows T x Hq of D, T the phase's rows.
-    const ChainPhase& o = phases[0];
-    if (o.kind != ChainPhase::kAccumulate || o.a == nullptr || merge->num_splits < 1 ||
-        merge->num_splits > kMaxSplits || merge->d < 1 || merge->rows < 1 ||
-        static_cast<int64_t>(merge->rows) * merge->d != o.a->numel()) {
-      return false;
-    }
-    plan->x_vecs = (kWarps * kMaxSplits * 4 + 15) / 16;  // the merge weights' scratch
-  }
   const int64_t ctas = num_sms();
   for (int i = 0; i < n; ++i) {
     int64_t& units = plan->units[i];
@@ -582,10 +498,6 @@ Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) 
 }  // namespace
 
 bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
-bool decode_chain_merge_enabled() { return g_chain_merge.load(std::memory_order_relaxed); }
-void set_decode_chain_merge_enabled(bool on) { g_chain_merge.store(on, std::memory_order_relaxed); }
-bool decode_chain_preload_enabled() { return g_chain_preload.load(std::memory_order_relaxed); }
-void set_decode_chain_preload_enabled(bool on) { g_chain_preload.store(on, std::memory_order_relaxed); }
 void set_decode_chain_trace(unsigned long long* buffer, int launches) {
   g_trace_buf.store(launches > 0 ? buffer : nullptr, std::memory_order_relaxed);
   g_trace_launches.store(launches, std::memory_order_relaxed);
@@ -597,16 +509,15 @@ void set_decode_chain_max_rows(int rows) {
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 
-bool decode_chain_applies(const ChainPhase* phases, int n, const ChainMerge* merge) {
+bool decode_chain_applies(const ChainPhase* phases, int n) {
   Plan plan;
-  return make_plan(phases, n, merge, &plan);
+  return make_plan(phases, n, &plan);
 }
 
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned int* counters, bool* launched, const ChainMerge* merge) {
+                    unsigned int* counters, bool* launched) {
   Plan plan;
-  const bool ok = counters != nullptr && (merge == nullptr || (merge->o != nullptr && merge->lse != nullptr)) &&
-                  make_plan(phases, n, merge, &plan);
+  const bool ok = counters != nullptr && make_plan(phases, n, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
@@ -627,11 +538,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
-  ch.preload = decode_chain_preload_enabled() ? 1 : 0;
   ch.counters = counters;
-  if (merge != nullptr) {
-    ch.merge = MergeStep{merge->o, merge->lse, phases[0].a->data_as<bf16>(), merge->num_splits, merge->rows, merge->d};
-  }
   if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
     const int launch = static_cast<int>(g_trace_next.fetch_add(1, std::memory_order_relaxed) %
                                         static_cast<unsigned>(std::max(1, g_trace_launches.load(std::memory_order_relaxed))));

@@ -27,7 +27,7 @@ struct ChainPhase {
 };
 
 constexpr int kChainMaxPhases = 4;
-constexpr int kChainCounters = kChainMaxPhases + 2;  // the phases', the launch's, the merge's
+constexpr int kChainCounters = kChainMaxPhases + 1;  // the phases', the launch's
 constexpr int kChainMaxRows = 2;
 
 // Batch rows (tokens) the chain takes: up to kChainMaxRows (2; measured on H200 at batch
@@ -41,31 +41,9 @@ void set_decode_chain_max_rows(int rows);
 // input row; kill switch RADIX_DECODE_CHAIN=0 (or the setter).
 bool decode_chain_enabled();
 void set_decode_chain_enabled(bool on);
-// The decode attention's split merge as the chain's first step (opt-in, not yet
-// measured: RADIX_DECODE_CHAIN_MERGE=1 or the setter). The attention ran as
-// attention_decode_partials (kernels/cuda/attention/decode_partials.h); the chain's CTAs
-// merge its rows (T x Hq, one per warp, as the merge kernel does: bit-identical) into
-// phases[0].a, the o projection's input, and the o phase waits for them. One kernel
-// fewer per layer.
-struct ChainMerge {
-  const float* o = nullptr;    // [num_splits, rows, d]
-  const float* lse = nullptr;  // [num_splits, rows]
-  int num_splits = 0;
-  int rows = 0;  // T x Hq
-  int d = 0;
-};
-bool decode_chain_merge_enabled();
-void set_decode_chain_merge_enabled(bool on);
-
-// (With a merge, its shapes only: the partials' pointers may be filled in afterwards.)
-bool decode_chain_applies(const ChainPhase* phases, int n, const ChainMerge* merge = nullptr);
-
-// Opt-in, not yet measured (RADIX_DECODE_CHAIN_PRELOAD=1 or the setter): each normed
-// phase loads this thread's norm-weight vectors before waiting for the previous phase,
-// and staging issues four input loads per thread before storing any (instead of a load
-// per loop trip), to take a dependent round trip off each phase boundary.
-bool decode_chain_preload_enabled();
-void set_decode_chain_preload_enabled(bool on);
+// The decode attention is no phase: it runs as its own op before the chain (as the
+// chain's first step it lost, and so did its split merge alone: decode_chain.cu).
+bool decode_chain_applies(const ChainPhase* phases, int n);
 
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
@@ -80,6 +58,6 @@ void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // does not apply (or counters is null): *launched = false and OK, or without `launched`
 // an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned int* counters, bool* launched = nullptr, const ChainMerge* merge = nullptr);
+                    unsigned int* counters, bool* launched = nullptr);
 
 }  // namespace radix::cuda

@@ -5,7 +5,6 @@
 // rms_norm kernel: it fuses no norm); everything else runs the unfused sequence, its GEMM
 // through CudaBackend::matmul (plan cache, cuBLASLt call; beta = 1 for gemm_add), which
 // owns the handle and workspace.
-#include "kernels/cuda/attention/decode_partials.h"
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/fused_ops.h"
@@ -104,6 +103,8 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 
 Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken) {
   *taken = false;
+  // With the attention: not taken; the dispatcher runs the attention op, then the rest.
+  if (t.attn != nullptr) return Status::ok();
   ChainPhase ph[kChainMaxPhases];
   int n = 0;
   if (t.o_proj != nullptr) {
@@ -120,26 +121,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
   if (n == 0 || ctx.cuda == nullptr) return Status::ok();
   static_assert(kChainCounters <= CudaBackend::kSyncCounters);
   unsigned int* counters = ctx.cuda->sync_counters();
-  if (t.attn == nullptr) return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken);
-  // With the attention: taken only as decode partials + the chain merging them
-  // (RADIX_DECODE_CHAIN_MERGE, one token); otherwise the dispatcher runs the attention op
-  // first. Nothing is launched unless both apply.
-  if (!decode_chain_merge_enabled() || t.o_proj == nullptr || t.q->ndim() != 3 || t.q->size(0) != 1 ||
-      !attention_decode_partials_applies(ctx, *t.q, *t.attn_k_cache, *t.attn_v_cache, *t.attn)) {
-    return Status::ok();
-  }
-  ChainMerge mg{nullptr, nullptr, 1, static_cast<int>(t.q->size(1)), static_cast<int>(t.q->size(2))};
-  if (!decode_chain_applies(ph, n, &mg)) return Status::ok();  // shapes; the partials' places come next
-  DecodePartials parts;
-  bool launched = false;
-  RADIX_RETURN_IF_ERROR(attention_decode_partials(ctx, *t.q, *t.attn_k_cache, *t.attn_v_cache, *t.attn, &parts,
-                                                  &launched));
-  if (!launched) return Status::ok();
-  mg = ChainMerge{parts.o, parts.lse, parts.num_splits, parts.tokens * parts.hq, parts.d};
-  RADIX_RETURN_IF_ERROR(decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken, &mg));
-  // Not taken after the partials ran (no split plan fits): the dispatcher reruns the
-  // attention as its op, which leaves the same result.
-  return Status::ok();
+  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken);
 }
 
 }  // namespace radix::cuda

@@ -10,7 +10,6 @@
 // (2^-9 relative) adds to the next phase's error, so chained outputs allow 8e-3.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "tests/kernels/gpu/gpu_test_util.h"
@@ -134,24 +133,6 @@ class DecodeChainGpu : public GpuKernelTest {
         ASSERT_TRUE(op.is_ok()) << op.to_string();
       }
     }
-    if (at.len > 0 && expect_taken && cuda::decode_chain_merge_enabled()) {
-      // The merge step does the merge kernel's arithmetic: the same attention bits as the
-      // attention op, on the same inputs. (The residual after the chain is not compared
-      // bit for bit: warps add into a unit's shared sum in whichever order they finish.)
-      cuda::set_decode_chain_merge_enabled(false);
-      OwnedTensor r2 = to_device(res, DType::kBF16), a2 = poisoned({t, qd}, DType::kBF16);
-      OwnedTensor act2 = poisoned({t, s.inter}, DType::kBF16), n2 = poisoned({t, s.h}, DType::kBF16);
-      OwnedTensor gu2 = poisoned({t, 2 * s.inter}, DType::kBF16), q2 = poisoned({t, s.hq, s.d}, DType::kBF16);
-      OwnedTensor qkv2 = poisoned({t, nqkv}, DType::kBF16);
-      OwnedTensor kc2 = to_device(kc, DType::kBF16), vc2 = to_device(vc, DType::kBF16);
-      ops::LayerTail g2 = tail(o, mlp, prologue, a2, d_wo, d_post, d_wgu, d_wd, act2, n2, gu2, d_in_norm, d_wqkv,
-                               bias ? &d_b.view() : nullptr, q2, qkv2, d_pos, d_cs, kc2, vc2, d_slot);
-      with_attention(g2, d_ap, d_qa, d_kca, d_vca);
-      for (int i = 0; i < repeats; ++i) ASSERT_TRUE(ops::decode_layer_tail(gpu(), r2, g2).is_ok());
-      cuda::set_decode_chain_merge_enabled(true);
-      expect_identical("attention", to_host_f32(d_attn), to_host_f32(a2));
-      expect_close("residual vs the attention op + chain", to_host_f32(d_res), to_host_f32(r2), 2e-3, 1.0f / 128);
-    }
     const double tol = ((o || mlp) && prologue ? 8e-3 : 6e-3) * std::sqrt(static_cast<double>(repeats));
     // Repeated calls feed each other their bf16 residual: the error budget grows with
     // the square root of the calls (4 calls at Qwen2 shapes: act 9.1e-3 measured).
@@ -165,29 +146,7 @@ class DecodeChainGpu : public GpuKernelTest {
     expect_slot_rows("v", to_host_f32(d_vc), vc, vc_ref, slot, tol, 1.0f / 64);
   }
 
-  // One layer tail with its attention over contexts, windows, head dims and groups, the
-  // merge step (RADIX_DECODE_CHAIN_MERGE) on or off. On, the CUDA path takes every case
-  // but head dim 256 (no partials kernel); off, none: the attention op runs first.
-  void attention_cases(bool merge) {
-    const bool was = cuda::decode_chain_merge_enabled();
-    cuda::set_decode_chain_merge_enabled(merge);
-    for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, merge, 1, AttnSpec{len});
-    check(1, kLlama3, true, false, false, false, merge, 1, AttnSpec{1000, 64});  // sliding window
-    check(1, kQwen2, true, true, true, true, merge, 1, AttnSpec{200});            // D 64, group 7
-    check(1, kTiny, true, true, true, false, merge, 1, AttnSpec{300});            // D 32, group 3
-    check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, merge, 2, AttnSpec{500});  // group 1, twice
-    check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, merge, 1, AttnSpec{700});  // MQA
-    check(1, kLlama3, true, false, false, false, merge, 1, AttnSpec{40, 64});  // a window longer than the context
-    check(1, kTiny, true, false, false, false, merge, 1, AttnSpec{70000});     // many splits
-    check(1, Shape5{256, 512, 4, 2, 256}, true, true, false, false, false, 1, AttnSpec{100});  // D 256: no partials
-    cuda::set_decode_chain_merge_enabled(was);
-  }
-
  private:
-  static void expect_identical(const char* what, const OwnedTensor& a, const OwnedTensor& b) {
-    ASSERT_EQ(a.view().numel(), b.view().numel()) << what;
-    EXPECT_EQ(std::memcmp(a.view().data(), b.view().data(), a.view().nbytes()), 0) << what << " differs";
-  }
   static void with_attention(ops::LayerTail& x, const AttentionParams& ap, const Tensor& q, const Tensor& kc,
                              const Tensor& vc) {
     x.attn = &ap;
@@ -277,23 +236,19 @@ TEST_F(DecodeChainGpu, ThreeOrMoreTokensOrTheSwitchOffRunTheOpsOneByOne) {
   cuda::set_decode_chain_enabled(true);
 }
 
-// With the layer's attention and the merge step off: the attention op runs first (the
-// CUDA path does not take it: taken = false), then the chain takes the rest through the
-// dispatcher.
-TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) { attention_cases(false); }
-
-// RADIX_DECODE_CHAIN_PRELOAD=1: norm weights loaded before each phase's wait, staging
-// loads issued four at a time. Same results as without.
-TEST_F(DecodeChainGpu, PreloadedNormWeightsAndBatchedStagingMatchCpu) {
-  const bool was = cuda::decode_chain_preload_enabled();
-  cuda::set_decode_chain_preload_enabled(true);
-  check(1, kLlama3, true, true, true, false, true);
-  check(1, kQwen2, true, true, true, true, true, 3);  // back to back
-  check(1, kTiny, true, true, true, false, true);     // K = 192: one partial chunk
-  check(2, kOdd, true, true, true, true, true);
-  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);  // 4.6 batched loads per thread
-  check(1, Shape5{10240, 1024, 16, 4, 64}, false, true, true, false, true);   // norm weights past the preloaded two
-  cuda::set_decode_chain_preload_enabled(was);
+// With the layer's attention over contexts, windows, head dims and groups: the attention
+// op runs first (the CUDA path does not take it: taken = false), then the chain takes the
+// rest through the dispatcher.
+TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
+  for (int len : {1, 37, 1000, 4100}) check(1, kLlama3, true, true, true, false, false, 1, AttnSpec{len});
+  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{1000, 64});  // sliding window
+  check(1, kQwen2, true, true, true, true, false, 1, AttnSpec{200});            // D 64, group 7
+  check(1, kTiny, true, true, true, false, false, 1, AttnSpec{300});            // D 32, group 3
+  check(1, Shape5{512, 1024, 8, 8, 64}, true, true, false, false, false, 2, AttnSpec{500});  // group 1, twice
+  check(1, Shape5{2048, 1024, 16, 1, 128}, true, false, false, false, false, 1, AttnSpec{700});  // MQA
+  check(1, kLlama3, true, false, false, false, false, 1, AttnSpec{40, 64});  // a window longer than the context
+  check(1, kTiny, true, false, false, false, false, 1, AttnSpec{70000});     // many splits
+  check(1, Shape5{256, 512, 4, 2, 256}, true, true, false, false, false, 1, AttnSpec{100});  // D 256
 }
 
 // The diagnostic trace: every CTA stamps its start, each phase's wait / staged / dots /
@@ -324,19 +279,10 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
   }
 }
 
-// RADIX_DECODE_CHAIN_MERGE=1: the attention runs as decode partials and the chain's
-// CTAs merge them before the o phase; bit-identical to the attention op + the chain
-// (checked inside check()). Soft-cap has no partials kernel: the attention op runs.
-TEST_F(DecodeChainGpu, MergeStepTakesTheSplitMerge) { attention_cases(true); }
-
 // The counters live in the backend (CudaBackend::sync_counters()) and every launch
 // leaves them zero, so the next launch (or a graph replay) starts clean.
 TEST_F(DecodeChainGpu, CountersAreZeroAgainAfterEveryLaunch) {
   check(1, kQwen2, true, true, true, true, true, 2);
-  const bool merge_was = cuda::decode_chain_merge_enabled();
-  cuda::set_decode_chain_merge_enabled(true);  // the merge step's counter too
-  check(1, kTiny, true, true, true, false, true, 1, AttnSpec{300});
-  cuda::set_decode_chain_merge_enabled(merge_was);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   std::vector<unsigned> c(CudaBackend::kSyncCounters, 1u);
   ASSERT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(unsigned), cudaMemcpyDeviceToHost),

@@ -450,26 +450,18 @@ int run(bool quick) {
       t.slots = &slot.view();
       BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
     };
-    const bool chain_was = cuda::decode_chain_enabled(), preload_was = cuda::decode_chain_preload_enabled();
-    struct TailMode {
-      const char* name;
-      bool chain, preload;
-    };
-    for (const TailMode& m : {TailMode{"layer tail, ops one by one", false, false},
-                              TailMode{"layer tail, decode chain", true, false},
-                              TailMode{"layer tail, chain + preload", true, true}}) {
-      cuda::set_decode_chain_enabled(m.chain);
-      cuda::set_decode_chain_preload_enabled(m.preload);
+    const bool chain_was = cuda::decode_chain_enabled();
+    for (bool chain : {false, true}) {
+      cuda::set_decode_chain_enabled(chain);
       const double ms = time_graph_ms(stream, reps, 4 * layers, tail);
       const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
-      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", m.name, ms * 1e3, gbs, 100.0 * gbs / read_bw);
+      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", chain ? "layer tail, decode chain" : "layer tail, ops one by one",
+                  ms * 1e3, gbs, 100.0 * gbs / read_bw);
     }
     // Where a chain launch's time goes: its %globaltimer trace over one graph replay.
     cuda::set_decode_chain_enabled(true);
-    cuda::set_decode_chain_preload_enabled(false);
     chain_trace_report(stream, 4 * layers, tail);
     cuda::set_decode_chain_enabled(chain_was);
-    cuda::set_decode_chain_preload_enabled(preload_was);
   }
 
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----
