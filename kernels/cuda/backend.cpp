@@ -209,8 +209,6 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(int device,
                          Buffer::allocate(Device::cuda(device), kSyncCounters * sizeof(unsigned int)));
   RADIX_RETURN_IF_ERROR(
       cuda_ok(cudaMemset(b->sync_counters_.data(), 0, kSyncCounters * sizeof(unsigned int)), "cudaMemset"));
-  RADIX_ASSIGN_OR_RETURN(b->chain_scratch_, Buffer::allocate(Device::cuda(device), kChainScratchBytes));
-  RADIX_RETURN_IF_ERROR(cuda_ok(cudaMemset(b->chain_scratch_.data(), 0, kChainScratchBytes), "cudaMemset"));
   // The memset runs on the legacy stream; our streams do not wait for it.
   RADIX_RETURN_IF_ERROR(cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize"));
   return b;

@@ -51,10 +51,6 @@ class CudaBackend {
   // uses them (the engine thread's stream).
   static constexpr size_t kSyncCounters = 16;
   unsigned int* sync_counters() const { return static_cast<unsigned int*>(sync_counters_.data()); }
-  // The decode chain's flagged-boundary words (decode_chain.h), zeroed at creation; the
-  // same one-launch-at-a-time rule.
-  static constexpr size_t kChainScratchBytes = size_t{2} << 20;
-  void* chain_scratch() const { return chain_scratch_.data(); }
 
   size_t cached_matmul_plans() const;
 
@@ -68,7 +64,6 @@ class CudaBackend {
   Buffer gemm_ws_;
   Buffer attention_ws_;
   Buffer sync_counters_;
-  Buffer chain_scratch_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -72,16 +72,6 @@ struct Phase {
   bf16* out;
   const bf16* bias;
   RopeEpilogue rope;
-  // Flagged boundaries (RADIX_DECODE_CHAIN_LL): this phase's output rows also as flagged
-  // words (two bf16 + a 32-bit flag per 8 bytes, [M][n / 2]), which the next phase
-  // stages instead of waiting for a count; and the words this phase stages. nullptr: the
-  // counter boundary.
-  unsigned long long* ll_out;
-  const unsigned long long* ll_in;
-  // CTA shares in whole pairs of units (set for every even-sized non-RoPE phase of a
-  // launch with flagged boundaries, so the o and down phases, which add into the same
-  // residual, give each unit the same CTA: it reads back its own store).
-  int pairs;
 };
 
 struct Chain {
@@ -90,7 +80,6 @@ struct Chain {
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
   unsigned int* counters;  // kChainCounters, zero at the start; the last CTA zeroes them again
-  unsigned int* epoch;     // flagged boundaries: this launch's number; the last CTA bumps it
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
 };
 
@@ -126,10 +115,6 @@ __device__ __forceinline__ Share share_of(const Phase& ph, int warp) {
   s.chunks = chunks_of(ph.k);
   s.u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
   s.u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
-  if (ph.pairs) {  // whole pairs per CTA (n is even): one flagged word per pair
-    s.u0 &= ~1;
-    s.u1 &= ~1;
-  }
   const int64_t items = static_cast<int64_t>(s.u1 - s.u0) * s.r_n * s.chunks;
   s.t0 = static_cast<int>(items * warp / kWarps);
   s.t1 = static_cast<int>(items * (warp + 1) / kWarps);
@@ -215,63 +200,15 @@ __device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned
   }
 }
 
-// A flagged word: two bf16 (low: the even unit) and the flag of the boundary that wrote
-// it. 64-bit stores and loads are single-copy atomic: a reader sees the old word or the
-// new one, never a mix, so the flag vouches for the data without a fence.
-__device__ __forceinline__ void store_flagged(unsigned long long* w, bf16 v0, bf16 v1, unsigned flag) {
-  const unsigned data = static_cast<unsigned>(__bfloat16_as_ushort(v0)) |
-                        (static_cast<unsigned>(__bfloat16_as_ushort(v1)) << 16);
-  const unsigned long long word = static_cast<unsigned long long>(data) | (static_cast<unsigned long long>(flag) << 32);
-  asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(w), "l"(word) : "memory");
-}
-__device__ __forceinline__ unsigned long long load_word(const unsigned long long* w) {
-  unsigned long long v;
-  asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(w) : "memory");
-  return v;
-}
-// The data of word w once its flag is `flag` (spins until the writer's store lands).
-__device__ __forceinline__ unsigned flagged_data(const unsigned long long* w, unsigned flag) {
-  unsigned long long v = load_word(w);
-  while (static_cast<unsigned>(v >> 32) != flag) v = load_word(w);
-  return static_cast<unsigned>(v);
-}
-// Boundary p's flag in launch `epoch` (never 0: the words start zeroed).
-__device__ __forceinline__ unsigned boundary_flag(unsigned epoch, int p) {
-  return epoch * kChainMaxPhases + static_cast<unsigned>(p) + 1u;
-}
-
 // Row m of the phase's input (see stage_input).
-__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, unsigned in_flag) {
+__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
   float ss = 0.0f;
-  if (ph.ll_in != nullptr) {
-    // Vector i (8 values) is words 4i..4i+3 of the row's k / 2; all four loads in flight
-    // before the first spin.
-    const unsigned long long* words = ph.ll_in + static_cast<int64_t>(m) * (ph.k / 2);
-    for (int i = threadIdx.x; i < padded; i += kThreads) {
-      uint4 v = make_uint4(0, 0, 0, 0);
-      if (i < k8) {
-        const unsigned long long* w = words + 4 * static_cast<int64_t>(i);
-        unsigned long long q[4];
-#pragma unroll
-        for (int j = 0; j < 4; ++j) q[j] = load_word(w + j);
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          if (static_cast<unsigned>(q[j] >> 32) != in_flag) q[j] = flagged_data(w + j, in_flag);
-        }
-        v = make_uint4(static_cast<unsigned>(q[0]), static_cast<unsigned>(q[1]), static_cast<unsigned>(q[2]),
-                       static_cast<unsigned>(q[3]));
-      }
-      x[i] = v;
-      ss += sum_squares8(v);
-    }
-  } else {
-    for (int i = threadIdx.x; i < padded; i += kThreads) {
-      const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
-      x[i] = v;
-      ss += sum_squares8(v);
-    }
+  for (int i = threadIdx.x; i < padded; i += kThreads) {
+    const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
+    x[i] = v;
+    ss += sum_squares8(v);
   }
   if (ph.norm_w != nullptr) {
     const float inv = rsqrtf(block_sum(ss) / static_cast<float>(ph.k) + ch.eps);
@@ -288,26 +225,21 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, uns
 // RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
 // stage_normalized). Read through L2: other CTAs wrote them during this launch.
 template <int M>
-__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch, unsigned in_flag) {
+__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
 #pragma unroll 1
-  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m, in_flag);
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
 }
 
-// Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row); returns
-// the value stored (kAccumulate, kSiluMul).
-__device__ __forceinline__ bf16 store_unit(const Phase& ph, int u, int m, float a0, float a1) {
+// Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
+__device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float a0, float a1) {
   const int64_t o = static_cast<int64_t>(m) * ph.n + u;
-  bf16 v = __float2bfloat16_rn(0.0f);
   if (ph.kind == ChainPhase::kAccumulate) {
-    v = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + o)));
-    ph.out[o] = v;
+    ph.out[o] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + o)));
   } else if (ph.kind == ChainPhase::kSiluMul) {
-    v = __float2bfloat16_rn(silu_mul_rounded(a0, a1));
-    ph.out[o] = v;
+    ph.out[o] = __float2bfloat16_rn(silu_mul_rounded(a0, a1));
   } else {
     rope_store_pair(ph.rope, ph.bias, m, u / ph.rope.half, u % ph.rope.half, a0, a1);
   }
-  return v;
 }
 
 
@@ -321,7 +253,6 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
   stamp(ch, 0);
-  const unsigned epoch = ch.epoch != nullptr ? __ldcg(ch.epoch) : 0u;  // written by an earlier launch
   Cursor cur;
   enter_phase(cur, ch, 0, warp);
   int issue_slot = 0, slot = 0;
@@ -334,9 +265,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
-    if (p > 0 && ph.ll_in == nullptr && threadIdx.x == 0) wait_count(&ch.counters[p - 1], gridDim.x);
+    if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], gridDim.x);
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
-    stage_input<M>(x, ph, ch, boundary_flag(epoch, p - 1));
+    stage_input<M>(x, ph, ch);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     __syncthreads();
     stamp(ch, 3 + 4 * p);
@@ -410,27 +341,14 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     __syncthreads();
     stamp(ch, 4 + 4 * p);
 
-    if (ph.ll_out != nullptr) {
-      // A pair of units per thread, one flagged word each: no fence, no count; the next
-      // phase's readers take each word once its flag is this boundary's.
-      const unsigned flag = boundary_flag(epoch, p);
-      for (int i = threadIdx.x; i < (s.u1 - s.u0) / 2 * M; i += kThreads) {
-        const int j = i / M, m = i - j * M, u = 2 * j;
-        const float* su = sums + u * s.r_n * M + m;  // unit u's row 0 sum; row 1 (SiLU) follows M later
-        const bf16 v0 = store_unit(ph, s.u0 + u, m, su[0], s.r_n == 2 ? su[M] : 0.0f);
-        const bf16 v1 = store_unit(ph, s.u0 + u + 1, m, su[s.r_n * M], s.r_n == 2 ? su[s.r_n * M + M] : 0.0f);
-        store_flagged(ph.ll_out + static_cast<int64_t>(m) * (ph.n / 2) + (s.u0 + u) / 2, v0, v1, flag);
-      }
-    } else {
-      for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
-        const int u = i / M, m = i - u * M;
-        const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
-        store_unit(ph, s.u0 + u, m, a0, a1);
-      }
-      if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
-      __syncthreads();
-      if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1u);
+    for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
+      const int u = i / M, m = i - u * M;
+      const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
+      store_unit(ph, s.u0 + u, m, a0, a1);
     }
+    if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
+    __syncthreads();
+    if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1u);
     stamp(ch, 5 + 4 * p);
   }
 
@@ -440,13 +358,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&ch.counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
       for (int i = 0; i < kChainCounters; ++i) atomicExch(&ch.counters[i], 0u);
-      if (ch.epoch != nullptr) atomicAdd(ch.epoch, 1u);  // every CTA read it before its first store
     }
   }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
-std::atomic<bool> g_chain_ll{env_int("RADIX_DECODE_CHAIN_LL", 0, 1, 0) == 1};
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
@@ -520,9 +436,6 @@ struct Plan {
   int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
   int ring = 0;
   size_t smem = 0;
-  // Flagged boundary after phase p: the byte offset of its words in the scratch (after the
-  // epoch), or -1 for the counter boundary.
-  int64_t ll_offset[kChainMaxPhases] = {-1, -1, -1, -1};
 };
 
 size_t smem_bytes(const Plan& plan, int ring) {
@@ -533,7 +446,7 @@ size_t smem_bytes(const Plan& plan, int ring) {
 // The plan for these phases, or false when the chain does not take them: the switches,
 // each phase's tensors, one row count (at most decode_chain_max_rows()) and a ring (6, 4
 // or 2 items, the deepest whose shared memory fits beside the input rows).
-bool make_plan(const ChainPhase* phases, int n, size_t ll_bytes, Plan* plan) {
+bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
   plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
   if (plan->rows > decode_chain_max_rows()) return false;
@@ -545,22 +458,7 @@ bool make_plan(const ChainPhase* phases, int n, size_t ll_bytes, Plan* plan) {
     }
     const int64_t k = phases[i].a->size(1);
     plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
-    // (+ 2: a CTA's share rounded to whole pairs for a flagged boundary)
-    plan->sums = std::max<int64_t>(plan->sums, ((units + ctas - 1) / ctas + 2) * 2);
-  }
-  // Flagged boundaries where the next phase stages exactly this phase's output (an even
-  // number of units, two per word) and the scratch holds the words.
-  size_t used = kChainLlHeader;
-  for (int i = 0; i + 1 < n && decode_chain_ll_enabled(); ++i) {
-    const ChainPhase& c = phases[i];
-    if (c.kind == ChainPhase::kRopeStore || c.out == nullptr || phases[i + 1].a == nullptr ||
-        phases[i + 1].a->data() != c.out->data() || plan->units[i] % 2 != 0) {
-      continue;
-    }
-    const size_t bytes = static_cast<size_t>(plan->rows * plan->units[i] / 2) * sizeof(unsigned long long);
-    if (used + bytes > ll_bytes) break;
-    plan->ll_offset[i] = static_cast<int64_t>(used);
-    used += bytes;
+    plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * 2);
   }
   for (int ring : {6, 4, 2}) {
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
@@ -610,18 +508,16 @@ void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
-bool decode_chain_ll_enabled() { return g_chain_ll.load(std::memory_order_relaxed); }
-void set_decode_chain_ll_enabled(bool on) { g_chain_ll.store(on, std::memory_order_relaxed); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
   Plan plan;
-  return make_plan(phases, n, 0, &plan);
+  return make_plan(phases, n, &plan);
 }
 
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned int* counters, bool* launched, void* ll_scratch, size_t ll_bytes) {
+                    unsigned int* counters, bool* launched) {
   Plan plan;
-  const bool ok = counters != nullptr && make_plan(phases, n, ll_scratch != nullptr ? ll_bytes : 0, &plan);
+  const bool ok = counters != nullptr && make_plan(phases, n, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
@@ -643,16 +539,6 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
   ch.counters = counters;
-  for (int i = 0; i + 1 < n; ++i) {
-    if (plan.ll_offset[i] < 0) continue;
-    auto* words = reinterpret_cast<unsigned long long*>(static_cast<char*>(ll_scratch) + plan.ll_offset[i]);
-    ch.ph[i].ll_out = words;
-    ch.ph[i + 1].ll_in = words;
-    ch.epoch = static_cast<unsigned int*>(ll_scratch);
-  }
-  for (int i = 0; i < n && ch.epoch != nullptr; ++i) {
-    ch.ph[i].pairs = phases[i].kind != ChainPhase::kRopeStore && plan.units[i] % 2 == 0 ? 1 : 0;
-  }
   if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
     const int launch = static_cast<int>(g_trace_next.fetch_add(1, std::memory_order_relaxed) %
                                         static_cast<unsigned>(std::max(1, g_trace_launches.load(std::memory_order_relaxed))));

@@ -53,24 +53,11 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 // keeps writing there. One thread sets it while no launch is being issued.
 constexpr int kChainTraceSlots = 2 + 4 * kChainMaxPhases;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
-// Flagged boundaries (opt-in while measured: RADIX_DECODE_CHAIN_LL=1 or the setter): where
-// a phase stages exactly the previous phase's output, the previous phase also writes it
-// as flagged words (two bf16 and the boundary's flag per 8 bytes, single-copy atomic),
-// and the readers spin on the words themselves: no fence, no counter, no poll before the
-// loads, i.e. two round trips fewer per boundary. The words live in a scratch
-// (CudaBackend::chain_scratch(), zeroed at creation): kChainLlHeader bytes holding the
-// launch number that makes each launch's flags new, then the words.
-bool decode_chain_ll_enabled();
-void set_decode_chain_ll_enabled(bool on);
-constexpr size_t kChainLlHeader = 256;
-
 // Launches the chain. `counters`: kChainCounters zeroed device uints that no other launch
-// uses meanwhile (CudaBackend::sync_counters()); the launch leaves them zero.
-// `ll_scratch` (ll_bytes, nullptr: counters only): the flagged boundaries' scratch, no
-// other launch using it meanwhile. When the chain does not apply (or counters is null):
-// *launched = false and OK, or without `launched` an invalid-argument error.
+// uses meanwhile (CudaBackend::sync_counters()); the launch leaves them zero. When it
+// does not apply (or counters is null): *launched = false and OK, or without `launched`
+// an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned int* counters, bool* launched = nullptr, void* ll_scratch = nullptr,
-                    size_t ll_bytes = 0);
+                    unsigned int* counters, bool* launched = nullptr);
 
 }  // namespace radix::cuda

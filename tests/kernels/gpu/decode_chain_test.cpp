@@ -228,23 +228,6 @@ TEST_F(DecodeChainGpu, TwoRowsRunInTheChain) {
   cuda::set_decode_chain_max_rows(was);
 }
 
-// Flagged boundaries (RADIX_DECODE_CHAIN_LL): the words carry the data between phases
-// instead of a counter; the same results at one and two rows, odd sizes (counter
-// boundaries there), subsets, a shallower ring, and back to back (each launch's flags new).
-TEST_F(DecodeChainGpu, FlaggedBoundariesMatchCpu) {
-  const bool was = cuda::decode_chain_ll_enabled();
-  cuda::set_decode_chain_ll_enabled(true);
-  check(1, kLlama3, true, true, true, false, true);
-  check(1, kQwen2, true, true, true, true, true, 3);
-  check(1, kOdd, true, true, true, true, true);
-  check(1, kTiny, false, true, true, false, true);
-  check(1, kQwen2, true, true, false, false, true);
-  check(2, kLlama3, true, true, true, false, true);
-  check(2, kTiny, true, true, true, false, true, 4);
-  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
-  cuda::set_decode_chain_ll_enabled(was);
-}
-
 TEST_F(DecodeChainGpu, ThreeOrMoreTokensOrTheSwitchOffRunTheOpsOneByOne) {
   check(3, kTiny, true, true, true, false, false);
   check(5, kQwen2, true, true, true, true, false);

@@ -450,30 +450,18 @@ int run(bool quick) {
       t.slots = &slot.view();
       BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
     };
-    const bool chain_was = cuda::decode_chain_enabled(), ll_was = cuda::decode_chain_ll_enabled();
-    struct TailMode {
-      const char* name;
-      bool chain, ll;
-    };
-    for (const TailMode& m : {TailMode{"layer tail, ops one by one", false, false},
-                              TailMode{"layer tail, decode chain", true, false},
-                              TailMode{"layer tail, chain, flagged bounds", true, true}}) {
-      cuda::set_decode_chain_enabled(m.chain);
-      cuda::set_decode_chain_ll_enabled(m.ll);
+    const bool chain_was = cuda::decode_chain_enabled();
+    for (bool chain : {false, true}) {
+      cuda::set_decode_chain_enabled(chain);
       const double ms = time_graph_ms(stream, reps, 4 * layers, tail);
       const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
-      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", m.name, ms * 1e3, gbs, 100.0 * gbs / read_bw);
+      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", chain ? "layer tail, decode chain" : "layer tail, ops one by one",
+                  ms * 1e3, gbs, 100.0 * gbs / read_bw);
     }
-    // Where a chain launch's time goes: its %globaltimer trace over one graph replay, with
-    // counter and with flagged boundaries.
+    // Where a chain launch's time goes: its %globaltimer trace over one graph replay.
     cuda::set_decode_chain_enabled(true);
-    for (bool ll : {false, true}) {
-      cuda::set_decode_chain_ll_enabled(ll);
-      std::printf("%s", ll ? "flagged boundaries:\n" : "");
-      chain_trace_report(stream, 4 * layers, tail);
-    }
+    chain_trace_report(stream, 4 * layers, tail);
     cuda::set_decode_chain_enabled(chain_was);
-    cuda::set_decode_chain_ll_enabled(ll_was);
   }
 
   // ---- sampling over Llama-3 logits (f32, V = 128256) ----
