@@ -408,6 +408,8 @@ void EngineImpl::plan_device_sampling(ScheduledStep& step) {
     const Req* r = step.reqs[i];
     if (step.sample_row[i] < 0) continue;
     const SamplingParams& p = r->params;
+    // Structured output: the grammar's mask is applied on the host, to the row's logits.
+    if (r->sampler->constrained()) continue;
     step.device_sample[i] = static_cast<int>(step.input.sample_rows.size());
     // The output count (a pending token included) is the index of the token to sample.
     const double u = r->sampler->uniform(static_cast<uint64_t>(r->output_ids.size()));
@@ -605,9 +607,13 @@ void EngineImpl::fail_step(ScheduledStep& step, const Status& st) {
 bool EngineImpl::overlap_must_sync() const {
   // Retraction picks among running requests; do it with none in flight.
   if (scheduler_->pool_tight()) return true;
-  // Penalties and the min_new_tokens mask are built from the output so far.
+  // Penalties, the min_new_tokens mask and a grammar's state are built from the output
+  // so far; a structured-output request steps synchronously from its first step on.
   for (const auto& r : scheduler_->running()) {
-    if (!r->finished() && r->sampler->has_penalties()) return true;
+    if (!r->finished() && (r->sampler->has_penalties() || r->sampler->constrained())) return true;
+  }
+  for (const auto& r : scheduler_->waiting()) {
+    if (r->sampler->constrained()) return true;
   }
   return false;
 }
@@ -691,10 +697,15 @@ void EngineImpl::loop() {
       std::lock_guard<std::mutex> lock(stats_mu_);
       ++stats_.overlapped_steps_total;
     }
+    // A step with a structured-output row runs synchronously: its token is sampled on the
+    // host (plan_device_sampling), and the next step's mask needs it.
+    const bool overlap_step = overlap && std::none_of(step.reqs.begin(), step.reqs.end(), [](const Req* r) {
+      return r->sampler->constrained();
+    });
     const auto t_forward = std::chrono::steady_clock::now();
-    Status st = overlap ? runner_->launch(step.input, &out) : runner_->forward(step.input, &out);
+    Status st = overlap_step ? runner_->launch(step.input, &out) : runner_->forward(step.input, &out);
     const auto t_forward_end = std::chrono::steady_clock::now();
-    if (overlap) {
+    if (overlap_step) {
       // The previous step's results, while this one runs; then this one's bookkeeping
       // (its sampled tokens pending) so the next step can be scheduled before it ends.
       // This step holds its requests first (launched or not): one that finishes in the

@@ -8,6 +8,8 @@
 #include <limits>
 #include <numeric>
 
+#include "runtime/constrained/grammar.h"
+
 namespace radix {
 namespace {
 
@@ -129,6 +131,7 @@ SamplerState::SamplerState(const SamplingParams& params, uint64_t seed,
                            std::span<const int32_t> prompt_ids, std::vector<int32_t> eos_ids)
     : params_(params), seed_(seed), eos_ids_(std::move(eos_ids)) {
   if (params_.repetition_penalty != 1.0f) seen_.insert(prompt_ids.begin(), prompt_ids.end());
+  if (params_.grammar) grammar_state_ = params_.grammar->start();
 }
 
 void SamplerState::on_token(int32_t id) {
@@ -137,6 +140,26 @@ void SamplerState::on_token(int32_t id) {
     ++output_counts_[id];
   }
   if (params_.repetition_penalty != 1.0f) seen_.insert(id);
+  // An end-of-sequence id ends the output; it is not part of the matched text.
+  if (params_.grammar && std::find(eos_ids_.begin(), eos_ids_.end(), id) == eos_ids_.end()) {
+    grammar_state_ = params_.grammar->advance(grammar_state_, id);
+  }
+}
+
+void SamplerState::apply_grammar(std::span<float> logits) const {
+  if (!params_.grammar) return;
+  const constrained::Grammar& g = *params_.grammar;
+  const std::vector<uint64_t>& mask = g.allowed(grammar_state_);
+  const bool done = g.accepting(grammar_state_);
+  std::vector<std::pair<size_t, float>> eos;
+  for (int32_t id : eos_ids_) {
+    if (done && id >= 0 && static_cast<size_t>(id) < logits.size()) eos.push_back({static_cast<size_t>(id), logits[id]});
+  }
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const size_t w = i / 64;
+    if (w >= mask.size() || ((mask[w] >> (i % 64)) & 1u) == 0) logits[i] = -std::numeric_limits<float>::infinity();
+  }
+  for (const auto& [id, x] : eos) logits[id] = x;
 }
 
 double SamplerState::uniform(uint64_t step) const {
@@ -221,6 +244,16 @@ void SamplerState::append_penalty_entries(int32_t vocab, PenaltyEntries* out) co
   }
 }
 
+namespace {
+Status no_finite_logit(const SamplerState& state) {
+  if (state.constrained()) {
+    return invalid_argument("structured output: no token can continue the output within the grammar"
+                            " (min_tokens may be holding back the end of sequence)");
+  }
+  return internal_error("sampling: no finite logit in the row (the model produced NaN/inf)");
+}
+}  // namespace
+
 Result<SampleOutput> sample_row(std::span<const float> logits, const SamplerState& state) {
   const SamplingParams& p = state.params();
   const size_t v = logits.size();
@@ -229,12 +262,13 @@ Result<SampleOutput> sample_row(std::span<const float> logits, const SamplerStat
   std::vector<float> x(v);
   for (size_t i = 0; i < v; ++i) x[i] = sanitize(logits[i]);
   state.apply_penalties(x);
+  state.apply_grammar(x);
 
   SampleOutput out;
   if (p.is_greedy()) {
     out.token = argmax(x);
     if (x[static_cast<size_t>(out.token)] == kNegInf) {
-      return internal_error("sampling: no finite logit in the row (the model produced NaN/inf)");
+      return no_finite_logit(state);
     }
   } else {
     // Temperature, then softmax weights w = exp(x/T - max) in (0, 1], max exactly 1.
@@ -246,7 +280,7 @@ Result<SampleOutput> sample_row(std::span<const float> logits, const SamplerStat
       m = std::max(m, xi);
     }
     if (m == kNegInf) {
-      return internal_error("sampling: no finite logit in the row (the model produced NaN/inf)");
+      return no_finite_logit(state);
     }
     std::vector<float>& w = x;  // reuse the buffer
     double z = 0.0;

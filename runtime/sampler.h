@@ -5,7 +5,7 @@
 // of prompt + output tokens (repetition penalty).
 //
 // Order, as SGLang v0.3: penalties (repetition, then frequency and presence, then the
-// min_new_tokens mask of eos/stop ids) -> greedy argmax when temperature == 0 or top_k ==
+// min_new_tokens mask of eos/stop ids) -> the grammar's mask (structured output) -> greedy argmax when temperature == 0 or top_k ==
 // 1 (ties: lowest id) -> temperature -> softmax -> top_k -> top_p -> min_p -> sample.
 // Reproducible: the random number for a request's step s depends only on (seed, s) — not
 // on the batch, the row, threads or retraction — so a seeded request always produces the
@@ -73,6 +73,14 @@ class SamplerState {
   // True when apply_penalties may change a logit (a penalty has tokens to act on, or
   // eos/stop ids are masked).
   bool has_penalties() const;
+  // Structured output: masks every token the grammar does not allow at this point to
+  // -inf (end-of-sequence ids stay exactly when the output so far is a full match).
+  // Step 1b, after the penalties.
+  void apply_grammar(std::span<float> logits) const;
+  bool constrained() const { return params_.grammar != nullptr; }
+  // The grammar's DFA state after the tokens so far (constrained() only).
+  int32_t grammar_state() const { return grammar_state_; }
+
   // apply_penalties for a device: appends to `out` one entry per distinct id in
   // [0, vocab) that it changes (no order), with the id's output count and flags, so
   // ops::apply_penalties over them gives the same row.
@@ -83,6 +91,7 @@ class SamplerState {
   uint64_t seed_;
   std::vector<int32_t> eos_ids_;
   int num_generated_ = 0;
+  int32_t grammar_state_ = 0;
   std::unordered_map<int32_t, int> output_counts_;  // when frequency/presence != 0
   std::unordered_set<int32_t> seen_;                // prompt + output, when repetition != 1
 };

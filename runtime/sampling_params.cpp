@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "runtime/constrained/grammar.h"
 #include "tokenizer/unicode.h"
 
 namespace radix {
@@ -29,6 +30,11 @@ bool in_closed(float v, float lo, float hi) {
 }  // namespace
 
 Status SamplingParams::validate(int vocab_size) const {
+  if (grammar != nullptr && grammar->vocab_size() != vocab_size) {
+    return invalid_argument("the structured-output grammar was compiled for a vocabulary of " +
+                            std::to_string(grammar->vocab_size()) + " tokens, the model has " +
+                            std::to_string(vocab_size) + ".");
+  }
   if (max_new_tokens < 0) {
     return invalid_argument("max_new_tokens must be at least 0, got " +
                             std::to_string(max_new_tokens) + ".");

@@ -3,11 +3,17 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "runtime/constrained/constraint.h"
+
+namespace radix::constrained {
+class Grammar;
+}
 
 namespace radix {
 
@@ -31,6 +37,11 @@ struct SamplingParams {
   bool return_logprob = false;
   int top_logprobs_num = 0;     // top-k alternatives per position
   int logprob_start_len = -1;   // >= 0: also return prompt logprobs from this position
+  // Structured output: what the request asked for (the server parses it), and the
+  // grammar the output must match, compiled from it by the server for the model's
+  // vocabulary (runtime/constrained/grammar.h); the engine uses only `grammar`.
+  constrained::Constraint constraint;
+  std::shared_ptr<const constrained::Grammar> grammar;
 
   // Checks ranges as SGLang documents them; vocab_size bounds stop_token_ids.
   Status validate(int vocab_size) const;

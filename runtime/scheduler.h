@@ -71,6 +71,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Req>> finalize();
   // Running requests that may decode next step (for the engine's overlap checks).
   const std::vector<std::unique_ptr<Req>>& running() const { return running_; }
+  const std::deque<std::unique_ptr<Req>>& waiting() const { return waiting_; }
   // Whether the next schedule could have to retract (the pool cannot hold one more
   // token per decoding request without evicting everything).
   bool pool_tight() const;

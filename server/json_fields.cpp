@@ -214,4 +214,72 @@ const nlohmann::json* FieldReader::object(const char* key) {
   return &v;
 }
 
+void FieldReader::read_constraint(bool response_format, constrained::Constraint* out) {
+  using Kind = constrained::Constraint::Kind;
+  auto set = [&](Kind kind, std::string spec, const std::string& param) {
+    if (!ok()) return;
+    if (out->active()) {
+      fail(param, "'" + param + "' cannot be combined with '" + out->param +
+                      "': a request takes one structured-output constraint.");
+      return;
+    }
+    *out = constrained::Constraint{kind, std::move(spec), param};
+  };
+  auto present = [&](const char* key) {
+    if (!has(key)) return false;
+    const auto& v = obj_[key];
+    return !(v.is_string() && v.get_ref<const std::string&>().empty());
+  };
+  if (ok() && present("regex")) {
+    std::string re;
+    read_string("regex", 1 << 20, &re);
+    set(Kind::kRegex, std::move(re), name("regex"));
+  }
+  if (ok() && present("json_schema")) {
+    const auto& v = obj_["json_schema"];
+    if (v.is_string()) {
+      set(Kind::kJsonSchema, v.get<std::string>(), name("json_schema"));
+    } else if (v.is_object() || v.is_boolean()) {
+      set(Kind::kJsonSchema, v.dump(), name("json_schema"));
+      out->from_object = v.is_object();
+    } else {
+      fail(name("json_schema"), "'" + name("json_schema") + "' must be a JSON schema (an object or its JSON text).");
+    }
+  }
+  if (ok() && present("ebnf")) {
+    fail(name("ebnf"), "'" + name("ebnf") + "' (EBNF grammars) is not supported; use 'regex' or 'json_schema'.");
+  }
+  if (!response_format || !ok()) return;
+  const nlohmann::json* rf = object("response_format");
+  if (rf == nullptr) return;
+  const auto type = rf->find("type");
+  if (type == rf->end() || !type->is_string()) {
+    fail("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\".");
+    return;
+  }
+  const std::string& t = type->get_ref<const std::string&>();
+  if (t == "text") return;
+  if (t == "json_object") {
+    set(Kind::kJsonObject, "", "response_format");
+    return;
+  }
+  if (t != "json_schema") {
+    fail("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got \"" +
+                                     t + "\".");
+    return;
+  }
+  const auto js = rf->find("json_schema");
+  if (js == rf->end() || !js->is_object()) {
+    fail("response_format.json_schema", "'response_format.json_schema' must be an object with a 'schema'.");
+    return;
+  }
+  const auto schema = js->find("schema");
+  if (schema == js->end() || !(schema->is_object() || schema->is_boolean())) {
+    fail("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON schema object.");
+    return;
+  }
+  set(Kind::kJsonSchema, schema->dump(), "response_format.json_schema.schema");
+  out->from_object = schema->is_object();
+}
+
 }  // namespace radix::server

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/constrained/constraint.h"
 #include "server/api_error.h"
 
 namespace radix::server {
@@ -45,6 +46,12 @@ class FieldReader {
   // The field's value when present and an object, else nullptr (and a failure when it
   // is present with another type).
   const nlohmann::json* object(const char* key);
+  // Structured output: `regex` (a string), `json_schema` (the schema as a JSON string,
+  // as SGLang takes it, or as an object) and, with `response_format` (the OpenAI
+  // routes), `response_format` {"type": "text" | "json_object" | "json_schema",
+  // "json_schema": {"schema": {...}}}. At most one of them; `ebnf` is refused. Empty
+  // strings count as absent (clients that always send the field).
+  void read_constraint(bool response_format, constrained::Constraint* out);
 
  private:
   std::string name(const char* key) const { return prefix_ + key; }

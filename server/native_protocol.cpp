@@ -31,12 +31,7 @@ std::optional<ApiError> read_sampling(const json& sp, const std::string& prefix,
   r.read_int("n", 1, 128, &p->n);
   r.read_seed("seed", &p->seed);
   r.read_seed("sampling_seed", &p->seed);
-  for (const char* unsupported : {"regex", "json_schema", "ebnf"}) {
-    if (r.ok() && r.has(unsupported)) {
-      r.fail(prefix + "." + unsupported,
-             "'" + prefix + "." + unsupported + "' (constrained decoding) is not supported.");
-    }
-  }
+  r.read_constraint(/*response_format=*/false, &p->constraint);
   return r.error();
 }
 

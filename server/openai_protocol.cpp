@@ -63,12 +63,10 @@ void read_common(FieldReader& r, const json& body, OpenAiCommon* out) {
   if (const json* bias = r.object("logit_bias"); bias && !bias->empty()) {
     r.fail("logit_bias", "'logit_bias' is not supported.");
   }
-  for (const char* unsupported : {"regex", "json_schema", "ebnf", "suffix"}) {
-    if (r.ok() && r.has(unsupported) &&
-        !(body[unsupported].is_string() && body[unsupported].get<std::string>().empty())) {
-      r.fail(unsupported, std::string("'") + unsupported + "' is not supported.");
-    }
+  if (r.ok() && r.has("suffix") && !(body["suffix"].is_string() && body["suffix"].get<std::string>().empty())) {
+    r.fail("suffix", "'suffix' is not supported.");
   }
+  r.read_constraint(/*response_format=*/true, &p.constraint);
 }
 
 std::optional<ApiError> check_body(const json& body) {
@@ -223,11 +221,6 @@ std::optional<ApiError> parse_chat_request(const json& body, ChatRequest* out) {
   r.read_bool("add_generation_prompt", &out->add_generation_prompt);
   r.read_bool("continue_final_message", &out->continue_final_message);
   if (const json* kw = r.object("chat_template_kwargs")) out->template_kwargs = *kw;
-  if (const json* rf = r.object("response_format")) {
-    if (!rf->contains("type") || !(*rf)["type"].is_string() || (*rf)["type"] != "text") {
-      r.fail("response_format", "Only response_format {\"type\": \"text\"} is supported.");
-    }
-  }
   // Tools, as vLLM serves them without a tool-call parser: the list goes to the chat
   // template (templates that know tools render them), tool_choice defaults to "none",
   // and a choice that asks for calls ("auto", "required", a named function) is refused,

@@ -108,10 +108,53 @@ std::string validated_param(const Status& st, const std::string& prefix) {
   return {};
 }
 
+// The request parsers read nlohmann::json, whose objects keep their keys sorted; a JSON
+// schema's property order is the order its output must follow (as outlines and SGLang
+// do), so a schema sent as an object is found again in the body, parsed keeping order:
+// the value of a "json_schema" or "schema" key equal to the parsed one.
+void restore_schema_order(const std::string& body, constrained::Constraint* c) {
+  const auto ordered = nlohmann::ordered_json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (ordered.is_discarded()) return;
+  const auto want = nlohmann::json::parse(c->spec, nullptr, false);
+  std::vector<const nlohmann::ordered_json*> stack = {&ordered};
+  while (!stack.empty()) {
+    const nlohmann::ordered_json* v = stack.back();
+    stack.pop_back();
+    if (v->is_array()) {
+      for (const auto& e : *v) stack.push_back(&e);
+    } else if (v->is_object()) {
+      for (const auto& [k, e] : v->items()) {
+        if ((k == "json_schema" || k == "schema") && e.is_object() && nlohmann::json::parse(e.dump()) == want) {
+          c->spec = e.dump();
+          return;
+        }
+        stack.push_back(&e);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPrompt> prompts,
                                              const std::string& param_prefix) {
+  // Structured output: compile (or find) the grammar; a bad regex or schema is a 400
+  // naming the field.
+  for (auto& p : prompts) {
+    if (!p.params.constraint.active() || p.params.grammar) continue;
+    if (p.params.constraint.from_object) {
+      restore_schema_order(call.body, &p.params.constraint);
+      p.params.constraint.from_object = false;
+    }
+    auto g = call.state.grammars().get(p.params.constraint);
+    if (!g.is_ok()) {
+      reply_error(call, g.status().code() == StatusCode::kInvalidArgument
+                            ? bad_request(g.status().message(), p.params.constraint.param)
+                            : api_error_from(g.status()));
+      return nullptr;
+    }
+    p.params.grammar = std::move(g).value();
+  }
   for (const auto& p : prompts) {
     Status st = p.params.validate(call.state.vocab_size());
     if (!st.is_ok()) {

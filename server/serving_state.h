@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include "runtime/constrained/grammar.h"
 #include "runtime/engine.h"
 #include "server/metrics.h"
 #include "server/server_options.h"
@@ -34,6 +36,20 @@ struct ServingState {
 
   int context_length() const { return engine ? engine->model_info().context_length : 0; }
   int vocab_size() const { return engine ? engine->model_info().vocab_size : 0; }
+
+  // Structured output's compiled grammars over the tokenizer's vocabulary, built on the
+  // first constrained request (sorting a 128K vocabulary by bytes takes a moment).
+  constrained::GrammarCache& grammars() {
+    std::call_once(grammars_once_, [this] {
+      grammars_ = std::make_unique<constrained::GrammarCache>(
+          constrained::TokenVocab::from_tokenizer(*tokenizer, vocab_size()));
+    });
+    return *grammars_;
+  }
+
+ private:
+  std::once_flag grammars_once_;
+  std::unique_ptr<constrained::GrammarCache> grammars_;
 };
 
 // Counts a generation request as in flight for its lifetime (drain on shutdown waits).

@@ -37,6 +37,18 @@ class ByteLevelDecoder final : public Decoder {
     }
     tokens->assign(1, utf8_lossy(bytes));
   }
+  void token_bytes(std::string* t) const override {
+    std::string bytes;
+    size_t i = 0;
+    while (i < t->size()) {
+      char32_t c = 0;
+      i += decode_utf8(*t, i, &c);
+      const int b = byte_level_byte(c);
+      if (b < 0) return;  // not a byte-level token (an added token): its own UTF-8
+      bytes.push_back(static_cast<char>(b));
+    }
+    *t = std::move(bytes);
+  }
 };
 
 class MetaspaceDecoder final : public Decoder {
@@ -60,6 +72,20 @@ class MetaspaceDecoder final : public Decoder {
       }
       t = std::move(out);
     }
+  }
+
+  void token_bytes(std::string* t) const override {
+    std::string out;
+    size_t i = 0;
+    while (i < t->size()) {
+      if (t->compare(i, replacement_.size(), replacement_) == 0) {
+        out.push_back(' ');
+        i += replacement_.size();
+      } else {
+        out.push_back((*t)[i++]);
+      }
+    }
+    *t = std::move(out);
   }
 
  private:
@@ -95,6 +121,9 @@ class ByteFallbackDecoder final : public Decoder {
     *tokens = std::move(out);
   }
   bool has_byte_fallback() const override { return true; }
+  void token_bytes(std::string* t) const override {
+    if (const int b = byte_fallback_value(*t); b >= 0) t->assign(1, static_cast<char>(b));
+  }
 };
 
 class FuseDecoder final : public Decoder {
@@ -148,6 +177,7 @@ class ReplaceDecoder final : public Decoder {
   void decode_chain(std::vector<std::string>* tokens) const override {
     for (auto& t : *tokens) t = pattern_->replace_all(t, content_);
   }
+  void token_bytes(std::string* t) const override { *t = pattern_->replace_all(*t, content_); }
 
  private:
   std::unique_ptr<Regex> pattern_;
@@ -160,6 +190,9 @@ class SequenceDecoder final : public Decoder {
       : steps_(std::move(steps)) {}
   void decode_chain(std::vector<std::string>* tokens) const override {
     for (const auto& s : steps_) s->decode_chain(tokens);
+  }
+  void token_bytes(std::string* t) const override {
+    for (const auto& s : steps_) s->token_bytes(t);
   }
   bool has_byte_fallback() const override {
     for (const auto& s : steps_) {

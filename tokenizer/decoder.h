@@ -20,6 +20,11 @@ class Decoder {
   // True when the chain holds a ByteFallback step: its output for a run of <0xXX> tokens
   // depends on the whole run, which the incremental detokenizer must respect.
   virtual bool has_byte_fallback() const { return false; }
+  // One token's raw bytes where it stands inside a sequence (not at its start): the
+  // ByteLevel table undone, a Metaspace/Replace replacement made, <0xXX> as its byte,
+  // nothing stripped and no lossy UTF-8 repair (a token may hold part of a character).
+  // Constrained decoding matches these bytes against its automaton.
+  virtual void token_bytes(std::string* token) const {}
 };
 
 // Parses a "decoder" value; null gives nullptr (tokens are joined with spaces).

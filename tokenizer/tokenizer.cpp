@@ -265,6 +265,13 @@ bool Tokenizer::is_special(int32_t id) const {
   return id >= 0 && id < vocab_size() && special_[id] != 0;
 }
 
+std::optional<std::string> Tokenizer::token_bytes(int32_t id) const {
+  if (id < 0 || id >= vocab_size() || special_[id] != 0 || id_to_token_[id].empty()) return std::nullopt;
+  std::string t = id_to_token_[id];
+  if (decoder_) decoder_->token_bytes(&t);
+  return t;
+}
+
 bool Tokenizer::is_byte_fallback_token(int32_t id) const {
   return id >= 0 && id < vocab_size() && byte_fallback_[id] != 0;
 }

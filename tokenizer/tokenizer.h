@@ -49,6 +49,11 @@ class Tokenizer {
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::string id_to_token(int32_t id) const;  // raw vocab string, "" if out of range
   bool is_special(int32_t id) const;
+  // The raw bytes token `id` adds to a text where it follows other tokens (the
+  // decoder's per-token mapping: byte-level table undone, "▁" as a space, <0xXX> as its
+  // byte; no UTF-8 repair, so a token may hold part of a character); nullopt for special
+  // tokens and ids without a token. Constrained decoding matches these bytes.
+  std::optional<std::string> token_bytes(int32_t id) const;
 
   std::optional<int32_t> bos_token_id() const { return bos_id_; }
   std::optional<int32_t> eos_token_id() const { return eos_id_; }

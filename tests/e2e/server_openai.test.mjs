@@ -331,3 +331,64 @@ test('the API key guards the API but not health', { timeout: 300000 }, async () 
     await stopServer(keyed);
   }
 });
+
+test('structured output: json_schema, json_object and regex hold the output', { timeout: 300000 }, async () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      rank: { type: 'integer', enum: [1, 2, 3] },
+      city: { type: 'string', maxLength: 12 },
+      capital: { type: 'boolean' },
+    },
+    required: ['rank', 'city'],
+  };
+  const chat = await client.chat.completions.create({
+    model: undefined, messages: [{ role: 'user', content: 'Describe Paris as JSON.' }], max_tokens: 120,
+    temperature: 0.8, seed: 3, n: 3,
+    response_format: { type: 'json_schema', json_schema: { name: 'city', schema, strict: true } },
+  });
+  assert.equal(chat.choices.length, 3);
+  for (const ch of chat.choices) {
+    assert.equal(ch.finish_reason, 'stop', ch.message.content);
+    const v = JSON.parse(ch.message.content);
+    assert.equal(typeof v.city, 'string');
+    assert.ok([...v.city].length <= 12, v.city);
+    assert.ok([1, 2, 3].includes(v.rank), ch.message.content);
+    // The schema's property order (rank, city, capital), not the alphabet's.
+    assert.deepEqual(Object.keys(v).slice(0, 2), ['rank', 'city'], ch.message.content);
+    for (const k of Object.keys(v)) assert.ok(['city', 'rank', 'capital'].includes(k), k);
+    if ('capital' in v) assert.equal(typeof v.capital, 'boolean');
+  }
+  const obj = await client.chat.completions.create({
+    model: undefined, messages: [{ role: 'user', content: 'Any JSON object.' }], max_tokens: 200,
+    temperature: 0, response_format: { type: 'json_object' },
+  });
+  if (obj.choices[0].finish_reason === 'stop') {
+    const v = JSON.parse(obj.choices[0].message.content);
+    assert.equal(typeof v, 'object');
+    assert.ok(v !== null && !Array.isArray(v));
+  } else {
+    assert.ok(obj.choices[0].message.content.startsWith('{'), obj.choices[0].message.content);
+  }
+  // SGLang's extra field through the client's extra body, streamed.
+  const re = /^(yes|no), because [a-z ]{1,20}\.$/;
+  const stream = await client.completions.create({
+    model: undefined, prompt: PROMPT, max_tokens: 40, temperature: 1, seed: 5, stream: true,
+    regex: '(yes|no), because [a-z ]{1,20}\\.',
+  });
+  let text = '';
+  let finish = null;
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      text += c.text;
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(finish, 'stop', text);
+  assert.match(text, re);
+  // A regex that does not compile is a 400 naming the field.
+  const bad = await raw(server.base, 'POST', '/v1/completions',
+    JSON.stringify({ prompt: 'x', regex: '(unclosed' }), { 'Content-Type': 'application/json' });
+  assertErrorBody(bad, 400);
+  assert.equal(JSON.parse(bad.body).error.param, 'regex');
+});

@@ -16,15 +16,18 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <regex>
 
 #include "core/buffer.h"
 #ifdef RADIX_HAS_CUDA_KERNELS
 #include "kernels/cuda/cuda_ops.h"
 #endif
+#include "runtime/constrained/grammar.h"
 #include "runtime/engine.h"
 #include "runtime/model_runner.h"
 #include "runtime/sampler.h"
 #include "tests/runtime/engine_test_util.h"
+#include "tokenizer/tokenizer.h"
 
 namespace radix {
 namespace {
@@ -552,6 +555,69 @@ TEST(RuntimeGpu, EngineServesMixedRequestsOnTheDevice) {
   auto b = (*engine)->submit({"", prompt, p});
   ASSERT_TRUE(b.is_ok());
   EXPECT_EQ(collect(**b, 1).tokens[0], first);
+}
+
+// Structured output on CUDA: constrained rows come back to the host for the masked
+// sample while the other rows of the same steps sample on the device (CUDA graphs on,
+// then overlap scheduling on); every constrained output is a full match ending in EOS.
+TEST(RuntimeGpu, StructuredOutputRowsSampleOnTheHostBesideDeviceRows) {
+  if (!have_cuda()) GTEST_SKIP();
+  auto tok = Tokenizer::from_dir(testing::kDefaultModel);
+  ASSERT_TRUE(tok.is_ok()) << tok.status().to_string();
+  auto vocab = constrained::TokenVocab::from_tokenizer(**tok, 4096);
+  const std::string re = "\\{\"id\": [1-9][0-9]{0,3}, \"ok\": (true|false)\\}";
+  auto g = constrained::Grammar::compile({constrained::Constraint::Kind::kRegex, re, "regex"}, vocab);
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  for (bool overlap : {false, true}) {
+    EngineOptions o = cuda_options();
+    o.enable_overlap_schedule = overlap;
+    o.overlap_min_batch = 0;
+    auto engine = Engine::create(o);
+    ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+    std::mt19937 rng(21);
+    std::uniform_int_distribution<int32_t> t(3, 4000);
+    std::vector<std::shared_ptr<RequestHandle>> plain, constrained_h;
+    for (int i = 0; i < 24; ++i) {
+      std::vector<int32_t> prompt(static_cast<size_t>(6 + i));
+      for (auto& x : prompt) x = t(rng);
+      SamplingParams p;
+      p.max_new_tokens = 20;
+      if (i % 3 == 0) {
+        p.temperature = 0.9f;
+        p.seed = static_cast<uint64_t>(i);
+        p.n = 2;
+        p.max_new_tokens = 60;
+        p.grammar = *g;
+      } else {
+        p.temperature = 0.8f;
+        p.ignore_eos = true;
+      }
+      auto h = (*engine)->submit({"", prompt, p});
+      ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+      (p.grammar ? constrained_h : plain).push_back(*h);
+    }
+    for (auto& h : plain) {
+      Result1 r = collect(*h, 1);
+      EXPECT_TRUE(r.error.is_ok()) << r.error.to_string();
+      EXPECT_EQ(r.tokens[0].size(), 20u);
+    }
+    const std::regex check(re);
+    for (auto& h : constrained_h) {
+      Result1 r = collect(*h, 2);
+      EXPECT_TRUE(r.error.is_ok()) << r.error.to_string();
+      for (int c = 0; c < 2; ++c) {
+        auto ids = r.tokens[static_cast<size_t>(c)];
+        ASSERT_FALSE(ids.empty());
+        EXPECT_TRUE(ids.back() == 0 || ids.back() == 2) << "ends with an end-of-sequence id";
+        ids.pop_back();
+        std::string s;
+        for (int32_t id : ids) s += vocab->bytes_of(id);
+        EXPECT_TRUE(std::regex_match(s, check)) << (overlap ? "overlap: " : "") << s;
+        EXPECT_EQ(r.reasons[static_cast<size_t>(c)], FinishReason::kStop);
+      }
+    }
+    EXPECT_TRUE((*engine)->check_kv_invariants().is_ok());
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // operational endpoints.
 #include <set>
 
+#include "runtime/constrained/grammar.h"
 #include "tests/unit/server/server_fixture.h"
 
 namespace radix::server::testing {
@@ -212,6 +213,50 @@ TEST_F(ServerTest, EchoWithLogprobsListsPromptThenCompletionTokens) {
   EXPECT_FLOAT_EQ(lp["token_logprobs"][prompt_len].get<float>(), -0.25f);
   EXPECT_EQ(lp["text_offset"][0], 0);
   EXPECT_EQ(lp["top_logprobs"][prompt_len].size(), 2u);  // one alternative + the sampled
+}
+
+// Structured output: the server compiles the constraint for the tokenizer and hands the
+// grammar to the engine; a regex or schema that does not compile is a 400 naming the
+// field, and the engine never sees the request.
+TEST_F(ServerTest, StructuredOutputGrammarsReachTheEngineAndBadOnesAre400) {
+  start();
+  // (Sent as text: a client-side nlohmann::json would sort the keys itself.)
+  auto ok = post("/v1/chat/completions", std::string(R"({"messages":[{"role":"user","content":"hi"}],
+      "max_tokens":4,"response_format":{"type":"json_schema","json_schema":{"name":"x",
+      "schema":{"type":"object","properties":{"b":{"type":"boolean"},"a":{"type":"integer"}},"required":["a"]}}}})"));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  auto sent = engine_->submitted();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].params.grammar);
+  EXPECT_EQ(sent[0].params.grammar->vocab_size(), 4096);
+  // Properties in the schema's order (b before a), though the parsed body sorts keys.
+  const std::string& re = sent[0].params.grammar->regex();
+  ASSERT_NE(re.find("\"b\""), std::string::npos) << re;
+  EXPECT_LT(re.find("\"b\""), re.find("\"a\"")) << re;
+
+  auto native = post("/generate", nlohmann::json::parse(R"({"text":"hi","sampling_params":{"max_new_tokens":2,
+      "regex":"(a|b)+"}})"));
+  ASSERT_TRUE(native);
+  EXPECT_EQ(native->status, 200) << native->body;
+  ASSERT_EQ(engine_->submitted().size(), 2u);
+  EXPECT_EQ(engine_->submitted()[1].params.grammar->regex(), "(a|b)+");
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"/v1/completions", R"({"prompt":"hi","regex":"(a"})"},
+      {"/v1/completions", R"({"prompt":"hi","json_schema":"{not json"})"},
+      {"/generate", R"({"text":"hi","sampling_params":{"json_schema":"{\"type\": \"weird\"}"}})"},
+  };
+  const char* params[] = {"regex", "json_schema", "sampling_params.json_schema"};
+  for (size_t i = 0; i < std::size(bad); ++i) {
+    auto res = post(bad[i].first, std::string(bad[i].second));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << bad[i].second;
+    auto j = nlohmann::json::parse(res->body);
+    const auto& err = j.contains("error") ? j["error"] : j;
+    EXPECT_EQ(err["param"], params[i]) << res->body;
+  }
+  EXPECT_EQ(engine_->submitted().size(), 2u);
 }
 
 TEST_F(ServerTest, TokenIdPromptsAreSentAsGiven) {

@@ -53,6 +53,30 @@ TEST(NativeProtocol, ASinglePromptWithNAboveOneRespondsWithAList) {
   EXPECT_TRUE(r.list_response());
 }
 
+// Structured output: sampling_params.regex / json_schema (a JSON string, as SGLang takes
+// it, or an object) become the request's constraint, named for error messages.
+TEST(NativeProtocol, ReadsStructuredOutputFields) {
+  using Kind = constrained::Constraint::Kind;
+  GenerateRequest r;
+  ASSERT_FALSE(parse_generate_request(json::parse(R"J({"text":"a","sampling_params":{"regex":"(yes|no)"}})J"), &r));
+  EXPECT_EQ(r.items.at(0).params.constraint.kind, Kind::kRegex);
+  EXPECT_EQ(r.items.at(0).params.constraint.spec, "(yes|no)");
+  EXPECT_EQ(r.items.at(0).params.constraint.param, "sampling_params.regex");
+  GenerateRequest s;
+  ASSERT_FALSE(parse_generate_request(
+      json::parse(R"({"text":"a","sampling_params":{"json_schema":"{\"type\": \"integer\"}"}})"), &s));
+  EXPECT_EQ(s.items.at(0).params.constraint.kind, Kind::kJsonSchema);
+  EXPECT_EQ(json::parse(s.items.at(0).params.constraint.spec), json::parse(R"({"type": "integer"})"));
+  GenerateRequest o;
+  ASSERT_FALSE(parse_generate_request(
+      json::parse(R"({"text":"a","sampling_params":{"json_schema":{"type":"string"},"regex":""}})"), &o));
+  EXPECT_EQ(o.items.at(0).params.constraint.kind, Kind::kJsonSchema);  // an empty regex counts as absent
+  EXPECT_EQ(json::parse(o.items.at(0).params.constraint.spec), json::parse(R"({"type":"string"})"));
+  GenerateRequest none;
+  ASSERT_FALSE(parse_generate_request(json::parse(R"({"text":"a"})"), &none));
+  EXPECT_FALSE(none.items.at(0).params.constraint.active());
+}
+
 TEST(NativeProtocol, RejectsMalformedRequests) {
   const char* bodies[] = {
       R"({})",
@@ -64,7 +88,10 @@ TEST(NativeProtocol, RejectsMalformedRequests) {
       R"({"text":"a","sampling_params":5})",
       R"({"text":"a","sampling_params":{"max_new_tokens":-5}})",
       R"({"text":"a","sampling_params":{"temperature":"x"}})",
-      R"({"text":"a","sampling_params":{"regex":"a+"}})",
+      R"({"text":"a","sampling_params":{"regex":5}})",
+      R"({"text":"a","sampling_params":{"regex":"a+","json_schema":"{}"}})",
+      R"({"text":"a","sampling_params":{"json_schema":7}})",
+      R"({"text":"a","sampling_params":{"ebnf":"root ::= \"a\""}})",
       R"({"text":"a","return_logprob":"yes"})",
       R"({"text":"a","top_logprobs_num":1000})",
       R"({"text":"a","stream":1})",

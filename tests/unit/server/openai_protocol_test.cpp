@@ -45,6 +45,36 @@ TEST(OpenAiProtocol, ParsesACompletionWithSamplingFields) {
   EXPECT_EQ(r.params.logprob_start_len, 0);  // echo + logprobs: prompt logprobs too
 }
 
+// Structured output on both routes: response_format json_object / json_schema (the
+// schema object), and SGLang's extra regex / json_schema fields; "text" is no constraint.
+TEST(OpenAiProtocol, ReadsStructuredOutputFields) {
+  using Kind = constrained::Constraint::Kind;
+  ChatRequest c;
+  ASSERT_FALSE(parse_chat_request(json::parse(R"({"messages":[{"role":"user","content":"x"}],
+      "response_format":{"type":"json_schema","json_schema":{"name":"p","strict":true,
+      "schema":{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}}}})"),
+                                  &c));
+  EXPECT_EQ(c.params.constraint.kind, Kind::kJsonSchema);
+  EXPECT_EQ(c.params.constraint.param, "response_format.json_schema.schema");
+  EXPECT_EQ(json::parse(c.params.constraint.spec)["required"], json::parse(R"(["a"])"));
+  ChatRequest o;
+  ASSERT_FALSE(parse_chat_request(
+      json::parse(R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})"), &o));
+  EXPECT_EQ(o.params.constraint.kind, Kind::kJsonObject);
+  ChatRequest t;
+  ASSERT_FALSE(parse_chat_request(
+      json::parse(R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"text"}})"), &t));
+  EXPECT_FALSE(t.params.constraint.active());
+  CompletionRequest r;
+  ASSERT_FALSE(parse_completion(R"({"prompt":"x","regex":"[0-9]+"})", &r));
+  EXPECT_EQ(r.params.constraint.kind, Kind::kRegex);
+  EXPECT_EQ(r.params.constraint.spec, "[0-9]+");
+  EXPECT_EQ(r.params.constraint.param, "regex");
+  CompletionRequest j;
+  ASSERT_FALSE(parse_completion(R"({"prompt":"x","json_schema":"{\"type\":\"boolean\"}","regex":""})", &j));
+  EXPECT_EQ(j.params.constraint.kind, Kind::kJsonSchema);
+}
+
 TEST(OpenAiProtocol, DefaultsMaxTokensTo16AndMarksItUnset) {
   CompletionRequest r;
   ASSERT_FALSE(parse_completion(R"({"prompt":"hi"})", &r).has_value());
@@ -103,6 +133,10 @@ TEST(OpenAiProtocol, RejectsMalformedFieldsNamingTheField) {
       {R"({"prompt":"x","stop_token_ids":[-1]})", "stop_token_ids"},
       {R"({"prompt":"x","seed":"abc"})", "seed"},
       {R"({"prompt":"x","model":7})", "model"},
+      {R"({"prompt":"x","regex":["a"]})", "regex"},
+      {R"({"prompt":"x","json_schema":5})", "json_schema"},
+      {R"({"prompt":"x","regex":"a","json_schema":"{}"})", "json_schema"},
+      {R"({"prompt":"x","ebnf":"root ::= \"a\""})", "ebnf"},
   };
   for (const auto& c : cases) {
     CompletionRequest r;
@@ -151,7 +185,14 @@ TEST(OpenAiProtocol, RejectsMalformedChatMessages) {
       {R"({"messages":[{"role":"user","content":5}]})", "messages[0].content"},
       {R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "messages[0].content"},
       {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "top_logprobs"},
-      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}})",
+       "response_format.type"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}})",
+       "response_format.json_schema"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a"}}})",
+       "response_format.json_schema.schema"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":"json"})", "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"regex":"a","response_format":{"type":"json_object"}})",
        "response_format"},
       {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}],"tool_choice":"auto"})",
        "tool_choice"},

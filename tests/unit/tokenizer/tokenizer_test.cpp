@@ -167,6 +167,33 @@ int check_stream(const std::shared_ptr<Tokenizer>& t, const std::vector<int32_t>
   return held;
 }
 
+// token_bytes is what a token adds after other tokens: after a plain first token, the
+// bytes of the rest concatenate to the rest of the decoded text (every sample is valid
+// UTF-8, so no repair hides a byte), byte tokens included.
+TEST(Tokenizer, TokenBytesConcatenateToTheDecodedText) {
+  for (const char* name : kReal) {
+    auto t = testing::load_real(name);
+    ASSERT_TRUE(t) << name;
+    for (size_t k = 0; k + 1 < std::size(kSamples); ++k) {  // the last sample has special tokens
+      const std::vector<int32_t> ids = t->encode(std::string("a ") + kSamples[k], false);
+      ASSERT_GE(ids.size(), 2u);
+      std::string bytes = t->decode(std::vector<int32_t>{ids[0]});
+      for (size_t i = 1; i < ids.size(); ++i) {
+        const auto b = t->token_bytes(ids[i]);
+        ASSERT_TRUE(b.has_value()) << name << " id " << ids[i];
+        bytes += *b;
+      }
+      EXPECT_EQ(bytes, t->decode(ids)) << name << ": " << kSamples[k];
+    }
+    // Special tokens have no bytes; out-of-range ids neither.
+    if (auto eos = t->eos_token_id()) {
+      EXPECT_FALSE(t->token_bytes(*eos).has_value()) << name;
+    }
+    EXPECT_FALSE(t->token_bytes(-1).has_value());
+    EXPECT_FALSE(t->token_bytes(t->vocab_size()).has_value());
+  }
+}
+
 TEST(IncrementalDetokenizer, PiecesAddUpToTheFullDecodeOfRandomIds) {
   std::mt19937 rng(2024);
   for (const char* name : kReal) {
