@@ -405,6 +405,24 @@ Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, con
   RADIX_DISPATCH(gather_rows, out, x, index);
 }
 
+Status apply_token_mask(const OpContext& ctx, const Tensor& logits, const Tensor& masks, const Tensor& index) {
+  RADIX_RETURN_IF_ERROR(check_tensors("apply_token_mask", ctx, {&logits, &masks, &index}));
+  RADIX_RETURN_IF_ERROR(check_dtype("apply_token_mask", logits, DType::kF32));
+  RADIX_RETURN_IF_ERROR(check_dtype("apply_token_mask", masks, DType::kI32));
+  RADIX_RETURN_IF_ERROR(check_dtype("apply_token_mask", index, DType::kI32));
+  if (logits.ndim() != 2 || masks.ndim() != 2 || index.numel() != logits.size(0) ||
+      masks.size(1) * 32 < logits.size(1)) {
+    return fail("apply_token_mask", "logits " + logits.to_string() + " masks " + masks.to_string() + " index " +
+                                        index.to_string());
+  }
+  if (ctx.device.is_cpu()) {
+    for (int64_t i = 0; i < index.numel(); ++i) {
+      if (index.data_as<const int32_t>()[i] >= masks.size(0)) return fail("apply_token_mask", "mask index out of range");
+    }
+  }
+  RADIX_DISPATCH(apply_token_mask, logits, masks, index);
+}
+
 Status take_pending_tokens(const OpContext& ctx, const Tensor& ids, const Tensor& src, const Tensor& prev) {
   RADIX_RETURN_IF_ERROR(check_tensors("take_pending_tokens", ctx, {&ids, &src, &prev}));
   for (const Tensor* t : {&ids, &src, &prev}) RADIX_RETURN_IF_ERROR(check_dtype("take_pending_tokens", *t, DType::kI32));

@@ -191,6 +191,12 @@ Status gelu_tanh_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& 
 // out[N, C] = x[index[n], :]; index i32 [N].
 Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& index);
 
+// Structured output's mask: logits[r, v] = -inf wherever bit v of mask row index[r] is
+// clear (bit v = bit v % 32 of word v / 32; masks i32 [M, W], W >= ceil(V / 32)); rows
+// with index[r] < 0 are left alone. logits f32 [N, V], index i32 [N]. An index >= M is an
+// error on the CPU; the CUDA kernel leaves that row alone.
+Status apply_token_mask(const OpContext& ctx, const Tensor& logits, const Tensor& masks, const Tensor& index);
+
 // Overlap scheduling's input ids: ids[i] = max(prev[src[i]], 0) where src[i] >= 0 (a
 // token the previous step sampled; a failed sample, -1, becomes 0), ids[i] unchanged
 // where src[i] < 0. ids, src i32 [N]; prev i32 [M]. A src value >= M is an error on the

@@ -408,14 +408,15 @@ void EngineImpl::plan_device_sampling(ScheduledStep& step) {
     const Req* r = step.reqs[i];
     if (step.sample_row[i] < 0) continue;
     const SamplingParams& p = r->params;
-    // Structured output: the grammar's mask is applied on the host, to the row's logits.
-    if (r->sampler->constrained()) continue;
     step.device_sample[i] = static_cast<int>(step.input.sample_rows.size());
     // The output count (a pending token included) is the index of the token to sample.
     const double u = r->sampler->uniform(static_cast<uint64_t>(r->output_ids.size()));
     step.input.add_sample(step.sample_row[i], p.is_greedy() ? 0.0f : p.temperature, p.top_k, p.top_p, p.min_p,
                           static_cast<float>(u));
     if (r->sampler->has_penalties()) step.input.add_penalties(*r->sampler, info_.vocab_size);
+    // Structured output: its bitmask goes with the row (ops::apply_token_mask after the
+    // penalties), 16 KB for a 128K vocabulary instead of the row's logits coming back.
+    if (r->sampler->constrained()) step.input.add_grammar_mask(*r->sampler, info_.vocab_size);
     if (p.return_logprob) step.input.add_logprobs(p.top_logprobs_num);
   }
 }
@@ -697,8 +698,8 @@ void EngineImpl::loop() {
       std::lock_guard<std::mutex> lock(stats_mu_);
       ++stats_.overlapped_steps_total;
     }
-    // A step with a structured-output row runs synchronously: its token is sampled on the
-    // host (plan_device_sampling), and the next step's mask needs it.
+    // A step with a structured-output row runs synchronously: the next step's mask needs
+    // its token on the host.
     const bool overlap_step = overlap && std::none_of(step.reqs.begin(), step.reqs.end(), [](const Req* r) {
       return r->sampler->constrained();
     });

@@ -27,6 +27,7 @@ void StepInput::add_sample(int32_t row, float t, int k, float p, float mp, float
   presence.push_back(0.0f);
   penalty_indptr.push_back(static_cast<int32_t>(penalties.size()));
   logprob_top.push_back(-1);
+  mask_index.push_back(-1);
 }
 
 void StepInput::add_penalties(const SamplerState& state, int32_t vocab) {
@@ -37,6 +38,14 @@ void StepInput::add_penalties(const SamplerState& state, int32_t vocab) {
   presence.back() = p.presence_penalty;
   state.append_penalty_entries(vocab, &penalties);
   penalty_indptr.back() = static_cast<int32_t>(penalties.size());
+}
+
+void StepInput::add_grammar_mask(const SamplerState& state, int32_t vocab) {
+  RADIX_CHECK(!sample_rows.empty());
+  const size_t words = (static_cast<size_t>(vocab) + 63) / 64;
+  mask_index.back() = static_cast<int32_t>(masks.size() / words);
+  state.append_grammar_mask(vocab, &masks);
+  RADIX_CHECK_EQ(masks.size() % words, 0u);
 }
 
 void StepInput::add_logprobs(int top_n) {
@@ -57,6 +66,8 @@ void StepInput::clear_samples() {
   penalty_indptr.assign(1, 0);
   penalties.clear();
   logprob_top.clear();
+  mask_index.clear();
+  masks.clear();
 }
 
 void StepInput::clear() {
@@ -99,6 +110,8 @@ struct ModelRunner::SampleRun {
   int64_t m = 0;               // rows with logprobs
   Tensor lp_rows;              // i32 [M]: their sample indices
   Tensor lp, top_ids, top_lp;  // outputs of ops::logprobs: [M], [M, K], [M, K]
+  bool mask = false;           // structured output: ops::apply_token_mask after the penalties
+  Tensor masks, mask_index;    // i32 [rows, W], i32 [ns]
 };
 
 // Everything the CUDA path keeps besides the model and the pool.
@@ -342,12 +355,12 @@ int64_t index_host_rows(const StepInput& s, StepOutput* out) {
   return n;
 }
 
-Status check_sample_rows(const StepInput& s) {
+Status check_sample_rows(const StepInput& s, int64_t vocab) {
   const size_t n = s.sample_rows.size();
   if (s.temperature.size() != n || s.top_k.size() != n || s.top_p.size() != n ||
       s.min_p.size() != n || s.uniform.size() != n || s.repetition.size() != n ||
       s.frequency.size() != n || s.presence.size() != n || s.logprob_top.size() != n ||
-      s.penalty_indptr.size() != n + 1) {
+      s.mask_index.size() != n || s.penalty_indptr.size() != n + 1) {
     return invalid_argument("step: sampling parameters do not match sample_rows");
   }
   const PenaltyEntries& e = s.penalties;
@@ -355,6 +368,13 @@ Status check_sample_rows(const StepInput& s) {
       s.penalty_indptr[n] != static_cast<int32_t>(e.size()) ||
       !std::is_sorted(s.penalty_indptr.begin(), s.penalty_indptr.end())) {
     return invalid_argument("step: penalty entries do not match penalty_indptr");
+  }
+  const size_t words = (static_cast<size_t>(vocab) + 63) / 64;
+  if (s.masks.size() % words != 0) return invalid_argument("step: grammar masks are not whole rows");
+  for (int32_t i : s.mask_index) {
+    if (i < -1 || static_cast<size_t>(i + 1) * words > s.masks.size()) {
+      return invalid_argument("step: mask index out of range");
+    }
   }
   for (int32_t k : s.logprob_top) {
     if (k < -1 || k > ops::kMaxTopLogprobs)
@@ -431,7 +451,7 @@ Status ModelRunner::wait(const StepInput& s, StepOutput* out) {
 Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
   if (!s.prev_token_src.empty()) return invalid_argument("forward: a step with prev_token_src goes through launch");
   if (ctx_.device.is_cpu()) {
-    RADIX_RETURN_IF_ERROR(check_sample_rows(s));
+    RADIX_RETURN_IF_ERROR(check_sample_rows(s, model_->config().vocab_size));
     out->graph = false;
     out->logprobs.clear();
     return forward_host(s, out);
@@ -597,7 +617,7 @@ int ModelRunner::next_slot() const {
 }
 
 Status ModelRunner::enqueue(const StepInput& s, StepOutput* out) {
-  RADIX_RETURN_IF_ERROR(check_sample_rows(s));
+  RADIX_RETURN_IF_ERROR(check_sample_rows(s, model_->config().vocab_size));
   CudaState& c = *cuda_;
   if (c.in_flight.size() >= 2) return internal_error("launch: two steps in flight; wait for one first");
   out->graph = false;
@@ -857,7 +877,10 @@ Status ModelRunner::stage_sampling(const StepInput& s, SampleRun* run) {
   sc.top_cols = static_cast<int>(std::min<int64_t>(top, vocab));
   run->m = static_cast<int64_t>(sc.lp_rows.size());
   run->penalize = s.penalties.size() > 0;
-  if (!run->penalize && run->m == 0) return Status::ok();
+  run->mask = !s.masks.empty();
+  if (!run->penalize && run->m == 0 && !run->mask) return Status::ok();
+  const int64_t words = (vocab + 63) / 64;
+  const int64_t mask_rows = static_cast<int64_t>(s.masks.size()) / words;
   [[maybe_unused]] const auto e = static_cast<int64_t>(s.penalties.size());  // (CUDA only)
   const int64_t m = run->m;
   if (ctx_.device.is_cpu()) {
@@ -867,12 +890,18 @@ Status ModelRunner::stage_sampling(const StepInput& s, SampleRun* run) {
         host_view(s.repetition, DType::kF32),       host_view(s.frequency, DType::kF32),
         host_view(s.presence, DType::kF32)};
     run->lp_rows = host_view(sc.lp_rows, DType::kI32);
+    if (run->mask) {
+      run->masks = Tensor(const_cast<uint64_t*>(s.masks.data()), DType::kI32, {mask_rows, 2 * words});
+      run->mask_index = host_view(s.mask_index, DType::kI32);
+    }
   } else {
 #ifdef RADIX_HAS_CUDA_KERNELS
     // One i32 buffer: penalty_indptr [ns+1], ids, counts, flags [E each], repetition,
-    // frequency, presence [ns each, f32 stored bitwise], lp_rows [M].
+    // frequency, presence [ns each, f32 stored bitwise], lp_rows [M], and with grammar
+    // masks mask_index [ns] and the masks [rows x 2 words] (u64 words as i32 pairs).
     CudaState& c = *cuda_;
-    const int64_t total = (ns + 1) + 3 * e + 3 * ns + m;
+    const int64_t mask_len = run->mask ? ns + 2 * words * mask_rows : 0;
+    const int64_t total = (ns + 1) + 3 * e + 3 * ns + m + mask_len;
     RADIX_RETURN_IF_ERROR(ensure_pinned(&c.extras_staging[c.slot], static_cast<size_t>(total) * 4));
     RADIX_RETURN_IF_ERROR(ensure_device(&c.extras, {total}, DType::kI32, ctx_.device, 1 << 12));
     auto* host = static_cast<int32_t*>(c.extras_staging[c.slot].data());
@@ -892,6 +921,10 @@ Status ModelRunner::stage_sampling(const StepInput& s, SampleRun* run) {
     run->penalties.frequency = put(s.frequency.data(), ns, DType::kF32);
     run->penalties.presence = put(s.presence.data(), ns, DType::kF32);
     run->lp_rows = put(sc.lp_rows.data(), m, DType::kI32);
+    if (run->mask) {
+      run->mask_index = put(s.mask_index.data(), ns, DType::kI32);
+      run->masks = put(s.masks.data(), 2 * words * mask_rows, DType::kI32).reshape({mask_rows, 2 * words});
+    }
     RADIX_RETURN_IF_ERROR(
         copy_tensor(dev.slice_rows(0, total), Tensor(host, DType::kI32, {total}), ctx_.stream));
 #endif
@@ -920,12 +953,13 @@ Status ModelRunner::run_sampling(const SampleRun& run) {
   SampleScratch& sc = *scratch_;
   const int64_t ns = run.picked.size(0), vocab = run.picked.size(1), m = run.m;
   Tensor raw = run.picked;
-  if (m > 0 && (run.penalize || m < ns)) {
+  if (m > 0 && (run.penalize || run.mask || m < ns)) {
     RADIX_RETURN_IF_ERROR(ensure_device(&sc.raw, {m, vocab}, DType::kF32, ctx_.device, 1));
     raw = sc.raw.view().slice_rows(0, m);
     RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx_, raw, run.picked, run.lp_rows));
   }
   if (run.penalize) RADIX_RETURN_IF_ERROR(ops::apply_penalties(ctx_, run.picked, run.penalties));
+  if (run.mask) RADIX_RETURN_IF_ERROR(ops::apply_token_mask(ctx_, run.picked, run.masks, run.mask_index));
   RADIX_RETURN_IF_ERROR(ops::sample(ctx_, run.tokens, run.picked, run.params));
   if (m == 0) return Status::ok();
   Tensor tokens = run.tokens;

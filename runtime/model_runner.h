@@ -56,12 +56,19 @@ struct StepInput {
   std::vector<int32_t> penalty_indptr = {0};
   PenaltyEntries penalties;
   std::vector<int32_t> logprob_top;
+  // Structured output, applied after the penalties (ops::apply_token_mask): per sample
+  // row its bitmask row in `masks` (ceil(V / 64) words each: bit v set = token v
+  // allowed), or -1.
+  std::vector<int32_t> mask_index;
+  std::vector<uint64_t> masks;
 
   void add_sample(int32_t row, float temperature, int top_k, float top_p, float min_p, float uniform);
   // For the sample row added last: `state`'s penalties and min_new_tokens mask.
   void add_penalties(const SamplerState& state, int32_t vocab);
   // For the sample row added last: return its token's logprob and top_n alternatives.
   void add_logprobs(int top_n);
+  // For the sample row added last: `state`'s grammar mask (SamplerState::append_grammar_mask).
+  void add_grammar_mask(const SamplerState& state, int32_t vocab);
   void clear_samples();  // drops every sample row
   void clear();
 };

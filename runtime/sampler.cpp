@@ -146,6 +146,20 @@ void SamplerState::on_token(int32_t id) {
   }
 }
 
+void SamplerState::append_grammar_mask(int32_t vocab, std::vector<uint64_t>* out) const {
+  const size_t words = (static_cast<size_t>(vocab) + 63) / 64;
+  const size_t base = out->size();
+  out->resize(base + words, 0);
+  if (!params_.grammar) return;
+  const std::vector<uint64_t>& mask = params_.grammar->allowed(grammar_state_);
+  std::copy_n(mask.begin(), std::min(words, mask.size()), out->begin() + static_cast<std::ptrdiff_t>(base));
+  if (params_.grammar->accepting(grammar_state_)) {
+    for (int32_t id : eos_ids_) {
+      if (id >= 0 && id < vocab) (*out)[base + static_cast<size_t>(id) / 64] |= uint64_t{1} << (id % 64);
+    }
+  }
+}
+
 void SamplerState::apply_grammar(std::span<float> logits) const {
   if (!params_.grammar) return;
   const constrained::Grammar& g = *params_.grammar;

@@ -78,6 +78,9 @@ class SamplerState {
   // Step 1b, after the penalties.
   void apply_grammar(std::span<float> logits) const;
   bool constrained() const { return params_.grammar != nullptr; }
+  // apply_grammar for a device: appends ceil(vocab / 64) words, bit v set where token v
+  // stays (ops::apply_token_mask's rows, as u64 words).
+  void append_grammar_mask(int32_t vocab, std::vector<uint64_t>* out) const;
   // The grammar's DFA state after the tokens so far (constrained() only).
   int32_t grammar_state() const { return grammar_state_; }
 

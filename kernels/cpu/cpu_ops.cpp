@@ -299,6 +299,20 @@ Status gather_rows(const Tensor& out, const Tensor& x, const Tensor& index) {
   return Status::ok();
 }
 
+Status apply_token_mask(const Tensor& logits, const Tensor& masks, const Tensor& index) {
+  const int64_t v = logits.size(1), w = masks.size(1);
+  for (int64_t r = 0; r < logits.size(0); ++r) {
+    const int32_t m = i32(index)[r];
+    if (m < 0) continue;
+    const auto* bits = reinterpret_cast<const uint32_t*>(masks.data()) + static_cast<int64_t>(m) * w;
+    float* row = logits.data_as<float>() + r * v;
+    for (int64_t i = 0; i < v; ++i) {
+      if (((bits[i / 32] >> (i % 32)) & 1u) == 0) row[i] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  return Status::ok();
+}
+
 Status take_pending_tokens(const Tensor& ids, const Tensor& src, const Tensor& prev) {
   for (int64_t i = 0; i < ids.numel(); ++i) {
     const int32_t s = i32(src)[i];

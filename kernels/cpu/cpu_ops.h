@@ -37,6 +37,7 @@ Status attention(const Tensor& out, const Tensor& q, const Tensor& k_cache,
 Status silu_and_mul(const Tensor& out, const Tensor& x);
 Status gelu_tanh_and_mul(const Tensor& out, const Tensor& x);
 Status gather_rows(const Tensor& out, const Tensor& x, const Tensor& index);
+Status apply_token_mask(const Tensor& logits, const Tensor& masks, const Tensor& index);
 Status take_pending_tokens(const Tensor& ids, const Tensor& src, const Tensor& prev);
 Status add(const Tensor& out, const Tensor& a, const Tensor& b);
 Status argmax(const Tensor& out, const Tensor& logits);

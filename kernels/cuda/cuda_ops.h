@@ -46,6 +46,7 @@ Status attention(const OpContext& ctx, const Tensor& out, const Tensor& q, const
 Status silu_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x);
 Status gelu_tanh_and_mul(const OpContext& ctx, const Tensor& out, const Tensor& x);
 Status gather_rows(const OpContext& ctx, const Tensor& out, const Tensor& x, const Tensor& index);
+Status apply_token_mask(const OpContext& ctx, const Tensor& logits, const Tensor& masks, const Tensor& index);
 Status take_pending_tokens(const OpContext& ctx, const Tensor& ids, const Tensor& src, const Tensor& prev);
 Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
 Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);

@@ -37,6 +37,30 @@ TEST(CpuOps, TakePendingTokensReplacesOnlyPendingRows) {
   EXPECT_FALSE(ops::take_pending_tokens(kCpu, i32(ids), i32(short_src), i32(prev)).is_ok());
 }
 
+TEST(CpuOps, ApplyTokenMaskClearsDisallowedLogitsOfMaskedRows) {
+  // 3 rows of 40 logits; row 0 takes mask 1, row 1 none, row 2 mask 0 (2 words per mask).
+  std::vector<float> logits(3 * 40);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>(i);
+  std::vector<int32_t> masks = {0x5, static_cast<int32_t>(0x80u), static_cast<int32_t>(0x80000001u), 0x1};
+  std::vector<int32_t> index = {1, -1, 0};
+  ASSERT_TRUE(ops::apply_token_mask(kCpu, f32(logits, {3, 40}), Tensor(masks.data(), DType::kI32, {2, 2}),
+                                    i32(index))
+                  .is_ok());
+  for (int v = 0; v < 40; ++v) {
+    const bool row0 = v == 0 || v == 31 || v == 32;  // mask 1: bits 0, 31 of word 0; bit 0 of word 1
+    const bool row2 = v == 0 || v == 2 || v == 39;   // mask 0: bits 0, 2; bit 7 of word 1
+    EXPECT_EQ(logits[v], row0 ? static_cast<float>(v) : -INFINITY) << v;
+    EXPECT_EQ(logits[40 + v], static_cast<float>(40 + v)) << v;
+    EXPECT_EQ(logits[80 + v], row2 ? static_cast<float>(80 + v) : -INFINITY) << v;
+  }
+  std::vector<int32_t> bad = {2, -1, 0};
+  EXPECT_FALSE(ops::apply_token_mask(kCpu, f32(logits, {3, 40}), Tensor(masks.data(), DType::kI32, {2, 2}), i32(bad))
+                   .is_ok());
+  EXPECT_FALSE(ops::apply_token_mask(kCpu, f32(logits, {3, 40}), Tensor(masks.data(), DType::kI32, {4, 1}),
+                                     i32(index))
+                   .is_ok());  // 32 bits cannot cover 40 logits
+}
+
 TEST(CpuOps, RmsNormScalesByRootMeanSquareAndWeight) {
   // x = [3, 4]: mean square 12.5, rms 3.5355339; weights [1, 2] (+ offset 1 for Gemma).
   std::vector<float> x = {3, 4}, w = {1, 2}, out(2);

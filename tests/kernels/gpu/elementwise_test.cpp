@@ -220,6 +220,26 @@ TEST_F(ElementwiseGpu, GatherRowsPicksRowsExactly) {
   }
 }
 
+TEST_F(ElementwiseGpu, ApplyTokenMaskMatchesCpuBitForBit) {
+  for (auto [rows, vocab] : {std::pair{1, 128256}, std::pair{9, 4096}, std::pair{5, 37}, std::pair{33, 152064}}) {
+    const int64_t words = (vocab + 63) / 64 * 2;  // i32 words of whole u64 masks
+    const int mask_rows = 1 + rows / 2;
+    std::vector<int32_t> masks(static_cast<size_t>(mask_rows * words)), index(static_cast<size_t>(rows));
+    for (auto& w : masks) w = static_cast<int32_t>(rng().randint(0, 1 << 30)) ^ (rng().randint(0, 3) == 0 ? -1 : 0);
+    for (auto& i : index) i = rng().randint(-1, mask_rows - 1);
+    OwnedTensor logits = random_host({rows, vocab}, -5, 5);
+    OwnedTensor d = to_device(logits, DType::kF32);
+    OwnedTensor m_host = OwnedTensor::host({mask_rows, words}, DType::kI32);
+    std::copy(masks.begin(), masks.end(), m_host.data_as<int32_t>());
+    ASSERT_TRUE(ops::apply_token_mask(cpu(), logits, m_host, i32_host(index)).is_ok());
+    OwnedTensor d_masks = i32_device(masks);
+    ASSERT_TRUE(ops::apply_token_mask(gpu(), d, d_masks.view().reshape({mask_rows, words}), i32_device(index)).is_ok());
+    OwnedTensor got = to_host_f32(d);
+    ASSERT_EQ(std::memcmp(got.view().data(), logits.view().data(), static_cast<size_t>(rows * vocab) * 4), 0)
+        << "rows " << rows << " vocab " << vocab;
+  }
+}
+
 TEST_F(ElementwiseGpu, TakePendingTokensMatchesCpu) {
   for (int n : {1, 7, 300, 5000}) {
     const int m = 1 + n / 3;

@@ -7,6 +7,10 @@
 
 #include <algorithm>
 
+#include "runtime/constrained/grammar.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
+
 namespace radix {
 namespace {
 
@@ -165,6 +169,64 @@ TEST(ModelRunner, SamplesWithPenaltiesAndLogprobsAsTheHostSamplerDoes) {
   ASSERT_TRUE(runner->forward(s, &plain).is_ok());
   EXPECT_EQ(plain.tokens, std::vector<int32_t>{want[1].token});
   EXPECT_TRUE(plain.logprobs.empty());
+}
+
+// Structured output in the runner (ops::apply_token_mask after the penalties): the same
+// tokens as the host sampler's masked sample, logprobs still of the raw logits, and a
+// sampled (not greedy) row stays inside its mask.
+TEST(ModelRunner, SamplesGrammarRowsAsTheHostSamplerDoes) {
+  auto runner = make_runner();
+  ASSERT_NE(runner, nullptr);
+  const auto vocab = static_cast<int32_t>(runner->config().vocab_size);
+  auto tok = Tokenizer::from_dir(kModel);
+  ASSERT_TRUE(tok.is_ok());
+  auto words = constrained::TokenVocab::from_tokenizer(**tok, vocab);
+  auto g = constrained::Grammar::compile({constrained::Constraint::Kind::kRegex, "(cat|dog)s? [0-9]+", "regex"}, words);
+  ASSERT_TRUE(g.is_ok()) << g.status().to_string();
+  StepInput s = two_prompts();
+  StepOutput all;
+  ASSERT_TRUE(runner->forward(s, &all).is_ok());
+  auto row = [&](int r) {
+    return std::span<const float>(all.logits.data_as<float>() + r * vocab, static_cast<size_t>(vocab));
+  };
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.grammar = *g;
+  p.return_logprob = true;
+  p.top_logprobs_num = 2;
+  SamplerState fresh(p, 1, std::vector<int32_t>{11}, {0, 2});
+  SamplerState mid(p, 2, std::vector<int32_t>{99}, {0, 2});
+  for (int32_t id : (*tok)->encode("cats 4", false)) mid.on_token(id);  // accepting: digits or EOS next
+  ASSERT_TRUE((*g)->accepting(mid.grammar_state()));
+  const SamplerState* states[2] = {&fresh, &mid};
+  s.clear_samples();
+  for (int r = 0; r < 2; ++r) {
+    s.add_sample(r, 0.0f, 0, 1.0f, 0.0f, 0.5f);
+    s.add_grammar_mask(*states[r], vocab);
+    s.add_logprobs(2);
+  }
+  StepOutput out;
+  ASSERT_TRUE(runner->forward(s, &out).is_ok());
+  ASSERT_EQ(out.tokens.size(), 2u);
+  for (int r = 0; r < 2; ++r) {
+    auto want = sample_row(row(r), *states[r]);
+    ASSERT_TRUE(want.is_ok()) << want.status().to_string();
+    EXPECT_EQ(out.tokens[static_cast<size_t>(r)], want->token) << "row " << r;
+    const TokenLogprob raw = token_logprob(row(r), out.tokens[static_cast<size_t>(r)], 2);
+    EXPECT_EQ(out.logprobs[static_cast<size_t>(r)].logprob, raw.logprob) << "row " << r << ": raw logits";
+  }
+  // Sampled at temperature 1 with many uniforms: always an allowed token (or EOS at the
+  // accepting state).
+  const auto& allowed0 = (*g)->allowed(fresh.grammar_state());
+  for (int k = 0; k < 20; ++k) {
+    s.clear_samples();
+    s.add_sample(0, 1.0f, 0, 1.0f, 0.0f, static_cast<float>(k) / 20.0f);
+    s.add_grammar_mask(fresh, vocab);
+    StepOutput o;
+    ASSERT_TRUE(runner->forward(s, &o).is_ok());
+    const int32_t t = o.tokens.at(0);
+    EXPECT_TRUE((allowed0[t / 64] >> (t % 64)) & 1u) << "token " << t;
+  }
 }
 
 TEST(ModelRunner, RejectsMalformedSampleRows) {
