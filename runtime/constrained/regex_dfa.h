@@ -39,7 +39,7 @@
 //
 // Limits: at most DfaLimits::max_states DFA states during subset construction (the
 // error says "regex: too complex: more than N DFA states"), at most ~1e6 NFA states
-// ("regex: too large"), group nesting at most 1000 deep, and a bound on construction work,
+// ("regex: too large"), group nesting at most 500 deep, and a bound on construction work,
 // so every input fails fast instead of exhausting memory or time.
 //
 // The result is pruned (states that cannot reach acceptance become kDead) and minimized
