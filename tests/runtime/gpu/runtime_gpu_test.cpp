@@ -557,10 +557,11 @@ TEST(RuntimeGpu, EngineServesMixedRequestsOnTheDevice) {
   EXPECT_EQ(collect(**b, 1).tokens[0], first);
 }
 
-// Structured output on CUDA: constrained rows come back to the host for the masked
-// sample while the other rows of the same steps sample on the device (CUDA graphs on,
-// then overlap scheduling on); every constrained output is a full match ending in EOS.
-TEST(RuntimeGpu, StructuredOutputRowsSampleOnTheHostBesideDeviceRows) {
+// Structured output on CUDA: constrained rows are sampled on the device under their
+// bitmasks (ops::apply_token_mask) beside unconstrained rows of the same steps (CUDA
+// graphs on, then overlap scheduling on); every constrained output is a full match
+// ending in EOS.
+TEST(RuntimeGpu, StructuredOutputRowsSampleUnderTheirMasksBesideOtherRows) {
   if (!have_cuda()) GTEST_SKIP();
   auto tok = Tokenizer::from_dir(testing::kDefaultModel);
   ASSERT_TRUE(tok.is_ok()) << tok.status().to_string();
