@@ -55,6 +55,7 @@ void register_bench(CLI::App& app, Runner* run) {
   });
   register_bench_serving(bench, run);
   register_bench_tokenizer(bench, run);
+  register_bench_grammar(bench, run);
 }
 
 }  // namespace radix::cli

@@ -23,6 +23,7 @@ void register_serve(CLI::App& app, Runner* run);
 // Subcommands of `radix bench`, each in its own file (cli/bench_*_cmd.cpp).
 void register_bench_serving(CLI::App* bench, Runner* run);
 void register_bench_tokenizer(CLI::App* bench, Runner* run);
+void register_bench_grammar(CLI::App* bench, Runner* run);
 
 // The engine flags shared by generate, serve and bench one-batch (SGLang names).
 void add_engine_flags(CLI::App* cmd, EngineOptions* options);
