@@ -441,17 +441,26 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
     for (size_t k = 0; k < which.size(); ++k) {
       std::copy_n(logits_row(step.sample_row[which[k]]), vocab, rows.data_as<float>() + static_cast<int64_t>(k) * vocab);
     }
-    Status st = sample_batch(rows.view(), states, &samples);
-    if (!st.is_ok()) {
-      for (size_t k = 0; k < which.size(); ++k) {
-        Req* r = step.reqs[which[k]];
-        r->state = ReqState::kFinished;
-        r->finish_reason = FinishReason::kAbort;
-        r->error = st;
+    // A row that cannot be sampled (no finite logit; a grammar dead end) ends only its
+    // own request.
+    std::vector<Status> row_errors;
+    Status st = sample_batch(rows.view(), states, &samples, &row_errors);
+    std::vector<SampleOutput> kept;
+    std::vector<size_t> kept_which;
+    for (size_t k = 0; k < which.size(); ++k) {
+      const Status& e = st.is_ok() ? row_errors[k] : st;
+      if (e.is_ok()) {
+        kept.push_back(std::move(samples[k]));
+        kept_which.push_back(which[k]);
+        continue;
       }
-      samples.clear();
-      which.clear();
+      Req* r = step.reqs[which[k]];
+      r->state = ReqState::kFinished;
+      r->finish_reason = FinishReason::kAbort;
+      r->error = e;
     }
+    samples = std::move(kept);
+    which = std::move(kept_which);
   }
   // Device-sampled tokens join the same list.
   for (size_t i = 0; i < step.reqs.size(); ++i) {
@@ -461,7 +470,7 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
       Req* r = step.reqs[i];
       r->state = ReqState::kFinished;
       r->finish_reason = FinishReason::kAbort;
-      r->error = internal_error("sampling: no finite logit in the row (the model produced NaN/inf)");
+      r->error = no_finite_logit(*r->sampler);  // a grammar dead end when constrained
       continue;
     }
     SampleOutput s;
@@ -533,7 +542,9 @@ void EngineImpl::process_outputs(ScheduledStep& step, const StepOutput& out) {
       const bool eos = std::find(info_.eos_token_ids.begin(), info_.eos_token_ids.end(), s.token) != info_.eos_token_ids.end();
       const bool stop_id = std::find(r->params.stop_token_ids.begin(), r->params.stop_token_ids.end(), s.token) !=
                            r->params.stop_token_ids.end();
-      if (((eos && !r->params.ignore_eos) || stop_id) && out >= r->params.min_new_tokens) {
+      // (A grammar that matched a text which cannot go on ends it short of min_new_tokens.)
+      const bool min_done = out >= r->params.min_new_tokens || (r->sampler->constrained() && !r->sampler->min_tokens_pending());
+      if (((eos && !r->params.ignore_eos) || stop_id) && min_done) {
         r->finish_reason = FinishReason::kStop;
         r->matched_stop_token = s.token;
       } else if (out >= r->params.max_new_tokens || r->fill_len() >= runner_->context_len()) {
@@ -703,6 +714,8 @@ void EngineImpl::loop() {
     const bool overlap_step = overlap && std::none_of(step.reqs.begin(), step.reqs.end(), [](const Req* r) {
       return r->sampler->constrained();
     });
+    // (overlap_must_sync drained the step in flight: a constrained request was waiting or running.)
+    RADIX_CHECK(overlap_step || !pending);
     const auto t_forward = std::chrono::steady_clock::now();
     Status st = overlap_step ? runner_->launch(step.input, &out) : runner_->forward(step.input, &out);
     const auto t_forward_end = std::chrono::steady_clock::now();

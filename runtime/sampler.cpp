@@ -176,6 +176,12 @@ void SamplerState::apply_grammar(std::span<float> logits) const {
   for (const auto& [id, x] : eos) logits[id] = x;
 }
 
+bool SamplerState::min_tokens_pending() const {
+  if (num_generated_ >= params_.min_new_tokens) return false;
+  const constrained::Grammar* g = params_.grammar.get();
+  return g == nullptr || !g->accepting(grammar_state_) || g->can_continue(grammar_state_);
+}
+
 double SamplerState::uniform(uint64_t step) const {
   // Counter-based: hash (seed, step) to 53 random bits.
   const uint64_t h = mix64(mix64(seed_ ^ 0x5851f42d4c957f2dULL) + mix64(step + 1));
@@ -258,15 +264,12 @@ void SamplerState::append_penalty_entries(int32_t vocab, PenaltyEntries* out) co
   }
 }
 
-namespace {
 Status no_finite_logit(const SamplerState& state) {
   if (state.constrained()) {
-    return invalid_argument("structured output: no token can continue the output within the grammar"
-                            " (min_tokens may be holding back the end of sequence)");
+    return invalid_argument("structured output: no token can continue the output within the grammar");
   }
   return internal_error("sampling: no finite logit in the row (the model produced NaN/inf)");
 }
-}  // namespace
 
 Result<SampleOutput> sample_row(std::span<const float> logits, const SamplerState& state) {
   const SamplingParams& p = state.params();
@@ -352,7 +355,7 @@ Result<SampleOutput> sample_row(std::span<const float> logits, const SamplerStat
 }
 
 Status sample_batch(const Tensor& logits, std::span<SamplerState* const> states,
-                    std::vector<SampleOutput>* out) {
+                    std::vector<SampleOutput>* out, std::vector<Status>* row_errors) {
   if (logits.dtype() != DType::kF32 || !logits.device().is_cpu() || logits.ndim() != 2) {
     return invalid_argument("sample_batch: logits must be f32 [B, V] on the host, got " +
                             logits.to_string());
@@ -383,6 +386,10 @@ Status sample_batch(const Tensor& logits, std::span<SamplerState* const> states,
     } else {
       errors[row] = s.status();
     }
+  }
+  if (row_errors != nullptr) {
+    *row_errors = std::move(errors);
+    return Status::ok();
   }
   for (size_t i = 0; i < errors.size(); ++i) {
     if (!errors[i].is_ok()) return errors[i].with_context("row " + std::to_string(i));

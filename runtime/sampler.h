@@ -63,8 +63,10 @@ class SamplerState {
   uint64_t seed() const { return seed_; }
   int num_generated() const { return num_generated_; }
   const std::vector<int32_t>& eos_ids() const { return eos_ids_; }
-  // True while eos/stop ids are still masked.
-  bool min_tokens_pending() const { return num_generated_ < params_.min_new_tokens; }
+  // True while eos/stop ids are still masked: min_new_tokens not reached, unless a grammar
+  // has matched a text that cannot go on (then the end of sequence is its only token and
+  // the output ends there, short of min_new_tokens).
+  bool min_tokens_pending() const;
   // The uniform [0, 1) number used for the sample at `step` (= num_generated()).
   double uniform(uint64_t step) const;
 
@@ -105,8 +107,12 @@ Result<SampleOutput> sample_row(std::span<const float> logits, const SamplerStat
 
 // Samples every row of logits (f32, host, [B, V], rows may be strided) with its state;
 // rows are independent and run in parallel. out gets B results.
+// With `row_errors`, a row that fails (no finite logit, a grammar dead end) gets its
+// status there and the others their samples: one request's failure is not the batch's.
 Status sample_batch(const Tensor& logits, std::span<SamplerState* const> states,
-                    std::vector<SampleOutput>* out);
+                    std::vector<SampleOutput>* out, std::vector<Status>* row_errors = nullptr);
+// The status of a row left with no finite logit (a grammar dead end when constrained).
+Status no_finite_logit(const SamplerState& state);
 
 // log_softmax of a row (NaN counts as -inf); for prompt logprobs.
 std::vector<float> log_softmax(std::span<const float> logits);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/constrained/regex_text.h"
+
 namespace radix::server {
 
 FieldReader::FieldReader(const nlohmann::json& obj, std::string prefix)
@@ -237,7 +239,9 @@ void FieldReader::read_constraint(bool response_format, constrained::Constraint*
   }
   if (ok() && present("json_schema")) {
     const auto& v = obj_["json_schema"];
-    if (v.is_string()) {
+    if (v.is_string() && v.get_ref<const std::string&>().size() > (1 << 20)) {
+      fail(name("json_schema"), "'" + name("json_schema") + "' is longer than 1048576 bytes.");
+    } else if (v.is_string()) {
       set(Kind::kJsonSchema, v.get<std::string>(), name("json_schema"));
     } else if (v.is_object() || v.is_boolean()) {
       set(Kind::kJsonSchema, v.dump(), name("json_schema"));
@@ -245,6 +249,41 @@ void FieldReader::read_constraint(bool response_format, constrained::Constraint*
     } else {
       fail(name("json_schema"), "'" + name("json_schema") + "' must be a JSON schema (an object or its JSON text).");
     }
+  }
+  // vLLM's names for the same: guided_regex, guided_json, guided_choice (one of these
+  // strings exactly); guided_grammar (EBNF) is refused like ebnf.
+  if (ok() && present("guided_regex")) {
+    std::string re;
+    read_string("guided_regex", 1 << 20, &re);
+    set(Kind::kRegex, std::move(re), name("guided_regex"));
+  }
+  if (ok() && present("guided_json")) {
+    const auto& v = obj_["guided_json"];
+    if (v.is_string() && v.get_ref<const std::string&>().size() <= (1 << 20)) {
+      set(Kind::kJsonSchema, v.get<std::string>(), name("guided_json"));
+    } else if (v.is_object()) {
+      set(Kind::kJsonSchema, v.dump(), name("guided_json"));
+      out->from_object = true;
+    } else {
+      fail(name("guided_json"), "'" + name("guided_json") + "' must be a JSON schema (an object or its JSON text).");
+    }
+  }
+  if (ok() && present("guided_choice")) {
+    const auto& v = obj_["guided_choice"];
+    std::vector<std::string> alts;
+    for (size_t i = 0; v.is_array() && i < v.size(); ++i) {
+      if (!v[i].is_string() || v[i].get_ref<const std::string&>().empty()) break;
+      alts.push_back(constrained::regex_escape(v[i].get_ref<const std::string&>()));
+    }
+    if (!v.is_array() || v.empty() || alts.size() != v.size()) {
+      fail(name("guided_choice"), "'" + name("guided_choice") + "' must be a non-empty list of non-empty strings.");
+    } else {
+      set(Kind::kRegex, constrained::alternation(alts), name("guided_choice"));
+    }
+  }
+  if (ok() && present("guided_grammar")) {
+    fail(name("guided_grammar"),
+         "'" + name("guided_grammar") + "' (EBNF grammars) is not supported; use 'regex' or 'json_schema'.");
   }
   if (ok() && present("ebnf")) {
     fail(name("ebnf"), "'" + name("ebnf") + "' (EBNF grammars) is not supported; use 'regex' or 'json_schema'.");

@@ -50,7 +50,9 @@ class FieldReader {
   // as SGLang takes it, or as an object) and, with `response_format` (the OpenAI
   // routes), `response_format` {"type": "text" | "json_object" | "json_schema",
   // "json_schema": {"schema": {...}}}. At most one of them; `ebnf` is refused. Empty
-  // strings count as absent (clients that always send the field).
+  // strings count as absent (clients that always send the field). vLLM's guided_regex,
+  // guided_json and guided_choice (a list of strings, one of which is the output) are
+  // taken too; guided_grammar is refused like ebnf.
   void read_constraint(bool response_format, constrained::Constraint* out);
 
  private:

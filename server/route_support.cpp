@@ -2,6 +2,7 @@
 #include "server/route_support.h"
 
 #include <atomic>
+#include <map>
 #include <random>
 
 #include "core/logging.h"
@@ -111,7 +112,7 @@ std::string validated_param(const Status& st, const std::string& prefix) {
 // The request parsers read nlohmann::json, whose objects keep their keys sorted; a JSON
 // schema's property order is the order its output must follow (as outlines and SGLang
 // do), so a schema sent as an object is found again in the body, parsed keeping order:
-// the value of a "json_schema" or "schema" key equal to the parsed one.
+// the value of a "json_schema", "schema" or "guided_json" key equal to the parsed one.
 void restore_schema_order(const std::string& body, constrained::Constraint* c) {
   const auto ordered = nlohmann::ordered_json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (ordered.is_discarded()) return;
@@ -124,7 +125,8 @@ void restore_schema_order(const std::string& body, constrained::Constraint* c) {
       for (const auto& e : *v) stack.push_back(&e);
     } else if (v->is_object()) {
       for (const auto& [k, e] : v->items()) {
-        if ((k == "json_schema" || k == "schema") && e.is_object() && nlohmann::json::parse(e.dump()) == want) {
+        if ((k == "json_schema" || k == "schema" || k == "guided_json") && e.is_object() &&
+            nlohmann::json::parse(e.dump()) == want) {
           c->spec = e.dump();
           return;
         }
@@ -140,11 +142,23 @@ std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPro
                                              const std::string& param_prefix) {
   // Structured output: compile (or find) the grammar; a bad regex or schema is a 400
   // naming the field.
+  std::map<std::string, std::string> restored;  // a batch's prompts share their schemas: one search each
   for (auto& p : prompts) {
     if (!p.params.constraint.active() || p.params.grammar) continue;
     if (p.params.constraint.from_object) {
-      restore_schema_order(call.body, &p.params.constraint);
+      auto [it, fresh] = restored.try_emplace(p.params.constraint.spec);
+      if (fresh) {
+        restore_schema_order(call.body, &p.params.constraint);
+        it->second = p.params.constraint.spec;
+      } else {
+        p.params.constraint.spec = it->second;
+      }
       p.params.constraint.from_object = false;
+    }
+    if (p.params.constraint.spec.size() > (size_t{1} << 20)) {
+      reply_error(call, bad_request("'" + p.params.constraint.param + "' is longer than 1048576 bytes.",
+                                    p.params.constraint.param));
+      return nullptr;
     }
     auto g = call.state.grammars().get(p.params.constraint);
     if (!g.is_ok()) {
@@ -154,6 +168,9 @@ std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPro
       return nullptr;
     }
     p.params.grammar = std::move(g).value();
+    // The compiled grammar is what the engine uses; the text (up to 1 MB) need not be
+    // copied into every choice's params.
+    p.params.constraint.spec = std::string();
   }
   for (const auto& p : prompts) {
     Status st = p.params.validate(call.state.vocab_size());

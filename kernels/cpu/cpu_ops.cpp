@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -304,10 +305,12 @@ Status apply_token_mask(const Tensor& logits, const Tensor& masks, const Tensor&
   for (int64_t r = 0; r < logits.size(0); ++r) {
     const int32_t m = i32(index)[r];
     if (m < 0) continue;
-    const auto* bits = reinterpret_cast<const uint32_t*>(masks.data()) + static_cast<int64_t>(m) * w;
+    const char* bits = static_cast<const char*>(masks.data()) + static_cast<int64_t>(m) * w * 4;
     float* row = logits.data_as<float>() + r * v;
     for (int64_t i = 0; i < v; ++i) {
-      if (((bits[i / 32] >> (i % 32)) & 1u) == 0) row[i] = -std::numeric_limits<float>::infinity();
+      uint32_t word;  // (the engine's masks are u64 words: read bytes, not through another type)
+      std::memcpy(&word, bits + (i / 32) * 4, 4);
+      if (((word >> (i % 32)) & 1u) == 0) row[i] = -std::numeric_limits<float>::infinity();
     }
   }
   return Status::ok();

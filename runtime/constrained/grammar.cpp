@@ -61,7 +61,12 @@ Result<std::shared_ptr<const Grammar>> Grammar::compile(const Constraint& c, std
     return invalid_argument(std::string(c.name()) + ": the schema's regular expression does not compile: " +
                             dfa.status().message());
   }
-  return std::shared_ptr<const Grammar>(new Grammar(std::move(*dfa), std::move(regex), std::move(vocab)));
+  if (!dfa->accepting(dfa->start()) && !dfa->can_continue(dfa->start())) {
+    return invalid_argument(std::string(c.name()) + ": the constraint matches no text at all");
+  }
+  auto g = std::shared_ptr<const Grammar>(new Grammar(std::move(*dfa), std::move(regex), std::move(vocab)));
+  g->allowed(g->start());  // the first step's mask, here (the server's thread) rather than on the engine's
+  return g;
 }
 
 int32_t Grammar::advance(int32_t state, int32_t id) const {
@@ -79,7 +84,18 @@ const std::vector<uint64_t>& Grammar::allowed(int32_t state) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = masks_.find(state);
   if (it == masks_.end()) {
-    it = masks_.emplace(state, std::make_unique<const std::vector<uint64_t>>(compute_allowed(state))).first;
+    std::vector<uint64_t> mask = compute_allowed(state);
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (uint64_t w : mask) h = (h ^ w) * 0x100000001B3ull;
+    std::shared_ptr<const std::vector<uint64_t>> shared;
+    for (auto [b, e] = by_hash_.equal_range(h); b != e; ++b) {
+      if (*b->second == mask) shared = b->second;
+    }
+    if (!shared) {
+      shared = std::make_shared<const std::vector<uint64_t>>(std::move(mask));
+      by_hash_.emplace(h, shared);
+    }
+    it = masks_.emplace(state, std::move(shared)).first;
   }
   return *it->second;
 }

@@ -61,6 +61,8 @@ class Grammar {
 
   int32_t start() const { return dfa_.start(); }
   bool accepting(int32_t state) const { return state != kDead && dfa_.accepting(state); }
+  // Whether some non-empty continuation from `state` can still be matched.
+  bool can_continue(int32_t state) const { return state != kDead && dfa_.can_continue(state); }
   // The state after token `id`'s bytes; kDead when they leave the language.
   int32_t advance(int32_t state, int32_t id) const;
   // Bit id of the returned words (64 ids per word, [vocab_size / 64 rounded up]) is set
@@ -81,7 +83,10 @@ class Grammar {
   std::string regex_;
   std::shared_ptr<const TokenVocab> vocab_;
   mutable std::mutex mu_;
-  mutable std::unordered_map<int32_t, std::unique_ptr<const std::vector<uint64_t>>> masks_;
+  // By state; states with the same allowed set share one mask (most states inside a
+  // bounded string or a digit run do), found by the mask's hash.
+  mutable std::unordered_map<int32_t, std::shared_ptr<const std::vector<uint64_t>>> masks_;
+  mutable std::unordered_multimap<uint64_t, std::shared_ptr<const std::vector<uint64_t>>> by_hash_;
 };
 
 // Compiled grammars by constraint, shared by the requests that ask for the same one

@@ -108,6 +108,10 @@ TEST(Grammar, CompileErrorsNameTheConstraint) {
   ASSERT_FALSE(bad_schema.is_ok());
   EXPECT_EQ(bad_schema.status().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(Grammar::compile({Constraint::Kind::kNone, "", ""}, v).is_ok());
+  // A constraint no text matches is refused up front, not at its first step.
+  auto empty = Grammar::compile({Constraint::Kind::kRegex, "[^\\s\\S]", "regex"}, v);
+  ASSERT_FALSE(empty.is_ok());
+  EXPECT_NE(empty.status().message().find("matches no text"), std::string::npos) << empty.status().to_string();
 }
 
 TEST(GrammarCache, SharesCompiledGrammarsAndEvictsTheLeastRecentlyUsed) {

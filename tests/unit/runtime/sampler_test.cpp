@@ -404,6 +404,22 @@ TEST(Sampler, InfiniteLogitWinsWithoutProducingNaN) {
   EXPECT_EQ(sample_one({0.0f, INFINITY, 1.0f}, state), 1);
 }
 
+// With per-row errors, a row left with no finite logit fails alone; the other rows are
+// sampled (one request's dead end is not its batch's).
+TEST(Sampler, SampleBatchReportsRowErrorsSeparately) {
+  std::vector<float> data = {-INFINITY, NAN, -INFINITY, 0.0f, 5.0f, 1.0f};
+  SamplerState a(sampling(0.0f), 0, {}, {}), b(sampling(0.0f), 1, {}, {});
+  std::vector<SamplerState*> states{&a, &b};
+  std::vector<SampleOutput> out;
+  std::vector<Status> errors;
+  ASSERT_TRUE(sample_batch(Tensor(data.data(), DType::kF32, {2, 3}), states, &out, &errors).is_ok());
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_FALSE(errors[0].is_ok());
+  EXPECT_TRUE(errors[1].is_ok());
+  EXPECT_EQ(out[1].token, 1);
+  EXPECT_FALSE(sample_batch(Tensor(data.data(), DType::kF32, {2, 3}), states, &out).is_ok());  // without: the batch fails
+}
+
 TEST(Sampler, SampleBatchRejectsMalformedInput) {
   std::vector<float> data(6, 0.0f);
   SamplerState s(sampling(), 0, {}, {});

@@ -169,6 +169,28 @@ TEST_F(StructuredOutput, MixedBatchesWithOverlapSchedulingKeepOtherOutputs) {
   EXPECT_TRUE(engine->check_kv_invariants().is_ok());
 }
 
+// min_new_tokens cannot hold a finished match open: once the grammar allows nothing but
+// the end of sequence, the output ends there (stop), short of min_new_tokens.
+TEST_F(StructuredOutput, AFinishedMatchEndsTheOutputBeforeMinTokens) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.max_new_tokens = 40;
+  p.min_new_tokens = 30;
+  p.grammar = grammar("yes|no");
+  auto engine = make_engine(testing::cpu_engine_options());
+  std::mt19937 rng(6);
+  auto h = engine->submit({"", random_prompt(rng, 9), p});
+  ASSERT_TRUE(h.is_ok());
+  const Choices c = collect(**h, 1);
+  ASSERT_TRUE(c.error.is_ok()) << c.error.to_string();
+  bool eos = false;
+  const std::string s = text(c.tokens[0], &eos);
+  EXPECT_TRUE(s == "yes" || s == "no") << s;
+  EXPECT_TRUE(eos);
+  EXPECT_EQ(c.reasons[0], FinishReason::kStop);
+  EXPECT_LT(c.tokens[0].size(), 30u);
+}
+
 TEST_F(StructuredOutput, AGrammarForAnotherVocabularyIsRejected) {
   auto other = std::make_shared<constrained::TokenVocab>(std::vector<std::optional<std::string>>{"a"}, 100);
   auto g = constrained::Grammar::compile({constrained::Constraint::Kind::kRegex, "a+", "regex"}, other);

@@ -70,6 +70,19 @@ TEST(OpenAiProtocol, ReadsStructuredOutputFields) {
   EXPECT_EQ(r.params.constraint.kind, Kind::kRegex);
   EXPECT_EQ(r.params.constraint.spec, "[0-9]+");
   EXPECT_EQ(r.params.constraint.param, "regex");
+  // vLLM's names.
+  CompletionRequest gc;
+  ASSERT_FALSE(parse_completion(R"({"prompt":"x","guided_choice":["yes","no.","a|b"]})", &gc));
+  EXPECT_EQ(gc.params.constraint.kind, Kind::kRegex);
+  EXPECT_EQ(gc.params.constraint.spec, "(?:yes|no\\.|a\\|b)");
+  EXPECT_EQ(gc.params.constraint.param, "guided_choice");
+  CompletionRequest gj;
+  ASSERT_FALSE(parse_completion(R"({"prompt":"x","guided_json":{"type":"integer"}})", &gj));
+  EXPECT_EQ(gj.params.constraint.kind, Kind::kJsonSchema);
+  EXPECT_TRUE(gj.params.constraint.from_object);
+  CompletionRequest gr;
+  ASSERT_FALSE(parse_completion(R"({"prompt":"x","guided_regex":"[0-9]+"})", &gr));
+  EXPECT_EQ(gr.params.constraint.spec, "[0-9]+");
   CompletionRequest j;
   ASSERT_FALSE(parse_completion(R"({"prompt":"x","json_schema":"{\"type\":\"boolean\"}","regex":""})", &j));
   EXPECT_EQ(j.params.constraint.kind, Kind::kJsonSchema);
@@ -137,6 +150,10 @@ TEST(OpenAiProtocol, RejectsMalformedFieldsNamingTheField) {
       {R"({"prompt":"x","json_schema":5})", "json_schema"},
       {R"({"prompt":"x","regex":"a","json_schema":"{}"})", "json_schema"},
       {R"({"prompt":"x","ebnf":"root ::= \"a\""})", "ebnf"},
+      {R"({"prompt":"x","guided_grammar":"root ::= \"a\""})", "guided_grammar"},
+      {R"({"prompt":"x","guided_choice":[]})", "guided_choice"},
+      {R"({"prompt":"x","guided_choice":["a",""]})", "guided_choice"},
+      {R"({"prompt":"x","guided_regex":"a","regex":"b"})", "guided_regex"},
   };
   for (const auto& c : cases) {
     CompletionRequest r;
