@@ -386,6 +386,15 @@ test('structured output: json_schema, json_object and regex hold the output', { 
   }
   assert.equal(finish, 'stop', text);
   assert.match(text, re);
+  // vLLM's guided_choice: the output is one of the strings.
+  const choice = await client.completions.create({
+    model: undefined, prompt: PROMPT, max_tokens: 16, temperature: 1, seed: 2, n: 4,
+    guided_choice: ['Paris', 'London', 'New York'],
+  });
+  for (const c of choice.choices) {
+    assert.ok(['Paris', 'London', 'New York'].includes(c.text), c.text);
+    assert.equal(c.finish_reason, 'stop');
+  }
   // A regex that does not compile is a 400 naming the field.
   const bad = await raw(server.base, 'POST', '/v1/completions',
     JSON.stringify({ prompt: 'x', regex: '(unclosed' }), { 'Content-Type': 'application/json' });
