@@ -232,40 +232,25 @@ void FieldReader::read_constraint(bool response_format, constrained::Constraint*
     const auto& v = obj_[key];
     return !(v.is_string() && v.get_ref<const std::string&>().empty());
   };
-  if (ok() && present("regex")) {
+  // Each name SGLang takes, then vLLM's name for the same (guided_choice below).
+  for (const char* key : {"regex", "guided_regex"}) {
+    if (!ok() || !present(key)) continue;
     std::string re;
-    read_string("regex", 1 << 20, &re);
-    set(Kind::kRegex, std::move(re), name("regex"));
+    read_string(key, 1 << 20, &re);
+    set(Kind::kRegex, std::move(re), name(key));
   }
-  if (ok() && present("json_schema")) {
-    const auto& v = obj_["json_schema"];
+  for (const char* key : {"json_schema", "guided_json"}) {
+    if (!ok() || !present(key)) continue;
+    const auto& v = obj_[key];
     if (v.is_string() && v.get_ref<const std::string&>().size() > (1 << 20)) {
-      fail(name("json_schema"), "'" + name("json_schema") + "' is longer than 1048576 bytes.");
+      fail(name(key), "'" + name(key) + "' is longer than 1048576 bytes.");
     } else if (v.is_string()) {
-      set(Kind::kJsonSchema, v.get<std::string>(), name("json_schema"));
+      set(Kind::kJsonSchema, v.get<std::string>(), name(key));
     } else if (v.is_object() || v.is_boolean()) {
-      set(Kind::kJsonSchema, v.dump(), name("json_schema"));
+      set(Kind::kJsonSchema, v.dump(), name(key));
       out->from_object = v.is_object();
     } else {
-      fail(name("json_schema"), "'" + name("json_schema") + "' must be a JSON schema (an object or its JSON text).");
-    }
-  }
-  // vLLM's names for the same: guided_regex, guided_json, guided_choice (one of these
-  // strings exactly); guided_grammar (EBNF) is refused like ebnf.
-  if (ok() && present("guided_regex")) {
-    std::string re;
-    read_string("guided_regex", 1 << 20, &re);
-    set(Kind::kRegex, std::move(re), name("guided_regex"));
-  }
-  if (ok() && present("guided_json")) {
-    const auto& v = obj_["guided_json"];
-    if (v.is_string() && v.get_ref<const std::string&>().size() <= (1 << 20)) {
-      set(Kind::kJsonSchema, v.get<std::string>(), name("guided_json"));
-    } else if (v.is_object()) {
-      set(Kind::kJsonSchema, v.dump(), name("guided_json"));
-      out->from_object = true;
-    } else {
-      fail(name("guided_json"), "'" + name("guided_json") + "' must be a JSON schema (an object or its JSON text).");
+      fail(name(key), "'" + name(key) + "' must be a JSON schema (an object or its JSON text).");
     }
   }
   if (ok() && present("guided_choice")) {
@@ -281,12 +266,10 @@ void FieldReader::read_constraint(bool response_format, constrained::Constraint*
       set(Kind::kRegex, constrained::alternation(alts), name("guided_choice"));
     }
   }
-  if (ok() && present("guided_grammar")) {
-    fail(name("guided_grammar"),
-         "'" + name("guided_grammar") + "' (EBNF grammars) is not supported; use 'regex' or 'json_schema'.");
-  }
-  if (ok() && present("ebnf")) {
-    fail(name("ebnf"), "'" + name("ebnf") + "' (EBNF grammars) is not supported; use 'regex' or 'json_schema'.");
+  for (const char* key : {"ebnf", "guided_grammar"}) {
+    if (ok() && present(key)) {
+      fail(name(key), "'" + name(key) + "' (EBNF grammars) is not supported; use 'regex' or 'json_schema'.");
+    }
   }
   if (!response_format || !ok()) return;
   const nlohmann::json* rf = object("response_format");

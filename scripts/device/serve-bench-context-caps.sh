@@ -8,31 +8,19 @@
 # logs in $OUT/traces.tgz.
 #   CAPS (default "1024 512"), PROMPTS (1000)
 set -uo pipefail
-out=${OUT:-out}
-mkdir -p "$out"
-# shellcheck disable=SC1091
-source .bundle/env.sh
-tok=.bundle/tok-llama3
-port=30000
+# shellcheck source=scripts/device/serve-lib.sh
+source scripts/device/serve-lib.sh
 
 run() {  # name, extra bench flags...
   local name=$1
   shift
-  radix serve --model-path configs/llama-3-8b.json --load-format dummy --tokenizer-path "$tok" --device cuda \
-    --port $port --step-trace "$out/steps-$name.jsonl" > "$out/server-$name.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 300); do
-    python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=2).status == 200 else 1)" 2> /dev/null && break
-    kill -0 $pid 2> /dev/null || { echo "server $name died"; tail -20 "$out/server-$name.log"; return 1; }
-    sleep 1
-  done
+  start_server "$name" --step-trace "$out/steps-$name.jsonl" || return 1
   echo "== $name"
   radix bench serving --backend radix --port $port --tokenizer "$tok" --disable-progress \
     --output-file "$out/serving.jsonl" --dataset-name sharegpt --num-prompts "${PROMPTS:-1000}" --request-rate inf "$@" \
     2>&1 | grep -vE "^\[bench serving\]"
   sleep 1  # the engine flushes its step trace when idle
-  kill -TERM $pid
-  wait $pid
+  stop_server
   python3 tools/bench/step_trace_summary.py "$out/steps-$name.jsonl" --after-gap 1
 }
 

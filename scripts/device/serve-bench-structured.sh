@@ -4,19 +4,9 @@
 # ShareGPT-like online run (PROMPTS at RATE req/s, /v1/completions) twice: plain, and with
 # every request held to a JSON schema (json_schema). Results in $OUT/serving.jsonl.
 set -uo pipefail
-out=${OUT:-out}
-mkdir -p "$out"
-# shellcheck disable=SC1091
-source .bundle/env.sh
-tok=.bundle/tok-llama3
-port=30000
-radix serve --model-path configs/llama-3-8b.json --load-format dummy --tokenizer-path "$tok" --device cuda \
-  --port $port > "$out/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
-  python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=2).status == 200 else 1)" 2> /dev/null && break
-  sleep 1
-done
+# shellcheck source=scripts/device/serve-lib.sh
+source scripts/device/serve-lib.sh
+start_server structured || exit 1
 schema='{"type":"object","properties":{"name":{"type":"string","maxLength":40},"age":{"type":"integer"},"tags":{"type":"array","items":{"type":"string","maxLength":12},"maxItems":6}},"required":["name","age"]}'
 body=$(python3 -c "import json,sys; print(json.dumps({'json_schema': sys.argv[1]}))" "$schema")
 for mode in plain schema; do
@@ -27,6 +17,5 @@ for mode in plain schema; do
     --dataset-name sharegpt --num-prompts "${PROMPTS:-200}" --request-rate "${RATE:-8}" "${extra[@]}" 2>&1 |
     grep -E "Successful|Failed|Output token throughput|Median TTFT|Median ITL|P99 ITL|Median TPOT"
 done
-kill -TERM $pid
-wait $pid
-grep -E "rror" "$out/server.log" | head -5
+stop_server
+grep -E "rror" "$out/server-structured.log" | head -5

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -69,6 +71,31 @@ inline void add_shared_prefix_group(std::mt19937& rng, int prefix_len, const std
     p.insert(p.end(), q.begin(), q.end());
     prompts->push_back(std::move(p));
   }
+}
+
+// What a request's choices produced: tokens, finish reasons, cached prompt tokens and the
+// first error an event carried.
+struct Outcome {
+  std::vector<std::vector<int32_t>> tokens;  // per choice
+  std::vector<FinishReason> reasons;
+  int cached = 0;
+  Status error;
+};
+
+// Collects every event of a request of `choices` choices until all have finished.
+inline Outcome collect(RequestHandle& h, int choices = 1) {
+  Outcome o;
+  o.tokens.resize(static_cast<size_t>(choices));
+  o.reasons.resize(static_cast<size_t>(choices), FinishReason::kNone);
+  RequestEvent ev;
+  while (h.next(&ev, std::chrono::seconds(120))) {
+    auto& t = o.tokens[static_cast<size_t>(ev.index)];
+    t.insert(t.end(), ev.token_ids.begin(), ev.token_ids.end());
+    o.cached = std::max(o.cached, ev.cached_tokens);
+    if (!ev.error.is_ok()) o.error = ev.error;
+    if (ev.finished) o.reasons[static_cast<size_t>(ev.index)] = ev.finish_reason;
+  }
+  return o;
 }
 
 // Greedy, exactly n tokens.

@@ -26,27 +26,8 @@ const std::string& kModel = testing::kDefaultModel;
 
 EngineOptions cpu_options() { return testing::cpu_engine_options(); }
 
-struct Outcome {
-  std::vector<std::vector<int32_t>> tokens;  // per choice
-  std::vector<FinishReason> reasons;
-  int cached = 0;
-  Status error;
-};
-
-Outcome collect(RequestHandle& h, int choices = 1) {
-  Outcome o;
-  o.tokens.resize(static_cast<size_t>(choices));
-  o.reasons.resize(static_cast<size_t>(choices), FinishReason::kNone);
-  RequestEvent ev;
-  while (h.next(&ev, std::chrono::seconds(120))) {
-    auto& t = o.tokens[static_cast<size_t>(ev.index)];
-    t.insert(t.end(), ev.token_ids.begin(), ev.token_ids.end());
-    o.cached = std::max(o.cached, ev.cached_tokens);
-    if (!ev.error.is_ok()) o.error = ev.error;
-    if (ev.finished) o.reasons[static_cast<size_t>(ev.index)] = ev.finish_reason;
-  }
-  return o;
-}
+using testing::collect;
+using testing::Outcome;
 
 std::vector<std::vector<int32_t>> run_all(Engine& e, const std::vector<std::vector<int32_t>>& prompts,
                                           const SamplingParams& params) {

@@ -26,25 +26,8 @@ namespace {
 using testing::make_engine;
 using testing::random_prompt;
 
-struct Choices {
-  std::vector<std::vector<int32_t>> tokens;
-  std::vector<FinishReason> reasons;
-  Status error;
-};
-
-Choices collect(RequestHandle& h, int n) {
-  Choices c;
-  c.tokens.resize(static_cast<size_t>(n));
-  c.reasons.resize(static_cast<size_t>(n), FinishReason::kNone);
-  RequestEvent ev;
-  while (h.next(&ev, std::chrono::seconds(120))) {
-    auto& t = c.tokens[static_cast<size_t>(ev.index)];
-    t.insert(t.end(), ev.token_ids.begin(), ev.token_ids.end());
-    if (!ev.error.is_ok()) c.error = ev.error;
-    if (ev.finished) c.reasons[static_cast<size_t>(ev.index)] = ev.finish_reason;
-  }
-  return c;
-}
+using testing::collect;
+using Choices = testing::Outcome;
 
 class StructuredOutput : public ::testing::Test {
  protected:
