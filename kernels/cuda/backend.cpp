@@ -306,11 +306,17 @@ Status CudaBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& w, 
       "cublasLtMatmul");
 }
 
-// ---- process-wide kernel switches (cuda_utils.cuh): off unless NAME=1 at first use ----
+// ---- process-wide kernel switches (cuda_utils.cuh): off unless NAME=1 at first use (decode PDL: on unless 0) ----
 namespace cuda {
 namespace {
 EnvSwitch& pdl_switch() {
   static EnvSwitch s("RADIX_PDL", "1");
+  return s;
+}
+EnvSwitch& decode_pdl_switch() {
+  static EnvSwitch s("RADIX_DECODE_PDL", "0");  // on unless RADIX_DECODE_PDL=0
+  static const bool flipped = (s.set(!s.get()), true);
+  (void)flipped;
   return s;
 }
 EnvSwitch& carveout_switch() {
@@ -321,6 +327,8 @@ EnvSwitch& carveout_switch() {
 
 bool pdl_enabled() { return pdl_switch().get(); }
 void set_pdl_enabled(bool on) { pdl_switch().set(on); }
+bool decode_pdl_enabled() { return decode_pdl_switch().get(); }
+void set_decode_pdl_enabled(bool on) { decode_pdl_switch().set(on); }
 bool max_shared_carveout_enabled() { return carveout_switch().get(); }
 void set_max_shared_carveout_enabled(bool on) { carveout_switch().set(on); }
 

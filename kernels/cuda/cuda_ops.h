@@ -56,6 +56,10 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
 // benchmarks switch it to compare.
 bool pdl_enabled();
 void set_pdl_enabled(bool on);
+// PDL for the decode attention, its merge and the decode chain only (on unless
+// RADIX_DECODE_PDL=0).
+bool decode_pdl_enabled();
+void set_decode_pdl_enabled(bool on);
 // Whether PDL kernels ask for the largest shared-memory carveout (RADIX_CARVEOUT=1: yes).
 bool max_shared_carveout_enabled();
 void set_max_shared_carveout_enabled(bool on);

@@ -267,7 +267,6 @@ __global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs
   static_assert(kMaxSplits <= 64, "warp 0 reads two splits per lane");
   __shared__ float w_s[kMaxSplits];
   pdl_wait();
-  pdl_launch_dependents();
   const int tok = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
   const int64_t plane = static_cast<int64_t>(a.tokens) * a.hq;  // rows per split
   const int64_t row = static_cast<int64_t>(tok) * a.hq + h;
@@ -276,6 +275,9 @@ __global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs
   __syncthreads();
   if (d >= kD) return;
   const float acc = split_weighted_sum(a.partial_o + row * kD + d, plane * kD, ns, w_s);
+  // The next kernel (under PDL: the decode chain, whose weight copies would queue ahead
+  // of these loads) may start once every CTA has its partials.
+  pdl_launch_dependents();
   a.out[row * kD + d] = __float2bfloat16_rn(acc);
 }
 
@@ -287,13 +289,13 @@ Status launch_decode_group(const AttnArgs& a) {
   if (grid.y > 65535 || grid.z > 65535)
     return invalid_argument("attention: too many heads or splits");
   RADIX_RETURN_IF_ERROR((allow_smem<decode_kernel<kD, kGroup, V, kPartialsOnly>>(Sh::kSmemBytes)));
-  RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(decode_kernel<kD, kGroup, V, kPartialsOnly>, grid,
+  RADIX_RETURN_IF_ERROR(cuda_status(launch_decode_pdl(decode_kernel<kD, kGroup, V, kPartialsOnly>, grid,
                                                dim3(Sh::kThreads), Sh::kSmemBytes, a.stream, a),
                                     "attention decode"));
   if constexpr (!kPartialsOnly) {
     if (a.num_splits > 1) {
       RADIX_RETURN_IF_ERROR(cuda_status(
-          launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0, a.stream, a), "attention decode merge"));
+          launch_decode_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0, a.stream, a), "attention decode merge"));
     }
   }
   return Status::ok();
@@ -313,7 +315,7 @@ Status launch_decode(const AttnArgs& a) {
       RADIX_RETURN_IF_ERROR((launch_decode_mma<kD, V, kPartialsOnly>(a)));
       if constexpr (!kPartialsOnly) {
         if (a.num_splits > 1) {
-          RADIX_RETURN_IF_ERROR(cuda_status(launch_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0,
+          RADIX_RETURN_IF_ERROR(cuda_status(launch_decode_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0,
                                                        a.stream, a),
                                             "attention decode merge"));
         }

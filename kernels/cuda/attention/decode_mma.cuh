@@ -49,11 +49,11 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
   constexpr int kT = Sh::kTile, kS = Sh::kStride, kSt = Sh::kStages;
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
 
-  pdl_wait();  // q and the newest K/V come from the kernel before
-  pdl_launch_dependents();
+  // The step's indptrs and slot indices were copied in before any kernel of the step:
+  // they are read before the PDL wait; q and the newest K/V come from the kernel before.
   const int b = blockIdx.x, kvh = blockIdx.y, split = blockIdx.z;
   const int q_tok = a.qo_indptr[b];
-  if (a.qo_indptr[b + 1] - q_tok <= 0) return;  // no query row for this sequence
+  const int q_rows = a.qo_indptr[b + 1] - q_tok;
   const int heads = a.hq / a.hk;
   const int h0 = kvh * heads;
   const int kv_start = a.kv_indptr[b];
@@ -64,21 +64,27 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
   const int chunk = max(kMinPositionsPerSplit, (len + a.num_splits - 1) / a.num_splits);
   const int active = len > 0 ? min(a.num_splits, (len + chunk - 1) / chunk) : 1;
   const int tid = threadIdx.x;
+  const int k_begin = lo + split * chunk;
+  const int k_end = min(kv_len, k_begin + chunk);
+  const int tiles = k_end > k_begin ? (k_end - k_begin + kT - 1) / kT : 0;
+  int32_t slots[kGatherCopies<kD, kT, Sh::kThreads>];  // slot indices, a tile ahead of the copies
+  auto fetch_slots = [&](int tile) { gather_slots<kD, kT, Sh::kThreads>(slots, a, kv_start, k_begin + tile * kT, k_end, tid); };
+  const bool run = q_rows > 0 && split < active;
+  if (run && tiles > 0) fetch_slots(0);
+
+  pdl_wait();
+  pdl_launch_dependents();
+  if (q_rows <= 0) return;  // no query row for this sequence
   if (split >= active) {
     if (tid < heads) a.partial_lse[(static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h0 + tid] = -INFINITY;
     return;
   }
-  const int k_begin = lo + split * chunk;
-  const int k_end = min(kv_len, k_begin + chunk);
-  const int tiles = k_end > k_begin ? (k_end - k_begin + kT - 1) / kT : 0;
 
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);                          // [kSt][kT][kS]
   bf16* v_s = k_s + kSt * kT * kS;                                        // [kSt][kT][kS]
   bf16* q_s = reinterpret_cast<bf16*>(smem_raw + Sh::kKvBytes);           // [16][kS]
 
-  int32_t slots[kGatherCopies<kD, kT, Sh::kThreads>];  // slot indices, a tile ahead of the copies
-  auto fetch_slots = [&](int tile) { gather_slots<kD, kT, Sh::kThreads>(slots, a, kv_start, k_begin + tile * kT, k_end, tid); };
   auto issue_copies = [&](int stage) {
     gather_tile<kD, kT, Sh::kThreads, kS>(slots, a, kvh, k_s + stage * kT * kS, v_s + stage * kT * kS, tid);
   };
@@ -93,7 +99,7 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
 #pragma unroll
   for (int t = 0; t < kSt - 1; ++t) {
     if (t < tiles) {
-      fetch_slots(t);
+      if (t > 0) fetch_slots(t);  // tile 0's came before the wait
       issue_copies(t);
     }
     cp_async_commit();
@@ -214,7 +220,7 @@ Status launch_decode_mma(const AttnArgs& a) {
   if (grid.y > 65535 || grid.z > 65535) return invalid_argument("attention: too many heads or splits");
   // Two CTAs per SM need ~218 KB of shared memory: ask for the largest carveout.
   RADIX_RETURN_IF_ERROR((allow_smem<decode_mma_kernel<kD, V, kPartialsOnly>>(Sh::kSmemBytes, true)));
-  return cuda_status(launch_pdl(decode_mma_kernel<kD, V, kPartialsOnly>, grid, dim3(Sh::kThreads), Sh::kSmemBytes,
+  return cuda_status(launch_decode_pdl(decode_mma_kernel<kD, V, kPartialsOnly>, grid, dim3(Sh::kThreads), Sh::kSmemBytes,
                                 a.stream, a),
                      "attention decode (tensor cores)");
 }

@@ -159,6 +159,14 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 // at first use; set_pdl_enabled overrides it (benchmarks compare both). backend.cpp.
 bool pdl_enabled();
 void set_pdl_enabled(bool on);
+// PDL for the decode layer's own sequence only: the decode attention (its slot indices
+// read before the wait), its split merge (releasing its successor once its loads are in)
+// and the decode chain (its first weight copies issued before the wait) overlap each
+// other's launch and ramp. On unless RADIX_DECODE_PDL=0 at first use; the setter
+// overrides it. Batch 1 on H200: 4.09 vs 4.13 ms per step (docs/perf.md, session 10).
+// backend.cpp.
+bool decode_pdl_enabled();
+void set_decode_pdl_enabled(bool on);
 
 // A kernel may start beside its predecessor (PDL) only if the SM's L1 / shared-memory
 // split suits both: kernels that let the driver pick different splits (by their shared
@@ -170,11 +178,11 @@ bool max_shared_carveout_enabled();
 void set_max_shared_carveout_enabled(bool on);
 void prefer_max_shared(const void* kernel);
 
-// Launches kernel<<<grid, block, smem, stream>>>(args...) with programmatic stream
-// serialization allowed when pdl_enabled().
+// Launches kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream
+// serialization allowed when `pdl`.
 template <typename... KArgs, typename... Args>
-cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                       Args... args) {
+cudaError_t launch_pdl_when(bool pdl, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                            cudaStream_t stream, Args... args) {
   prefer_max_shared(reinterpret_cast<const void*>(kernel));
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
@@ -185,8 +193,20 @@ cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t s
   attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr.val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = &attr;
-  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  cfg.numAttrs = pdl ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<KArgs>(args)...);
+}
+// The same when pdl_enabled().
+template <typename... KArgs, typename... Args>
+cudaError_t launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                       Args... args) {
+  return launch_pdl_when(pdl_enabled(), kernel, grid, block, smem, stream, args...);
+}
+// The same when pdl_enabled() or decode_pdl_enabled(): the decode attention and merge.
+template <typename... KArgs, typename... Args>
+cudaError_t launch_decode_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                              Args... args) {
+  return launch_pdl_when(pdl_enabled() || decode_pdl_enabled(), kernel, grid, block, smem, stream, args...);
 }
 
 // SMs of the current device (queried once; 132 if the query fails).

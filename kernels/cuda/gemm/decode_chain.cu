@@ -42,6 +42,15 @@
 // neutral: 4.24 vs 4.25 ms at 1K, 4.41 vs 4.39 at 4K, 114.0 vs 114.8 us per layer tail in
 // the kernel bench (same session); removed. A %globaltimer trace per phase stays for the
 // kernel bench.
+// Session 10 (H200, batch 1, docs/perf.md): launched with PDL (decode_pdl_enabled), the
+// first ring copies are issued before the wait for the merge: 4.09 vs 4.13 ms per step.
+// Measured and removed: the ring filled by bulk copies (cp.async.bulk, one 2 KB copy per
+// warp item on an mbarrier): 114.4 vs 112.1 us per layer tail, 85.7 vs 87.4 % of the
+// roofline; the residual loaded at the phase start and one fence per CTA: 4.08-4.13 vs
+// 4.10-4.15 ms (noise); SM shares in proportion to each SM's measured speed (24 SMs
+// stream their equal share ~24 % faster, the same ones every launch): the fast SMs stop
+// waiting (down phase's longest wait 14.4 -> 5.7 us) but the step is no faster (4.12 vs
+// 4.11 ms): the phase is bound by the total read rate, not by the slow SMs.
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
@@ -253,6 +262,14 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
   stamp(ch, 0);
+  if (ch.trace != nullptr && threadIdx.x == 0) {
+    unsigned int sm;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    ch.trace[blockIdx.x * kChainTraceSlots + kChainTraceSmSlot] = sm;
+  }
+  // Under PDL (decode_pdl_enabled) the next kernel may launch now: its CTAs take the SMs
+  // this grid leaves, and wait for its completion before reading what it wrote.
+  pdl_launch_dependents();
   Cursor cur;
   enter_phase(cur, ch, 0, warp);
   int issue_slot = 0, slot = 0;
@@ -260,6 +277,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
+  // The weights depend on nothing; the first phase's input (and the counters' reset by
+  // the previous chain) on the kernels before.
+  pdl_wait();
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
@@ -480,11 +500,18 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
   cfg.blockDim = dim3(kThreads);
   cfg.dynamicSmemBytes = smem;
   cfg.stream = stream;
-  cudaLaunchAttribute coop{};
-  coop.id = cudaLaunchAttributeCooperative;  // every CTA resident: they wait on each other
-  coop.val.cooperative = 1;
-  cfg.attrs = &coop;
-  cfg.numAttrs = 1;
+  cudaLaunchAttribute attrs[2]{};
+  int n = 0;
+  attrs[n].id = cudaLaunchAttributeCooperative;  // every CTA resident: they wait on each other
+  attrs[n++].val.cooperative = 1;
+  if (pdl_enabled() || decode_pdl_enabled()) {
+    // The cooperative launch may start beside its predecessor: its CTAs take SMs as the
+    // predecessor's leave (as fast as a plain launch with PDL: docs/perf.md, session 10).
+    attrs[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attrs[n++].val.programmaticStreamSerializationAllowed = 1;
+  }
+  cfg.attrs = attrs;
+  cfg.numAttrs = n;
   return cuda_status(cudaLaunchKernelEx(&cfg, kernel, ch), "decode chain");
 }
 

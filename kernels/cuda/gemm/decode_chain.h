@@ -49,9 +49,11 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
 // [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,
 // 1: end; for phase p, 2 + 4p: before its wait, 3 + 4p: input staged, 4 + 4p: dot
-// products done, 5 + 4p: outputs stored and counted. A graph captured while it is set
-// keeps writing there. One thread sets it while no launch is being issued.
-constexpr int kChainTraceSlots = 2 + 4 * kChainMaxPhases;
+// products done, 5 + 4p: outputs stored and counted; the last slot (kChainTraceSmSlot):
+// the SM the CTA ran on. A graph captured while it is set keeps writing there. One
+// thread sets it while no launch is being issued.
+constexpr int kChainTraceSmSlot = 2 + 4 * kChainMaxPhases;
+constexpr int kChainTraceSlots = kChainTraceSmSlot + 1;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // Launches the chain. `counters`: kChainCounters zeroed device uints that no other launch
 // uses meanwhile (CudaBackend::sync_counters()); the launch leaves them zero. When it

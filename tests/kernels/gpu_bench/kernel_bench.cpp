@@ -199,6 +199,48 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
     std::printf("  %-24s wait+stage %5.1f / %5.1f   dots %5.1f / %5.1f   store+count %4.1f / %4.1f\n", names[p],
                 wait[p][0], wait[p][1], dots[p][0], dots[p][1], store[p][0], store[p][1]);
   }
+  // Is a slow CTA slow because of its SM (or its block index)? Each one's mean dot-product
+  // time over the even launches against the odd ones: correlation across SMs / indices.
+  auto pearson = [](const std::vector<double>& x, const std::vector<double>& y) {
+    const double n = static_cast<double>(x.size());
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < x.size(); ++i) mx += x[i] / n, my += y[i] / n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx), syy += (y[i] - my) * (y[i] - my);
+    }
+    return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 0.0;
+  };
+  for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
+    std::vector<double> by_sm[2], by_cta[2], n_sm[2];
+    for (int h = 0; h < 2; ++h) by_sm[h].assign(ctas, 0.0), by_cta[h].assign(ctas, 0.0), n_sm[h].assign(ctas, 0.0);
+    std::vector<double> all(ctas, 0.0), all_n(ctas, 0.0);
+    for (int l = 0; l < calls; ++l) {
+      for (int c = 0; c < ctas; ++c) {
+        const uint64_t* r = t.data() + l * per_launch + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
+        const double d = (static_cast<double>(r[4 + 4 * p]) - static_cast<double>(r[3 + 4 * p])) / 1e3;
+        const auto sm = static_cast<int>(std::min<uint64_t>(r[cuda::kChainTraceSmSlot], static_cast<uint64_t>(ctas - 1)));
+        by_sm[l % 2][sm] += d, n_sm[l % 2][sm] += 1;
+        by_cta[l % 2][c] += d / ((calls + 1 - l % 2) / 2);
+        all[sm] += d, all_n[sm] += 1;
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      for (int i = 0; i < ctas; ++i) by_sm[h][i] = n_sm[h][i] > 0 ? by_sm[h][i] / n_sm[h][i] : 0.0;
+    }
+    for (int i = 0; i < ctas; ++i) all[i] = all_n[i] > 0 ? all[i] / all_n[i] : 0.0;
+    std::vector<double> sorted = all;
+    std::sort(sorted.begin(), sorted.end());
+    std::printf("  %-24s dots per SM (mean over launches): median %.1f, slowest %.1f / %.1f / %.1f; "
+                "even-vs-odd launch correlation by SM %.2f, by block index %.2f\n", names[p],
+                sorted[sorted.size() / 2], sorted[sorted.size() - 1], sorted[sorted.size() - 2], sorted[sorted.size() - 3],
+                pearson(by_sm[0], by_sm[1]), pearson(by_cta[0], by_cta[1]));
+    if (p == 1) {
+      std::printf("    per SM id:");
+      for (int i = 0; i < ctas; ++i) std::printf(" %.1f", all[i]);
+      std::printf("\n");
+    }
+  }
 }
 
 int run(bool quick) {

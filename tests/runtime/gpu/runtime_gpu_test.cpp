@@ -111,12 +111,13 @@ TEST(RuntimeGpu, GraphDecodeStepsAgreeWithEagerLogits) {
 }
 
 #ifdef RADIX_HAS_CUDA_KERNELS
-TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
-  if (!have_cuda()) GTEST_SKIP();
-  const bool was = cuda::pdl_enabled();
-  cuda::set_pdl_enabled(false);
+// PDL through `set` (every PDL kernel, or the decode attention + merge + chain only):
+// logits bit-identical to plain launches, eager and through graphs captured with it.
+static void expect_pdl_changes_no_logit(bool (*get)(), void (*set)(bool)) {
+  const bool was = get();
+  set(false);
   auto plain = ModelRunner::create(cuda_options());
-  cuda::set_pdl_enabled(true);  // the second runner's graphs are captured with PDL edges
+  set(true);  // the second runner's graphs are captured with PDL edges
   auto pdl = ModelRunner::create(cuda_options());
   ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
   ASSERT_TRUE(pdl.is_ok()) << pdl.status().to_string();
@@ -132,9 +133,9 @@ TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
     for (int step = 0; step < 4; ++step) {
       const StepInput in = make_step(batch, step > 0);
       StepOutput a, b;
-      cuda::set_pdl_enabled(false);
+      set(false);
       ASSERT_TRUE((*plain)->forward(in, &a).is_ok());
-      cuda::set_pdl_enabled(true);
+      set(true);
       ASSERT_TRUE((*pdl)->forward(in, &b).is_ok());
       ASSERT_EQ(a.logits.view().numel(), b.logits.view().numel());
       const float* x = a.logits.data_as<float>();
@@ -147,9 +148,9 @@ TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
         StepInput graphed = in;
         for (int r = 0; r < bs; ++r) graphed.add_sample(r, 0.0f, 0, 1.0f, 0.0f, 0.0f);
         StepOutput ga, gb;
-        cuda::set_pdl_enabled(false);
+        set(false);
         ASSERT_TRUE((*plain)->forward(graphed, &ga).is_ok());
-        cuda::set_pdl_enabled(true);
+        set(true);
         ASSERT_TRUE((*pdl)->forward(graphed, &gb).is_ok());
         EXPECT_TRUE(ga.graph && gb.graph) << "bs " << bs;
         EXPECT_EQ(ga.tokens, gb.tokens) << "bs " << bs << " step " << step;
@@ -160,7 +161,19 @@ TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
       }
     }
   }
-  cuda::set_pdl_enabled(was);
+  set(was);
+}
+
+TEST(RuntimeGpu, ProgrammaticDependentLaunchChangesNoLogit) {
+  if (!have_cuda()) GTEST_SKIP();
+  expect_pdl_changes_no_logit(cuda::pdl_enabled, cuda::set_pdl_enabled);
+}
+
+// The decode layer's kernels only: the attention reads its slot indices before the wait,
+// the merge releases the chain after its loads, the chain copies weights before its wait.
+TEST(RuntimeGpu, DecodePdlChangesNoLogit) {
+  if (!have_cuda()) GTEST_SKIP();
+  expect_pdl_changes_no_logit(cuda::decode_pdl_enabled, cuda::set_decode_pdl_enabled);
 }
 #endif
 
