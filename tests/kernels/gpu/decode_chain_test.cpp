@@ -280,6 +280,29 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
   }
 }
 
+// The flow pair (RADIX_DECODE_CHAIN_FLOW, opt-in): the SiLU phase stores act unit by
+// unit with per-chunk counters and the down phase reads it chunk by chunk, no barrier
+// between them; same results as the CPU ops, one and two rows, odd shares, a partial
+// chunk, Qwen2-7B's 19 act chunks, back to back; the trace stays in order and every
+// counter (the chunk ones too) is zero again after the launches.
+TEST_F(DecodeChainGpu, FlowPairMatchesCpu) {
+  const bool was = cuda::decode_chain_flow_enabled();
+  cuda::set_decode_chain_flow_enabled(true);
+  check(1, kLlama3, true, true, true, false, true);
+  check(2, kLlama3, true, true, true, false, true);
+  check(1, kTiny, true, true, true, false, true);
+  check(1, kQwen2, true, true, true, true, true, 3);
+  check(2, kOdd, true, true, true, true, true);
+  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
+  check(1, kTiny, false, true, false, false, true, 2);  // MLP only
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<unsigned> c(CudaBackend::kSyncCounters, 1u);
+  ASSERT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(unsigned), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  for (size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c[i], 0u) << "counter " << i;
+  cuda::set_decode_chain_flow_enabled(was);
+}
+
 // The counters live in the backend (CudaBackend::sync_counters()) and every launch
 // leaves them zero, so the next launch (or a graph replay) starts clean.
 TEST_F(DecodeChainGpu, CountersAreZeroAgainAfterEveryLaunch) {
