@@ -55,10 +55,10 @@
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
 #include <atomic>
-#include <vector>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
+#include "kernels/cuda/gemm/chain_flow.h"
 #include "kernels/cuda/gemm/decode_chain.h"
 #include "kernels/cuda/gemm/gemv_math.cuh"
 #include "kernels/cuda/gemm/rope_epilogue.cuh"
@@ -99,8 +99,9 @@ struct Phase {
 //   chunk's act from L2 into registers. No CTA barrier between the two phases: a warp
 //   done with its gate/up units goes on to its down items.
 constexpr int kFlowNone = 0, kFlowProducer = 1, kFlowConsumer = 2;
-constexpr int kFlowMaxUnits = 4;   // a consumer warp's units (accumulators in registers)
-constexpr int kFlowChunk = kChunkVecs * 8;  // act elements per counted chunk
+constexpr int kFlowMaxUnits = chain_flow::kMaxUnits;  // a consumer warp's units (accumulators in registers)
+constexpr int kFlowChunk = chain_flow::kChunk;        // act elements per counted chunk
+static_assert(kFlowChunk == kChunkVecs * 8 && chain_flow::kWarps == kWarps);
 constexpr int kFlowMaxChunks = kChainFlowMaxChunks;  // counters after the chain's own
 
 struct Chain {
@@ -153,34 +154,12 @@ __device__ __forceinline__ Share share_of(const Phase& ph, int warp) {
   return s;
 }
 
-// Flow producer: the CTA's units (global units blockIdx.x + i S, i < U) and warp w's
-// (its local units w, w + 16, ...).
-__device__ __forceinline__ int flow_units(int n) {
-  return n > static_cast<int>(blockIdx.x) ? (n - static_cast<int>(blockIdx.x) + gridDim.x - 1) / gridDim.x : 0;
-}
-__host__ __device__ __forceinline__ int flow_warp_units(int units, int w) {
-  return units > w ? (units - w + kWarps - 1) / kWarps : 0;
-}
-// Flow consumer: warp w's items [lo, hi) of the CTA's (unit, chunk) items: the CTA's
-// producer and consumer items split evenly over its warps (host twin in make_plan).
-struct FlowRange {
-  int lo, hi;
-};
-__host__ __device__ __forceinline__ FlowRange flow_range(int prod_units, int prod_per_unit, int items, int w) {
-  const int64_t total = static_cast<int64_t>(prod_units) * prod_per_unit + items;
-  int64_t produced = 0;
-  int lo = 0;
-  for (int v = 0;; ++v) {
-    produced += static_cast<int64_t>(flow_warp_units(prod_units, v)) * prod_per_unit;
-    int64_t hi = total * (v + 1) / kWarps - produced;
-    hi = v == kWarps - 1 ? items : (hi < lo ? lo : (hi > items ? items : hi));
-    if (v == w) return {lo, static_cast<int>(hi)};
-    lo = static_cast<int>(hi);
-  }
-}
+// Flow producer: the CTA's units (global units blockIdx.x + i S, i < U; chain_flow.h).
+__device__ __forceinline__ int flow_units(int n) { return chain_flow::cta_units(n, blockIdx.x, gridDim.x); }
+using FlowRange = chain_flow::Range;
 __device__ __forceinline__ FlowRange flow_range_of(const Phase& prod, const Phase& cons, int warp) {
   const Share s = share_of(cons, warp);
-  return flow_range(flow_units(prod.n), 2 * chunks_of(prod.k), (s.u1 - s.u0) * s.chunks, warp);
+  return chain_flow::consumer_range(flow_units(prod.n), 2 * chunks_of(prod.k), (s.u1 - s.u0) * s.chunks, warp);
 }
 
 // Row r (< 2) of (global) unit u: the unit's row, or for SiLU its gate and up rows, for
@@ -732,36 +711,18 @@ size_t smem_bytes(const Plan& plan, int ring) {
 }
 
 // Whether phases[i] (SiLU) and phases[i + 1] (down, reading its act) can run as the flow
-// pair: the act chunks fit the counters, every consumer warp has at most kFlowMaxUnits
-// units and every unit at most two warps (its sum is then the same in every run).
+// pair (chain_flow::fits: the counters, at most kFlowMaxUnits units per consumer warp, at
+// most two warps per unit).
 bool flow_fits(const ChainPhase* phases, int n, int i, const Plan& plan, int64_t* chunks, int64_t* most_units) {
   if (i + 1 >= n || phases[i].kind != ChainPhase::kSiluMul || phases[i + 1].kind != ChainPhase::kAccumulate) {
     return false;
   }
-  const int64_t act = plan.units[i], down = plan.units[i + 1];
+  const int64_t act = plan.units[i];
   if (phases[i + 1].a->data() != phases[i].out->data() || phases[i + 1].a->size(1) != act) return false;
-  const int64_t cp = (phases[i].a->size(1) / 8 + kChunkVecs - 1) / kChunkVecs;  // producer chunks per row
-  const int64_t cd = (act / 8 + kChunkVecs - 1) / kChunkVecs;
-  if (cd > kFlowMaxChunks) return false;
-  const int64_t ctas = num_sms();
-  *most_units = 0;
-  for (int64_t k = 0; k < ctas; ++k) {
-    const int units = act > k ? static_cast<int>((act - k + ctas - 1) / ctas) : 0;
-    const int64_t u0 = down * k / ctas, u1 = down * (k + 1) / ctas;
-    *most_units = std::max(*most_units, u1 - u0);
-    std::vector<int> warps_per_unit(static_cast<size_t>(u1 - u0), 0);
-    for (int w = 0; w < kWarps; ++w) {
-      const FlowRange fr = flow_range(units, static_cast<int>(2 * cp), static_cast<int>((u1 - u0) * cd), w);
-      if (fr.lo == fr.hi) continue;
-      const int64_t ua = fr.lo / cd, ub = (fr.hi - 1) / cd;
-      if (ub - ua + 1 > kFlowMaxUnits) return false;
-      for (int64_t u = ua; u <= ub; ++u) {
-        if (++warps_per_unit[static_cast<size_t>(u)] > 2) return false;
-      }
-    }
-  }
-  *chunks = cd;
-  return true;
+  const chain_flow::Fit f = chain_flow::fits(act, phases[i].a->size(1), plan.units[i + 1], num_sms(), kFlowMaxChunks);
+  *chunks = f.chunks;
+  *most_units = f.most_units;
+  return f.ok;
 }
 
 // The plan for these phases, or false when the chain does not take them: the switches,
