@@ -430,8 +430,13 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
           for (int m = 0; m < M; ++m) acc[q][m] = 0.0f;
         }
         for (int c = 0; c < chunks && nu > 0; ++c) {
-          const int first = max(fr.lo, ua * chunks + c), last = min(fr.hi - 1, (ua + nu - 1) * chunks + c);
-          if (first > last) continue;  // (no item of this chunk in the range)
+          bool any = false;  // an item of this chunk in the range
+#pragma unroll
+          for (int j = 0; j < kFlowMaxUnits; ++j) {
+            const int t = (ua + j) * chunks + c;
+            any = any || (j < nu && t >= fr.lo && t < fr.hi);
+          }
+          if (!any) continue;
           if (lane == 0) wait_count(&ch.counters[kChainCounters + c], min(kFlowChunk, ph.k - c * kFlowChunk));
           __syncwarp();  // lane 0's acquire before the warp's loads
           uint4 xv[M][kVecs];
@@ -627,6 +632,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
 std::atomic<bool> g_chain_flow{env_int("RADIX_DECODE_CHAIN_FLOW", 0, 1, 0) == 1};
+std::atomic<uint64_t> g_flow_launches{0};
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
@@ -750,6 +756,14 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
       }
     }
   }
+  if (plan->flow_at >= 0) {  // the flow consumer reads act from L2, not from the staged rows
+    plan->x_vecs = 0;
+    for (int i = 0; i < n; ++i) {
+      if (i == plan->flow_at + 1) continue;
+      const int64_t k = phases[i].a->size(1);
+      plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
+    }
+  }
   for (int ring : {6, 4, 2}) {
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
       plan->ring = ring;
@@ -800,6 +814,7 @@ Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) 
 bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
 bool decode_chain_flow_enabled() { return g_chain_flow.load(std::memory_order_relaxed); }
 void set_decode_chain_flow_enabled(bool on) { g_chain_flow.store(on, std::memory_order_relaxed); }
+uint64_t decode_chain_flow_launches() { return g_flow_launches.load(std::memory_order_relaxed); }
 void set_decode_chain_trace(unsigned long long* buffer, int launches) {
   g_trace_buf.store(launches > 0 ? buffer : nullptr, std::memory_order_relaxed);
   g_trace_launches.store(launches, std::memory_order_relaxed);
@@ -845,6 +860,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     ch.ph[plan.flow_at].flow = kFlowProducer;
     ch.ph[plan.flow_at + 1].flow = kFlowConsumer;
     ch.flow_chunks = static_cast<int>(plan.flow_chunks);
+    g_flow_launches.fetch_add(1, std::memory_order_relaxed);
     ch.flow_sums = static_cast<int>(plan.flow_units * plan.rows);
   }
   ch.counters = counters;

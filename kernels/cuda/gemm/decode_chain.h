@@ -8,6 +8,8 @@
 // The model-facing op is ops::decode_layer_tail (kernels/ops.h).
 #pragma once
 
+#include <cstdint>
+
 #include "core/status.h"
 #include "core/tensor.h"
 #include "kernels/cuda/gemm/gemv.h"
@@ -52,6 +54,8 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 // walking their items chunk by chunk, each chunk once it is counted.
 bool decode_chain_flow_enabled();
 void set_decode_chain_flow_enabled(bool on);
+// Launches that ran a flow pair so far in this process (tests: the pair was taken).
+uint64_t decode_chain_flow_launches();
 
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
@@ -63,8 +67,9 @@ void set_decode_chain_flow_enabled(bool on);
 constexpr int kChainTraceSmSlot = 2 + 4 * kChainMaxPhases;
 constexpr int kChainTraceSlots = kChainTraceSmSlot + 1;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
-// Launches the chain. `counters`: kChainCounters zeroed device uints that no other launch
-// uses meanwhile (CudaBackend::sync_counters()); the launch leaves them zero. When it
+// Launches the chain. `counters`: kChainCounters + kChainFlowMaxChunks zeroed device uints
+// that no other launch uses meanwhile (CudaBackend::sync_counters()); the launch leaves
+// them zero. When it
 // does not apply (or counters is null): *launched = false and OK, or without `launched`
 // an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
