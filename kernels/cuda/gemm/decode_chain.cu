@@ -99,6 +99,7 @@ struct Phase {
 //   chunk's act from L2 into registers. No CTA barrier between the two phases: a warp
 //   done with its gate/up units goes on to its down items.
 constexpr int kFlowNone = 0, kFlowProducer = 1, kFlowConsumer = 2;
+static_assert(kFlowNone == 0, "a zero-initialized Chain has no flow pair");
 constexpr int kFlowMaxUnits = chain_flow::kMaxUnits;  // a consumer warp's units (accumulators in registers)
 constexpr int kFlowChunk = chain_flow::kChunk;        // act elements per counted chunk
 static_assert(kFlowChunk == kChunkVecs * 8 && chain_flow::kWarps == kWarps);
