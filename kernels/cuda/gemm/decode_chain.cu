@@ -115,6 +115,7 @@ struct Chain {
   int flow_chunks;            // act chunks counted by a flow producer (0: no flow pair)
   int sums_floats;            // shared-memory sums of the other phases (floats)
   int flow_sums;              // then the flow consumer's per-unit sums (floats, M rows per unit)
+  int flow_x_vecs;            // the flow consumer's act rows in shared memory (16-byte vectors per row)
 };
 
 __device__ __forceinline__ unsigned long long global_ns() {
@@ -379,10 +380,16 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
   uint4* x = smem + kRing * kVecs * kThreads;  // the phase's M input rows, x_vecs apart
-  float* sums = reinterpret_cast<float*>(x + M * ch.x_vecs);  // the CTA's units x rows x M
+  uint4* ax = x + M * ch.x_vecs;  // flow consumer: act's M rows, flow_x_vecs apart, staged chunk by chunk
+  float* sums = reinterpret_cast<float*>(ax + M * ch.flow_x_vecs);  // the CTA's units x rows x M
   float* fsums = sums + ch.sums_floats;  // the flow consumer's: unit x M, zeroed before phase 0's barrier
+  // Flow consumer, per act chunk: [c] claimed by a warp to stage it, [kFlowMaxChunks + c] staged.
+  int* cflags = reinterpret_cast<int*>(fsums + ch.flow_sums);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   for (int i = threadIdx.x; i < ch.flow_sums; i += kThreads) fsums[i] = 0.0f;
+  if constexpr (kFlow) {
+    for (int i = threadIdx.x; i < 2 * kFlowMaxChunks; i += kThreads) cflags[i] = 0;
+  }
 
   stamp(ch, 0);
   if (ch.trace != nullptr && threadIdx.x == 0) {
@@ -424,6 +431,40 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
         const int chunks = chunks_of(ph.k), k8 = ph.k / 8;
         const int ua = fr.lo / chunks, nu = fr.hi > fr.lo ? (fr.hi - 1) / chunks - ua + 1 : 0;
         const uint4* a4 = reinterpret_cast<const uint4*>(ph.a);
+        // Chunk c of act into ax: claimed by one warp of the CTA, which waits for the chunk's
+        // counter, copies it through L2 and marks it staged. `wait`: return only once it
+        // is staged (by this warp or another); else only stage it if nobody has claimed it.
+        auto stage_chunk = [&](int c, bool wait) {
+          volatile int* claimed = cflags + c;
+          volatile int* staged = cflags + kFlowMaxChunks + c;
+          int mine = 0;
+          if (lane == 0) mine = *claimed == 0 && atomicCAS(cflags + c, 0, 1) == 0;
+          mine = __shfl_sync(0xffffffffu, mine, 0);
+          if (mine) {
+            if (lane == 0) wait_count(&ch.counters[kChainCounters + c], min(kFlowChunk, ph.k - c * kFlowChunk));
+            __syncwarp();  // lane 0's acquire before the warp's loads
+#pragma unroll
+            for (int m = 0; m < M; ++m) {
+#pragma unroll
+              for (int q = 0; q < kVecs; ++q) {
+                const int v = c * kChunkVecs + q * 32 + lane;
+                ax[m * ch.flow_x_vecs + v] = v < k8 ? __ldcg(a4 + static_cast<int64_t>(m) * k8 + v) : make_uint4(0, 0, 0, 0);
+              }
+            }
+            __syncwarp();  // every lane's stores before lane 0's flag
+            if (lane == 0) {
+              __threadfence_block();
+              *staged = 1;
+            }
+          } else if (wait) {
+            if (lane == 0) {
+              while (*staged == 0) {
+              }
+              __threadfence_block();
+            }
+          }
+          __syncwarp();  // lane 0 saw the flag before the warp reads the chunk
+        };
         float acc[kFlowMaxUnits][M];
 #pragma unroll
         for (int q = 0; q < kFlowMaxUnits; ++q) {
@@ -438,16 +479,16 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
             any = any || (j < nu && t >= fr.lo && t < fr.hi);
           }
           if (!any) continue;
-          if (lane == 0) wait_count(&ch.counters[kChainCounters + c], min(kFlowChunk, ph.k - c * kFlowChunk));
-          __syncwarp();  // lane 0's acquire before the warp's loads
+          // The chunk in shared memory (staged by whichever warp claims it first), then the
+          // next one staged ahead if no warp has claimed it yet: one warp per chunk and CTA
+          // pays the counter poll and the L2 round trip, mostly while others still work.
+          stage_chunk(c, true);
+          if (c + 1 < chunks) stage_chunk(c + 1, false);
           uint4 xv[M][kVecs];
 #pragma unroll
           for (int m = 0; m < M; ++m) {
 #pragma unroll
-            for (int q = 0; q < kVecs; ++q) {
-              const int v = c * kChunkVecs + q * 32 + lane;
-              xv[m][q] = v < k8 ? __ldcg(a4 + static_cast<int64_t>(m) * k8 + v) : make_uint4(0, 0, 0, 0);
-            }
+            for (int q = 0; q < kVecs; ++q) xv[m][q] = ax[m * ch.flow_x_vecs + c * kChunkVecs + q * 32 + lane];
           }
 #pragma unroll
           for (int j = 0; j < kFlowMaxUnits; ++j) {
@@ -708,13 +749,16 @@ struct Plan {
   int flow_at = -1;         // the flow producer's phase (the consumer is the next), or -1
   int64_t flow_chunks = 0;  // its act chunks (counters)
   int64_t flow_units = 0;   // the consumer's most units per CTA (its sums: x rows)
+  int64_t flow_x_vecs = 0;  // the consumer's act row in shared memory (whole chunks)
   int ring = 0;
   size_t smem = 0;
 };
 
 size_t smem_bytes(const Plan& plan, int ring) {
   return static_cast<size_t>(ring * kVecs * kThreads + plan.rows * plan.x_vecs) * 16 +
-         static_cast<size_t>((plan.sums + plan.flow_units) * plan.rows) * sizeof(float);
+         static_cast<size_t>((plan.sums + plan.flow_units) * plan.rows) * sizeof(float) +
+         static_cast<size_t>(plan.rows * plan.flow_x_vecs) * 16 +
+         (plan.flow_at >= 0 ? 2 * kFlowMaxChunks * sizeof(int) : 0);
 }
 
 // Whether phases[i] (SiLU) and phases[i + 1] (down, reading its act) can run as the flow
@@ -757,7 +801,8 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
       }
     }
   }
-  if (plan->flow_at >= 0) {  // the flow consumer reads act from L2, not from the staged rows
+  if (plan->flow_at >= 0) {  // the flow consumer stages act chunk by chunk in its own rows
+    plan->flow_x_vecs = plan->flow_chunks * kChunkVecs;
     plan->x_vecs = 0;
     for (int i = 0; i < n; ++i) {
       if (i == plan->flow_at + 1) continue;
@@ -765,7 +810,10 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
       plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
     }
   }
-  for (int ring : {6, 4, 2}) {
+  // A flow pair stages act beside the producer's input: 5 items fit where 6 do not (the
+  // default plans keep 6, 4 or 2).
+  for (int ring : {6, 5, 4, 2}) {
+    if (ring == 5 && plan->flow_at < 0) continue;
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
       plan->ring = ring;
       plan->smem = smem_bytes(*plan, ring);
@@ -804,10 +852,14 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 template <int kRing>
 Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
-  if (ch.flow_chunks > 0) {
+  if constexpr (kRing == 5) {  // only flow plans take a ring of 5 (make_plan)
     return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
+  } else {
+    if (ch.flow_chunks > 0) {
+      return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
+    }
+    return rows == 1 ? launch<kRing, 1, false>(ch, smem, stream) : launch<kRing, 2, false>(ch, smem, stream);
   }
-  return rows == 1 ? launch<kRing, 1, false>(ch, smem, stream) : launch<kRing, 2, false>(ch, smem, stream);
 }
 
 }  // namespace
@@ -863,6 +915,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     ch.flow_chunks = static_cast<int>(plan.flow_chunks);
     g_flow_launches.fetch_add(1, std::memory_order_relaxed);
     ch.flow_sums = static_cast<int>(plan.flow_units * plan.rows);
+    ch.flow_x_vecs = static_cast<int>(plan.flow_x_vecs);
   }
   ch.counters = counters;
   if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
@@ -875,6 +928,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   switch (plan.ring) {
     case 2: return launch_rows<2>(ch, plan.smem, st, rows);
     case 4: return launch_rows<4>(ch, plan.smem, st, rows);
+    case 5: return launch_rows<5>(ch, plan.smem, st, rows);
     default: return launch_rows<6>(ch, plan.smem, st, rows);
   }
 }
