@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -82,13 +83,15 @@ struct Outcome {
   Status error;
 };
 
-// Collects every event of a request of `choices` choices until all have finished.
-inline Outcome collect(RequestHandle& h, int choices = 1) {
+// Collects every event of a request of `choices` choices until all have finished;
+// `each` (when set) sees every event first.
+inline Outcome collect(RequestHandle& h, int choices = 1, const std::function<void(const RequestEvent&)>& each = {}) {
   Outcome o;
   o.tokens.resize(static_cast<size_t>(choices));
   o.reasons.resize(static_cast<size_t>(choices), FinishReason::kNone);
   RequestEvent ev;
   while (h.next(&ev, std::chrono::seconds(120))) {
+    if (each) each(ev);
     auto& t = o.tokens[static_cast<size_t>(ev.index)];
     t.insert(t.end(), ev.token_ids.begin(), ev.token_ids.end());
     o.cached = std::max(o.cached, ev.cached_tokens);

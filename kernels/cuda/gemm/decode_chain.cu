@@ -361,6 +361,15 @@ __device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
   for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
 }
 
+// An item's dot product with one input row: x_at(q) is this lane's q-th vector of it.
+template <typename X>
+__device__ __forceinline__ float dot_item(const uint4 (&wv)[kVecs], X x_at) {
+  float d = 0.0f;
+#pragma unroll
+  for (int q = 0; q < kVecs; ++q) d += dot8(wv[q], x_at(q));
+  return d;
+}
+
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
 __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float a0, float a1) {
   const int64_t o = static_cast<int64_t>(m) * ph.n + u;
@@ -431,6 +440,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
         const int chunks = chunks_of(ph.k), k8 = ph.k / 8;
         const int ua = fr.lo / chunks, nu = fr.hi > fr.lo ? (fr.hi - 1) / chunks - ua + 1 : 0;
         const uint4* a4 = reinterpret_cast<const uint4*>(ph.a);
+        // Whether item (unit slot j, chunk c) is in this warp's range (as flow_seek walks it).
+        auto has_item = [&](int j, int c) {
+          const int t = (ua + j) * chunks + c;
+          return j < nu && t >= fr.lo && t < fr.hi;
+        };
         // Chunk c of act into ax: claimed by one warp of the CTA, which waits for the chunk's
         // counter, copies it through L2 and marks it staged. `wait`: return only once it
         // is staged (by this warp or another); else only stage it if nobody has claimed it.
@@ -472,12 +486,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
           for (int m = 0; m < M; ++m) acc[q][m] = 0.0f;
         }
         for (int c = 0; c < chunks && nu > 0; ++c) {
-          bool any = false;  // an item of this chunk in the range
+          bool any = false;
 #pragma unroll
-          for (int j = 0; j < kFlowMaxUnits; ++j) {
-            const int t = (ua + j) * chunks + c;
-            any = any || (j < nu && t >= fr.lo && t < fr.hi);
-          }
+          for (int j = 0; j < kFlowMaxUnits; ++j) any = any || has_item(j, c);
           if (!any) continue;
           // The chunk in shared memory (staged by whichever warp claims it first), then the
           // next one staged ahead if no warp has claimed it yet: one warp per chunk and CTA
@@ -492,17 +503,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
           }
 #pragma unroll
           for (int j = 0; j < kFlowMaxUnits; ++j) {
-            const int t = (ua + j) * chunks + c;
-            if (j >= nu || t < fr.lo || t >= fr.hi) continue;
+            if (!has_item(j, c)) continue;
             uint4 wv[kVecs];
             take(wv);
 #pragma unroll
-            for (int m = 0; m < M; ++m) {
-              float d = 0.0f;
-#pragma unroll
-              for (int q = 0; q < kVecs; ++q) d += dot8(wv[q], xv[m][q]);
-              acc[j][m] += d;
-            }
+            for (int m = 0; m < M; ++m) acc[j][m] += dot_item(wv, [&](int q) { return xv[m][q]; });
           }
         }
 #pragma unroll
@@ -555,9 +560,8 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
               take(wv);
 #pragma unroll
               for (int m = 0; m < M; ++m) {
-                float d = 0.0f;
-#pragma unroll
-                for (int q = 0; q < kVecs; ++q) d += dot8(wv[q], x[m * ch.x_vecs + c * kChunkVecs + q * 32 + lane]);
+                const float d =
+                    dot_item(wv, [&](int q) { return x[m * ch.x_vecs + c * kChunkVecs + q * 32 + lane]; });
                 if (r == 0) {
                   g0[m] += d;
                 } else {

@@ -471,23 +471,16 @@ TEST(RuntimeGpu, PenaltiesAndLogprobsOnTheDeviceMatchTheHostSampler) {
   }
 }
 
-struct Result1 {
-  std::vector<std::vector<int32_t>> tokens;
-  std::vector<FinishReason> reasons;
+// testing::collect's outcome plus the logprob events' counts.
+struct Result1 : testing::Outcome {
   int logprobs = 0;
   int top_entries = 0;   // alternatives over all logprob events
   int bad_logprobs = 0;  // events whose logprob is not a finite value <= 0 of its token
-  Status error;
 };
 
-Result1 collect(RequestHandle& h, int n) {
+Result1 collect_with_logprobs(RequestHandle& h, int n) {
   Result1 r;
-  r.tokens.resize(static_cast<size_t>(n));
-  r.reasons.resize(static_cast<size_t>(n), FinishReason::kNone);
-  RequestEvent ev;
-  while (h.next(&ev, std::chrono::seconds(120))) {
-    auto& t = r.tokens[static_cast<size_t>(ev.index)];
-    t.insert(t.end(), ev.token_ids.begin(), ev.token_ids.end());
+  static_cast<testing::Outcome&>(r) = testing::collect(h, n, [&r](const RequestEvent& ev) {
     r.logprobs += static_cast<int>(ev.logprobs.size());
     for (size_t k = 0; k < ev.logprobs.size(); ++k) {
       const TokenLogprob& lp = ev.logprobs[k];
@@ -497,9 +490,7 @@ Result1 collect(RequestHandle& h, int n) {
                       (lp.top.empty() || lp.top[0].second >= lp.logprob);
       r.bad_logprobs += ok ? 0 : 1;
     }
-    if (!ev.error.is_ok()) r.error = ev.error;
-    if (ev.finished) r.reasons[static_cast<size_t>(ev.index)] = ev.finish_reason;
-  }
+  });
   return r;
 }
 
@@ -543,7 +534,7 @@ TEST(RuntimeGpu, EngineServesMixedRequestsOnTheDevice) {
     want_logprobs.push_back(p.return_logprob);
   }
   for (size_t i = 0; i < handles.size(); ++i) {
-    Result1 r = collect(*handles[i], choices[i]);
+    Result1 r = collect_with_logprobs(*handles[i], choices[i]);
     EXPECT_TRUE(r.error.is_ok()) << r.error.to_string();
     for (int c = 0; c < choices[i]; ++c) {
       EXPECT_EQ(r.tokens[static_cast<size_t>(c)].size(), static_cast<size_t>(16 + i % 9)) << "request " << i;
@@ -569,10 +560,10 @@ TEST(RuntimeGpu, EngineServesMixedRequestsOnTheDevice) {
   p.ignore_eos = true;
   auto a = (*engine)->submit({"", prompt, p});
   ASSERT_TRUE(a.is_ok());
-  const auto first = collect(**a, 1).tokens[0];
+  const auto first = testing::collect(**a, 1).tokens[0];
   auto b = (*engine)->submit({"", prompt, p});
   ASSERT_TRUE(b.is_ok());
-  EXPECT_EQ(collect(**b, 1).tokens[0], first);
+  EXPECT_EQ(testing::collect(**b, 1).tokens[0], first);
 }
 
 // Structured output on CUDA: constrained rows are sampled on the device under their
@@ -616,13 +607,13 @@ TEST(RuntimeGpu, StructuredOutputRowsSampleUnderTheirMasksBesideOtherRows) {
       (p.grammar ? constrained_h : plain).push_back(*h);
     }
     for (auto& h : plain) {
-      Result1 r = collect(*h, 1);
+      Result1 r = collect_with_logprobs(*h, 1);
       EXPECT_TRUE(r.error.is_ok()) << r.error.to_string();
       EXPECT_EQ(r.tokens[0].size(), 20u);
     }
     const std::regex check(re);
     for (auto& h : constrained_h) {
-      Result1 r = collect(*h, 2);
+      Result1 r = collect_with_logprobs(*h, 2);
       EXPECT_TRUE(r.error.is_ok()) << r.error.to_string();
       for (int c = 0; c < 2; ++c) {
         auto ids = r.tokens[static_cast<size_t>(c)];

@@ -74,6 +74,9 @@ TEST(ChainFlow, FitsTheRealShapesAndRefusesWhatTheKernelCannotHold) {
   }
   EXPECT_EQ(fits(kLlama3.act, kLlama3.k_in, kLlama3.down, 132, 48).chunks, 14);
   EXPECT_FALSE(fits(65536, 8192, 8192, 132, 48).ok);  // 64 act chunks: more counters than there are
+  // Qwen2-0.5B: 5-item units (4,864-wide act) over short consumer ranges put three warps
+  // on one unit, whose sum would then depend on the order of their adds.
+  EXPECT_FALSE(fits(4864, 896, 896, 132, 48).ok);
   // Few CTAs: a consumer warp would need more than kMaxUnits units of accumulators.
   EXPECT_FALSE(fits(kLlama3.act, kLlama3.k_in, kLlama3.down, 8, 48).ok);
   EXPECT_FALSE(fits(0, 4096, 4096, 132, 48).ok);

@@ -51,6 +51,20 @@ class StructuredOutput : public ::testing::Test {
     return s;
   }
 
+  // One request of p.n choices on a fresh CPU engine, its prompt prompt_len random ids
+  // drawn with `seed`; the submission's error, if any, in the outcome.
+  Choices run_alone(const SamplingParams& p, uint32_t seed, int prompt_len) {
+    auto engine = make_engine(testing::cpu_engine_options());
+    std::mt19937 rng(seed);
+    auto h = engine->submit({"", random_prompt(rng, prompt_len), p});
+    if (!h.is_ok()) {
+      Choices c;
+      c.error = h.status();
+      return c;
+    }
+    return collect(**h, p.n);
+  }
+
   std::shared_ptr<Tokenizer> tok_;
   std::shared_ptr<const constrained::TokenVocab> vocab_;
 };
@@ -91,11 +105,8 @@ TEST_F(StructuredOutput, MaxTokensCutsTheOutputShort) {
   p.temperature = 0.0f;
   p.max_new_tokens = 3;
   p.grammar = grammar("a{20}");
-  auto engine = make_engine(testing::cpu_engine_options());
-  std::mt19937 rng(2);
-  auto h = engine->submit({"", random_prompt(rng, 8), p});
-  ASSERT_TRUE(h.is_ok());
-  const Choices c = collect(**h, 1);
+  const Choices c = run_alone(p, 2, 8);
+  ASSERT_TRUE(c.error.is_ok()) << c.error.to_string();
   bool eos = false;
   const std::string s = text(c.tokens[0], &eos);
   EXPECT_FALSE(eos);
@@ -160,11 +171,7 @@ TEST_F(StructuredOutput, AFinishedMatchEndsTheOutputBeforeMinTokens) {
   p.max_new_tokens = 40;
   p.min_new_tokens = 30;
   p.grammar = grammar("yes|no");
-  auto engine = make_engine(testing::cpu_engine_options());
-  std::mt19937 rng(6);
-  auto h = engine->submit({"", random_prompt(rng, 9), p});
-  ASSERT_TRUE(h.is_ok());
-  const Choices c = collect(**h, 1);
+  const Choices c = run_alone(p, 6, 9);
   ASSERT_TRUE(c.error.is_ok()) << c.error.to_string();
   bool eos = false;
   const std::string s = text(c.tokens[0], &eos);
