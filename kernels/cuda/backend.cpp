@@ -314,9 +314,7 @@ EnvSwitch& pdl_switch() {
   return s;
 }
 EnvSwitch& decode_pdl_switch() {
-  static EnvSwitch s("RADIX_DECODE_PDL", "0");  // on unless RADIX_DECODE_PDL=0
-  static const bool flipped = (s.set(!s.get()), true);
-  (void)flipped;
+  static EnvSwitch s("RADIX_DECODE_PDL", "0", EnvSwitch::DefaultOn{});
   return s;
 }
 EnvSwitch& carveout_switch() {

@@ -1,6 +1,7 @@
 // EnvSwitch: a process-wide on/off switch for a kernel variant, read from the
-// environment once (on when NAME equals on_value at first use); the setter overrides
-// it (benchmarks and tests compare both). RADIX_PDL, RADIX_CARVEOUT, RADIX_GEMV.
+// environment once (on when NAME equals on_value at first use, or, DefaultOn, unless it
+// equals off_value); the setter overrides it (benchmarks and tests compare both).
+// RADIX_PDL, RADIX_CARVEOUT, RADIX_GEMV; RADIX_DECODE_PDL (default on).
 // env_int: a numeric kernel setting from the environment (RADIX_GEMV_MMA_MIN_ROWS, ...).
 #pragma once
 
@@ -26,6 +27,12 @@ class EnvSwitch {
   EnvSwitch(const char* name, const char* on_value) {
     const char* v = std::getenv(name);
     on_.store(v != nullptr && std::string(v) == on_value, std::memory_order_relaxed);
+  }
+  // A switch that is on unless NAME equals off_value (a default-on kernel variant).
+  struct DefaultOn {};
+  EnvSwitch(const char* name, const char* off_value, DefaultOn) {
+    const char* v = std::getenv(name);
+    on_.store(v == nullptr || std::string(v) != off_value, std::memory_order_relaxed);
   }
   bool get() const { return on_.load(std::memory_order_relaxed); }
   void set(bool on) { on_.store(on, std::memory_order_relaxed); }

@@ -52,5 +52,19 @@ TEST(EnvSwitchTest, OnOnlyForItsExactValueAndTheSetterOverrides) {
   EXPECT_TRUE(unset.get());
 }
 
+TEST(EnvSwitchTest, DefaultOnIsOffOnlyForItsOffValue) {
+  setenv("RADIX_TEST_SWITCH", "0", 1);
+  EnvSwitch off("RADIX_TEST_SWITCH", "0", EnvSwitch::DefaultOn{});
+  setenv("RADIX_TEST_SWITCH", "1", 1);
+  EnvSwitch other("RADIX_TEST_SWITCH", "0", EnvSwitch::DefaultOn{});
+  unsetenv("RADIX_TEST_SWITCH");
+  EnvSwitch unset("RADIX_TEST_SWITCH", "0", EnvSwitch::DefaultOn{});
+  EXPECT_FALSE(off.get());
+  EXPECT_TRUE(other.get());
+  EXPECT_TRUE(unset.get());
+  unset.set(false);
+  EXPECT_FALSE(unset.get());
+}
+
 }  // namespace
 }  // namespace radix::cuda
