@@ -49,7 +49,7 @@ class CudaBackend {
   // Zeroed counters for the kernels that synchronize CTAs within one launch (the decode
   // chain's phase counters); each launch leaves them zero again. One launch at a time
   // uses them (the engine thread's stream).
-  static constexpr size_t kSyncCounters = 64;
+  static constexpr size_t kSyncCounters = 16;
   unsigned int* sync_counters() const { return static_cast<unsigned int*>(sync_counters_.data()); }
 
   size_t cached_matmul_plans() const;

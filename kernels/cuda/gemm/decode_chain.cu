@@ -58,7 +58,6 @@
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
-#include "kernels/cuda/gemm/chain_flow.h"
 #include "kernels/cuda/gemm/decode_chain.h"
 #include "kernels/cuda/gemm/gemv_math.cuh"
 #include "kernels/cuda/gemm/rope_epilogue.cuh"
@@ -82,40 +81,15 @@ struct Phase {
   bf16* out;
   const bf16* bias;
   RopeEpilogue rope;
-  int flow;  // kFlowNone, or the gate/up -> down pair under RADIX_DECODE_CHAIN_FLOW (below)
 };
-
-// The flow pair (decode_chain_flow_enabled(); plan: make_plan): the SiLU phase and the
-// down phase after it, without the barrier between them.
-// - Producer (the SiLU phase): CTA k's units are global units k, k + S, k + 2S, ... (S
-//   CTAs), its warp w takes its units w, w + 16, ... whole, and stores each unit's act
-//   value as soon as the unit is done, then counts it in its 1024-wide act chunk's
-//   counter (Chain::counters[kChainCounters + chunk]). So at any time every warp of the
-//   GPU works on the same band of act, and the chunks fill from the first to the last.
-// - Consumer (the down phase): the CTA's items (unit, chunk) are split over its warps as
-//   contiguous ranges, each warp's shortened by what the producer gave it more than the
-//   average; a warp walks its range chunk by chunk (its at most kFlowMaxUnits units per
-//   chunk), waits for a chunk's counter before its first item of it, and reads that
-//   chunk's act from L2 into registers. No CTA barrier between the two phases: a warp
-//   done with its gate/up units goes on to its down items.
-constexpr int kFlowNone = 0, kFlowProducer = 1, kFlowConsumer = 2;
-static_assert(kFlowNone == 0, "a zero-initialized Chain has no flow pair");
-constexpr int kFlowMaxUnits = chain_flow::kMaxUnits;  // a consumer warp's units (accumulators in registers)
-constexpr int kFlowChunk = chain_flow::kChunk;        // act elements per counted chunk
-static_assert(kFlowChunk == kChunkVecs * 8 && chain_flow::kWarps == kWarps);
-constexpr int kFlowMaxChunks = kChainFlowMaxChunks;  // counters after the chain's own
 
 struct Chain {
   Phase ph[kChainMaxPhases];
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
-  unsigned int* counters;  // kChainCounters (+ flow_chunks), zero at the start; the last CTA zeroes them again
+  unsigned int* counters;  // kChainCounters, zero at the start; the last CTA zeroes them again
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
-  int flow_chunks;            // act chunks counted by a flow producer (0: no flow pair)
-  int sums_floats;            // shared-memory sums of the other phases (floats)
-  int flow_sums;              // then the flow consumer's per-unit sums (floats, M rows per unit)
-  int flow_x_vecs;            // the flow consumer's act rows in shared memory (16-byte vectors per row)
 };
 
 __device__ __forceinline__ unsigned long long global_ns() {
@@ -156,14 +130,6 @@ __device__ __forceinline__ Share share_of(const Phase& ph, int warp) {
   return s;
 }
 
-// Flow producer: the CTA's units (global units blockIdx.x + i S, i < U; chain_flow.h).
-__device__ __forceinline__ int flow_units(int n) { return chain_flow::cta_units(n, blockIdx.x, gridDim.x); }
-using FlowRange = chain_flow::Range;
-__device__ __forceinline__ FlowRange flow_range_of(const Phase& prod, const Phase& cons, int warp) {
-  const Share s = share_of(cons, warp);
-  return chain_flow::consumer_range(flow_units(prod.n), 2 * chunks_of(prod.k), (s.u1 - s.u0) * s.chunks, warp);
-}
-
 // Row r (< 2) of (global) unit u: the unit's row, or for SiLU its gate and up rows, for
 // RoPE its NeoX pair (rows h D + i and h D + i + D/2 of unit (head h, i < D/2)).
 __device__ __forceinline__ const uint4* weight_row(const Phase& ph, int u, int r) {
@@ -182,65 +148,14 @@ struct Cursor {
   int p, t, t1, u, c, r, r_n, chunks, k8;
   const uint4* row0;  // unit u's rows
   const uint4* row1;
-  // Flow phases: producer: local unit i of U (u = blockIdx.x + i S); consumer: unit slot
-  // j of nu from the CTA's local unit ua (u = base + ua + j), items [lo, hi).
-  int flow, i, units, j, ua, nu, lo, hi, base;
 };
 __device__ __forceinline__ void set_rows(Cursor& cur, const Phase& ph) {
   cur.row0 = weight_row(ph, cur.u, 0);
   cur.row1 = cur.r_n == 2 ? weight_row(ph, cur.u, 1) : cur.row0;
 }
-// Flow consumer: from (c, j), the first item in [lo, hi) in chunk-major order (c ==
-// chunks: none left).
-__device__ __forceinline__ void flow_seek(Cursor& cur) {
-  while (cur.c < cur.chunks) {
-    const int t = (cur.ua + cur.j) * cur.chunks + cur.c;
-    if (t >= cur.lo && t < cur.hi) return;
-    if (++cur.j == cur.nu) {
-      cur.j = 0;
-      ++cur.c;
-    }
-  }
-}
-// kFlow: the launch has a flow pair (the kernel's instantiation without one has none of
-// its code).
-template <bool kFlow>
 __device__ __forceinline__ void enter_phase(Cursor& cur, const Chain& ch, int p, int warp) {
   for (; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
-    if constexpr (kFlow) cur.flow = ph.flow;
-    if (kFlow && ph.flow == kFlowProducer) {
-      cur.units = flow_units(ph.n);
-      if (warp >= cur.units) continue;
-      cur.p = p;
-      cur.i = warp;
-      cur.u = static_cast<int>(blockIdx.x) + warp * static_cast<int>(gridDim.x);
-      cur.c = cur.r = 0;
-      cur.r_n = 2;
-      cur.chunks = chunks_of(ph.k);
-      cur.k8 = ph.k / 8;
-      set_rows(cur, ph);
-      return;
-    }
-    if (kFlow && ph.flow == kFlowConsumer) {
-      const FlowRange fr = flow_range_of(ch.ph[p - 1], ph, warp);
-      if (fr.lo == fr.hi) continue;
-      cur.p = p;
-      cur.chunks = chunks_of(ph.k);
-      cur.k8 = ph.k / 8;
-      cur.r = 0;
-      cur.r_n = 1;
-      cur.lo = fr.lo;
-      cur.hi = fr.hi;
-      cur.ua = fr.lo / cur.chunks;
-      cur.nu = (fr.hi - 1) / cur.chunks - cur.ua + 1;
-      cur.base = share_of(ph, warp).u0;
-      cur.c = cur.j = 0;
-      flow_seek(cur);
-      cur.u = cur.base + cur.ua + cur.j;
-      set_rows(cur, ph);
-      return;
-    }
     const Share s = share_of(ph, warp);
     if (s.t0 == s.t1) continue;
     const int per_unit = s.r_n * s.chunks;
@@ -260,54 +175,8 @@ __device__ __forceinline__ void enter_phase(Cursor& cur, const Chain& ch, int p,
   cur.p = ch.num;
 }
 
-// Moves the cursor (cur.p < ch.num) to its next item.
-template <bool kFlow>
-__device__ __forceinline__ void step(Cursor& cur, const Chain& ch, int warp) {
-  if (kFlow && cur.flow == kFlowProducer) {
-    if (++cur.r == 2) {
-      cur.r = 0;
-      if (++cur.c == cur.chunks) {
-        cur.c = 0;
-        cur.i += kWarps;
-        if (cur.i >= cur.units) {
-          enter_phase<kFlow>(cur, ch, cur.p + 1, warp);
-        } else {
-          cur.u = static_cast<int>(blockIdx.x) + cur.i * static_cast<int>(gridDim.x);
-          set_rows(cur, ch.ph[cur.p]);
-        }
-      }
-    }
-    return;
-  }
-  if (kFlow && cur.flow == kFlowConsumer) {
-    if (++cur.j == cur.nu) {
-      cur.j = 0;
-      ++cur.c;
-    }
-    flow_seek(cur);
-    if (cur.c == cur.chunks) {
-      enter_phase<kFlow>(cur, ch, cur.p + 1, warp);
-    } else {
-      cur.u = cur.base + cur.ua + cur.j;
-      set_rows(cur, ch.ph[cur.p]);
-    }
-    return;
-  }
-  ++cur.t;
-  if (++cur.r == cur.r_n) {
-    cur.r = 0;
-    if (++cur.c == cur.chunks) {
-      cur.c = 0;
-      ++cur.u;
-      if (cur.t < cur.t1) set_rows(cur, ch.ph[cur.p]);
-    }
-  }
-  if (cur.t == cur.t1) enter_phase<kFlow>(cur, ch, cur.p + 1, warp);
-}
-
 // Issues the cursor's next item into `slot` (a commit group either way: the consumer
 // counts groups) and advances.
-template <bool kFlow>
 __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot, int lane, int warp) {
   if (cur.p < ch.num) {
     const uint4* row = cur.r == 0 ? cur.row0 : cur.row1;
@@ -317,7 +186,16 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
       const bool valid = v < cur.k8;
       cp_async_16(slot + j * kThreads, row + (valid ? v : 0), valid);
     }
-    step<kFlow>(cur, ch, warp);
+    ++cur.t;
+    if (++cur.r == cur.r_n) {
+      cur.r = 0;
+      if (++cur.c == cur.chunks) {
+        cur.c = 0;
+        ++cur.u;
+        if (cur.t < cur.t1) set_rows(cur, ch.ph[cur.p]);
+      }
+    }
+    if (cur.t == cur.t1) enter_phase(cur, ch, cur.p + 1, warp);
   }
   cp_async_commit();
 }
@@ -361,15 +239,6 @@ __device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
   for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
 }
 
-// An item's dot product with one input row: x_at(q) is this lane's q-th vector of it.
-template <typename X>
-__device__ __forceinline__ float dot_item(const uint4 (&wv)[kVecs], X x_at) {
-  float d = 0.0f;
-#pragma unroll
-  for (int q = 0; q < kVecs; ++q) d += dot8(wv[q], x_at(q));
-  return d;
-}
-
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
 __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float a0, float a1) {
   const int64_t o = static_cast<int64_t>(m) * ph.n + u;
@@ -384,21 +253,13 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 
 
 // M: batch rows (tokens), 1..kChainMaxRows.
-template <int kRing, int M, bool kFlow>
+template <int kRing, int M>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
   uint4* x = smem + kRing * kVecs * kThreads;  // the phase's M input rows, x_vecs apart
-  uint4* ax = x + M * ch.x_vecs;  // flow consumer: act's M rows, flow_x_vecs apart, staged chunk by chunk
-  float* sums = reinterpret_cast<float*>(ax + M * ch.flow_x_vecs);  // the CTA's units x rows x M
-  float* fsums = sums + ch.sums_floats;  // the flow consumer's: unit x M, zeroed before phase 0's barrier
-  // Flow consumer, per act chunk: [c] claimed by a warp to stage it, [kFlowMaxChunks + c] staged.
-  int* cflags = reinterpret_cast<int*>(fsums + ch.flow_sums);
+  float* sums = reinterpret_cast<float*>(x + M * ch.x_vecs);  // the CTA's units x rows x M
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  for (int i = threadIdx.x; i < ch.flow_sums; i += kThreads) fsums[i] = 0.0f;
-  if constexpr (kFlow) {
-    for (int i = threadIdx.x; i < 2 * kFlowMaxChunks; i += kThreads) cflags[i] = 0;
-  }
 
   stamp(ch, 0);
   if (ch.trace != nullptr && threadIdx.x == 0) {
@@ -410,130 +271,18 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   // this grid leaves, and wait for its completion before reading what it wrote.
   pdl_launch_dependents();
   Cursor cur;
-  enter_phase<kFlow>(cur, ch, 0, warp);
+  enter_phase(cur, ch, 0, warp);
   int issue_slot = 0, slot = 0;
   for (int i = 0; i < kRing - 1; ++i) {
-    issue<kFlow>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
+    issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
   // The weights depend on nothing; the first phase's input (and the counters' reset by
   // the previous chain) on the kernels before.
   pdl_wait();
-  // The next item's weights (this lane's vectors), issuing the one kRing - 1 ahead.
-  auto take = [&](uint4 (&wv)[kVecs]) {
-    issue<kFlow>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
-    issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-    cp_async_wait<kRing - 1>();  // this lane's copies of the item have landed
-#pragma unroll
-    for (int j = 0; j < kVecs; ++j) wv[j] = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
-    slot = slot + 1 == kRing ? 0 : slot + 1;
-  };
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
-    if constexpr (kFlow) {
-      if (ph.flow == kFlowConsumer) {
-        // No barrier: this warp's items chunk by chunk, each chunk once its act is stored.
-        stamp(ch, 2 + 4 * p);
-        stamp(ch, 3 + 4 * p);
-        const FlowRange fr = flow_range_of(ch.ph[p - 1], ph, warp);
-        const int chunks = chunks_of(ph.k), k8 = ph.k / 8;
-        const int ua = fr.lo / chunks, nu = fr.hi > fr.lo ? (fr.hi - 1) / chunks - ua + 1 : 0;
-        const uint4* a4 = reinterpret_cast<const uint4*>(ph.a);
-        // Whether item (unit slot j, chunk c) is in this warp's range (as flow_seek walks it).
-        auto has_item = [&](int j, int c) {
-          const int t = (ua + j) * chunks + c;
-          return j < nu && t >= fr.lo && t < fr.hi;
-        };
-        // Chunk c of act into ax: claimed by one warp of the CTA, which waits for the chunk's
-        // counter, copies it through L2 and marks it staged. `wait`: return only once it
-        // is staged (by this warp or another); else only stage it if nobody has claimed it.
-        auto stage_chunk = [&](int c, bool wait) {
-          volatile int* claimed = cflags + c;
-          volatile int* staged = cflags + kFlowMaxChunks + c;
-          int mine = 0;
-          if (lane == 0) mine = *claimed == 0 && atomicCAS(cflags + c, 0, 1) == 0;
-          mine = __shfl_sync(0xffffffffu, mine, 0);
-          if (mine) {
-            if (lane == 0) wait_count(&ch.counters[kChainCounters + c], min(kFlowChunk, ph.k - c * kFlowChunk));
-            __syncwarp();  // lane 0's acquire before the warp's loads
-#pragma unroll
-            for (int m = 0; m < M; ++m) {
-#pragma unroll
-              for (int q = 0; q < kVecs; ++q) {
-                const int v = c * kChunkVecs + q * 32 + lane;
-                ax[m * ch.flow_x_vecs + v] = v < k8 ? __ldcg(a4 + static_cast<int64_t>(m) * k8 + v) : make_uint4(0, 0, 0, 0);
-              }
-            }
-            __syncwarp();  // every lane's stores before lane 0's flag
-            if (lane == 0) {
-              __threadfence_block();
-              *staged = 1;
-            }
-          } else if (wait) {
-            if (lane == 0) {
-              while (*staged == 0) {
-              }
-              __threadfence_block();
-            }
-          }
-          __syncwarp();  // lane 0 saw the flag before the warp reads the chunk
-        };
-        float acc[kFlowMaxUnits][M];
-#pragma unroll
-        for (int q = 0; q < kFlowMaxUnits; ++q) {
-#pragma unroll
-          for (int m = 0; m < M; ++m) acc[q][m] = 0.0f;
-        }
-        for (int c = 0; c < chunks && nu > 0; ++c) {
-          bool any = false;
-#pragma unroll
-          for (int j = 0; j < kFlowMaxUnits; ++j) any = any || has_item(j, c);
-          if (!any) continue;
-          // The chunk in shared memory (staged by whichever warp claims it first), then the
-          // next one staged ahead if no warp has claimed it yet: one warp per chunk and CTA
-          // pays the counter poll and the L2 round trip, mostly while others still work.
-          stage_chunk(c, true);
-          if (c + 1 < chunks) stage_chunk(c + 1, false);
-          uint4 xv[M][kVecs];
-#pragma unroll
-          for (int m = 0; m < M; ++m) {
-#pragma unroll
-            for (int q = 0; q < kVecs; ++q) xv[m][q] = ax[m * ch.flow_x_vecs + c * kChunkVecs + q * 32 + lane];
-          }
-#pragma unroll
-          for (int j = 0; j < kFlowMaxUnits; ++j) {
-            if (!has_item(j, c)) continue;
-            uint4 wv[kVecs];
-            take(wv);
-#pragma unroll
-            for (int m = 0; m < M; ++m) acc[j][m] += dot_item(wv, [&](int q) { return xv[m][q]; });
-          }
-        }
-#pragma unroll
-        for (int q = 0; q < kFlowMaxUnits; ++q) {
-          if (q < nu) {
-#pragma unroll
-            for (int m = 0; m < M; ++m) {
-              const float v = warp_sum(acc[q][m]);
-              if (lane == 0) atomicAdd(&fsums[(ua + q) * M + m], v);  // at most two warps per unit (make_plan)
-            }
-          }
-        }
-        __syncthreads();
-        stamp(ch, 4 + 4 * p);
-        const Share s = share_of(ph, warp);
-        for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
-          const int u = i / M, m = i - u * M;
-          store_unit(ph, s.u0 + u, m, fsums[u * M + m], 0.0f);
-        }
-        if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();
-        __syncthreads();
-        if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1u);
-        stamp(ch, 5 + 4 * p);
-        continue;
-      }
-    }
     const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
     if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], gridDim.x);
@@ -542,49 +291,6 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     __syncthreads();
     stamp(ch, 3 + 4 * p);
-
-    if constexpr (kFlow) {
-      if (ph.flow == kFlowProducer) {
-        // Whole units per warp (global units blockIdx.x + i S, i = warp, warp + 16, ...);
-        // each unit's act stored and counted in its chunk when it is done.
-        const int chunks = chunks_of(ph.k), units = flow_units(ph.n);
-        for (int i = warp; i < units; i += kWarps) {
-          const int g = static_cast<int>(blockIdx.x) + i * static_cast<int>(gridDim.x);
-          float g0[M], g1[M];
-#pragma unroll
-          for (int m = 0; m < M; ++m) g0[m] = g1[m] = 0.0f;
-          for (int c = 0; c < chunks; ++c) {
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-              uint4 wv[kVecs];
-              take(wv);
-#pragma unroll
-              for (int m = 0; m < M; ++m) {
-                const float d =
-                    dot_item(wv, [&](int q) { return x[m * ch.x_vecs + c * kChunkVecs + q * 32 + lane]; });
-                if (r == 0) {
-                  g0[m] += d;
-                } else {
-                  g1[m] += d;
-                }
-              }
-            }
-          }
-#pragma unroll
-          for (int m = 0; m < M; ++m) {
-            const float a0 = warp_sum(g0[m]), a1 = warp_sum(g1[m]);
-            if (lane == 0) ph.out[static_cast<int64_t>(m) * ph.n + g] = __float2bfloat16_rn(silu_mul_rounded(a0, a1));
-          }
-          if (lane == 0) {
-            __threadfence();  // the unit's act before its count
-            atomicAdd(&ch.counters[kChainCounters + g / kFlowChunk], 1u);
-          }
-        }
-        stamp(ch, 4 + 4 * p);
-        stamp(ch, 5 + 4 * p);
-        continue;
-      }
-    }
 
     const int per_unit = s.r_n * s.chunks;
     int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
@@ -615,7 +321,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     };
     for (int t = s.t0; t < s.t1; ++t) {
-      issue<kFlow>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
+      issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
       issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
       cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
       float d[M];
@@ -671,14 +377,12 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   if (threadIdx.x == 0) {
     // Every CTA has passed its last wait once all have arrived here: the last one resets.
     if (atomicAdd(&ch.counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
-      for (int i = 0; i < kChainCounters + ch.flow_chunks; ++i) atomicExch(&ch.counters[i], 0u);
+      for (int i = 0; i < kChainCounters; ++i) atomicExch(&ch.counters[i], 0u);
     }
   }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
-std::atomic<bool> g_chain_flow{env_int("RADIX_DECODE_CHAIN_FLOW", 0, 1, 0) == 1};
-std::atomic<uint64_t> g_flow_launches{0};
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
@@ -750,34 +454,13 @@ struct Plan {
   int64_t rows = 0;
   int64_t x_vecs = 0;  // per row: the widest input in whole chunks
   int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
-  int flow_at = -1;         // the flow producer's phase (the consumer is the next), or -1
-  int64_t flow_chunks = 0;  // its act chunks (counters)
-  int64_t flow_units = 0;   // the consumer's most units per CTA (its sums: x rows)
-  int64_t flow_x_vecs = 0;  // the consumer's act row in shared memory (whole chunks)
   int ring = 0;
   size_t smem = 0;
 };
 
 size_t smem_bytes(const Plan& plan, int ring) {
   return static_cast<size_t>(ring * kVecs * kThreads + plan.rows * plan.x_vecs) * 16 +
-         static_cast<size_t>((plan.sums + plan.flow_units) * plan.rows) * sizeof(float) +
-         static_cast<size_t>(plan.rows * plan.flow_x_vecs) * 16 +
-         (plan.flow_at >= 0 ? 2 * kFlowMaxChunks * sizeof(int) : 0);
-}
-
-// Whether phases[i] (SiLU) and phases[i + 1] (down, reading its act) can run as the flow
-// pair (chain_flow::fits: the counters, at most kFlowMaxUnits units per consumer warp, at
-// most two warps per unit).
-bool flow_fits(const ChainPhase* phases, int n, int i, const Plan& plan, int64_t* chunks, int64_t* most_units) {
-  if (i + 1 >= n || phases[i].kind != ChainPhase::kSiluMul || phases[i + 1].kind != ChainPhase::kAccumulate) {
-    return false;
-  }
-  const int64_t act = plan.units[i];
-  if (phases[i + 1].a->data() != phases[i].out->data() || phases[i + 1].a->size(1) != act) return false;
-  const chain_flow::Fit f = chain_flow::fits(act, phases[i].a->size(1), plan.units[i + 1], num_sms(), kFlowMaxChunks);
-  *chunks = f.chunks;
-  *most_units = f.most_units;
-  return f.ok;
+         static_cast<size_t>(plan.sums * plan.rows) * sizeof(float);
 }
 
 // The plan for these phases, or false when the chain does not take them: the switches,
@@ -797,27 +480,7 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
     plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
     plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * 2);
   }
-  if (decode_chain_flow_enabled()) {
-    for (int i = 0; i + 1 < n; ++i) {
-      if (flow_fits(phases, n, i, *plan, &plan->flow_chunks, &plan->flow_units)) {
-        plan->flow_at = i;
-        break;
-      }
-    }
-  }
-  if (plan->flow_at >= 0) {  // the flow consumer stages act chunk by chunk in its own rows
-    plan->flow_x_vecs = plan->flow_chunks * kChunkVecs;
-    plan->x_vecs = 0;
-    for (int i = 0; i < n; ++i) {
-      if (i == plan->flow_at + 1) continue;
-      const int64_t k = phases[i].a->size(1);
-      plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
-    }
-  }
-  // A flow pair stages act beside the producer's input: 5 items fit where 6 do not (the
-  // default plans keep 6, 4 or 2).
-  for (int ring : {6, 5, 4, 2}) {
-    if (ring == 5 && plan->flow_at < 0) continue;
+  for (int ring : {6, 4, 2}) {
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
       plan->ring = ring;
       plan->smem = smem_bytes(*plan, ring);
@@ -827,9 +490,9 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kFlow>
+template <int kRing, int M>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kFlow>;
+  auto kernel = decode_chain_kernel<kRing, M>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -856,22 +519,12 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 template <int kRing>
 Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
-  if constexpr (kRing == 5) {  // only flow plans take a ring of 5 (make_plan)
-    return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
-  } else {
-    if (ch.flow_chunks > 0) {
-      return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
-    }
-    return rows == 1 ? launch<kRing, 1, false>(ch, smem, stream) : launch<kRing, 2, false>(ch, smem, stream);
-  }
+  return rows == 1 ? launch<kRing, 1>(ch, smem, stream) : launch<kRing, 2>(ch, smem, stream);
 }
 
 }  // namespace
 
 bool decode_chain_enabled() { return g_chain_on.load(std::memory_order_relaxed); }
-bool decode_chain_flow_enabled() { return g_chain_flow.load(std::memory_order_relaxed); }
-void set_decode_chain_flow_enabled(bool on) { g_chain_flow.store(on, std::memory_order_relaxed); }
-uint64_t decode_chain_flow_launches() { return g_flow_launches.load(std::memory_order_relaxed); }
 void set_decode_chain_trace(unsigned long long* buffer, int launches) {
   g_trace_buf.store(launches > 0 ? buffer : nullptr, std::memory_order_relaxed);
   g_trace_launches.store(launches, std::memory_order_relaxed);
@@ -912,15 +565,6 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
-  ch.sums_floats = static_cast<int>(plan.sums * plan.rows);
-  if (plan.flow_at >= 0) {
-    ch.ph[plan.flow_at].flow = kFlowProducer;
-    ch.ph[plan.flow_at + 1].flow = kFlowConsumer;
-    ch.flow_chunks = static_cast<int>(plan.flow_chunks);
-    g_flow_launches.fetch_add(1, std::memory_order_relaxed);
-    ch.flow_sums = static_cast<int>(plan.flow_units * plan.rows);
-    ch.flow_x_vecs = static_cast<int>(plan.flow_x_vecs);
-  }
   ch.counters = counters;
   if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
     const int launch = static_cast<int>(g_trace_next.fetch_add(1, std::memory_order_relaxed) %
@@ -932,7 +576,6 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   switch (plan.ring) {
     case 2: return launch_rows<2>(ch, plan.smem, st, rows);
     case 4: return launch_rows<4>(ch, plan.smem, st, rows);
-    case 5: return launch_rows<5>(ch, plan.smem, st, rows);
     default: return launch_rows<6>(ch, plan.smem, st, rows);
   }
 }

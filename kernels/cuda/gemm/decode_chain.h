@@ -8,8 +8,6 @@
 // The model-facing op is ops::decode_layer_tail (kernels/ops.h).
 #pragma once
 
-#include <cstdint>
-
 #include "core/status.h"
 #include "core/tensor.h"
 #include "kernels/cuda/gemm/gemv.h"
@@ -30,7 +28,6 @@ struct ChainPhase {
 
 constexpr int kChainMaxPhases = 4;
 constexpr int kChainCounters = kChainMaxPhases + 1;  // the phases', the launch's
-constexpr int kChainFlowMaxChunks = 48;  // the flow pair's act-chunk counters, after those
 constexpr int kChainMaxRows = 2;
 
 // Batch rows (tokens) the chain takes: up to kChainMaxRows (2; measured on H200 at batch
@@ -47,15 +44,6 @@ void set_decode_chain_enabled(bool on);
 // The decode attention is no phase: it runs as its own op before the chain (as the
 // chain's first step it lost, and so did its split merge alone: decode_chain.cu).
 bool decode_chain_applies(const ChainPhase* phases, int n);
-// Experiment (opt-in, RADIX_DECODE_CHAIN_FLOW=1 or the setter; built in session 10, not
-// yet measured): the SiLU phase and the down phase after it as a flow pair without the
-// barrier between them (decode_chain.cu): the gate/up units stored one by one in bands
-// across the GPU with a counter per 1024-wide act chunk, and the down phase's warps
-// walking their items chunk by chunk, each chunk once it is counted.
-bool decode_chain_flow_enabled();
-void set_decode_chain_flow_enabled(bool on);
-// Launches that ran a flow pair so far in this process (tests: the pair was taken).
-uint64_t decode_chain_flow_launches();
 
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
@@ -67,9 +55,8 @@ uint64_t decode_chain_flow_launches();
 constexpr int kChainTraceSmSlot = 2 + 4 * kChainMaxPhases;
 constexpr int kChainTraceSlots = kChainTraceSmSlot + 1;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
-// Launches the chain. `counters`: kChainCounters + kChainFlowMaxChunks zeroed device uints
-// that no other launch uses meanwhile (CudaBackend::sync_counters()); the launch leaves
-// them zero. When it
+// Launches the chain. `counters`: kChainCounters zeroed device uints that no other launch
+// uses meanwhile (CudaBackend::sync_counters()); the launch leaves them zero. When it
 // does not apply (or counters is null): *launched = false and OK, or without `launched`
 // an invalid-argument error.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,

@@ -119,7 +119,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
     ph[n++] = ChainPhase{ChainPhase::kRopeStore, &residual, t.w_qkv, t.input_norm, nullptr, t.qkv_bias, &rope};
   }
   if (n == 0 || ctx.cuda == nullptr) return Status::ok();
-  static_assert(kChainCounters + kChainFlowMaxChunks <= CudaBackend::kSyncCounters);
+  static_assert(kChainCounters <= CudaBackend::kSyncCounters);
   unsigned int* counters = ctx.cuda->sync_counters();
   return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken);
 }

@@ -280,38 +280,6 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
   }
 }
 
-// The flow pair (RADIX_DECODE_CHAIN_FLOW, opt-in): the SiLU phase stores act unit by
-// unit with per-chunk counters and the down phase reads it chunk by chunk, no barrier
-// between them; same results as the CPU ops at one and two rows, odd shares, a partial
-// chunk, Llama-3's 14 and Qwen2-7B's 19 act chunks, back to back; each of those launches
-// takes the pair (Qwen2-0.5B's 5-item units would need three warps on one unit: not
-// taken); every counter (the chunk ones too) is zero again after the launches.
-TEST_F(DecodeChainGpu, FlowPairMatchesCpu) {
-  struct Restore {
-    bool was = cuda::decode_chain_flow_enabled();
-    ~Restore() { cuda::set_decode_chain_flow_enabled(was); }
-  } restore;
-  cuda::set_decode_chain_flow_enabled(true);
-  auto taken = [&](int64_t t, const Shape5& s, bool o, bool prologue, int repeats, bool expect_flow) {
-    const uint64_t before = cuda::decode_chain_flow_launches();
-    check(t, s, o, true, prologue, false, true, repeats);
-    EXPECT_EQ(cuda::decode_chain_flow_launches() - before, expect_flow ? static_cast<uint64_t>(repeats) : 0u)
-        << "H " << s.h << " I " << s.inter << " T " << t;
-  };
-  taken(1, kLlama3, true, true, 2, true);
-  taken(2, kLlama3, true, true, 1, true);
-  taken(1, kTiny, true, true, 1, true);
-  taken(2, kOdd, true, true, 1, true);
-  taken(1, Shape5{3584, 18944, 28, 4, 128}, false, false, 1, true);
-  taken(1, kTiny, false, false, 3, true);  // MLP only, back to back
-  taken(1, kQwen2, true, true, 1, false);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  std::vector<unsigned> c(CudaBackend::kSyncCounters, 1u);
-  ASSERT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(unsigned), cudaMemcpyDeviceToHost),
-            cudaSuccess);
-  for (size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c[i], 0u) << "counter " << i;
-}
-
 // The counters live in the backend (CudaBackend::sync_counters()) and every launch
 // leaves them zero, so the next launch (or a graph replay) starts clean.
 TEST_F(DecodeChainGpu, CountersAreZeroAgainAfterEveryLaunch) {
