@@ -206,9 +206,9 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(int device,
   RADIX_ASSIGN_OR_RETURN(b->attention_ws_,
                          Buffer::allocate(Device::cuda(device), options.attention_workspace_bytes));
   RADIX_ASSIGN_OR_RETURN(b->sync_counters_,
-                         Buffer::allocate(Device::cuda(device), kSyncCounters * sizeof(unsigned int)));
+                         Buffer::allocate(Device::cuda(device), kSyncCounters * sizeof(unsigned long long)));
   RADIX_RETURN_IF_ERROR(
-      cuda_ok(cudaMemset(b->sync_counters_.data(), 0, kSyncCounters * sizeof(unsigned int)), "cudaMemset"));
+      cuda_ok(cudaMemset(b->sync_counters_.data(), 0, kSyncCounters * sizeof(unsigned long long)), "cudaMemset"));
   // The memset runs on the legacy stream; our streams do not wait for it.
   RADIX_RETURN_IF_ERROR(cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize"));
   return b;

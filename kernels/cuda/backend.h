@@ -46,11 +46,11 @@ class CudaBackend {
   void* attention_workspace() const { return attention_ws_.data(); }
   size_t attention_workspace_bytes() const { return attention_ws_.size(); }
 
-  // Zeroed counters for the kernels that synchronize CTAs within one launch (the decode
-  // chain's phase counters); each launch leaves them zero again. One launch at a time
-  // uses them (the engine thread's stream).
-  static constexpr size_t kSyncCounters = 16;
-  unsigned int* sync_counters() const { return static_cast<unsigned int*>(sync_counters_.data()); }
+  // 64-bit counters, zero at creation, for the kernels that synchronize CTAs within one
+  // launch (the decode chain's phase counters; decode_chain.h says what a launch leaves
+  // in them). One launch at a time uses them (the engine thread's stream).
+  static constexpr size_t kSyncCounters = 8;
+  unsigned long long* sync_counters() const { return static_cast<unsigned long long*>(sync_counters_.data()); }
 
   size_t cached_matmul_plans() const;
 

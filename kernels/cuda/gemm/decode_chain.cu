@@ -22,7 +22,8 @@
 //   previous phase's counter says every CTA has stored its outputs; warps add their
 //   partial dot products into per-unit shared sums; the epilogue (gemv.cu's: residual
 //   add, SiLU-and-mul, RoPE + KV store, same roundings) stores, fences and bumps this
-//   phase's counter. The last CTA to finish zeroes the counters for the next launch.
+//   phase's counter. The counters keep growing by whole launches (decode_chain.h), so a
+//   launch ends when its CTAs do: no fence or count after the last phase, no reset.
 // Measured (docs/perf.md, 2026-11-30, H200, dummy Llama-3-8B, batch 1): 4.13-4.16 ms
 // per step against 4.54 ms for the same GEMVs as separate kernels. One 16-byte copy per
 // item (its bookkeeping per copy) lost (4.89 ms), and so did L2 prefetches of the next
@@ -88,7 +89,7 @@ struct Chain {
   int num;
   float eps, norm_offset;
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
-  unsigned int* counters;  // kChainCounters, zero at the start; the last CTA zeroes them again
+  unsigned long long* counters;  // kChainCounters, growing by whole launches (decode_chain.h)
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
 };
 
@@ -102,9 +103,8 @@ __device__ __forceinline__ void stamp(const Chain& ch, int k) {
   if (ch.trace != nullptr && threadIdx.x == 0) ch.trace[blockIdx.x * kChainTraceSlots + k] = global_ns();
 }
 
-// Chain::counters: [p] CTAs that have stored phase p; [kChainMaxPhases] CTAs done with the
-// launch.
-static_assert(kChainCounters == kChainMaxPhases + 1);
+// Chain::counters: [p] CTAs that have stored phase p (in this launch: minus its base).
+static_assert(kChainCounters == kChainMaxPhases);
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -200,10 +200,10 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
   cp_async_commit();
 }
 
-__device__ __forceinline__ void wait_count(const unsigned int* counter, unsigned int target) {
+__device__ __forceinline__ void wait_count(const unsigned long long* counter, unsigned long long target) {
   for (;;) {
-    unsigned int v;
-    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(counter) : "memory");
+    unsigned long long v;
+    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(counter) : "memory");
     if (v >= target) return;
     __nanosleep(32);
   }
@@ -277,15 +277,26 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
-  // The weights depend on nothing; the first phase's input (and the counters' reset by
-  // the previous chain) on the kernels before.
+  // The weights depend on nothing; the first phase's input (and the counters as the
+  // previous chain left them) on the kernels before.
   pdl_wait();
+  // Thread 0's base for each counter it waits on (phases 0 .. num - 2): the whole
+  // multiple of the grid size below what it reads now. Other CTAs of this launch may
+  // have counted already, but not all of them: this one has not.
+  __shared__ unsigned long long base[kChainMaxPhases];
+  if (threadIdx.x == 0) {
+    for (int p = 0; p + 1 < ch.num; ++p) {
+      unsigned long long v;
+      asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(ch.counters + p) : "memory");
+      base[p] = v / gridDim.x * gridDim.x;
+    }
+  }
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
-    if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], gridDim.x);
+    if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
     stage_input<M>(x, ph, ch);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
@@ -366,20 +377,18 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
       store_unit(ph, s.u0 + u, m, a0, a1);
     }
-    if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
-    __syncthreads();
-    if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1u);
+    // Nothing in this launch reads the last phase's outputs (the next kernel waits for the
+    // whole grid): it is neither fenced nor counted.
+    if (p + 1 < ch.num) {
+      if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
+      __syncthreads();
+      if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1ull);
+    }
     stamp(ch, 5 + 4 * p);
   }
 
   cp_async_wait<0>();
   stamp(ch, 1);
-  if (threadIdx.x == 0) {
-    // Every CTA has passed its last wait once all have arrived here: the last one resets.
-    if (atomicAdd(&ch.counters[kChainMaxPhases], 1u) == gridDim.x - 1) {
-      for (int i = 0; i < kChainCounters; ++i) atomicExch(&ch.counters[i], 0u);
-    }
-  }
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
@@ -542,7 +551,7 @@ bool decode_chain_applies(const ChainPhase* phases, int n) {
 }
 
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned int* counters, bool* launched) {
+                    unsigned long long* counters, bool* launched) {
   Plan plan;
   const bool ok = counters != nullptr && make_plan(phases, n, &plan);
   if (launched != nullptr) *launched = ok;

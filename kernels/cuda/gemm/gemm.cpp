@@ -120,7 +120,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
   }
   if (n == 0 || ctx.cuda == nullptr) return Status::ok();
   static_assert(kChainCounters <= CudaBackend::kSyncCounters);
-  unsigned int* counters = ctx.cuda->sync_counters();
+  unsigned long long* counters = ctx.cuda->sync_counters();
   return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken);
 }
 

@@ -280,15 +280,30 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
   }
 }
 
-// The counters live in the backend (CudaBackend::sync_counters()) and every launch
-// leaves them zero, so the next launch (or a graph replay) starts clean.
-TEST_F(DecodeChainGpu, CountersAreZeroAgainAfterEveryLaunch) {
-  check(1, kQwen2, true, true, true, true, true, 2);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  std::vector<unsigned> c(CudaBackend::kSyncCounters, 1u);
-  ASSERT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(unsigned), cudaMemcpyDeviceToHost),
-            cudaSuccess);
-  for (size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c[i], 0u) << "counter " << i;
+// The counters live in the backend (CudaBackend::sync_counters()). Every launch adds the
+// grid size to the counter of each phase but its last (the epoch scheme, the default), so
+// after any launches each is a whole multiple of the SM count, and the launches that
+// follow (graph replays too) find their base; the phase counts of these launches add
+// up exactly.
+TEST_F(DecodeChainGpu, CountersGrowByWholeLaunches) {
+  const int sms = backend_->num_sms();
+  auto read = [&] {
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    std::vector<unsigned long long> c(CudaBackend::kSyncCounters, 1ull);
+    EXPECT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(c[0]), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    return c;
+  };
+  const std::vector<unsigned long long> before = read();
+  check(1, kQwen2, true, true, true, true, true, 2);    // o, gate/up, down, qkv: 3 counted phases, twice
+  check(1, kTiny, false, true, false, false, true, 3);  // gate/up, down: 1 counted phase, three times
+  const std::vector<unsigned long long> after = read();
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i] % static_cast<unsigned>(sms), 0u) << "counter " << i;
+  const unsigned long long n = static_cast<unsigned>(sms);
+  EXPECT_EQ(after[0] - before[0], 5 * n);  // phase 0 of all five launches
+  EXPECT_EQ(after[1] - before[1], 2 * n);  // phase 1 of the two four-phase launches
+  EXPECT_EQ(after[2] - before[2], 2 * n);
+  EXPECT_EQ(after[3] - before[3], 0u);     // a last phase is never counted
 }
 
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
