@@ -52,6 +52,12 @@
 // stream their equal share ~24 % faster, the same ones every launch): the fast SMs stop
 // waiting (down phase's longest wait 14.4 -> 5.7 us) but the step is no faster (4.12 vs
 // 4.11 ms): the phase is bound by the total read rate, not by the slow SMs.
+// Session 11 (H200, batch 1, docs/perf.md), measured and removed: the gate/up -> down
+// barrier replaced by per-chunk act counters (the flow pair: 5.24 vs 4.11 ms) or by each
+// CTA multiplying its own act units into all outputs through a fixed-point atomic
+// accumulator (the split down: 4.52 vs 4.20 ms, 540K atomics per launch); L2 prefetch of
+// the next 4/8 items beyond the ring at phase ends (4.24 / 4.36 vs 4.09 ms); fewer ring
+// items into the next phase before its input is staged (4.14-4.35 vs 4.12 ms).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
