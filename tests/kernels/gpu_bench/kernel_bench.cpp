@@ -503,6 +503,64 @@ int run(bool quick) {
     // Where a chain launch's time goes: its %globaltimer trace over one graph replay.
     cuda::set_decode_chain_enabled(true);
     chain_trace_report(stream, 4 * layers, tail);
+
+    // The whole decode layer as a step runs it: the layer's attention over L cached
+    // positions (its own kernels: split-KV decode + merge), then the chain. Against the
+    // tail alone this shows what the attention, the merge and their launches add per
+    // layer; the trace's gap to the next launch is that time.
+    for (int len : {128, 1024, 4096}) {
+      std::vector<OwnedTensor> akc, avc;
+      for (int l = 0; l < layers; ++l) {
+        akc.push_back(device({len, hk, d}, DType::kBF16));
+        avc.push_back(device({len, hk, d}, DType::kBF16));
+        fill_random(akc.back().view(), 130 + l);
+        fill_random(avc.back().view(), 140 + l);
+      }
+      std::vector<int32_t> idx(static_cast<size_t>(len));
+      std::iota(idx.begin(), idx.end(), 0);
+      OwnedTensor a_qo = i32({0, 1}), a_kvp = i32({0, len}), a_idx = i32(idx);
+      AttentionParams ap;
+      ap.qo_indptr = a_qo;
+      ap.kv_indptr = a_kvp;
+      ap.kv_indices = a_idx;
+      ap.scale = 1.0f / std::sqrt(static_cast<float>(d));
+      ap.max_q_len = 1;
+      ap.max_kv_len = len;
+      auto layer = [&](int i) {
+        const Layer& l = ls[static_cast<size_t>(i % layers)];
+        const Layer& next = ls[static_cast<size_t>((i + 1) % layers)];
+        ops::LayerTail t;
+        t.eps = 1e-5f;
+        t.attn = &ap;
+        t.q = &q_out.view();
+        t.attn_k_cache = &akc[static_cast<size_t>(i % layers)].view();
+        t.attn_v_cache = &avc[static_cast<size_t>(i % layers)].view();
+        t.attn_out = &attn.view();
+        t.o_proj = &l.o.view();
+        t.post_norm = &l.n2.view();
+        t.w_gate_up = &l.gate_up.view();
+        t.w_down = &l.down.view();
+        t.act = &act.view();
+        t.normed = &hidden.view();
+        t.gate_up = &gu.view();
+        t.input_norm = &next.n1.view();
+        t.w_qkv = &next.qkv.view();
+        t.q_out = &q_out.view();
+        t.qkv = &qkv.view();
+        t.positions = &pos.view();
+        t.cos_sin = &cs.view();
+        t.k_cache = &kc.view();
+        t.v_cache = &vc.view();
+        t.slots = &slot.view();
+        BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
+      };
+      const double ms = time_graph_ms(stream, reps, 4 * layers, layer);
+      const double bytes = layer_bytes + 2.0 * len * hk * d * 2;
+      const double gbs = bytes / (ms * 1e-3) / 1e9;
+      std::printf("%-34s %10.1f %9.0f %7.0f%%\n", ("layer, attention over " + std::to_string(len) + " + chain").c_str(),
+                  ms * 1e3, gbs, 100.0 * gbs / read_bw);
+      chain_trace_report(stream, 4 * layers, layer);
+    }
     cuda::set_decode_chain_enabled(chain_was);
   }
 
