@@ -468,7 +468,8 @@ int run(bool quick) {
     for (int64_t i = 0; i < max_pos * d; ++i) cs_host.data_as<float>()[i] = (i % d) < d / 2 ? 1.0f : 0.0f;
     OwnedTensor cs = device({max_pos, d}, DType::kF32);
     BENCH_CHECK(copy_tensor(cs.view(), cs_host.view()));
-    auto tail = [&](int i) {
+    // Layer i's tail: o, MLP, layer i + 1's qkv.
+    auto tail_of = [&](int i) {
       const Layer& l = ls[static_cast<size_t>(i % layers)];
       const Layer& next = ls[static_cast<size_t>((i + 1) % layers)];
       ops::LayerTail t;
@@ -490,8 +491,9 @@ int run(bool quick) {
       t.k_cache = &kc.view();
       t.v_cache = &vc.view();
       t.slots = &slot.view();
-      BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
+      return t;
     };
+    auto tail = [&](int i) { BENCH_CHECK(ops::decode_layer_tail(ctx, residual, tail_of(i))); };
     const bool chain_was = cuda::decode_chain_enabled();
     for (bool chain : {false, true}) {
       cuda::set_decode_chain_enabled(chain);
@@ -527,31 +529,11 @@ int run(bool quick) {
       ap.max_q_len = 1;
       ap.max_kv_len = len;
       auto layer = [&](int i) {
-        const Layer& l = ls[static_cast<size_t>(i % layers)];
-        const Layer& next = ls[static_cast<size_t>((i + 1) % layers)];
-        ops::LayerTail t;
-        t.eps = 1e-5f;
+        ops::LayerTail t = tail_of(i);
         t.attn = &ap;
         t.q = &q_out.view();
         t.attn_k_cache = &akc[static_cast<size_t>(i % layers)].view();
         t.attn_v_cache = &avc[static_cast<size_t>(i % layers)].view();
-        t.attn_out = &attn.view();
-        t.o_proj = &l.o.view();
-        t.post_norm = &l.n2.view();
-        t.w_gate_up = &l.gate_up.view();
-        t.w_down = &l.down.view();
-        t.act = &act.view();
-        t.normed = &hidden.view();
-        t.gate_up = &gu.view();
-        t.input_norm = &next.n1.view();
-        t.w_qkv = &next.qkv.view();
-        t.q_out = &q_out.view();
-        t.qkv = &qkv.view();
-        t.positions = &pos.view();
-        t.cos_sin = &cs.view();
-        t.k_cache = &kc.view();
-        t.v_cache = &vc.view();
-        t.slots = &slot.view();
         BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
       };
       const double ms = time_graph_ms(stream, reps, 4 * layers, layer);
