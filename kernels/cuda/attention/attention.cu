@@ -33,18 +33,24 @@ int decode_cta_heads(int num_q_heads, int num_kv_heads, int head_dim) {
   return num_kv_heads * ((group + head_block - 1) / head_block);
 }
 
+int decode_split_min_positions() {
+  static const int n = static_cast<int>(env_int("RADIX_DECODE_SPLIT_MIN_POSITIONS", kMinPositionsPerSplit, 1 << 20,
+                                                kMinPositionsPerSplit));
+  return n;
+}
+
 int decode_num_splits(const DecodeSplitInputs& in) {
   const int64_t ctas = std::max<int64_t>(1, static_cast<int64_t>(in.batch) * in.cta_heads);
   // Whole waves: floor, not ceil, so B x heads x splits never spills a small second
   // wave onto the machine (e.g. 8 x 8 CTAs: 4 splits = 256 of 264 slots, not 5 = 320).
   int64_t splits = 2LL * std::max(1, in.num_sms) / ctas;
-  splits = std::min<int64_t>(splits,
-                             (in.max_kv_len + kMinPositionsPerSplit - 1) / kMinPositionsPerSplit);
+  const int64_t per_split = std::max(kMinPositionsPerSplit, in.min_positions);
+  splits = std::min<int64_t>(splits, (in.max_kv_len + per_split - 1) / per_split);
   splits = std::min<int64_t>(splits, kMaxSplits);
-  const size_t per_split = static_cast<size_t>(std::max(1, in.tokens)) * in.num_q_heads *
-                           (in.head_dim + 1) * sizeof(float);
+  const size_t split_bytes = static_cast<size_t>(std::max(1, in.tokens)) * in.num_q_heads *
+                             (in.head_dim + 1) * sizeof(float);
   splits = std::min<int64_t>(
-      splits, static_cast<int64_t>(in.workspace_bytes / std::max<size_t>(1, per_split)));
+      splits, static_cast<int64_t>(in.workspace_bytes / std::max<size_t>(1, split_bytes)));
   return static_cast<int>(std::max<int64_t>(1, splits));
 }
 
@@ -81,6 +87,7 @@ AttnArgs make_args(const OpContext& ctx, bf16* out, const Tensor& q, const Tenso
     in.max_kv_len = std::max(0, params.max_kv_len);
     in.num_sms = ctx.cuda->num_sms();
     in.workspace_bytes = ctx.cuda->attention_workspace_bytes();
+    in.min_positions = decode_split_min_positions();
     a.num_splits = decode_num_splits(in);
     a.partial_o = static_cast<float*>(ctx.cuda->attention_workspace());
     a.partial_lse = a.partial_o + static_cast<size_t>(a.num_splits) * a.tokens * a.hq * d;

@@ -12,6 +12,8 @@
 
 namespace radix::cuda {
 
+constexpr int kMinPositionsPerSplit = 64;
+
 struct DecodeSplitInputs {
   int batch = 0;        // B
   int tokens = 0;       // T (rows of q)
@@ -21,14 +23,19 @@ struct DecodeSplitInputs {
   int max_kv_len = 0;   // longest context in the step
   int num_sms = 132;
   size_t workspace_bytes = 0;  // room for partial outputs + log-sum-exps
+  // Positions a split keeps at least; below kMinPositionsPerSplit counts as that. The
+  // attention op takes RADIX_DECODE_SPLIT_MIN_POSITIONS (read once; default 64): fewer,
+  // longer splits trade the attention kernel's time for the merge's.
+  int min_positions = kMinPositionsPerSplit;
 };
 
 // Splits so that B x cta_heads x splits fills at most one wave of two CTAs per SM, each split
-// keeps at least kMinPositionsPerSplit positions, at most kMaxSplits, and the f32
-// partials [splits, T, Hq, D + 1] fit the workspace. Always >= 1.
+// keeps at least min_positions positions, at most kMaxSplits, and the f32 partials
+// [splits, T, Hq, D + 1] fit the workspace. Always >= 1.
 int decode_num_splits(const DecodeSplitInputs& in);
 
-constexpr int kMinPositionsPerSplit = 64;
+// RADIX_DECODE_SPLIT_MIN_POSITIONS (64 to 1 << 20; default and below: 64).
+int decode_split_min_positions();
 
 // Decode attention's kernel choice: the tensor-core kernel (decode_mma.cuh) serves
 // head dims that are multiples of 16 up to 128 with GQA groups up to 16, unless

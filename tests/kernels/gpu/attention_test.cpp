@@ -244,6 +244,11 @@ TEST(DecodeSplits, FillTheMachineButNeverExceedTheWorkspace) {
   EXPECT_GE(s * in.batch * in.cta_heads, in.num_sms);
   EXPECT_LE(s * in.batch * in.cta_heads, 2 * in.num_sms);
   EXPECT_LE(s, (in.max_kv_len + cuda::kMinPositionsPerSplit - 1) / cuda::kMinPositionsPerSplit);
+  in.min_positions = 1024;  // RADIX_DECODE_SPLIT_MIN_POSITIONS=1024: 4096 positions, 4 splits at most
+  EXPECT_EQ(cuda::decode_num_splits(in), 4);
+  in.min_positions = 1;  // below the floor: as 64
+  EXPECT_EQ(cuda::decode_num_splits(in), s);
+  in.min_positions = cuda::kMinPositionsPerSplit;
   in.max_kv_len = 1;
   EXPECT_EQ(cuda::decode_num_splits(in), 1);
   in.max_kv_len = 100000;

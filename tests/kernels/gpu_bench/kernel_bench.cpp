@@ -645,7 +645,8 @@ int run(bool quick) {
                                  d,
                                  kv,
                                  backend->num_sms(),
-                                 backend->attention_workspace_bytes()};
+                                 backend->attention_workspace_bytes(),
+                                 cuda::decode_split_min_positions()};
       std::printf("%-10s %6d %7d %7d %10.1f %9.0f %7.0f%%\n", mma ? "8b-mma" : "8b-simt", batch, kv,
                   cuda::decode_num_splits(in), ms * 1e3, gbs, 100.0 * gbs / bw);
     }
