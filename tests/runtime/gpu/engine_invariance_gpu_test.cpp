@@ -127,14 +127,8 @@ TEST(EngineGpu, BatchOf32MatchesEachRequestAloneUpToNearTies) {
 TEST(EngineGpu, RadixCacheHitsMatchRecomputationUpToNearTies) {
   if (!have_cuda()) GTEST_SKIP();
   std::mt19937 rng(3);
-  const auto shared = random_prompt(rng, 40);
   std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < 4; ++i) {
-    auto p = shared;
-    auto tail = random_prompt(rng, 5 + i);
-    p.insert(p.end(), tail.begin(), tail.end());
-    prompts.push_back(p);
-  }
+  testing::add_shared_prefix_group(rng, 40, {5, 6, 7, 8}, &prompts);
   EngineOptions off = gpu_options();
   off.disable_radix_cache = true;
   auto ref_engine = make_engine(off);

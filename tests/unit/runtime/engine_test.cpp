@@ -77,14 +77,8 @@ TEST(Engine, BatchOf32MixedLengthsMatchesEachRequestAlone) {
 
 TEST(Engine, RadixCacheHitsGiveTheSameOutputAsRecomputation) {
   std::mt19937 rng(3);
-  const auto shared = random_prompt(rng, 40);
   std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < 4; ++i) {
-    auto p = shared;
-    auto tail = random_prompt(rng, 5 + i);
-    p.insert(p.end(), tail.begin(), tail.end());
-    prompts.push_back(p);
-  }
+  testing::add_shared_prefix_group(rng, 40, {5, 6, 7, 8}, &prompts);
   EngineOptions off = cpu_options();
   off.disable_radix_cache = true;
   auto ref = run_all(*make_engine(off), prompts, greedy(8));
