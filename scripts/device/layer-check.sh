@@ -12,7 +12,7 @@ minpos=${MINPOS:-64 256 1024}
 for m in $minpos; do
   echo "== kernel bench, RADIX_DECODE_SPLIT_MIN_POSITIONS=$m"
   RADIX_DECODE_SPLIT_MIN_POSITIONS=$m timeout 200 bench_kernels_gpu --quick 2>&1 |
-    grep -E -A5 "^layer|^8b-mma|chain trace" | grep -v "per SM" | head -40
+    grep -E "^layer|^8b-mma|chain trace|^  " | grep -v -E "per SM|^    " | head -60
 done
 ab=""
 for m in $minpos; do ab+=" RADIX_DECODE_SPLIT_MIN_POSITIONS=$m"; done

@@ -141,7 +141,7 @@ Spread spread_us(const std::vector<uint64_t>& t, int64_t base, int ctas, int a, 
   std::vector<double> d;
   for (int c = 0; c < ctas; ++c) {
     const uint64_t* r = t.data() + base + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
-    d.push_back(static_cast<double>(r[b]) / 1e3 - static_cast<double>(r[a]) / 1e3);
+    d.push_back(static_cast<double>(static_cast<int64_t>(r[b] - r[a])) / 1e3);  // ns since an epoch: subtract first
   }
   std::sort(d.begin(), d.end());
   return {d[d.size() / 2], d.back()};
@@ -149,7 +149,8 @@ Spread spread_us(const std::vector<uint64_t>& t, int64_t base, int ctas, int a, 
 
 // The decode chain's trace (decode_chain.h) over `calls` launches of one graph: per
 // phase, the median / max over CTAs of the wait + staging, the dot products and the
-// stores, averaged over the launches; each launch's span and the gap to the next.
+// stores, averaged over the launches; each launch's span and the gap to the next; each
+// phase boundary taken apart on one time line.
 void chain_trace_report(cudaStream_t stream, int calls, const std::function<void(int)>& fn) {
   int dev = 0, ctas = 0;  // the chain's grid: one CTA per SM
   if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&ctas, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
@@ -182,7 +183,7 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
       if (l + 1 < calls) next_lo = std::min(next_lo, t[base + per_launch + c * cuda::kChainTraceSlots]);
     }
     span += static_cast<double>(hi - lo) / 1e3 / calls;
-    if (l + 1 < calls) gap += (static_cast<double>(next_lo) - static_cast<double>(hi)) / 1e3 / (calls - 1);
+    if (l + 1 < calls) gap += static_cast<double>(static_cast<int64_t>(next_lo - hi)) / 1e3 / (calls - 1);
     for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
       const Spread w = spread_us(t, base, ctas, 2 + 4 * p, 3 + 4 * p), d = spread_us(t, base, ctas, 3 + 4 * p, 4 + 4 * p),
                    st = spread_us(t, base, ctas, 4 + 4 * p, 5 + 4 * p);
@@ -198,6 +199,39 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
   for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
     std::printf("  %-24s wait+stage %5.1f / %5.1f   dots %5.1f / %5.1f   store+count %4.1f / %4.1f\n", names[p],
                 wait[p][0], wait[p][1], dots[p][0], dots[p][1], store[p][0], store[p][1]);
+  }
+  // Each boundary p -> p + 1 on one time line (absolute stamps, means over launches): how
+  // long the median CTA waits from its last dot product to its next input staged, and
+  // what that consists of: the slowest CTA finishing its dots after the median, the
+  // slowest CTA's own store + count, the last count to the first CTA staged, and the
+  // first to the median CTA staged.
+  for (int p = 0; p + 1 < cuda::kChainMaxPhases; ++p) {
+    double idle = 0, late = 0, own = 0, reach = 0, spread = 0;
+    for (int l = 0; l < calls; ++l) {
+      std::vector<double> ends, staged;
+      double last_end = -1e30, last_stored = -1e30, slowest_own = 0, first_staged = 1e30;
+      const uint64_t ref = t[static_cast<size_t>(l * per_launch)];  // CTA 0's start: stamps are ns since an epoch
+      auto us = [&](uint64_t v) { return static_cast<double>(static_cast<int64_t>(v - ref)) / 1e3; };
+      for (int c = 0; c < ctas; ++c) {
+        const uint64_t* r = t.data() + l * per_launch + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
+        const double end = us(r[4 + 4 * p]), stored = us(r[5 + 4 * p]), next = us(r[3 + 4 * (p + 1)]);
+        ends.push_back(end);
+        staged.push_back(next);
+        if (end > last_end) last_end = end, slowest_own = stored - end;
+        last_stored = std::max(last_stored, stored);
+        first_staged = std::min(first_staged, next);
+      }
+      std::sort(ends.begin(), ends.end());
+      std::sort(staged.begin(), staged.end());
+      const double med_end = ends[ends.size() / 2], med_staged = staged[staged.size() / 2];
+      idle += (med_staged - med_end) / calls;
+      late += (last_end - med_end) / calls;
+      own += slowest_own / calls;
+      reach += (first_staged - last_stored) / calls;
+      spread += (med_staged - first_staged) / calls;
+    }
+    std::printf("  boundary %d -> %d: median CTA idle %.1f = slowest dots +%.1f, its store+count %.1f, last count -> "
+                "first staged %.1f, first -> median staged %.1f\n", p, p + 1, idle, late, own, reach, spread);
   }
   // Is a slow CTA slow because of its SM (or its block index)? Each one's mean dot-product
   // time over the even launches against the odd ones: correlation across SMs / indices.
@@ -218,7 +252,7 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
     for (int l = 0; l < calls; ++l) {
       for (int c = 0; c < ctas; ++c) {
         const uint64_t* r = t.data() + l * per_launch + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
-        const double d = (static_cast<double>(r[4 + 4 * p]) - static_cast<double>(r[3 + 4 * p])) / 1e3;
+        const double d = static_cast<double>(static_cast<int64_t>(r[4 + 4 * p] - r[3 + 4 * p])) / 1e3;
         const auto sm = static_cast<int>(std::min<uint64_t>(r[cuda::kChainTraceSmSlot], static_cast<uint64_t>(ctas - 1)));
         by_sm[l % 2][sm] += d, n_sm[l % 2][sm] += 1;
         by_cta[l % 2][c] += d / ((calls + 1 - l % 2) / 2);
