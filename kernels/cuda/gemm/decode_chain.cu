@@ -240,8 +240,9 @@ __device__ __forceinline__ void store_word(unsigned long long* p, unsigned long 
 }
 
 // This thread's vectors i, i + kThreads, ... (< k8; 8 values each) of a row of tagged
-// words (Phase::tag_off) into x: each batch of four vectors' sixteen words loaded at once,
-// then each word polled again until it carries this launch's tag.
+// words (Phase::tag_off) into x, four vectors (sixteen words) at a time: all loaded at
+// once, then every word without this launch's tag loaded again, all at once, until none
+// is left (one round trip per round, not one per stale word).
 __device__ __forceinline__ void stage_tagged(uint4* x, const unsigned long long* row, int k8, unsigned tag) {
   constexpr int kBatch = 4;
 #pragma unroll 1
@@ -253,19 +254,31 @@ __device__ __forceinline__ void stage_tagged(uint4* x, const unsigned long long*
 #pragma unroll
       for (int q = 0; q < 4; ++q) w[b][q] = i < k8 ? load_word(row + 4 * static_cast<int64_t>(i) + q) : 0ull;
     }
+    for (;;) {
+      bool stale = false;
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) stale = stale || (i0 + b * kThreads < k8 && static_cast<unsigned>(w[b][q] >> 32) != tag);
+      }
+      if (!stale) break;
+      __nanosleep(32);
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const int i = i0 + b * kThreads;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          if (i < k8 && static_cast<unsigned>(w[b][q] >> 32) != tag) w[b][q] = load_word(row + 4 * static_cast<int64_t>(i) + q);
+        }
+      }
+    }
 #pragma unroll
     for (int b = 0; b < kBatch; ++b) {
       const int i = i0 + b * kThreads;
-      if (i >= k8) break;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        while (static_cast<unsigned>(w[b][q] >> 32) != tag) {
-          __nanosleep(64);
-          w[b][q] = load_word(row + 4 * static_cast<int64_t>(i) + q);
-        }
+      if (i < k8) {
+        x[i] = make_uint4(static_cast<unsigned>(w[b][0]), static_cast<unsigned>(w[b][1]), static_cast<unsigned>(w[b][2]),
+                          static_cast<unsigned>(w[b][3]));
       }
-      x[i] = make_uint4(static_cast<unsigned>(w[b][0]), static_cast<unsigned>(w[b][1]), static_cast<unsigned>(w[b][2]),
-                        static_cast<unsigned>(w[b][3]));
     }
   }
 }

@@ -315,6 +315,11 @@ TEST_F(DecodeChainGpu, TaggedBoundariesMatchCpu) {
 // follow (graph replays too) find their base; the phase counts of these launches add
 // up exactly.
 TEST_F(DecodeChainGpu, CountersGrowByWholeLaunches) {
+  struct Restore {  // tagged launches count no phases: this test is about the counters
+    bool was = cuda::decode_chain_tagged_enabled();
+    ~Restore() { cuda::set_decode_chain_tagged_enabled(was); }
+  } restore;
+  cuda::set_decode_chain_tagged_enabled(false);
   const int sms = backend_->num_sms();
   auto read = [&] {
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
