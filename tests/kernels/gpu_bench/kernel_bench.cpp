@@ -57,6 +57,21 @@ void fill_random(const Tensor& t, uint32_t seed) {
   BENCH_CHECK(copy_tensor(t, host.view()));
 }
 
+// `layers` random bf16 K and V caches of [rows, hk, d] (seeds k_seed + l and v_seed + l).
+struct KvCaches {
+  std::vector<OwnedTensor> k, v;
+};
+KvCaches random_kv_caches(int layers, int64_t rows, int64_t hk, int64_t d, uint32_t k_seed, uint32_t v_seed) {
+  KvCaches c;
+  for (int l = 0; l < layers; ++l) {
+    c.k.push_back(device({rows, hk, d}, DType::kBF16));
+    c.v.push_back(device({rows, hk, d}, DType::kBF16));
+    fill_random(c.k.back().view(), k_seed + static_cast<uint32_t>(l));
+    fill_random(c.v.back().view(), v_seed + static_cast<uint32_t>(l));
+  }
+  return c;
+}
+
 OwnedTensor i32(const std::vector<int32_t>& v) {
   OwnedTensor h = OwnedTensor::host({static_cast<int64_t>(v.size())}, DType::kI32);
   std::memcpy(h.view().data(), v.data(), v.size() * 4);
@@ -545,13 +560,7 @@ int run(bool quick) {
     // tail alone this shows what the attention, the merge and their launches add per
     // layer; the trace's gap to the next launch is that time.
     for (int len : {128, 1024, 4096}) {
-      std::vector<OwnedTensor> akc, avc;
-      for (int l = 0; l < layers; ++l) {
-        akc.push_back(device({len, hk, d}, DType::kBF16));
-        avc.push_back(device({len, hk, d}, DType::kBF16));
-        fill_random(akc.back().view(), 130 + l);
-        fill_random(avc.back().view(), 140 + l);
-      }
+      const KvCaches caches = random_kv_caches(layers, len, hk, d, 130, 140);
       std::vector<int32_t> idx(static_cast<size_t>(len));
       std::iota(idx.begin(), idx.end(), 0);
       OwnedTensor a_qo = i32({0, 1}), a_kvp = i32({0, len}), a_idx = i32(idx);
@@ -566,8 +575,8 @@ int run(bool quick) {
         ops::LayerTail t = tail_of(i);
         t.attn = &ap;
         t.q = &q_out.view();
-        t.attn_k_cache = &akc[static_cast<size_t>(i % layers)].view();
-        t.attn_v_cache = &avc[static_cast<size_t>(i % layers)].view();
+        t.attn_k_cache = &caches.k[static_cast<size_t>(i % layers)].view();
+        t.attn_v_cache = &caches.v[static_cast<size_t>(i % layers)].view();
         BENCH_CHECK(ops::decode_layer_tail(ctx, residual, t));
       };
       const double ms = time_graph_ms(stream, reps, 4 * layers, layer);
@@ -639,13 +648,9 @@ int run(bool quick) {
     const int64_t layer_bytes = ctx_tokens * hk * d * 2 * 2;
     const int layers =
         static_cast<int>(std::clamp<int64_t>((int64_t{400} << 20) / layer_bytes, 1, 16));
-    std::vector<OwnedTensor> kc, vc;
-    for (int l = 0; l < layers; ++l) {
-      kc.push_back(device({ctx_tokens, hk, d}, DType::kBF16));
-      vc.push_back(device({ctx_tokens, hk, d}, DType::kBF16));
-      fill_random(kc.back().view(), 10 + l);
-      fill_random(vc.back().view(), 100 + l);
-    }
+    const KvCaches caches = random_kv_caches(layers, ctx_tokens, hk, d, 10, 100);
+    const std::vector<OwnedTensor>& kc = caches.k;
+    const std::vector<OwnedTensor>& vc = caches.v;
     std::vector<int32_t> qo(batch + 1), kvp(batch + 1), idx(ctx_tokens);
     for (int b = 0; b <= batch; ++b) {
       qo[b] = b;
