@@ -320,8 +320,8 @@ __device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch, cons
   }
 }
 
-// Unit u's value in row m for a phase that feeds the next (kAccumulate: the residual
-// after the add; kSiluMul: act), rounded as store_unit stores it.
+// Unit u's value in row m of a kAccumulate phase (the residual after the add) or a
+// kSiluMul one (act), rounded to bf16 as stored.
 __device__ __forceinline__ bf16 unit_value(const Phase& ph, int u, int m, float a0, float a1) {
   const int64_t o = static_cast<int64_t>(m) * ph.n + u;
   return __float2bfloat16_rn(ph.kind == ChainPhase::kAccumulate ? a0 + __bfloat162float(__ldcg(ph.out + o))
@@ -330,13 +330,10 @@ __device__ __forceinline__ bf16 unit_value(const Phase& ph, int u, int m, float 
 
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
 __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float a0, float a1) {
-  const int64_t o = static_cast<int64_t>(m) * ph.n + u;
-  if (ph.kind == ChainPhase::kAccumulate) {
-    ph.out[o] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + o)));
-  } else if (ph.kind == ChainPhase::kSiluMul) {
-    ph.out[o] = __float2bfloat16_rn(silu_mul_rounded(a0, a1));
-  } else {
+  if (ph.kind == ChainPhase::kRopeStore) {
     rope_store_pair(ph.rope, ph.bias, m, u / ph.rope.half, u % ph.rope.half, a0, a1);
+  } else {
+    ph.out[static_cast<int64_t>(m) * ph.n + u] = unit_value(ph, u, m, a0, a1);
   }
 }
 
