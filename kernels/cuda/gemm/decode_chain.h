@@ -44,17 +44,6 @@ void set_decode_chain_enabled(bool on);
 // The decode attention is no phase: it runs as its own op before the chain (as the
 // chain's first step it lost, and so did its split merge alone: decode_chain.cu).
 bool decode_chain_applies(const ChainPhase* phases, int n);
-// Experiment (opt-in, RADIX_DECODE_CHAIN_TAGGED=1 or the setter; built in session 11, not
-// yet measured): the boundaries inside a launch as self-validating stores instead of
-// fence + counter + poll. Each phase that feeds the next writes its outputs also as
-// 64-bit words {bf16 unit 2j, bf16 unit 2j + 1, u32 tag} (units split over the CTAs in
-// whole pairs, so one thread writes a word; aligned 8-byte stores are single-copy
-// atomic), tag = 1 + the launch's number (a launch counter after the phase counters);
-// the next phase's staging polls the words through L2 until all carry the tag. No fence,
-// no counter, no poll of a counter: one trip after the data lands instead of three.
-bool decode_chain_tagged_enabled();
-void set_decode_chain_tagged_enabled(bool on);
-uint64_t decode_chain_tagged_launches();  // launches that took it so far (tests)
 
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
@@ -66,9 +55,8 @@ uint64_t decode_chain_tagged_launches();  // launches that took it so far (tests
 constexpr int kChainTraceSmSlot = 2 + 4 * kChainMaxPhases;
 constexpr int kChainTraceSlots = kChainTraceSmSlot + 1;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
-// Launches the chain. `counters`: kChainCounters + 1 64-bit device counters that no other
-// launch uses meanwhile (CudaBackend::sync_counters()), zero at first (the last one
-// counts tagged launches, by the grid size each). Each launch adds
+// Launches the chain. `counters`: kChainCounters 64-bit device counters that no other
+// launch uses meanwhile (CudaBackend::sync_counters()), zero at first. Each launch adds
 // the grid size (the SM count) to the counter of every phase but its last, so between
 // launches every counter is a whole multiple of it; a CTA takes the multiple below the
 // value it reads at its start as the launch's base (the previous launch is complete:
@@ -77,10 +65,7 @@ void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // last CTA zeroing the counters: 4.33 vs 4.34, 4.37 vs 4.40 ms per step at batch 1, 128
 // and 1K in; docs/perf.md session 11). When the chain does not apply (or counters is null):
 // *launched = false and OK, or without `launched` an invalid-argument error.
-// `tags`: tag_words 64-bit words (CudaBackend::chain_tags(), zero at first) for tagged
-// boundaries (decode_chain_tagged_enabled), or nullptr.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned long long* counters, unsigned long long* tags = nullptr, int64_t tag_words = 0,
-                    bool* launched = nullptr);
+                    unsigned long long* counters, bool* launched = nullptr);
 
 }  // namespace radix::cuda

@@ -280,46 +280,12 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
   }
 }
 
-// Tagged boundaries (RADIX_DECODE_CHAIN_TAGGED, opt-in): each phase that feeds the next
-// writes tagged words and the next one polls them, with no counter between. The same
-// results as the CPU ops at one and two rows, odd shares (pairs of units per CTA), every
-// subset of the parts and back to back (each launch its own tag); every launch with two
-// or more phases takes it, a single phase has no boundary and does not.
-TEST_F(DecodeChainGpu, TaggedBoundariesMatchCpu) {
-  struct Restore {
-    bool was = cuda::decode_chain_tagged_enabled();
-    ~Restore() { cuda::set_decode_chain_tagged_enabled(was); }
-  } restore;
-  cuda::set_decode_chain_tagged_enabled(true);
-  auto taken = [&](int64_t t, const Shape5& s, bool o, bool mlp, bool prologue, bool bias, int repeats, bool tagged) {
-    const uint64_t before = cuda::decode_chain_tagged_launches();
-    check(t, s, o, mlp, prologue, bias, true, repeats);
-    EXPECT_EQ(cuda::decode_chain_tagged_launches() - before, tagged ? static_cast<uint64_t>(repeats) : 0u)
-        << "H " << s.h << " T " << t;
-  };
-  taken(1, kLlama3, true, true, true, false, 1, true);
-  taken(2, kLlama3, true, true, true, false, 1, true);
-  taken(1, kQwen2, true, true, true, true, 3, true);  // back to back
-  taken(2, kOdd, true, true, true, true, 2, true);    // H 136: 1-2 units per CTA, paired
-  taken(1, kTiny, true, true, true, false, 1, true);
-  taken(1, kLlama3, true, true, false, false, 1, true);  // the last layer
-  taken(1, kTiny, false, true, false, false, 2, true);   // MLP only
-  taken(1, kQwen2, true, false, false, false, 1, false);  // o only: no boundary
-  taken(1, kLlama3, false, false, true, false, 1, false);  // the first layer's prologue only
-  taken(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, 1, true);  // Qwen2-7B's act row
-}
-
 // The counters live in the backend (CudaBackend::sync_counters()). Every launch adds the
 // grid size to the counter of each phase but its last (the epoch scheme, the default), so
 // after any launches each is a whole multiple of the SM count, and the launches that
 // follow (graph replays too) find their base; the phase counts of these launches add
 // up exactly.
 TEST_F(DecodeChainGpu, CountersGrowByWholeLaunches) {
-  struct Restore {  // tagged launches count no phases: this test is about the counters
-    bool was = cuda::decode_chain_tagged_enabled();
-    ~Restore() { cuda::set_decode_chain_tagged_enabled(was); }
-  } restore;
-  cuda::set_decode_chain_tagged_enabled(false);
   const int sms = backend_->num_sms();
   auto read = [&] {
     EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
