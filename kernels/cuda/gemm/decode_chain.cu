@@ -187,15 +187,22 @@ __device__ __forceinline__ void enter_phase(Cursor& cur, const Chain& ch, int p,
 }
 
 // Issues the cursor's next item into `slot` (a commit group either way: the consumer
-// counts groups) and advances.
-__device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot, int lane, int warp) {
+// counts groups) and advances. kEvictFirst: the copies carry an L2 evict-first policy
+// (`policy`, from createpolicy).
+template <bool kEvictFirst>
+__device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot, int lane, int warp,
+                                      unsigned long long policy) {
   if (cur.p < ch.num) {
     const uint4* row = cur.r == 0 ? cur.row0 : cur.row1;
 #pragma unroll
     for (int j = 0; j < kVecs; ++j) {
       const int v = cur.c * kChunkVecs + j * 32 + lane;
       const bool valid = v < cur.k8;
-      cp_async_16(slot + j * kThreads, row + (valid ? v : 0), valid);
+      if constexpr (kEvictFirst) {
+        cp_async_16_policy(slot + j * kThreads, row + (valid ? v : 0), valid, policy);
+      } else {
+        cp_async_16(slot + j * kThreads, row + (valid ? v : 0), valid);
+      }
     }
     ++cur.t;
     if (++cur.r == cur.r_n) {
@@ -263,8 +270,9 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 }
 
 
-// M: batch rows (tokens), 1..kChainMaxRows.
-template <int kRing, int M>
+// M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
+// evict-first in L2 (decode_chain_evict_first).
+template <int kRing, int M, bool kEvictFirst>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -283,9 +291,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   pdl_launch_dependents();
   Cursor cur;
   enter_phase(cur, ch, 0, warp);
+  unsigned long long policy = 0;
+  if constexpr (kEvictFirst) policy = l2_evict_first_policy();
   int issue_slot = 0, slot = 0;
   for (int i = 0; i < kRing - 1; ++i) {
-    issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
+    issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
   // The weights depend on nothing; the first phase's input (and the counters as the
@@ -343,7 +353,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     };
     for (int t = s.t0; t < s.t1; ++t) {
-      issue(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp);
+      issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
       issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
       cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
       float d[M];
@@ -407,6 +417,8 @@ std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
 std::atomic<unsigned> g_trace_next{0};
+// Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
+std::atomic<bool> g_evict_first{env_int("RADIX_DECODE_CHAIN_EVICT_FIRST", 0, 1, 1) == 1};
 std::atomic<int> g_chain_max_rows{
     static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, kChainMaxRows))};
 
@@ -510,9 +522,9 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M>
+template <int kRing, int M, bool kEvictFirst>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -539,7 +551,10 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 template <int kRing>
 Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
-  return rows == 1 ? launch<kRing, 1>(ch, smem, stream) : launch<kRing, 2>(ch, smem, stream);
+  if (decode_chain_evict_first()) {
+    return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
+  }
+  return rows == 1 ? launch<kRing, 1, false>(ch, smem, stream) : launch<kRing, 2, false>(ch, smem, stream);
 }
 
 }  // namespace
@@ -555,6 +570,8 @@ void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
+bool decode_chain_evict_first() { return g_evict_first.load(std::memory_order_relaxed); }
+void set_decode_chain_evict_first(bool on) { g_evict_first.store(on, std::memory_order_relaxed); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
   Plan plan;

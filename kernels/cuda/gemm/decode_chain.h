@@ -45,6 +45,15 @@ void set_decode_chain_enabled(bool on);
 // chain's first step it lost, and so did its split merge alone: decode_chain.cu).
 bool decode_chain_applies(const ChainPhase* phases, int n);
 
+// The weight copies carry an L2 evict-first policy (on by default; off with
+// RADIX_DECODE_CHAIN_EVICT_FIRST=0 or the setter): weights are read once per step, and the
+// L2 keeps the activations, the KV cache and the counters instead. Measured on one H200,
+// batch 1 (docs/perf.md session 12): 4.27 vs 4.28 ms per step at 128 in, 4.30 vs 4.34 at
+// 1K, 4.67 vs 4.68 at batch 2 — small, the same sign in all three. A separate kernel
+// instantiation (the plain copies stay for the switch).
+bool decode_chain_evict_first();
+void set_decode_chain_evict_first(bool on);
+
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
 // [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,

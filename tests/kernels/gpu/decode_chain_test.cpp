@@ -306,6 +306,22 @@ TEST_F(DecodeChainGpu, CountersGrowByWholeLaunches) {
   EXPECT_EQ(after[3] - before[3], 0u);     // a last phase is never counted
 }
 
+// The weight copies marked evict-first in L2 or not (RADIX_DECODE_CHAIN_EVICT_FIRST, on by
+// default): a cache hint only, so the same results either way, at one and two rows and on
+// the 4-item ring.
+TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
+  const bool was = cuda::decode_chain_evict_first();
+  for (bool on : {false, true}) {
+    SCOPED_TRACE(on ? "evict-first" : "plain copies");
+    cuda::set_decode_chain_evict_first(on);
+    check(1, kLlama3, true, true, true, false, true);
+    check(1, kQwen2, true, true, true, true, true, 2);
+    check(2, kOdd, true, true, true, true, true);
+    check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
+  }
+  cuda::set_decode_chain_evict_first(was);
+}
+
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
   OwnedTensor res = poisoned({1, 64}, DType::kBF16), w = poisoned({64, 64}, DType::kBF16);
   ops::LayerTail x;
