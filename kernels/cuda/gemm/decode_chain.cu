@@ -62,7 +62,9 @@
 // feeding phase's outputs also as {bf16, bf16, u32 tag} words the next phase polls, no
 // fence or counter: 4.77 vs 4.31 ms, the polling slowed the weight stream) and pooled
 // tails (the last 10-25 % of each phase's units claimed unit by unit by the warps done
-// first: 4.74-4.77 vs 4.31 ms, a warp streams a whole unit too slowly).
+// first: 4.74-4.77 vs 4.31 ms, a warp streams a whole unit too slowly); bulk L2
+// prefetches of 2-4 items beyond the ring at phase ends. Kept: the weight copies marked
+// evict-first in L2 (4.27-4.30 vs 4.28-4.34 ms).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
