@@ -392,7 +392,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   __shared__ unsigned long long base[kChainMaxPhases];
   // Tagged: boundary p's tag, 1 + the launches that counted phase p before this one,
   // modulo 2^32 - 1 (0 is the scratch's initial value, never a tag). Only boundary p's
-  // producers write region p of the words, so a tag names one launch there.
+  // producers write region p of the words, so a tag names one launch there until the
+  // modulo wraps (~2^32 launches, days of decoding): then a word last written exactly
+  // 2^32 - 1 counted launches ago, and not yet overwritten when it is read, would pass.
   __shared__ unsigned tags[kChainMaxPhases];
   if (threadIdx.x == 0) {
     for (int p = 0; p + 1 < ch.num; ++p) {
@@ -488,9 +490,10 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 
     if (kTagged && p + 1 < ch.num) {
       // Unit pairs: both values stored plainly and as one tagged word, counted without a
-      // fence first (the next phase checks each word's tag). The fence comes after the count:
-      // the plain values are read two phases on (the residual by the down phase's add),
-      // after the next count, which the fence precedes.
+      // fence (the next phase checks each word's tag). No other CTA of this launch reads
+      // the plain values: the next phase stages the words, and the down phase's residual
+      // add reads the o phase's residual units in the same CTA (both phases share out the
+      // same H units), ordered by the barriers between; later kernels wait for the grid.
       const unsigned tag = tags[p];
       const int pairs = (s.u1 - s.u0 + 1) / 2;
       const int64_t words = (ph.n + 1) / 2;
@@ -511,7 +514,6 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       __syncthreads();
       if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1ull);
       stamp(ch, 5 + 4 * p);
-      if (threadIdx.x < pairs * M) __threadfence();
       continue;
     }
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
@@ -622,11 +624,11 @@ size_t smem_bytes(const Plan& plan, int ring) {
 
 // Tagged boundaries where switched on: every phase but the last feeds the next (its
 // output is the next one's input, a residual add or SiLU), and each boundary's words fit
-// its region: boundary i writes region i of kChainMaxPhases equal parts of `words` (so
-// its tags, from phase i's counter, name one launch there).
+// its region: boundary i writes region i of kChainMaxPhases - 1 equal parts of `words`
+// (so its tags, from phase i's counter, name one launch there).
 bool plan_tags(const ChainPhase* phases, int n, int64_t words, Plan* plan) {
   if (!decode_chain_tagged_enabled() || n < 2) return false;
-  const int64_t region = words / kChainMaxPhases;
+  const int64_t region = words / (kChainMaxPhases - 1);
   for (int i = 0; i + 1 < n; ++i) {
     const ChainPhase& c = phases[i];
     if (c.kind == ChainPhase::kRopeStore || c.out == nullptr || phases[i + 1].a->data() != c.out->data() ||
@@ -654,9 +656,10 @@ bool make_plan(const ChainPhase* phases, int n, int64_t tag_words, Plan* plan) {
     }
     const int64_t k = phases[i].a->size(1);
     plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
-    plan->sums = std::max<int64_t>(plan->sums, ((units + ctas - 1) / ctas + 1) * 2);  // +1: pair shares
+    plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * 2);
   }
   plan->tagged = plan_tags(phases, n, tag_words, plan);
+  if (plan->tagged) plan->sums += 2;  // pair shares: one unit more per CTA at most
   for (int ring : {6, 4, 2}) {
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
       plan->ring = ring;

@@ -49,10 +49,10 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 // feeds the next writes its outputs also as 64-bit words {bf16 unit 2j, bf16 unit 2j + 1,
 // u32 tag} (units split over the CTAs in whole pairs, so one thread writes a word; aligned
 // 8-byte stores are single-copy atomic; tag = 1 + the launches that counted that phase
-// before) and counts at once; the next phase still waits for the count (one thread
-// polls), then stages the words, loading again any without the tag. The fence follows
-// the count (the plain outputs are read two phases on, after the next count). What it
-// should save: the store acknowledgement's round trip on each boundary's critical path.
+// before) and counts at once, with no fence; the next phase still waits for the count
+// (one thread polls), then stages the words, loading again any without the tag. (No
+// other CTA reads the plain outputs within the launch: decode_chain.cu.) What it should
+// save: the store acknowledgement's round trip on each boundary's critical path.
 // (Session 11's version skipped the counter and had every thread poll the words: 4.77
 // vs 4.31 ms per step, the polling slowed the weight stream; docs/perf.md session 12.)
 // Always with the evict-first copies.
@@ -89,9 +89,10 @@ void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // last CTA zeroing the counters: 4.33 vs 4.34, 4.37 vs 4.40 ms per step at batch 1, 128
 // and 1K in; docs/perf.md session 11). When the chain does not apply (or counters is null):
 // *launched = false and OK, or without `launched` an invalid-argument error.
-// `tags`: tag_words 64-bit words (CudaBackend::chain_tags(), zero at first) for tagged
-// boundaries (decode_chain_tagged_enabled), or nullptr; boundary p writes the p-th of
-// kChainMaxPhases equal regions.
+// `tags`: tag_words 64-bit words (CudaBackend::chain_tags(), zero at first, used only with
+// these counters: the tags come from them) for tagged boundaries
+// (decode_chain_tagged_enabled), or nullptr; boundary p writes the p-th of
+// kChainMaxPhases - 1 equal regions.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
                     unsigned long long* counters, unsigned long long* tags = nullptr, int64_t tag_words = 0,
                     bool* launched = nullptr);
