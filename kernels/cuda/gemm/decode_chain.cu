@@ -536,14 +536,20 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
-std::atomic<bool> g_tagged{env_int("RADIX_DECODE_CHAIN_TAGGED", 0, 1, 0) == 1};
+EnvSwitch& tagged_switch() {
+  static EnvSwitch s("RADIX_DECODE_CHAIN_TAGGED", "1");
+  return s;
+}
 std::atomic<uint64_t> g_tagged_launches{0};
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
 std::atomic<unsigned> g_trace_next{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
-std::atomic<bool> g_evict_first{env_int("RADIX_DECODE_CHAIN_EVICT_FIRST", 0, 1, 1) == 1};
+EnvSwitch& evict_first_switch() {
+  static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
+  return s;
+}
 std::atomic<int> g_chain_max_rows{
     static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, kChainMaxRows))};
 
@@ -723,11 +729,11 @@ void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
-bool decode_chain_evict_first() { return g_evict_first.load(std::memory_order_relaxed); }
-void set_decode_chain_evict_first(bool on) { g_evict_first.store(on, std::memory_order_relaxed); }
+bool decode_chain_evict_first() { return evict_first_switch().get(); }
+void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
 
-bool decode_chain_tagged_enabled() { return g_tagged.load(std::memory_order_relaxed); }
-void set_decode_chain_tagged_enabled(bool on) { g_tagged.store(on, std::memory_order_relaxed); }
+bool decode_chain_tagged_enabled() { return tagged_switch().get(); }
+void set_decode_chain_tagged_enabled(bool on) { tagged_switch().set(on); }
 uint64_t decode_chain_tagged_launches() { return g_tagged_launches.load(std::memory_order_relaxed); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
