@@ -357,7 +357,9 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
 // evict-first in L2 (decode_chain_evict_first). kTagged: each boundary's outputs are
 // also tagged words the next phase validates (Chain::tags), so no fence before a count.
-template <int kRing, int M, bool kEvictFirst, bool kTagged>
+// kFullRing: the next copy is issued after an item is used (decode_chain_full_ring), so
+// kRing items are in flight across a boundary's wait.
+template <int kRing, int M, bool kEvictFirst, bool kTagged, bool kFullRing>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -379,7 +381,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   unsigned long long policy = 0;
   if constexpr (kEvictFirst) policy = l2_evict_first_policy();
   int issue_slot = 0, slot = 0;
-  for (int i = 0; i < kRing - 1; ++i) {
+  for (int i = 0; i < (kFullRing ? kRing : kRing - 1); ++i) {
     issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
@@ -448,9 +450,13 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     };
     for (int t = s.t0; t < s.t1; ++t) {
-      issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
-      issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-      cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
+      if constexpr (!kFullRing) {
+        issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
+        issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
+      }
+      // This lane's copies of item t have landed (full ring: kRing groups in flight, item
+      // t's the oldest; otherwise kRing with the one just issued).
+      cp_async_wait<kRing - 1>();
       float d[M];
       if constexpr (M == 1) {
         d[0] = 0.0f;
@@ -473,6 +479,14 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       } else {
 #pragma unroll
         for (int m = 0; m < M; ++m) acc1[m] += d[m];
+      }
+      if constexpr (kFullRing) {
+        // Item t's slot (issue_slot == slot before the advance above: the ring was filled
+        // whole) takes the next copy once its vectors are used (the adds above wait for
+        // the shared loads; the empty asm keeps the compiler from moving them past).
+        asm volatile("" ::: "memory");
+        issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
+        issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
       }
       if (++r == s.r_n) {
         r = 0;
@@ -548,6 +562,10 @@ std::atomic<unsigned> g_trace_next{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
+  return s;
+}
+EnvSwitch& full_ring_switch() {
+  static EnvSwitch s("RADIX_DECODE_CHAIN_FULL_RING", "1");
   return s;
 }
 std::atomic<int> g_chain_max_rows{
@@ -676,9 +694,9 @@ bool make_plan(const ChainPhase* phases, int n, int64_t tag_words, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst, bool kTagged>
+template <int kRing, int M, bool kEvictFirst, bool kTagged, bool kFullRing = false>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kTagged>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kTagged, kFullRing>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -709,6 +727,10 @@ Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) 
   if (ch.tags != nullptr) {
     return rows == 1 ? launch<kRing, 1, true, true>(ch, smem, stream) : launch<kRing, 2, true, true>(ch, smem, stream);
   }
+  if (decode_chain_evict_first() && decode_chain_full_ring()) {
+    return rows == 1 ? launch<kRing, 1, true, false, true>(ch, smem, stream)
+                     : launch<kRing, 2, true, false, true>(ch, smem, stream);
+  }
   if (decode_chain_evict_first()) {
     return rows == 1 ? launch<kRing, 1, true, false>(ch, smem, stream)
                      : launch<kRing, 2, true, false>(ch, smem, stream);
@@ -731,6 +753,8 @@ void set_decode_chain_max_rows(int rows) {
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
+bool decode_chain_full_ring() { return full_ring_switch().get(); }
+void set_decode_chain_full_ring(bool on) { full_ring_switch().set(on); }
 
 bool decode_chain_tagged_enabled() { return tagged_switch().get(); }
 void set_decode_chain_tagged_enabled(bool on) { tagged_switch().set(on); }

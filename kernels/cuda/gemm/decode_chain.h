@@ -69,6 +69,14 @@ uint64_t decode_chain_tagged_launches();  // launches that took it so far (tests
 bool decode_chain_evict_first();
 void set_decode_chain_evict_first(bool on);
 
+// Full ring at the boundaries (opt-in, RADIX_DECODE_CHAIN_FULL_RING=1 or the setter; an
+// experiment, with the evict-first copies and untagged boundaries only): a lane issues its
+// next copy right after it has used an item, not before it waits for the next one, so all
+// kRing items (not kRing - 1) are in flight while a CTA waits at a phase boundary, and the
+// kernel's first copies (issued before the PDL wait) are kRing items.
+bool decode_chain_full_ring();
+void set_decode_chain_full_ring(bool on);
+
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
 // [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,

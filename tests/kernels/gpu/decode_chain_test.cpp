@@ -365,6 +365,22 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
   cuda::set_decode_chain_evict_first(was);
 }
 
+// The full ring (RADIX_DECODE_CHAIN_FULL_RING): copies issued after an item's use instead
+// of before the wait for the next one. The same items in the same order, so the same
+// results, at one and two rows and on the 4-item ring; the default launch after it too.
+TEST_F(DecodeChainGpu, FullRingMatchesCpu) {
+  const bool was = cuda::decode_chain_full_ring();
+  for (bool on : {true, false}) {
+    SCOPED_TRACE(on ? "full ring" : "default ring");
+    cuda::set_decode_chain_full_ring(on);
+    check(1, kLlama3, true, true, true, false, true);
+    check(1, kQwen2, true, true, true, true, true, 2);
+    check(2, kOdd, true, true, true, true, true);
+    check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
+  }
+  cuda::set_decode_chain_full_ring(was);
+}
+
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
   OwnedTensor res = poisoned({1, 64}, DType::kBF16), w = poisoned({64, 64}, DType::kBF16);
   ops::LayerTail x;
