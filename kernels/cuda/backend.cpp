@@ -209,11 +209,7 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(int device,
                          Buffer::allocate(Device::cuda(device), kSyncCounters * sizeof(unsigned long long)));
   RADIX_RETURN_IF_ERROR(
       cuda_ok(cudaMemset(b->sync_counters_.data(), 0, kSyncCounters * sizeof(unsigned long long)), "cudaMemset"));
-  RADIX_ASSIGN_OR_RETURN(b->chain_tags_,
-                         Buffer::allocate(Device::cuda(device), kChainTagWords * sizeof(unsigned long long)));
-  RADIX_RETURN_IF_ERROR(
-      cuda_ok(cudaMemset(b->chain_tags_.data(), 0, kChainTagWords * sizeof(unsigned long long)), "cudaMemset"));
-  // The memsets run on the legacy stream; our streams do not wait for them.
+  // The memset runs on the legacy stream; our streams do not wait for it.
   RADIX_RETURN_IF_ERROR(cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize"));
   return b;
 }

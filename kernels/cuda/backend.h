@@ -51,10 +51,6 @@ class CudaBackend {
   // in them). One launch at a time uses them (the engine thread's stream).
   static constexpr size_t kSyncCounters = 8;
   unsigned long long* sync_counters() const { return static_cast<unsigned long long*>(sync_counters_.data()); }
-  // Zeroed 64-bit words for the decode chain's tagged boundaries (decode_chain.h), under
-  // the counters' one-launch-at-a-time rule.
-  static constexpr size_t kChainTagWords = size_t{1} << 17;
-  unsigned long long* chain_tags() const { return static_cast<unsigned long long*>(chain_tags_.data()); }
 
   size_t cached_matmul_plans() const;
 
@@ -68,7 +64,6 @@ class CudaBackend {
   Buffer gemm_ws_;
   Buffer attention_ws_;
   Buffer sync_counters_;
-  Buffer chain_tags_;
   std::unique_ptr<Impl> impl_;
 };
 

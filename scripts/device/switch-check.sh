@@ -4,12 +4,13 @@
 # the chain's GPU tests, memcheck over each switch's test, the golden and runtime GPU
 # suites with each switch on, the kernel bench's layer-tail rows and trace with each on,
 # then batch-1/2 decode steps with and without them (SPECS / AB as in quick-decode.sh).
-#   SWITCHES="RADIX_DECODE_CHAIN_TAGGED:Tagged* RADIX_DECODE_CHAIN_FULL_RING:FullRing*"
-#   (variable:gtest pattern of its memcheck test; each switch is turned on with =1)
+#   SWITCHES="RADIX_DECODE_CHAIN_X:X* RADIX_DECODE_CHAIN_Y:Y*" bash scripts/device/switch-check.sh
+#   (variable:gtest pattern of its memcheck test; each switch is turned on with =1).
+#   Session 13 measured the counted tagged boundaries and the full ring with it.
 set -uo pipefail
 # shellcheck disable=SC1091
 source .bundle/env.sh
-switches=${SWITCHES:-"RADIX_DECODE_CHAIN_TAGGED:Tagged* RADIX_DECODE_CHAIN_FULL_RING:FullRing*"}
+switches=${SWITCHES:?"SWITCHES: one VARIABLE:test-pattern per opt-in switch"}
 echo "== DecodeChainGpu.*"
 timeout 240 test_kernels_gpu --gtest_filter='DecodeChainGpu.*' 2>&1 | grep -E "^\[  (PASSED|FAILED)|FAILED|Failure" | head -20
 ab="-"

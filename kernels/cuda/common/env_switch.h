@@ -1,8 +1,8 @@
 // EnvSwitch: a process-wide on/off switch for a kernel variant, read from the
 // environment once (on when NAME equals on_value at first use, or, DefaultOn, unless it
 // equals off_value); the setter overrides it (benchmarks and tests compare both).
-// RADIX_PDL, RADIX_CARVEOUT, RADIX_GEMV, RADIX_DECODE_CHAIN_TAGGED; RADIX_DECODE_PDL and
-// RADIX_DECODE_CHAIN_EVICT_FIRST (default on).
+// RADIX_PDL, RADIX_CARVEOUT, RADIX_GEMV; RADIX_DECODE_PDL and RADIX_DECODE_CHAIN_EVICT_FIRST
+// (default on).
 // env_int: a numeric kernel setting from the environment (RADIX_GEMV_MMA_MIN_ROWS, ...).
 #pragma once
 

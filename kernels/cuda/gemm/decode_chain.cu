@@ -60,12 +60,16 @@
 // items into the next phase before its input is staged (4.14-4.35 vs 4.12 ms).
 // Session 12 (H200, batch 1, docs/perf.md), measured and removed: tagged boundaries (each
 // feeding phase's outputs also as {bf16, bf16, u32 tag} words the next phase polls, no
-// fence or counter: 4.77 vs 4.31 ms, the polling slowed the weight stream; the opt-in
-// kTagged variant now keeps the counter and drops only the fence before it) and pooled
+// fence or counter: 4.77 vs 4.31 ms, the polling slowed the weight stream) and pooled
 // tails (the last 10-25 % of each phase's units claimed unit by unit by the warps done
 // first: 4.74-4.77 vs 4.31 ms, a warp streams a whole unit too slowly); bulk L2
 // prefetches of 2-4 items beyond the ring at phase ends. Kept: the weight copies marked
 // evict-first in L2 (4.27-4.30 vs 4.28-4.34 ms).
+// Session 13 (H200, batch 1, docs/perf.md), measured and removed: counted tagged
+// boundaries (the tagged words kept beside the counter, no fence before the count: 5.41
+// vs 4.32 ms, the gate/up dots 63.8 vs ~50 us) and the full ring (each copy issued after
+// its slot's item is used, so kRing items, not kRing - 1, are in flight across a
+// boundary's wait: 4.34 vs 4.32 ms).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
@@ -96,11 +100,6 @@ struct Phase {
   bf16* out;
   const bf16* bias;
   RopeEpilogue rope;
-  // Tagged boundaries (decode_chain_tagged_enabled): units split over the CTAs in whole
-  // pairs, and a phase that feeds the next one also writes its outputs as tagged words at
-  // tags + tag_off (M rows of (n + 1) / 2 words: {bf16 unit 2j, bf16 unit 2j + 1, u32 tag}).
-  int pair_shares;
-  int64_t tag_off;  // -1: no tagged words (the last phase, or an untagged launch)
 };
 
 struct Chain {
@@ -110,7 +109,6 @@ struct Chain {
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
   unsigned long long* counters;  // kChainCounters, growing by whole launches (decode_chain.h)
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
-  unsigned long long* tags;   // the tagged words (Phase::tag_off), or nullptr: counters at every boundary
 };
 
 __device__ __forceinline__ unsigned long long global_ns() {
@@ -142,14 +140,8 @@ __device__ __forceinline__ Share share_of(const Phase& ph, int warp) {
   Share s;
   s.r_n = rows_per_unit(ph.kind);
   s.chunks = chunks_of(ph.k);
-  if (ph.pair_shares) {
-    const int64_t pairs = (ph.n + 1) / 2, n = ph.n;
-    s.u0 = static_cast<int>(min(2 * (pairs * blockIdx.x / gridDim.x), n));
-    s.u1 = static_cast<int>(min(2 * (pairs * (blockIdx.x + 1) / gridDim.x), n));
-  } else {
-    s.u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
-    s.u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
-  }
+  s.u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
+  s.u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
   const int64_t items = static_cast<int64_t>(s.u1 - s.u0) * s.r_n * s.chunks;
   s.t0 = static_cast<int>(items * warp / kWarps);
   s.t1 = static_cast<int>(items * (warp + 1) / kWarps);
@@ -242,73 +234,13 @@ __device__ __forceinline__ void wait_count(const unsigned long long* counter, un
   }
 }
 
-// A tagged word: relaxed at GPU scope on both sides (its writer and its pollers are
-// different CTAs, and nothing else orders them); aligned 8-byte accesses are single-copy
-// atomic, so a word's data and tag arrive together.
-__device__ __forceinline__ unsigned long long load_word(const unsigned long long* p) {
-  unsigned long long v;
-  asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void store_word(unsigned long long* p, unsigned long long v) {
-  asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
-}
-
-// This thread's vectors i, i + kThreads, ... (< k8; 8 values each) of a row of tagged
-// words (Phase::tag_off) into x, four vectors (sixteen words) at a time: all loaded at
-// once, then every word without this launch's tag loaded again, all at once, until none
-// is left (one round trip per round, not one per stale word).
-__device__ __forceinline__ void stage_tagged(uint4* x, const unsigned long long* row, int k8, unsigned tag) {
-  constexpr int kBatch = 4;
-#pragma unroll 1
-  for (int i0 = threadIdx.x; i0 < k8; i0 += kBatch * kThreads) {
-    unsigned long long w[kBatch][4];
-#pragma unroll
-    for (int b = 0; b < kBatch; ++b) {
-      const int i = i0 + b * kThreads;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) w[b][q] = i < k8 ? load_word(row + 4 * static_cast<int64_t>(i) + q) : 0ull;
-    }
-    for (;;) {
-      bool stale = false;
-#pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-#pragma unroll
-        for (int q = 0; q < 4; ++q) stale = stale || (i0 + b * kThreads < k8 && static_cast<unsigned>(w[b][q] >> 32) != tag);
-      }
-      if (!stale) break;
-      __nanosleep(32);
-#pragma unroll
-      for (int b = 0; b < kBatch; ++b) {
-        const int i = i0 + b * kThreads;
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          if (i < k8 && static_cast<unsigned>(w[b][q] >> 32) != tag) w[b][q] = load_word(row + 4 * static_cast<int64_t>(i) + q);
-        }
-      }
-    }
-#pragma unroll
-    for (int b = 0; b < kBatch; ++b) {
-      const int i = i0 + b * kThreads;
-      if (i < k8) {
-        x[i] = make_uint4(static_cast<unsigned>(w[b][0]), static_cast<unsigned>(w[b][1]), static_cast<unsigned>(w[b][2]),
-                          static_cast<unsigned>(w[b][3]));
-      }
-    }
-  }
-}
-
-// Row m of the phase's input (see stage_input). `tagged`: the previous phase's tagged
-// words, row m (its count was waited for, but not its stores: words not yet landed are
-// loaded again), or nullptr: ph.a.
-__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, const unsigned long long* tagged,
-                          unsigned tag) {
+// Row m of the phase's input (see stage_input).
+__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
   float ss = 0.0f;
-  if (tagged != nullptr) stage_tagged(x, tagged, k8, tag);  // then read back below: the same thread's vectors
   for (int i = threadIdx.x; i < padded; i += kThreads) {
-    const uint4 v = i >= k8 ? make_uint4(0, 0, 0, 0) : tagged != nullptr ? x[i] : __ldcg(a4 + i);
+    const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
     x[i] = v;
     ss += sum_squares8(v);
   }
@@ -327,39 +259,27 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, con
 // RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
 // stage_normalized). Read through L2: other CTAs wrote them during this launch.
 template <int M>
-__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch, const unsigned long long* tagged,
-                            unsigned tag) {
-  const int64_t words = (ph.k + 1) / 2;  // per row of the previous phase's tagged words
+__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
 #pragma unroll 1
-  for (int m = 0; m < M; ++m) {
-    stage_row(x_all + m * ch.x_vecs, ph, ch, m, tagged != nullptr ? tagged + m * words : nullptr, tag);
-  }
-}
-
-// Unit u's value in row m of a kAccumulate phase (the residual after the add) or a
-// kSiluMul one (act), rounded to bf16 as stored.
-__device__ __forceinline__ bf16 unit_value(const Phase& ph, int u, int m, float a0, float a1) {
-  const int64_t o = static_cast<int64_t>(m) * ph.n + u;
-  return __float2bfloat16_rn(ph.kind == ChainPhase::kAccumulate ? a0 + __bfloat162float(__ldcg(ph.out + o))
-                                                                : silu_mul_rounded(a0, a1));
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
 }
 
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
 __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float a0, float a1) {
-  if (ph.kind == ChainPhase::kRopeStore) {
-    rope_store_pair(ph.rope, ph.bias, m, u / ph.rope.half, u % ph.rope.half, a0, a1);
+  const int64_t o = static_cast<int64_t>(m) * ph.n + u;
+  if (ph.kind == ChainPhase::kAccumulate) {
+    ph.out[o] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + o)));
+  } else if (ph.kind == ChainPhase::kSiluMul) {
+    ph.out[o] = __float2bfloat16_rn(silu_mul_rounded(a0, a1));
   } else {
-    ph.out[static_cast<int64_t>(m) * ph.n + u] = unit_value(ph, u, m, a0, a1);
+    rope_store_pair(ph.rope, ph.bias, m, u / ph.rope.half, u % ph.rope.half, a0, a1);
   }
 }
 
 
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
-// evict-first in L2 (decode_chain_evict_first). kTagged: each boundary's outputs are
-// also tagged words the next phase validates (Chain::tags), so no fence before a count.
-// kFullRing: the next copy is issued after an item is used (decode_chain_full_ring), so
-// kRing items are in flight across a boundary's wait.
-template <int kRing, int M, bool kEvictFirst, bool kTagged, bool kFullRing>
+// evict-first in L2 (decode_chain_evict_first).
+template <int kRing, int M, bool kEvictFirst>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -381,7 +301,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   unsigned long long policy = 0;
   if constexpr (kEvictFirst) policy = l2_evict_first_policy();
   int issue_slot = 0, slot = 0;
-  for (int i = 0; i < (kFullRing ? kRing : kRing - 1); ++i) {
+  for (int i = 0; i < kRing - 1; ++i) {
     issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
@@ -392,18 +312,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   // multiple of the grid size below what it reads now. Other CTAs of this launch may
   // have counted already, but not all of them: this one has not.
   __shared__ unsigned long long base[kChainMaxPhases];
-  // Tagged: boundary p's tag, 1 + the launches that counted phase p before this one,
-  // modulo 2^32 - 1 (0 is the scratch's initial value, never a tag). Only boundary p's
-  // producers write region p of the words, so a tag names one launch there until the
-  // modulo wraps (~2^32 launches, days of decoding): then a word last written exactly
-  // 2^32 - 1 counted launches ago, and not yet overwritten when it is read, would pass.
-  __shared__ unsigned tags[kChainMaxPhases];
   if (threadIdx.x == 0) {
     for (int p = 0; p + 1 < ch.num; ++p) {
       unsigned long long v;
       asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(ch.counters + p) : "memory");
       base[p] = v / gridDim.x * gridDim.x;
-      if (kTagged) tags[p] = static_cast<unsigned>(v / gridDim.x % 0xffffffffull) + 1u;
     }
   }
 
@@ -412,11 +325,8 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
     if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
-    // The previous phase's outputs are all stored (tagged: counted; a word not yet landed is
-    // loaded again); x and sums are free.
-    __syncthreads();
-    stage_input<M>(x, ph, ch, kTagged && p > 0 ? ch.tags + ch.ph[p - 1].tag_off : nullptr,
-                   kTagged && p > 0 ? tags[p - 1] : 0u);
+    __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
+    stage_input<M>(x, ph, ch);
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     __syncthreads();
     stamp(ch, 3 + 4 * p);
@@ -450,13 +360,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     };
     for (int t = s.t0; t < s.t1; ++t) {
-      if constexpr (!kFullRing) {
-        issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
-        issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-      }
-      // This lane's copies of item t have landed (full ring: kRing groups in flight, item
-      // t's the oldest; otherwise kRing with the one just issued).
-      cp_async_wait<kRing - 1>();
+      issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
+      issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
+      cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
       float d[M];
       if constexpr (M == 1) {
         d[0] = 0.0f;
@@ -480,14 +386,6 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 #pragma unroll
         for (int m = 0; m < M; ++m) acc1[m] += d[m];
       }
-      if constexpr (kFullRing) {
-        // Item t's slot (issue_slot == slot before the advance above: the ring was filled
-        // whole) takes the next copy once its vectors are used (the adds above wait for
-        // the shared loads; the empty asm keeps the compiler from moving them past).
-        asm volatile("" ::: "memory");
-        issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
-        issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-      }
       if (++r == s.r_n) {
         r = 0;
         if (++c == s.chunks) {
@@ -502,34 +400,6 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     __syncthreads();
     stamp(ch, 4 + 4 * p);
 
-    if (kTagged && p + 1 < ch.num) {
-      // Unit pairs: both values stored plainly and as one tagged word, counted without a
-      // fence (the next phase checks each word's tag). No other CTA of this launch reads
-      // the plain values: the next phase stages the words, and the down phase's residual
-      // add reads the o phase's residual units in the same CTA (both phases share out the
-      // same H units), ordered by the barriers between; later kernels wait for the grid.
-      const unsigned tag = tags[p];
-      const int pairs = (s.u1 - s.u0 + 1) / 2;
-      const int64_t words = (ph.n + 1) / 2;
-      for (int i = threadIdx.x; i < pairs * M; i += kThreads) {
-        const int pr = i / M, m = i - pr * M, u = 2 * pr;
-        auto value = [&](int ul) {
-          return unit_value(ph, s.u0 + ul, m, sums[ul * s.r_n * M + m], s.r_n == 2 ? sums[(ul * s.r_n + 1) * M + m] : 0.0f);
-        };
-        const bf16 v0 = value(u), v1 = s.u0 + u + 1 < s.u1 ? value(u + 1) : __float2bfloat16_rn(0.0f);
-        bf16* out = ph.out + static_cast<int64_t>(m) * ph.n + s.u0 + u;
-        out[0] = v0;
-        if (s.u0 + u + 1 < s.u1) out[1] = v1;
-        const unsigned long long word = static_cast<unsigned long long>(tag) << 32 |
-                                        static_cast<unsigned long long>(__bfloat16_as_ushort(v1)) << 16 |
-                                        __bfloat16_as_ushort(v0);
-        store_word(ch.tags + ph.tag_off + m * words + (s.u0 + u) / 2, word);
-      }
-      __syncthreads();
-      if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1ull);
-      stamp(ch, 5 + 4 * p);
-      continue;
-    }
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
       const int u = i / M, m = i - u * M;
       const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
@@ -550,11 +420,6 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
-EnvSwitch& tagged_switch() {
-  static EnvSwitch s("RADIX_DECODE_CHAIN_TAGGED", "1");
-  return s;
-}
-std::atomic<uint64_t> g_tagged_launches{0};
 // Trace: launches record into consecutive blocks of the buffer, wrapping after `launches`.
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
@@ -562,10 +427,6 @@ std::atomic<unsigned> g_trace_next{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
-  return s;
-}
-EnvSwitch& full_ring_switch() {
-  static EnvSwitch s("RADIX_DECODE_CHAIN_FULL_RING", "1");
   return s;
 }
 std::atomic<int> g_chain_max_rows{
@@ -635,8 +496,6 @@ struct Plan {
   int64_t rows = 0;
   int64_t x_vecs = 0;  // per row: the widest input in whole chunks
   int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
-  bool tagged = false;  // boundaries as tagged words (Phase::tag_off)
-  int64_t tag_off[kChainMaxPhases] = {};
   int ring = 0;
   size_t smem = 0;
 };
@@ -646,29 +505,10 @@ size_t smem_bytes(const Plan& plan, int ring) {
          static_cast<size_t>(plan.sums * plan.rows) * sizeof(float);
 }
 
-// Tagged boundaries where switched on: every phase but the last feeds the next (its
-// output is the next one's input, a residual add or SiLU), and each boundary's words fit
-// its region: boundary i writes region i of kChainMaxPhases - 1 equal parts of `words`
-// (so its tags, from phase i's counter, name one launch there).
-bool plan_tags(const ChainPhase* phases, int n, int64_t words, Plan* plan) {
-  if (!decode_chain_tagged_enabled() || n < 2) return false;
-  const int64_t region = words / (kChainMaxPhases - 1);
-  for (int i = 0; i + 1 < n; ++i) {
-    const ChainPhase& c = phases[i];
-    if (c.kind == ChainPhase::kRopeStore || c.out == nullptr || phases[i + 1].a->data() != c.out->data() ||
-        phases[i + 1].a->size(1) != plan->units[i] || plan->rows * ((plan->units[i] + 1) / 2) > region) {
-      return false;
-    }
-    plan->tag_off[i] = i * region;
-  }
-  return true;
-}
-
 // The plan for these phases, or false when the chain does not take them: the switches,
-// each phase's tensors, one row count (at most decode_chain_max_rows()), whether the
-// boundaries are tagged, and a ring (6, 4 or 2 items, the deepest whose shared memory fits
-// beside the input rows).
-bool make_plan(const ChainPhase* phases, int n, int64_t tag_words, Plan* plan) {
+// each phase's tensors, one row count (at most decode_chain_max_rows()) and a ring (6, 4
+// or 2 items, the deepest whose shared memory fits beside the input rows).
+bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
   plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
   if (plan->rows > decode_chain_max_rows()) return false;
@@ -682,8 +522,6 @@ bool make_plan(const ChainPhase* phases, int n, int64_t tag_words, Plan* plan) {
     plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
     plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * 2);
   }
-  plan->tagged = plan_tags(phases, n, tag_words, plan);
-  if (plan->tagged) plan->sums += 2;  // pair shares: one unit more per CTA at most
   for (int ring : {6, 4, 2}) {
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
       plan->ring = ring;
@@ -694,9 +532,9 @@ bool make_plan(const ChainPhase* phases, int n, int64_t tag_words, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst, bool kTagged, bool kFullRing = false>
+template <int kRing, int M, bool kEvictFirst>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kTagged, kFullRing>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -723,19 +561,10 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 template <int kRing>
 Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
-  // Tagged boundaries only with the (default) evict-first copies: three instantiations.
-  if (ch.tags != nullptr) {
-    return rows == 1 ? launch<kRing, 1, true, true>(ch, smem, stream) : launch<kRing, 2, true, true>(ch, smem, stream);
-  }
-  if (decode_chain_evict_first() && decode_chain_full_ring()) {
-    return rows == 1 ? launch<kRing, 1, true, false, true>(ch, smem, stream)
-                     : launch<kRing, 2, true, false, true>(ch, smem, stream);
-  }
   if (decode_chain_evict_first()) {
-    return rows == 1 ? launch<kRing, 1, true, false>(ch, smem, stream)
-                     : launch<kRing, 2, true, false>(ch, smem, stream);
+    return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
   }
-  return rows == 1 ? launch<kRing, 1, false, false>(ch, smem, stream) : launch<kRing, 2, false, false>(ch, smem, stream);
+  return rows == 1 ? launch<kRing, 1, false>(ch, smem, stream) : launch<kRing, 2, false>(ch, smem, stream);
 }
 
 }  // namespace
@@ -753,22 +582,16 @@ void set_decode_chain_max_rows(int rows) {
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
-bool decode_chain_full_ring() { return full_ring_switch().get(); }
-void set_decode_chain_full_ring(bool on) { full_ring_switch().set(on); }
-
-bool decode_chain_tagged_enabled() { return tagged_switch().get(); }
-void set_decode_chain_tagged_enabled(bool on) { tagged_switch().set(on); }
-uint64_t decode_chain_tagged_launches() { return g_tagged_launches.load(std::memory_order_relaxed); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
   Plan plan;
-  return make_plan(phases, n, 0, &plan);
+  return make_plan(phases, n, &plan);
 }
 
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned long long* counters, unsigned long long* tags, int64_t tag_words, bool* launched) {
+                    unsigned long long* counters, bool* launched) {
   Plan plan;
-  const bool ok = counters != nullptr && make_plan(phases, n, tags != nullptr ? tag_words : 0, &plan);
+  const bool ok = counters != nullptr && make_plan(phases, n, &plan);
   if (launched != nullptr) *launched = ok;
   if (!ok) return launched != nullptr ? Status::ok() : invalid_argument("decode chain: phases not supported");
   Chain ch{};
@@ -787,12 +610,6 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     p.out = c.out != nullptr ? c.out->data_as<bf16>() : nullptr;
     p.bias = c.bias != nullptr ? c.bias->data_as<const bf16>() : nullptr;
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
-    p.pair_shares = plan.tagged ? 1 : 0;
-    p.tag_off = plan.tagged && i + 1 < n ? plan.tag_off[i] : -1;
-  }
-  if (plan.tagged) {
-    ch.tags = tags;
-    g_tagged_launches.fetch_add(1, std::memory_order_relaxed);
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
   ch.counters = counters;

@@ -44,21 +44,6 @@ void set_decode_chain_enabled(bool on);
 // The decode attention is no phase: it runs as its own op before the chain (as the
 // chain's first step it lost, and so did its split merge alone: decode_chain.cu).
 bool decode_chain_applies(const ChainPhase* phases, int n);
-// Experiment (opt-in, RADIX_DECODE_CHAIN_TAGGED=1 or the setter; built in session 12, not
-// yet measured): counted boundaries without the fence before the count. Each phase that
-// feeds the next writes its outputs also as 64-bit words {bf16 unit 2j, bf16 unit 2j + 1,
-// u32 tag} (units split over the CTAs in whole pairs, so one thread writes a word; aligned
-// 8-byte stores are single-copy atomic; tag = 1 + the launches that counted that phase
-// before) and counts at once, with no fence; the next phase still waits for the count
-// (one thread polls), then stages the words, loading again any without the tag. (No
-// other CTA reads the plain outputs within the launch: decode_chain.cu.) What it should
-// save: the store acknowledgement's round trip on each boundary's critical path.
-// (Session 11's version skipped the counter and had every thread poll the words: 4.77
-// vs 4.31 ms per step, the polling slowed the weight stream; docs/perf.md session 12.)
-// Always with the evict-first copies.
-bool decode_chain_tagged_enabled();
-void set_decode_chain_tagged_enabled(bool on);
-uint64_t decode_chain_tagged_launches();  // launches that took it so far (tests)
 
 // The weight copies carry an L2 evict-first policy (on by default; off with
 // RADIX_DECODE_CHAIN_EVICT_FIRST=0 or the setter): weights are read once per step, and the
@@ -68,14 +53,6 @@ uint64_t decode_chain_tagged_launches();  // launches that took it so far (tests
 // instantiation (the plain copies stay for the switch).
 bool decode_chain_evict_first();
 void set_decode_chain_evict_first(bool on);
-
-// Full ring at the boundaries (opt-in, RADIX_DECODE_CHAIN_FULL_RING=1 or the setter; an
-// experiment, with the evict-first copies and untagged boundaries only): a lane issues its
-// next copy right after it has used an item, not before it waits for the next one, so all
-// kRing items (not kRing - 1) are in flight while a CTA waits at a phase boundary, and the
-// kernel's first copies (issued before the PDL wait) are kRing items.
-bool decode_chain_full_ring();
-void set_decode_chain_full_ring(bool on);
 
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
@@ -97,12 +74,7 @@ void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // last CTA zeroing the counters: 4.33 vs 4.34, 4.37 vs 4.40 ms per step at batch 1, 128
 // and 1K in; docs/perf.md session 11). When the chain does not apply (or counters is null):
 // *launched = false and OK, or without `launched` an invalid-argument error.
-// `tags`: tag_words 64-bit words (CudaBackend::chain_tags(), zero at first, used only with
-// these counters: the tags come from them) for tagged boundaries
-// (decode_chain_tagged_enabled), or nullptr; boundary p writes the p-th of
-// kChainMaxPhases - 1 equal regions.
 Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offset, void* stream,
-                    unsigned long long* counters, unsigned long long* tags = nullptr, int64_t tag_words = 0,
-                    bool* launched = nullptr);
+                    unsigned long long* counters, bool* launched = nullptr);
 
 }  // namespace radix::cuda

@@ -121,8 +121,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
   if (n == 0 || ctx.cuda == nullptr) return Status::ok();
   static_assert(kChainCounters <= CudaBackend::kSyncCounters);
   unsigned long long* counters = ctx.cuda->sync_counters();
-  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, ctx.cuda->chain_tags(),
-                      static_cast<int64_t>(CudaBackend::kChainTagWords), taken);
+  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken);
 }
 
 }  // namespace radix::cuda

@@ -280,73 +280,30 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
   }
 }
 
-// Tagged boundaries (RADIX_DECODE_CHAIN_TAGGED, opt-in): each phase that feeds the next
-// also writes tagged words and counts without a fence first; the next one waits for the
-// count, then stages the words, loading again any not yet tagged. The same results as the
-// CPU ops at one and two rows, odd shares (pairs of units per CTA), every subset of the
-// parts (other layouts write the same regions with other tags), back to back and after
-// untagged launches; every launch with two or more phases takes it, a single phase has no
-// boundary and does not.
-TEST_F(DecodeChainGpu, TaggedBoundariesMatchCpu) {
-  struct Restore {
-    bool was = cuda::decode_chain_tagged_enabled();
-    ~Restore() { cuda::set_decode_chain_tagged_enabled(was); }
-  } restore;
-  cuda::set_decode_chain_tagged_enabled(true);
-  auto taken = [&](int64_t t, const Shape5& s, bool o, bool mlp, bool prologue, bool bias, int repeats, bool tagged) {
-    const uint64_t before = cuda::decode_chain_tagged_launches();
-    check(t, s, o, mlp, prologue, bias, true, repeats);
-    EXPECT_EQ(cuda::decode_chain_tagged_launches() - before, tagged ? static_cast<uint64_t>(repeats) : 0u)
-        << "H " << s.h << " T " << t;
-  };
-  taken(1, kLlama3, true, true, true, false, 1, true);
-  taken(2, kLlama3, true, true, true, false, 1, true);
-  taken(1, kQwen2, true, true, true, true, 3, true);  // back to back
-  taken(2, kOdd, true, true, true, true, 2, true);    // H 136: 1-2 units per CTA, paired
-  taken(1, kTiny, true, true, true, false, 1, true);
-  taken(1, kLlama3, true, true, false, false, 1, true);  // the last layer
-  taken(1, kTiny, false, true, false, false, 2, true);   // MLP only
-  taken(1, kQwen2, true, false, false, false, 1, false);  // o only: no boundary
-  taken(1, kLlama3, false, false, true, false, 1, false);  // the first layer's prologue only
-  taken(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, 1, true);  // Qwen2-7B's act row
-  cuda::set_decode_chain_tagged_enabled(false);
-  taken(1, kQwen2, true, true, true, true, 2, false);  // counted, no words
-  cuda::set_decode_chain_tagged_enabled(true);
-  taken(1, kQwen2, true, true, true, true, 2, true);  // the words of four launches ago are stale
-}
-
 // The counters live in the backend (CudaBackend::sync_counters()). Every launch adds the
 // grid size to the counter of each phase but its last (the epoch scheme, the default), so
 // after any launches each is a whole multiple of the SM count, and the launches that
 // follow (graph replays too) find their base; the phase counts of these launches add
 // up exactly.
 TEST_F(DecodeChainGpu, CountersGrowByWholeLaunches) {
-  struct Restore {  // tagged launches count their phases the same way
-    bool was = cuda::decode_chain_tagged_enabled();
-    ~Restore() { cuda::set_decode_chain_tagged_enabled(was); }
-  } restore;
-  for (bool tagged : {false, true}) {
-    SCOPED_TRACE(tagged ? "tagged" : "plain");
-    cuda::set_decode_chain_tagged_enabled(tagged);
-    const int sms = backend_->num_sms();
-    auto read = [&] {
-      EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      std::vector<unsigned long long> c(CudaBackend::kSyncCounters, 1ull);
-      EXPECT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(c[0]), cudaMemcpyDeviceToHost),
-                cudaSuccess);
-      return c;
-    };
-    const std::vector<unsigned long long> before = read();
-    check(1, kQwen2, true, true, true, true, true, 2);    // o, gate/up, down, qkv: 3 counted phases, twice
-    check(1, kTiny, false, true, false, false, true, 3);  // gate/up, down: 1 counted phase, three times
-    const std::vector<unsigned long long> after = read();
-    for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i] % static_cast<unsigned>(sms), 0u) << "counter " << i;
-    const unsigned long long n = static_cast<unsigned>(sms);
-    EXPECT_EQ(after[0] - before[0], 5 * n);  // phase 0 of all five launches
-    EXPECT_EQ(after[1] - before[1], 2 * n);  // phase 1 of the two four-phase launches
-    EXPECT_EQ(after[2] - before[2], 2 * n);
-    EXPECT_EQ(after[3] - before[3], 0u);     // a last phase is never counted
-  }
+  const int sms = backend_->num_sms();
+  auto read = [&] {
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    std::vector<unsigned long long> c(CudaBackend::kSyncCounters, 1ull);
+    EXPECT_EQ(cudaMemcpy(c.data(), backend_->sync_counters(), c.size() * sizeof(c[0]), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    return c;
+  };
+  const std::vector<unsigned long long> before = read();
+  check(1, kQwen2, true, true, true, true, true, 2);    // o, gate/up, down, qkv: 3 counted phases, twice
+  check(1, kTiny, false, true, false, false, true, 3);  // gate/up, down: 1 counted phase, three times
+  const std::vector<unsigned long long> after = read();
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i] % static_cast<unsigned>(sms), 0u) << "counter " << i;
+  const unsigned long long n = static_cast<unsigned>(sms);
+  EXPECT_EQ(after[0] - before[0], 5 * n);  // phase 0 of all five launches
+  EXPECT_EQ(after[1] - before[1], 2 * n);  // phase 1 of the two four-phase launches
+  EXPECT_EQ(after[2] - before[2], 2 * n);
+  EXPECT_EQ(after[3] - before[3], 0u);     // a last phase is never counted
 }
 
 // The weight copies marked evict-first in L2 or not (RADIX_DECODE_CHAIN_EVICT_FIRST, on by
@@ -363,22 +320,6 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
     check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
   }
   cuda::set_decode_chain_evict_first(was);
-}
-
-// The full ring (RADIX_DECODE_CHAIN_FULL_RING): copies issued after an item's use instead
-// of before the wait for the next one. The same items in the same order, so the same
-// results, at one and two rows and on the 4-item ring; the default launch after it too.
-TEST_F(DecodeChainGpu, FullRingMatchesCpu) {
-  const bool was = cuda::decode_chain_full_ring();
-  for (bool on : {true, false}) {
-    SCOPED_TRACE(on ? "full ring" : "default ring");
-    cuda::set_decode_chain_full_ring(on);
-    check(1, kLlama3, true, true, true, false, true);
-    check(1, kQwen2, true, true, true, true, true, 2);
-    check(2, kOdd, true, true, true, true, true);
-    check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
-  }
-  cuda::set_decode_chain_full_ring(was);
 }
 
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
