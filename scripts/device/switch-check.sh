@@ -2,7 +2,8 @@
 # Opt-in decode-chain switches checked and measured in one device call (.bundle carried),
 # every step under a timeout (a boundary that never completes shows up as a hang):
 # the chain's GPU tests, memcheck over each switch's test, the golden and runtime GPU
-# suites with each switch on, the kernel bench's layer-tail rows and trace with each on,
+# suites with each switch on, the kernel bench's layer-tail rows and trace by default and
+# with each on,
 # then batch-1/2 decode steps with and without them (SPECS / AB as in quick-decode.sh).
 #   SWITCHES="RADIX_DECODE_CHAIN_X:X* RADIX_DECODE_CHAIN_Y:Y*" bash scripts/device/switch-check.sh
 #   (variable:gtest pattern of its memcheck test; each switch is turned on with =1).
@@ -13,6 +14,8 @@ source .bundle/env.sh
 switches=${SWITCHES:?"SWITCHES: one VARIABLE:test-pattern per opt-in switch"}
 echo "== DecodeChainGpu.*"
 timeout 240 test_kernels_gpu --gtest_filter='DecodeChainGpu.*' 2>&1 | grep -E "^\[  (PASSED|FAILED)|FAILED|Failure" | head -20
+echo "== layer tail and trace, default"
+timeout 180 bench_kernels_gpu --quick 2>&1 | grep -E "^layer tail|chain trace|^  " | grep -v -E "per SM|^    " | head -12
 ab="-"
 for sw in $switches; do
   var=${sw%%:*} pat=${sw#*:}
