@@ -69,7 +69,9 @@
 // boundaries (the tagged words kept beside the counter, no fence before the count: 5.41
 // vs 4.32 ms, the gate/up dots 63.8 vs ~50 us) and the full ring (each copy issued after
 // its slot's item is used, so kRing items, not kRing - 1, are in flight across a
-// boundary's wait: 4.34 vs 4.32 ms).
+// boundary's wait: 4.34 vs 4.32 ms); a boundary warp (a 17th warp, streaming nothing,
+// stored, fenced, counted and polled, so no fence waited in a warp with copies in flight:
+// 4.28 vs 4.27 ms, 4.74 vs 4.68 at two rows; the fence's cost is not the ring's drain).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
@@ -117,8 +119,8 @@ __device__ __forceinline__ unsigned long long global_ns() {
   return t;
 }
 // Thread 0's timestamp k of this CTA (decode_chain.h: kChainTraceSlots).
-__device__ __forceinline__ void stamp(const Chain& ch, int k, int lead = 0) {
-  if (ch.trace != nullptr && threadIdx.x == lead) ch.trace[blockIdx.x * kChainTraceSlots + k] = global_ns();
+__device__ __forceinline__ void stamp(const Chain& ch, int k) {
+  if (ch.trace != nullptr && threadIdx.x == 0) ch.trace[blockIdx.x * kChainTraceSlots + k] = global_ns();
 }
 
 // Chain::counters: [p] CTAs that have stored phase p (in this launch: minus its base).
@@ -234,15 +236,12 @@ __device__ __forceinline__ void wait_count(const unsigned long long* counter, un
   }
 }
 
-// Row m of the phase's input (see stage_input). kBoundaryWarp: the CTA's extra warp
-// (threads kThreads and up) stages nothing but joins the norm's block sum.
-template <bool kBoundaryWarp>
+// Row m of the phase's input (see stage_input).
 __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
-  const int first = kBoundaryWarp && threadIdx.x >= kThreads ? padded : static_cast<int>(threadIdx.x);
   float ss = 0.0f;
-  for (int i = first; i < padded; i += kThreads) {
+  for (int i = threadIdx.x; i < padded; i += kThreads) {
     const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
     x[i] = v;
     ss += sum_squares8(v);
@@ -251,7 +250,7 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
     const float inv = rsqrtf(block_sum(ss) / static_cast<float>(ph.k) + ch.eps);
     const uint4* nw = reinterpret_cast<const uint4*>(ph.norm_w);
     // Each thread normalizes the vectors it staged itself.
-    for (int i = first; i < k8; i += kThreads) {
+    for (int i = threadIdx.x; i < k8; i += kThreads) {
       x[i] = normalize8(x[i], __ldg(nw + i), inv, ch.norm_offset);
     }
   }
@@ -261,10 +260,10 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
 // The phase's M input rows into x (row m at m * x_vecs; zero up to whole chunks),
 // RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
 // stage_normalized). Read through L2: other CTAs wrote them during this launch.
-template <int M, bool kBoundaryWarp>
+template <int M>
 __device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
 #pragma unroll 1
-  for (int m = 0; m < M; ++m) stage_row<kBoundaryWarp>(x_all + m * ch.x_vecs, ph, ch, m);
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
 }
 
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
@@ -281,21 +280,16 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 
 
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
-// evict-first in L2 (decode_chain_evict_first). kBoundaryWarp: a 17th warp that streams
-// nothing stores each fed phase's outputs, fences, counts and polls
-// (decode_chain_boundary_warp), so no fence or poll waits behind a warp's copies in flight.
-template <int kRing, int M, bool kEvictFirst, bool kBoundaryWarp>
-__global__ void __launch_bounds__(kBoundaryWarp ? kThreads + 32 : kThreads, 1) decode_chain_kernel(const Chain ch) {
+// evict-first in L2 (decode_chain_evict_first).
+template <int kRing, int M, bool kEvictFirst>
+__global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
   uint4* x = smem + kRing * kVecs * kThreads;  // the phase's M input rows, x_vecs apart
   float* sums = reinterpret_cast<float*>(x + M * ch.x_vecs);  // the CTA's units x rows x M
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  // The thread that polls the counters and stamps the trace; the streaming warps.
-  constexpr int kLead = kBoundaryWarp ? kThreads : 0;
-  const bool streams = !kBoundaryWarp || warp < kWarps;
 
-  stamp(ch, 0, kLead);
+  stamp(ch, 0);
   if (ch.trace != nullptr && threadIdx.x == 0) {
     unsigned int sm;
     asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
@@ -305,15 +299,13 @@ __global__ void __launch_bounds__(kBoundaryWarp ? kThreads + 32 : kThreads, 1) d
   // this grid leaves, and wait for its completion before reading what it wrote.
   pdl_launch_dependents();
   Cursor cur;
+  enter_phase(cur, ch, 0, warp);
   unsigned long long policy = 0;
   if constexpr (kEvictFirst) policy = l2_evict_first_policy();
   int issue_slot = 0, slot = 0;
-  if (streams) {
-    enter_phase(cur, ch, 0, warp);
-    for (int i = 0; i < kRing - 1; ++i) {
-      issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
-      issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-    }
+  for (int i = 0; i < kRing - 1; ++i) {
+    issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
+    issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
   // The weights depend on nothing; the first phase's input (and the counters as the
   // previous chain left them) on the kernels before.
@@ -322,7 +314,7 @@ __global__ void __launch_bounds__(kBoundaryWarp ? kThreads + 32 : kThreads, 1) d
   // multiple of the grid size below what it reads now. Other CTAs of this launch may
   // have counted already, but not all of them: this one has not.
   __shared__ unsigned long long base[kChainMaxPhases];
-  if (threadIdx.x == kLead) {
+  if (threadIdx.x == 0) {
     for (int p = 0; p + 1 < ch.num; ++p) {
       unsigned long long v;
       asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(ch.counters + p) : "memory");
@@ -332,17 +324,14 @@ __global__ void __launch_bounds__(kBoundaryWarp ? kThreads + 32 : kThreads, 1) d
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
-    Share s = share_of(ph, warp);
-    if (!streams) s.t1 = s.t0;  // the boundary warp has no items
-    stamp(ch, 2 + 4 * p, kLead);
-    if (p > 0 && threadIdx.x == kLead) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
+    const Share s = share_of(ph, warp);
+    stamp(ch, 2 + 4 * p);
+    if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
     __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
-    stage_input<M, kBoundaryWarp>(x, ph, ch);
-    if (streams) {
-      for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
-    }
+    stage_input<M>(x, ph, ch);
+    for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     __syncthreads();
-    stamp(ch, 3 + 4 * p, kLead);
+    stamp(ch, 3 + 4 * p);
 
     const int per_unit = s.r_n * s.chunks;
     int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
@@ -411,30 +400,12 @@ __global__ void __launch_bounds__(kBoundaryWarp ? kThreads + 32 : kThreads, 1) d
     }
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
     __syncthreads();
-    stamp(ch, 4 + 4 * p, kLead);
+    stamp(ch, 4 + 4 * p);
 
-    if (kBoundaryWarp && p + 1 < ch.num) {
-      // The boundary warp alone stores, fences and counts; the streaming warps go on to
-      // the next phase's wait (its barrier orders them after this warp's reads of sums).
-      if (!streams) {
-        for (int i = lane; i < (s.u1 - s.u0) * M; i += 32) {
-          const int u = i / M, m = i - u * M;
-          const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
-          store_unit(ph, s.u0 + u, m, a0, a1);
-        }
-        __threadfence();
-        __syncwarp();
-        if (lane == 0) atomicAdd(&ch.counters[p], 1ull);
-      }
-      stamp(ch, 5 + 4 * p, kLead);
-      continue;
-    }
-    if (streams) {
-      for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
-        const int u = i / M, m = i - u * M;
-        const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
-        store_unit(ph, s.u0 + u, m, a0, a1);
-      }
+    for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
+      const int u = i / M, m = i - u * M;
+      const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
+      store_unit(ph, s.u0 + u, m, a0, a1);
     }
     // Nothing in this launch reads the last phase's outputs (the next kernel waits for the
     // whole grid): it is neither fenced nor counted.
@@ -443,11 +414,11 @@ __global__ void __launch_bounds__(kBoundaryWarp ? kThreads + 32 : kThreads, 1) d
       __syncthreads();
       if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1ull);
     }
-    stamp(ch, 5 + 4 * p, kLead);
+    stamp(ch, 5 + 4 * p);
   }
 
   cp_async_wait<0>();
-  stamp(ch, 1, kLead);
+  stamp(ch, 1);
 }
 
 std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
@@ -458,10 +429,6 @@ std::atomic<unsigned> g_trace_next{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
-  return s;
-}
-EnvSwitch& boundary_warp_switch() {
-  static EnvSwitch s("RADIX_DECODE_CHAIN_BOUNDARY_WARP", "1");
   return s;
 }
 std::atomic<int> g_chain_max_rows{
@@ -567,14 +534,14 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst, bool kBoundaryWarp = false>
+template <int kRing, int M, bool kEvictFirst>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kBoundaryWarp>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(num_sms());
-  cfg.blockDim = dim3(kBoundaryWarp ? kThreads + 32 : kThreads);
+  cfg.blockDim = dim3(kThreads);
   cfg.dynamicSmemBytes = smem;
   cfg.stream = stream;
   cudaLaunchAttribute attrs[2]{};
@@ -596,9 +563,6 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 template <int kRing>
 Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
-  if (decode_chain_evict_first() && decode_chain_boundary_warp()) {
-    return rows == 1 ? launch<kRing, 1, true, true>(ch, smem, stream) : launch<kRing, 2, true, true>(ch, smem, stream);
-  }
   if (decode_chain_evict_first()) {
     return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
   }
@@ -620,8 +584,6 @@ void set_decode_chain_max_rows(int rows) {
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
-bool decode_chain_boundary_warp() { return boundary_warp_switch().get(); }
-void set_decode_chain_boundary_warp(bool on) { boundary_warp_switch().set(on); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
   Plan plan;

@@ -54,14 +54,6 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 bool decode_chain_evict_first();
 void set_decode_chain_evict_first(bool on);
 
-// Boundary warp (opt-in, RADIX_DECODE_CHAIN_BOUNDARY_WARP=1 or the setter; an experiment,
-// with the evict-first copies): each CTA gets a 17th warp that streams no weights. It
-// alone stores a fed phase's outputs, fences, counts and polls the counters, so that no
-// fence or acquire poll runs in a warp with cp.async copies in flight (in case the
-// hardware drains them first: the trace's store + count is 1.4-3.4 us per boundary).
-bool decode_chain_boundary_warp();
-void set_decode_chain_boundary_warp(bool on);
-
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
 // [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,

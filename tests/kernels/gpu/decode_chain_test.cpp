@@ -322,22 +322,6 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
   cuda::set_decode_chain_evict_first(was);
 }
 
-// The boundary warp (RADIX_DECODE_CHAIN_BOUNDARY_WARP): a 17th warp stores, fences,
-// counts and polls. The same sums in the same order, so the same results, at one and two
-// rows and on the 4-item ring; the default launch after it too.
-TEST_F(DecodeChainGpu, BoundaryWarpMatchesCpu) {
-  const bool was = cuda::decode_chain_boundary_warp();
-  for (bool on : {true, false}) {
-    SCOPED_TRACE(on ? "boundary warp" : "default");
-    cuda::set_decode_chain_boundary_warp(on);
-    check(1, kLlama3, true, true, true, false, true);
-    check(1, kQwen2, true, true, true, true, true, 2);
-    check(2, kOdd, true, true, true, true, true);
-    check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
-  }
-  cuda::set_decode_chain_boundary_warp(was);
-}
-
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
   OwnedTensor res = poisoned({1, 64}, DType::kBF16), w = poisoned({64, 64}, DType::kBF16);
   ops::LayerTail x;
