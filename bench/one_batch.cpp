@@ -55,23 +55,27 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   StepInput step;
   StepOutput out;
   const bool device_sampling = runner->samples_on_device();
-  auto build = [&](int start, int n, const std::vector<int32_t>& ids) {
-    step.clear();
+  // ids: the batch's n input ids per sequence, or empty: each sequence's one input id is
+  // the token the previous launched step sampled for it (overlap, prev_token_src).
+  auto build_into = [&](StepInput& in, int start, int n, const std::vector<int32_t>& ids) {
+    in.clear();
     for (int b = 0; b < o.batch_size; ++b) {
       for (int p = start; p < start + n; ++p) {
-        step.input_ids.push_back(ids[static_cast<size_t>(b * n + (p - start))]);
-        step.positions.push_back(p);
-        step.out_cache_loc.push_back(slot(b, p));
+        in.input_ids.push_back(ids.empty() ? 0 : ids[static_cast<size_t>(b * n + (p - start))]);
+        if (ids.empty()) in.prev_token_src.push_back(b);
+        in.positions.push_back(p);
+        in.out_cache_loc.push_back(slot(b, p));
       }
-      step.qo_indptr.push_back(step.qo_indptr.back() + n);
-      for (int p = 0; p < start + n; ++p) step.kv_indices.push_back(slot(b, p));
-      step.kv_indptr.push_back(static_cast<int32_t>(step.kv_indices.size()));
-      step.logits_rows.push_back(step.qo_indptr.back() - 1);
-      if (device_sampling) step.add_sample(b, 0.0f, 0, 1.0f, 0.0f, 0.0f);
+      in.qo_indptr.push_back(in.qo_indptr.back() + n);
+      for (int p = 0; p < start + n; ++p) in.kv_indices.push_back(slot(b, p));
+      in.kv_indptr.push_back(static_cast<int32_t>(in.kv_indices.size()));
+      in.logits_rows.push_back(in.qo_indptr.back() - 1);
+      if (device_sampling) in.add_sample(b, 0.0f, 0, 1.0f, 0.0f, 0.0f);
     }
-    step.max_q_len = n;
-    step.max_kv_len = start + n;
+    in.max_q_len = n;
+    in.max_kv_len = start + n;
   };
+  auto build = [&](int start, int n, const std::vector<int32_t>& ids) { build_into(step, start, n, ids); };
 
   std::vector<int32_t> prompt(static_cast<size_t>(o.batch_size * o.input_len));
   for (auto& t : prompt) t = tok(rng);
@@ -87,14 +91,43 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   r.prefill_throughput = o.batch_size * o.input_len / r.prefill_latency_s;
   std::vector<int32_t> next = next_tokens(out, o.batch_size, vocab);
   std::vector<double> steps;
-  for (int s = 0; s < o.warmup_steps + o.output_len - 1; ++s) {
-    const double ts = now_s();
-    build(o.input_len + s, 1, next);
-    RADIX_RETURN_IF_ERROR(runner->forward(step, &out));
-    next = next_tokens(out, o.batch_size, vocab);
-    if (s >= o.warmup_steps) {
-      steps.push_back(now_s() - ts);
-      r.decode_graph_steps += out.graph ? 1 : 0;
+  const int decode_n = o.warmup_steps + o.output_len - 1;
+  r.decode_overlapped = o.engine.enable_overlap_schedule && device_sampling;
+  if (r.decode_overlapped) {
+    // As the engine's overlap schedule runs a batch: step s + 1 is queued before step s is
+    // waited for, its input ids taken on the device from step s's sampled tokens. A step's
+    // time is then the interval between two steps' results (the host's work for the next
+    // step overlaps the GPU's current one).
+    StepInput cur, nxt;
+    StepOutput out_cur, out_nxt;
+    build_into(cur, o.input_len, 1, next);
+    RADIX_RETURN_IF_ERROR(runner->launch(cur, &out_cur));
+    double last = now_s();
+    for (int s = 0; s < decode_n; ++s) {
+      if (s + 1 < decode_n) {
+        build_into(nxt, o.input_len + s + 1, 1, {});
+        RADIX_RETURN_IF_ERROR(runner->launch(nxt, &out_nxt));
+      }
+      RADIX_RETURN_IF_ERROR(runner->wait(cur, &out_cur));
+      const double t = now_s();
+      if (s >= o.warmup_steps) {
+        steps.push_back(t - last);
+        r.decode_graph_steps += out_cur.graph ? 1 : 0;
+      }
+      last = t;
+      std::swap(cur, nxt);
+      std::swap(out_cur, out_nxt);
+    }
+  } else {
+    for (int s = 0; s < decode_n; ++s) {
+      const double ts = now_s();
+      build(o.input_len + s, 1, next);
+      RADIX_RETURN_IF_ERROR(runner->forward(step, &out));
+      next = next_tokens(out, o.batch_size, vocab);
+      if (s >= o.warmup_steps) {
+        steps.push_back(now_s() - ts);
+        r.decode_graph_steps += out.graph ? 1 : 0;
+      }
     }
   }
   r.decode_steps = static_cast<int>(steps.size());
@@ -145,7 +178,8 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
         << ",\"prefill_throughput\":" << r.prefill_throughput
         << ",\"median_decode_latency\":" << r.median_decode_latency_s
         << ",\"median_decode_throughput\":" << r.median_decode_throughput
-        << ",\"decode_graph_steps\":" << r.decode_graph_steps << ",\"total_latency\":" << r.total_latency_s
+        << ",\"decode_graph_steps\":" << r.decode_graph_steps
+        << ",\"decode_overlapped\":" << (r.decode_overlapped ? "true" : "false") << ",\"total_latency\":" << r.total_latency_s
         << ",\"overall_throughput\":" << r.overall_throughput << ",\"decode_weight_bytes\":" << r.decode_weight_bytes
         << ",\"decode_kv_bytes\":" << r.decode_kv_bytes << ",\"read_bw_gbps\":" << r.read_bw_gbps
         << ",\"roofline_decode_latency\":" << r.roofline_decode_latency_s

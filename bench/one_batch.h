@@ -29,6 +29,11 @@ struct OneBatchResult {
   double overall_throughput = 0;
   int decode_steps = 0;        // measured decode steps
   int decode_graph_steps = 0;  // of those, run as CUDA graphs
+  // --enable-overlap-schedule on a device that samples: step s + 1 queued before step s is
+  // waited for (its input ids from step s's tokens, on the device), a step's latency the
+  // interval between two steps' results. Otherwise each step runs synchronously, as
+  // SGLang's bench_latency does.
+  bool decode_overlapped = false;
   std::string device;
   // The decode roofline: bytes a measured step must read at least — the weights once
   // (of the embedding table only the batch's rows, unless tied) plus every sequence's K

@@ -40,6 +40,10 @@ void register_bench(CLI::App& app, Runner* run) {
       std::printf("Decode.  median latency: %.5f s, median throughput: %.2f token/s\n", r->median_decode_latency_s,
                   r->median_decode_throughput);
       if (r->decode_graph_steps > 0) std::printf("Decode steps run as CUDA graphs: %d of %d\n", r->decode_graph_steps, r->decode_steps);
+      if (r->decode_overlapped) {
+        std::printf("Decode steps overlapped (--enable-overlap-schedule): each queued before the previous one's "
+                    "result; a step is the interval between results\n");
+      }
       std::printf("Total.   latency: %.3f s, throughput: %.2f token/s\n", r->total_latency_s, r->overall_throughput);
       if (r->read_bw_gbps > 0) {
         std::printf("Roofline. decode step reads %.3f GB (weights %.3f + KV %.3f); at %.0f GB/s (read rate measured "
