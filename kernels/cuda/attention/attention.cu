@@ -26,6 +26,15 @@ EnvSwitch& decode_simt_switch() {
 bool decode_mma_enabled() { return !decode_simt_switch().get(); }
 void set_decode_mma_enabled(bool on) { decode_simt_switch().set(!on); }
 
+namespace {
+EnvSwitch& merge_narrow_switch() {
+  static EnvSwitch s("RADIX_DECODE_MERGE_BATCH", "4");
+  return s;
+}
+}  // namespace
+int decode_merge_batch() { return merge_narrow_switch().get() ? 4 : 16; }
+void set_decode_merge_batch(int splits) { merge_narrow_switch().set(splits == 4); }
+
 int decode_cta_heads(int num_q_heads, int num_kv_heads, int head_dim) {
   const int group = num_q_heads / std::max(1, num_kv_heads);
   if (attn::decode_mma_applies(head_dim, group) && decode_mma_enabled()) return num_kv_heads;

@@ -123,19 +123,21 @@ __device__ __forceinline__ void split_weights_warp(const float* lse, int64_t str
   if (lane + 32 < ns) w[lane + 32] = w1 * inv;
 }
 
-// Step 2, per output element: sum_s w[s] * po[s * stride], four splits' loads in flight.
+// Step 2, per output element: sum_s w[s] * po[s * stride] in split order, the loads of
+// kBatch splits in flight at a time (only splits with a weight load: inactive splits
+// wrote no partial). Each batch is one dependent L2 round trip, so kBatch = 16 takes the
+// 6-16 active splits of a 384-1K context in one (kBatch = 4, the first version, in 2-4).
+template <int kBatch>
 __device__ __forceinline__ float split_weighted_sum(const float* po, int64_t stride, int ns, const float* w) {
   float acc = 0.0f;
-  int s = 0;
-  for (; s + 4 <= ns; s += 4) {
-    float v[4];
+  for (int s = 0; s < ns; s += kBatch) {
+    float v[kBatch];
 #pragma unroll
-    for (int u = 0; u < 4; ++u) v[u] = w[s + u] != 0.0f ? __ldcg(po + (s + u) * stride) : 0.0f;
+    for (int u = 0; u < kBatch; ++u) v[u] = s + u < ns && w[s + u] != 0.0f ? __ldcg(po + (s + u) * stride) : 0.0f;
 #pragma unroll
-    for (int u = 0; u < 4; ++u) acc += w[s + u] * v[u];
-  }
-  for (; s < ns; ++s) {
-    if (w[s] != 0.0f) acc += w[s] * __ldcg(po + s * stride);
+    for (int u = 0; u < kBatch; ++u) {
+      if (s + u < ns) acc += w[s + u] * v[u];
+    }
   }
   return acc;
 }

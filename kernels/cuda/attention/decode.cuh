@@ -262,7 +262,8 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
 template <int kD>
 constexpr int kMergeThreads = kD < 32 ? 32 : kD;
 
-template <int kD>
+// kBatch: splits' loads in flight per thread (split_weighted_sum; decode_merge_batch()).
+template <int kD, int kBatch>
 __global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs a) {
   static_assert(kMaxSplits <= 64, "warp 0 reads two splits per lane");
   __shared__ float w_s[kMaxSplits];
@@ -274,11 +275,19 @@ __global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs
   if (d < 32) split_weights_warp(a.partial_lse + row, plane, ns, w_s, d);
   __syncthreads();
   if (d >= kD) return;
-  const float acc = split_weighted_sum(a.partial_o + row * kD + d, plane * kD, ns, w_s);
+  const float acc = split_weighted_sum<kBatch>(a.partial_o + row * kD + d, plane * kD, ns, w_s);
   // The next kernel (under PDL: the decode chain, whose weight copies would queue ahead
   // of these loads) may start once every CTA has its partials.
   pdl_launch_dependents();
   a.out[row * kD + d] = __float2bfloat16_rn(acc);
+}
+
+// The split merge (merge_kernel) at the batch width decode_merge_batch() picks.
+template <int kD>
+Status launch_merge(const AttnArgs& a) {
+  auto kernel = decode_merge_batch() == 4 ? merge_kernel<kD, 4> : merge_kernel<kD, 16>;
+  return cuda_status(launch_decode_pdl(kernel, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0, a.stream, a),
+                     "attention decode merge");
 }
 
 template <int kD, int kGroup, typename V, bool kPartialsOnly>
@@ -293,10 +302,7 @@ Status launch_decode_group(const AttnArgs& a) {
                                                dim3(Sh::kThreads), Sh::kSmemBytes, a.stream, a),
                                     "attention decode"));
   if constexpr (!kPartialsOnly) {
-    if (a.num_splits > 1) {
-      RADIX_RETURN_IF_ERROR(cuda_status(
-          launch_decode_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0, a.stream, a), "attention decode merge"));
-    }
+    if (a.num_splits > 1) RADIX_RETURN_IF_ERROR(launch_merge<kD>(a));
   }
   return Status::ok();
 }
@@ -314,11 +320,7 @@ Status launch_decode(const AttnArgs& a) {
     if (decode_mma_applies(kD, group) && decode_mma_enabled()) {
       RADIX_RETURN_IF_ERROR((launch_decode_mma<kD, V, kPartialsOnly>(a)));
       if constexpr (!kPartialsOnly) {
-        if (a.num_splits > 1) {
-          RADIX_RETURN_IF_ERROR(cuda_status(launch_decode_pdl(merge_kernel<kD>, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0,
-                                                       a.stream, a),
-                                            "attention decode merge"));
-        }
+        if (a.num_splits > 1) RADIX_RETURN_IF_ERROR(launch_merge<kD>(a));
       }
       return Status::ok();
     }

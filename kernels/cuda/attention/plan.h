@@ -43,6 +43,10 @@ int decode_split_min_positions();
 // off: benchmarks and tests compare both); otherwise the SIMT decode_kernel.
 bool decode_mma_enabled();
 void set_decode_mma_enabled(bool on);
+// The split merge's loads in flight per thread: 16 splits (default) or, with
+// RADIX_DECODE_MERGE_BATCH=4 at first use (or the setter), the first version's 4.
+int decode_merge_batch();
+void set_decode_merge_batch(int splits);  // 4 or 16
 // CTAs per sequence (before splitting) of the decode kernel that launch_decode picks.
 int decode_cta_heads(int num_q_heads, int num_kv_heads, int head_dim);
 constexpr int kMaxSplits = 64;

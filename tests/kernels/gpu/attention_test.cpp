@@ -133,6 +133,24 @@ TEST_F(AttentionGpu, DecodePlannedForLongerContextsLeavesSplitsInactive) {
   check({16, 8, 256, {{1, 300}}, 50.0f, 64, 4.0f, 8192});  // window: the context starts late
 }
 
+// The split merge's loads in flight per thread (RADIX_DECODE_MERGE_BATCH): 16 by default,
+// 4 in the first version. Active split counts below, at and over one batch, a remainder
+// batch, and inactive upper splits (planned for 8192 positions); the switch restored.
+TEST_F(AttentionGpu, SplitMergeAtBothBatchWidthsMatchesCpu) {
+  const int was = cuda::decode_merge_batch();
+  for (const int width : {4, 16}) {
+    SCOPED_TRACE("merge batch " + std::to_string(width));
+    cuda::set_decode_merge_batch(width);
+    EXPECT_EQ(cuda::decode_merge_batch(), width);
+    check({32, 8, 128, {{1, 3000}}});  // 33 splits: two whole batches of 16 and one more
+    check({32, 8, 128, {{1, 1}}, 0.0f, -1, 4.0f, 8192});
+    check({32, 8, 128, {{1, 700}}, 0.0f, -1, 4.0f, 8192});   // 11 of 33 active
+    check({32, 8, 128, {{1, 1100}}, 0.0f, -1, 4.0f, 8192});  // 18 of 33 active
+    check({32, 8, 128, decode_batch(3, 3000), 0.0f, -1, 4.0f, 8192});
+  }
+  cuda::set_decode_merge_batch(was);
+}
+
 TEST_F(AttentionGpu, QwenGroupOfSevenMatchesCpu) {
   check({28, 4, 128, kPrefillMix});
   check({28, 4, 128, decode_batch(5, 3000)});
