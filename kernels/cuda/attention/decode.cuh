@@ -257,8 +257,9 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
 // grid (T, Hq), block kMergeThreads<kD> (a thread per column, at least a warp). Warp 0
 // reads the splits' lse at once (a lane per split) and leaves the normalized weights in
 // shared memory; then every thread sums its column over the splits with the loads of
-// four splits in flight. (One thread walking the splits' lse and partials in turn made
-// this a chain of dependent L2 round trips: 6 us at batch 1 with 17 splits.)
+// 16 splits in flight (kBatch; 4 before session 13: 4.33 vs 4.30 ms per batch-1 step at
+// 1K context, docs/perf.md). (One thread walking the splits' lse and partials in turn
+// made this a chain of dependent L2 round trips: 6 us at batch 1 with 17 splits.)
 template <int kD>
 constexpr int kMergeThreads = kD < 32 ? 32 : kD;
 
