@@ -30,6 +30,20 @@ TEST(OneBatch, ReportsPrefillAndDecodeNumbersThatAddUp) {
   EXPECT_GE(r->total_latency_s, r->prefill_latency_s + 2 * r->median_decode_latency_s * 0.5);
 }
 
+// --enable-overlap-schedule queues each decode step before the previous one's result
+// only where the runner samples on the device (CUDA); the CPU runs them one by one and
+// says so.
+TEST(OneBatch, OverlapOnTheCpuRunsStepsOneByOne) {
+  OneBatchOptions o = small();
+  o.engine.enable_overlap_schedule = true;
+  auto r = run_one_batch(o);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_FALSE(r->decode_overlapped);
+  EXPECT_EQ(r->decode_steps, 3);
+  EXPECT_GT(r->median_decode_latency_s, 0);
+  EXPECT_FALSE(run_one_batch(small())->decode_overlapped);
+}
+
 TEST(OneBatch, CountsTheBytesADecodeStepReads) {
   // Weights once, plus K and V of every position each sequence has at the measured steps
   // (input 8, warm-up 1, output 4: steps 1..3 read 10, 11, 12 positions; mean 11). The
