@@ -60,7 +60,10 @@ void set_decode_chain_evict_first(bool on);
 // 1: end; for phase p, 2 + 4p: before its wait, 3 + 4p: input staged, 4 + 4p: dot
 // products done, 5 + 4p: outputs stored and counted; the last slot (kChainTraceSmSlot):
 // the SM the CTA ran on. A graph captured while it is set keeps writing there. One
-// thread sets it while no launch is being issued.
+// thread sets it while no launch is being issued. Thread 0 takes the stamps; the timer
+// read after a barrier may be scheduled before it (session 13's boundary-warp trace,
+// stamped by a warp with no dots, showed its "dots done" stamp right after "staged"), so
+// slots 4 + 4p may mark thread 0's own warp's end of the dots, not the CTA's.
 constexpr int kChainTraceSmSlot = 2 + 4 * kChainMaxPhases;
 constexpr int kChainTraceSlots = kChainTraceSmSlot + 1;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
