@@ -57,7 +57,7 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   const bool device_sampling = runner->samples_on_device();
   // ids: the batch's n input ids per sequence, or empty: each sequence's one input id is
   // the token the previous launched step sampled for it (overlap, prev_token_src).
-  auto build_into = [&](StepInput& in, int start, int n, const std::vector<int32_t>& ids) {
+  auto build = [&](StepInput& in, int start, int n, const std::vector<int32_t>& ids) {
     in.clear();
     for (int b = 0; b < o.batch_size; ++b) {
       for (int p = start; p < start + n; ++p) {
@@ -75,12 +75,11 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
     in.max_q_len = n;
     in.max_kv_len = start + n;
   };
-  auto build = [&](int start, int n, const std::vector<int32_t>& ids) { build_into(step, start, n, ids); };
 
   std::vector<int32_t> prompt(static_cast<size_t>(o.batch_size * o.input_len));
   for (auto& t : prompt) t = tok(rng);
   // Untimed warm-up prefill of the same shape (plans, allocations, caches).
-  build(0, o.input_len, prompt);
+  build(step, 0, o.input_len, prompt);
   RADIX_RETURN_IF_ERROR(runner->forward(step, &out));
 
   OneBatchResult r;
@@ -100,12 +99,12 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
     // step overlaps the GPU's current one).
     StepInput cur, nxt;
     StepOutput out_cur, out_nxt;
-    build_into(cur, o.input_len, 1, next);
+    build(cur, o.input_len, 1, next);
     RADIX_RETURN_IF_ERROR(runner->launch(cur, &out_cur));
     double last = now_s();
     for (int s = 0; s < decode_n; ++s) {
       if (s + 1 < decode_n) {
-        build_into(nxt, o.input_len + s + 1, 1, {});
+        build(nxt, o.input_len + s + 1, 1, {});
         RADIX_RETURN_IF_ERROR(runner->launch(nxt, &out_nxt));
       }
       RADIX_RETURN_IF_ERROR(runner->wait(cur, &out_cur));
@@ -121,7 +120,7 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   } else {
     for (int s = 0; s < decode_n; ++s) {
       const double ts = now_s();
-      build(o.input_len + s, 1, next);
+      build(step, o.input_len + s, 1, next);
       RADIX_RETURN_IF_ERROR(runner->forward(step, &out));
       next = next_tokens(out, o.batch_size, vocab);
       if (s >= o.warmup_steps) {
