@@ -32,11 +32,36 @@ const char* finish_reason_name(FinishReason r) {
 }
 
 // ---------------------------------------------------------------------------------------
+uint64_t WakeSignal::count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return count_;
+}
+
+void WakeSignal::notify() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++count_;
+  }
+  cv_.notify_all();
+}
+
+uint64_t WakeSignal::wait(uint64_t seen, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return count_ != seen; });
+  return count_;
+}
+
+// ---------------------------------------------------------------------------------------
 class HandleImpl final : public RequestHandle {
  public:
   // on_abort(rid, choice): choice -1 stops every choice.
-  HandleImpl(std::string rid, int choices, std::function<void(const std::string&, int)> on_abort)
-      : rid_(std::move(rid)), choices_(choices), open_choices_(choices), on_abort_(std::move(on_abort)) {}
+  HandleImpl(std::string rid, int choices, std::function<void(const std::string&, int)> on_abort,
+             std::shared_ptr<WakeSignal> wake)
+      : rid_(std::move(rid)),
+        choices_(choices),
+        open_choices_(choices),
+        on_abort_(std::move(on_abort)),
+        wake_(std::move(wake)) {}
 
   const std::string& rid() const override { return rid_; }
 
@@ -66,6 +91,7 @@ class HandleImpl final : public RequestHandle {
       events_.push_back(std::move(event));
     }
     cv_.notify_all();
+    if (wake_) wake_->notify();
   }
 
  private:
@@ -77,6 +103,7 @@ class HandleImpl final : public RequestHandle {
   int open_choices_;
   std::atomic<bool> aborted_{false};
   std::function<void(const std::string&, int)> on_abort_;
+  std::shared_ptr<WakeSignal> wake_;
 };
 
 // Delivers the engine's events to request handles on its own thread: the engine thread
@@ -225,7 +252,7 @@ class EngineImpl final : public Engine {
     std::weak_ptr<Inbox> inbox = inbox_;
     auto handle = std::make_shared<HandleImpl>(rid, params.n, [inbox](const std::string& r, int choice) {
       if (auto in = inbox.lock()) in->abort(r, choice);
-    });
+    }, input.wake);
     std::vector<std::unique_ptr<Req>> reqs;
     auto ready = params.n > 1 ? std::make_shared<bool>(false) : nullptr;
     uint64_t base_seed;

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -74,10 +76,28 @@ struct RequestEvent {
   int completion_tokens = 0;         // so far
 };
 
+// Wakes a caller that follows several handles at once, or waits for something besides
+// engine events (its HTTP client leaving): each event delivered to a handle submitted
+// with the signal, and each notify(), bumps a counter and wakes wait(). With it, a
+// waiting thread sleeps until something happens instead of waking on a timer.
+class WakeSignal {
+ public:
+  uint64_t count() const;
+  void notify();
+  // Waits up to `timeout` until count() differs from `seen`; returns count().
+  uint64_t wait(uint64_t seen, std::chrono::milliseconds timeout);
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t count_ = 0;
+};
+
 struct GenerateInput {
   std::string rid;                   // empty: the engine assigns one
   std::vector<int32_t> input_ids;
   SamplingParams params;
+  std::shared_ptr<WakeSignal> wake = nullptr;  // optional: notified after each event is delivered
 };
 
 // The caller's end of a submitted request. Thread-safe.

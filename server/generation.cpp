@@ -37,6 +37,7 @@ Result<std::unique_ptr<Generation>> Generation::start(Engine& engine,
     input.rid = prompt.engine_rid.empty() ? prompt.rid : prompt.engine_rid;
     input.input_ids = std::move(prompt.ids);
     input.params = prompt.params;
+    input.wake = g->wake_;
     auto handle = engine.submit(std::move(input));
     if (!handle.is_ok()) {
       g->abort();  // the ones submitted so far
@@ -75,7 +76,11 @@ void Generation::poll(std::chrono::milliseconds timeout, std::vector<ChoiceUpdat
   const auto deadline = Clock::now() + timeout;
   constexpr int kMaxEventsPerPrompt = 256;  // keep one busy prompt from starving a batch
   RequestEvent event;
+  bool woken = false;
   for (;;) {
+    // Read the count before draining: an event delivered after the drain changes it, so
+    // the wait below cannot sleep through it.
+    const uint64_t seen = wake_->count();
     bool progressed = false;
     for (size_t p = 0; p < states_.size() && !finished(); ++p) {
       for (int k = 0; k < kMaxEventsPerPrompt && states_[p].left > 0; ++k) {
@@ -84,21 +89,12 @@ void Generation::poll(std::chrono::milliseconds timeout, std::vector<ChoiceUpdat
         progressed = true;
       }
     }
-    if (progressed || finished()) return;
-    auto now = Clock::now();
+    if (progressed || finished() || woken) return;  // woken with no event: from outside
+    const auto now = Clock::now();
     if (now >= deadline) return;
-    // Block on one unfinished prompt; with several, in short slices, round-robin.
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    if (states_.size() > 1) wait = std::min(wait, std::chrono::milliseconds(2));
-    for (size_t tries = 0; tries < states_.size(); ++tries) {
-      size_t p = next_wait_++ % states_.size();
-      if (states_[p].left == 0) continue;
-      if (states_[p].handle->next(&event, wait)) {
-        handle_event(p, event, updates);
-        return;
-      }
-      break;
-    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    if (wake_->wait(seen, std::max(left, std::chrono::milliseconds(1))) == seen) return;
+    woken = true;
   }
 }
 

@@ -41,8 +41,12 @@ class Generation {
                                                    Clock::time_point arrival);
   ~Generation();  // aborts whatever is unfinished
 
-  // Waits up to `timeout` for engine events and appends the resulting updates.
+  // Waits up to `timeout` for engine events and appends the resulting updates. Returns
+  // early, possibly with no updates, when wake() is notified from outside.
   void poll(std::chrono::milliseconds timeout, std::vector<ChoiceUpdate>* updates);
+  // Notified by every engine event of this generation; notify it to end a poll() early
+  // (the HTTP layer does when the client leaves).
+  const std::shared_ptr<WakeSignal>& wake() const { return wake_; }
   bool finished() const { return choices_left_ == 0; }
   // The first error an engine event carried (the generation is then finished).
   const Status& error() const { return error_; }
@@ -76,7 +80,7 @@ class Generation {
   std::vector<std::unique_ptr<OutputProcessor>> processors_;
   std::vector<bool> started_;
   int choices_left_ = 0;
-  size_t next_wait_ = 0;  // round-robin over prompts when blocking
+  std::shared_ptr<WakeSignal> wake_ = std::make_shared<WakeSignal>();
   Status error_;
 };
 

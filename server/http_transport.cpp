@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,16 +14,102 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "core/logging.h"
 #include "server/task_queue.h"
 
 namespace radix::server {
+
+// One epoll thread for the whole transport: each registered socket's callback runs once
+// when its peer closes (EPOLLRDHUP) or resets (EPOLLHUP/EPOLLERR) the connection.
+// Callbacks run under the registry's lock, so once remove() returns none is running or
+// will run. Registrations are keyed by id, not by descriptor, so a descriptor number that
+// is closed and reused can never reach a stale callback.
+class PeerWatcher {
+ public:
+  PeerWatcher() {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd_ < 0 || stop_fd_ < 0) {
+      RADIX_LOG_WARN("cannot watch clients ({}); waiting requests poll them instead", std::strerror(errno));
+      return;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 0;  // ids start at 1
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev) != 0) return;
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~PeerWatcher() {
+    if (thread_.joinable()) {
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof(one));
+      thread_.join();
+    }
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+  }
+  PeerWatcher(const PeerWatcher&) = delete;
+  PeerWatcher& operator=(const PeerWatcher&) = delete;
+
+  // 0 when the socket cannot be watched.
+  uint64_t add(int sock, std::function<void()> on_gone) {
+    if (!thread_.joinable()) return 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t id = next_id_++;
+    epoll_event ev{};
+    ev.events = EPOLLRDHUP | EPOLLONESHOT;  // EPOLLHUP and EPOLLERR are always reported
+    ev.data.u64 = id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, sock, &ev) != 0) return 0;
+    callbacks_.emplace(id, std::move(on_gone));
+    return id;
+  }
+
+  void remove(uint64_t id, int sock) {
+    std::lock_guard<std::mutex> lock(mu_);
+    callbacks_.erase(id);
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, sock, nullptr);
+  }
+
+ private:
+  void loop() {
+    epoll_event events[64];
+    for (;;) {
+      const int n = ::epoll_wait(epoll_fd_, events, 64, -1);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        RADIX_LOG_WARN("epoll_wait failed: {}", std::strerror(errno));
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int i = 0; i < n; ++i) {
+        const uint64_t id = events[i].data.u64;
+        if (id == 0) return;  // the destructor's stop
+        auto it = callbacks_.find(id);
+        if (it == callbacks_.end()) continue;  // removed after epoll_wait returned
+        auto fn = std::move(it->second);
+        callbacks_.erase(it);
+        fn();
+      }
+    }
+  }
+
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::function<void()>> callbacks_;
+  uint64_t next_id_ = 1;
+  std::thread thread_;
+};
+
 namespace {
 
 thread_local int t_connection_socket = -1;
 thread_local bool t_close_after_response = false;
+thread_local PeerWatcher* t_watcher = nullptr;
 
 int poll_one(int sock, short events, int timeout_ms) {
   pollfd pfd{sock, events, 0};
@@ -131,7 +219,23 @@ class ConnectionStream final : public httplib::Stream {
 
 }  // namespace
 
+HttpTransport::ClientWatch& HttpTransport::ClientWatch::operator=(ClientWatch&& other) noexcept {
+  if (this != &other) {
+    reset();
+    watcher_ = std::exchange(other.watcher_, nullptr);
+    id_ = std::exchange(other.id_, 0);
+    sock_ = std::exchange(other.sock_, -1);
+  }
+  return *this;
+}
+
+void HttpTransport::ClientWatch::reset() {
+  if (watcher_ != nullptr) watcher_->remove(id_, sock_);
+  watcher_ = nullptr;
+}
+
 HttpTransport::HttpTransport(const TransportOptions& options) : options_(options) {
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   new_task_queue = [opts = options_] {
     return new ElasticTaskQueue(opts.max_threads, opts.keep_idle_threads, opts.idle_thread_timeout);
   };
@@ -142,6 +246,7 @@ HttpTransport::HttpTransport(const TransportOptions& options) : options_(options
 HttpTransport::~HttpTransport() {
   const socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
   if (sock != INVALID_SOCKET) ::close(sock);  // bound but never served
+  if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
 bool HttpTransport::bind(const std::string& host, int port) {
@@ -159,6 +264,7 @@ bool HttpTransport::bind(const std::string& host, int port) {
 }
 
 void HttpTransport::serve() {
+  watcher_ = std::make_unique<PeerWatcher>();
   std::unique_ptr<httplib::TaskQueue> queue(new_task_queue());
   const socket_t listener = svr_sock_.load();
   uint64_t failures = 0;
@@ -188,12 +294,17 @@ void HttpTransport::serve() {
     }
   }
   queue->shutdown();  // lets running connections finish
+  watcher_.reset();
   const socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
   if (sock != INVALID_SOCKET) ::close(sock);
 }
 
 void HttpTransport::shutdown() {
   stopping_.store(true);
+  if (stop_fd_ >= 0) {  // wakes every idle connection's poll()
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof(one));
+  }
   // Wakes a blocked accept() with EINVAL; serve() closes the socket after it returns, so
   // its descriptor cannot be reused under a pending accept().
   const socket_t sock = svr_sock_.load();
@@ -204,12 +315,43 @@ bool HttpTransport::client_connected() {
   return t_connection_socket < 0 || peer_alive(t_connection_socket);
 }
 
+HttpTransport::ClientWatch HttpTransport::watch_client(std::function<void()> on_gone) {
+  if (t_connection_socket < 0 || t_watcher == nullptr) return {};
+  const uint64_t id = t_watcher->add(t_connection_socket, std::move(on_gone));
+  if (id == 0) return {};
+  return ClientWatch(t_watcher, id, t_connection_socket);
+}
+
+bool HttpTransport::wait_readable(int sock, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (stopping_.load()) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    // Without the eventfd (it could not be made) the wait is sliced so shutdown() is seen.
+    pollfd pfds[2] = {{sock, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    const int nfds = stop_fd_ >= 0 ? 2 : 1;
+    const int timeout_ms = static_cast<int>(nfds == 2 ? left.count() : std::min<int64_t>(left.count(), 50));
+    const int r = ::poll(pfds, nfds, timeout_ms);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (r == 0) continue;
+    if (pfds[0].revents & (POLLERR | POLLNVAL)) return false;
+    if (pfds[0].revents & (POLLIN | POLLHUP)) return true;  // a request, or EOF for the parser
+    // else: only the stop eventfd fired; the loop sees stopping_
+  }
+}
+
 void HttpTransport::close_after_response() {
   t_close_after_response = true;
 }
 
 bool HttpTransport::process_and_close_socket(socket_t sock) {
   t_connection_socket = sock;
+  t_watcher = watcher_.get();
   t_close_after_response = false;
   ConnectionStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                           to_ms(write_timeout_sec_, write_timeout_usec_));
@@ -221,15 +363,9 @@ bool HttpTransport::process_and_close_socket(socket_t sock) {
   const auto idle_wait = std::chrono::duration_cast<std::chrono::milliseconds>(
       options_.keep_alive_timeout + options_.keep_alive_grace);
   for (size_t served = 0; served < keep_alive_max_count_ && !stopping_.load(); ++served) {
-    // Wait for the next request in short slices so shutdown() is noticed promptly.
-    bool readable = stream.has_buffered();
-    const auto deadline =
-        std::chrono::steady_clock::now() + (served == 0 ? first_request_wait : idle_wait);
-    while (!readable && !stopping_.load() && std::chrono::steady_clock::now() < deadline) {
-      int r = poll_one(sock, POLLIN, 50);
-      if (r < 0) break;
-      readable = r > 0;
-    }
+    // Sleep until the next request, the deadline or shutdown().
+    const bool readable =
+        stream.has_buffered() || wait_readable(sock, served == 0 ? first_request_wait : idle_wait);
     if (!readable) break;
     bool close_after = served + 1 >= keep_alive_max_count_;
     bool connection_closed = false;
@@ -237,6 +373,7 @@ bool HttpTransport::process_and_close_socket(socket_t sock) {
     if (!ok || connection_closed || t_close_after_response) break;
   }
   t_connection_socket = -1;
+  t_watcher = nullptr;
   t_close_after_response = false;
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);

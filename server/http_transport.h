@@ -10,9 +10,12 @@
 //   connections are closed only well after the timeout advertised in `Keep-Alive`, so a
 //   client reusing one at the last moment never meets a closed socket;
 // - the connection loop is ours, so a handler can ask whether its client is still
-//   there (client_connected()) even while it is not writing — that is how a request
-//   whose client went away is aborted while it waits in the queue or generates a
-//   non-streamed answer.
+//   there (client_connected()) even while it is not writing, and can be told when it
+//   leaves (watch_client(): one epoll thread watches every waiting connection) — that is
+//   how a request whose client went away is aborted while it waits in the queue or
+//   generates, without thousands of waiting threads waking on a timer to look;
+// - idle connections sleep in poll() until their next request, the keep-alive deadline
+//   or shutdown() (an eventfd), never in short slices.
 // Writes use MSG_NOSIGNAL: a vanished client never raises SIGPIPE.
 #pragma once
 
@@ -21,7 +24,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 
 namespace radix::server {
 
@@ -36,8 +43,30 @@ struct TransportOptions {
   std::chrono::seconds keep_alive_grace{10};
 };
 
+class PeerWatcher;
+
 class HttpTransport : public httplib::Server {
  public:
+  // Registration made by watch_client(); destroying it unregisters (after which the
+  // callback is never called, nor running).
+  class ClientWatch {
+   public:
+    ClientWatch() = default;
+    ClientWatch(PeerWatcher* watcher, uint64_t id, int sock) : watcher_(watcher), id_(id), sock_(sock) {}
+    ClientWatch(ClientWatch&& other) noexcept { *this = std::move(other); }
+    ClientWatch& operator=(ClientWatch&& other) noexcept;
+    ClientWatch(const ClientWatch&) = delete;
+    ClientWatch& operator=(const ClientWatch&) = delete;
+    ~ClientWatch() { reset(); }
+    void reset();
+    bool active() const { return watcher_ != nullptr; }
+
+   private:
+    PeerWatcher* watcher_ = nullptr;
+    uint64_t id_ = 0;
+    int sock_ = -1;
+  };
+
   explicit HttpTransport(const TransportOptions& options);
   ~HttpTransport() override;
 
@@ -55,6 +84,13 @@ class HttpTransport : public httplib::Server {
   // it or reset it. Always true off a connection thread.
   static bool client_connected();
 
+  // On a handler's thread: until the returned registration is destroyed, `on_gone` is
+  // called once, on the transport's watcher thread, when the peer closes or resets the
+  // connection (at once if it already has). It must be quick and must not block. Off a
+  // connection thread, or if the socket cannot be watched, the registration is inactive
+  // and the caller relies on polling client_connected().
+  static ClientWatch watch_client(std::function<void()> on_gone);
+
   // On a handler's thread: close the connection once the current response is written
   // (error responses, whose request body may be partly unread, never keep the
   // connection alive: leftover body bytes would be parsed as the next request).
@@ -63,9 +99,14 @@ class HttpTransport : public httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
 
+  // Waits until the socket is readable, `timeout` passes or shutdown(); true if readable.
+  bool wait_readable(int sock, std::chrono::milliseconds timeout) const;
+
   TransportOptions options_;
   int bound_port_ = -1;
   std::atomic<bool> stopping_{false};
+  int stop_fd_ = -1;  // eventfd, readable once shutdown() is called
+  std::unique_ptr<PeerWatcher> watcher_;  // while serve() runs
 };
 
 }  // namespace radix::server

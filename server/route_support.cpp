@@ -199,6 +199,9 @@ std::unique_ptr<Generation> start_generation(Call& call, std::vector<PreparedPro
 }
 
 bool wait_for_completion(Call& call, Generation& gen) {
+  // The transport wakes the poll when the client leaves; the timed check is the fallback
+  // for a connection it cannot watch, and covers a client that leaves mid-flow.
+  auto watch = HttpTransport::watch_client([wake = gen.wake()] { wake->notify(); });
   std::vector<ChoiceUpdate> updates;
   auto last_check = Generation::Clock::now();
   const auto interval = call.state.options.poll_interval;
@@ -206,7 +209,8 @@ bool wait_for_completion(Call& call, Generation& gen) {
     updates.clear();
     gen.poll(interval, &updates);
     auto now = Generation::Clock::now();
-    if (now - last_check >= interval) {
+    if (gen.finished()) break;
+    if (updates.empty() || now - last_check >= interval) {
       last_check = now;
       if (!HttpTransport::client_connected()) {
         RADIX_LOG_INFO("request {}: client disconnected; aborting", call.rid);
@@ -228,6 +232,7 @@ struct StreamState {
   std::chrono::milliseconds interval;
   bool done = false;
   std::unique_ptr<InFlightGuard> in_flight;
+  HttpTransport::ClientWatch watch;  // wakes gen's poll when the client leaves
 };
 
 }  // namespace
@@ -240,6 +245,7 @@ void stream_generation(Call& call, std::unique_ptr<Generation> gen, StreamHooks 
   st->hooks = std::move(hooks);
   st->interval = call.state.options.poll_interval;
   st->in_flight = std::make_unique<InFlightGuard>(call.state);
+  st->watch = HttpTransport::watch_client([wake = st->gen->wake()] { wake->notify(); });
   call.res.status = 200;
   call.res.set_header("Cache-Control", "no-cache");
   call.res.set_header("X-Accel-Buffering", "no");
@@ -278,6 +284,7 @@ void stream_generation(Call& call, std::unique_ptr<Generation> gen, StreamHooks 
       [st](bool /*success*/) {
         st->gen->abort();  // no-op when finished
         st->in_flight.reset();
+        st->watch.reset();
       });
 }
 

@@ -19,7 +19,9 @@ struct ServerOptions {
   size_t max_body_bytes = 64u << 20;
   int read_timeout_s = 60;                      // a client sending its request body
   int write_timeout_s = 60;                     // a client not reading its response
-  std::chrono::milliseconds poll_interval{50};  // how often a waiting request checks its client
+  // A waiting request is woken by its engine events and by the transport when its client
+  // leaves; at least this often it also checks the client itself (the fallback).
+  std::chrono::milliseconds poll_interval{1000};
   TransportOptions transport;
   std::string version = "0.1.0";
   // Engine and launch settings echoed by /get_server_info (filled by `radix serve`).

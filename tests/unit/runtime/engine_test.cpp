@@ -232,6 +232,40 @@ TEST(Engine, SeededSamplingIsReproducibleAndNChoicesDiffer) {
   EXPECT_TRUE(engine->check_kv_invariants().is_ok());
 }
 
+TEST(Engine, AWakeSignalIsNotifiedOnceForEachEventOfItsHandles) {
+  // One signal followed by two requests: a waiter sleeping on it sees every event, and
+  // the count it reads is the number of events delivered so far.
+  std::mt19937 rng(9);
+  auto engine = make_engine(cpu_options());
+  auto wake = std::make_shared<WakeSignal>();
+  GenerateInput a{"", random_prompt(rng, 9), greedy(5), wake};
+  GenerateInput b{"", random_prompt(rng, 13), greedy(7), wake};
+  auto ha = engine->submit(std::move(a));
+  auto hb = engine->submit(std::move(b));
+  ASSERT_TRUE(ha.is_ok() && hb.is_ok());
+  int events = 0, finished = 0;
+  uint64_t seen = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (finished < 2 && std::chrono::steady_clock::now() < deadline) {
+    seen = wake->wait(seen, std::chrono::seconds(5));
+    RequestEvent e;
+    for (auto* h : {&*ha, &*hb}) {
+      while ((*h)->next(&e, std::chrono::milliseconds(0))) {
+        ++events;
+        if (e.finished) ++finished;
+      }
+    }
+  }
+  ASSERT_EQ(finished, 2);
+  // A handle notifies just after queueing its event: the last notify may still be due.
+  for (int i = 0; i < 50 && wake->count() < static_cast<uint64_t>(events); ++i) {
+    wake->wait(wake->count(), std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(wake->count(), static_cast<uint64_t>(events));
+  wake->notify();  // an outside notify wakes a waiter too
+  EXPECT_EQ(wake->wait(events, std::chrono::seconds(5)), static_cast<uint64_t>(events) + 1);
+}
+
 TEST(Engine, RejectsPromptsThatCanNeverRunWithClearErrors) {
   EngineOptions o = cpu_options();
   o.context_length = 64;

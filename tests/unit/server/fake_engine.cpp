@@ -50,9 +50,12 @@ class FakeHandle : public RequestHandle {
 
  private:
   void push(RequestEvent e) {
-    std::lock_guard<std::mutex> l(mu_);
-    events_.push_back(std::move(e));
-    cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      events_.push_back(std::move(e));
+      cv_.notify_all();
+    }
+    if (input_.wake) input_.wake->notify();
   }
 
   void run() {

@@ -220,6 +220,33 @@ TEST_F(ServerTest, ClientThatLeavesANonStreamedRequestAbortsIt) {
   EXPECT_TRUE(engine_->wait_for_aborts(1));
 }
 
+// With the fallback poll a minute long, only the transport's watch on the socket can
+// notice these clients leaving (within wait_for_aborts' 10 s).
+TEST_F(ServerTest, TheClientWatchAbortsAWaitingNonStreamedRequestWhoseClientLeaves) {
+  engine_->script.hang = true;
+  ServerOptions options;
+  options.poll_interval = std::chrono::seconds(60);
+  start(options);
+  auto c = client();
+  c.set_read_timeout(0, 200 * 1000);
+  auto r = c.Post("/v1/completions", json{{"prompt", "x"}}.dump(), "application/json");
+  EXPECT_FALSE(r);
+  EXPECT_TRUE(engine_->wait_for_aborts(1));
+}
+
+TEST_F(ServerTest, TheClientWatchAbortsASilentStreamWhoseClientLeaves) {
+  engine_->script.hang = true;  // the stream never has anything to write
+  ServerOptions options;
+  options.poll_interval = std::chrono::seconds(60);
+  start(options);
+  auto c = client();
+  c.set_read_timeout(0, 200 * 1000);
+  auto r = c.Post("/v1/completions", json{{"prompt", "x"}, {"stream", true}}.dump(),
+                  "application/json");
+  EXPECT_FALSE(r);
+  EXPECT_TRUE(engine_->wait_for_aborts(1));
+}
+
 TEST_F(ServerTest, DrainRefusesNewRequestsAndWaitsForInFlightOnes) {
   start();
   EXPECT_TRUE(server_->drain(std::chrono::milliseconds(1000)));

@@ -62,7 +62,11 @@ class ServerTest : public ::testing::Test {
     options.host = "127.0.0.1";
     options.port = 0;
     if (options.served_model_name.empty()) options.served_model_name = "tiny";
-    options.poll_interval = std::chrono::milliseconds(10);
+    // A short fallback poll, unless the test chose one (a long one leaves only the
+    // transport's client watch to notice a client leaving).
+    if (options.poll_interval == ServerOptions{}.poll_interval) {
+      options.poll_interval = std::chrono::milliseconds(10);
+    }
     server_ = std::make_unique<HttpServer>(options);
     ASSERT_TRUE(server_->start().is_ok());
     if (ready) attach_and_ready();
