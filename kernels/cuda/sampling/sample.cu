@@ -16,16 +16,31 @@
 // and recomputes w. top_p's bin masses are f32 shared-memory atomics, so a draw within
 // rounding of a boundary may pick the neighbour the CPU twin would not; everything else
 // is summed in a fixed order (reproducible).
+//
+// Few rows (batch <= kClusterMaxRows) leave most SMs idle and one CTA reads only
+// ~30-45 GB/s, so with RADIX_SAMPLE_CLUSTER=8 each row is spread over a thread block
+// cluster of 8 CTAs: each CTA runs every pass over its eighth of the row, and each
+// reduction (max, sums, the 256 bins) is combined across the cluster through
+// distributed shared memory, in rank order, so all 8 CTAs see the same values and make
+// the same choices. The draw picks the CTA by the running sum of their kept mass, then
+// that CTA alone runs steps 4's levels over its slice.
+#include <cooperative_groups.h>
+
 #include <cfloat>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
+#include "kernels/cuda/common/env_switch.h"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace radix::cuda {
 namespace {
 
+namespace cg = cooperative_groups;
+
 constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
+constexpr int kClusterCtas = 8;      // CTAs per row when spread over a cluster
+constexpr int kClusterMaxRows = 16;  // at most this many rows are spread (8 x 16 = 128 SMs)
 
 __device__ __forceinline__ float clean(float x) { return isnan(x) ? -INFINITY : x; }
 
@@ -58,6 +73,7 @@ struct RowCtx {
   const float* x;
   int v;
   bool vec4;  // 16-byte loads: V % 4 == 0 and the row is aligned
+  int lo, hi;  // this CTA's slice [lo, hi) of the row (multiples of 4 but hi = v)
   float inv_t, m, min_p;
   bool inf_max;  // m is +inf: w = (y == m)
   __device__ float y_of(float xi) const {
@@ -65,14 +81,14 @@ struct RowCtx {
     return isnan(r) ? -INFINITY : r;
   }
   __device__ float w_of(float yi) const { return inf_max ? (yi == m ? 1.0f : 0.0f) : __expf(yi - m); }
-  // fn(i, y) for every element of the row, spread over the CTA (order unspecified).
+  // fn(i, y) for every element of the CTA's slice, spread over the CTA (order unspecified).
   template <typename F>
   __device__ void for_each(F&& fn) const {
     if (vec4) {
       const float4* x4 = reinterpret_cast<const float4*>(x);
-      const int n4 = v / 4;
+      const int n4 = hi / 4;
 #pragma unroll 4
-      for (int j = threadIdx.x; j < n4; j += kThreads) {
+      for (int j = lo / 4 + threadIdx.x; j < n4; j += kThreads) {
         const float4 q = x4[j];
         fn(4 * j, y_of(q.x));
         fn(4 * j + 1, y_of(q.y));
@@ -81,7 +97,7 @@ struct RowCtx {
       }
     } else {
 #pragma unroll 4
-      for (int i = threadIdx.x; i < v; i += kThreads) fn(i, y_of(x[i]));
+      for (int i = lo + threadIdx.x; i < hi; i += kThreads) fn(i, y_of(x[i]));
     }
   }
 };
@@ -103,7 +119,52 @@ struct Shared {
   float sel_above;
   int pick;
   float pick_target;
+  float xf;  // this CTA's value in a cluster-wide reduction
+  int xi;
 };
+
+// Cluster-wide reductions of a value every thread of the CTA holds (the CTA's own
+// reduction): each CTA publishes it, then every thread combines all kC in rank order
+// (identical results in every CTA). The second sync keeps a slot from being reused
+// while another CTA may still read it. kC == 1: the value itself.
+template <int kC, typename Op>
+__device__ __forceinline__ float cluster_combine(float v, Shared& s, Op op) {
+  if constexpr (kC == 1) {
+    return v;
+  } else {
+    cg::cluster_group cl = cg::this_cluster();
+    if (threadIdx.x == 0) s.xf = v;
+    cl.sync();
+    float r = *cl.map_shared_rank(&s.xf, 0);
+#pragma unroll
+    for (int k = 1; k < kC; ++k) r = op(r, *cl.map_shared_rank(&s.xf, k));
+    cl.sync();
+    return r;
+  }
+}
+template <int kC>
+__device__ __forceinline__ float cluster_max(float v, Shared& s) {
+  return cluster_combine<kC>(block_max(v, s.red), s, [](float a, float b) { return fmaxf(a, b); });
+}
+template <int kC>
+__device__ __forceinline__ float cluster_sum(float v, Shared& s) {
+  return cluster_combine<kC>(block_sum(v), s, [](float a, float b) { return a + b; });
+}
+template <int kC>
+__device__ __forceinline__ int cluster_min_int(int v, Shared& s) {
+  if constexpr (kC == 1) {
+    return v;
+  } else {
+    cg::cluster_group cl = cg::this_cluster();
+    if (threadIdx.x == 0) s.xi = v;
+    cl.sync();
+    int r = *cl.map_shared_rank(&s.xi, 0);
+#pragma unroll
+    for (int k = 1; k < kC; ++k) r = min(r, *cl.map_shared_rank(&s.xi, k));
+    cl.sync();
+    return r;
+  }
+}
 
 __device__ __forceinline__ int bin_of(float y, float lo, float scale) {
   const float f = (y - lo) * scale;
@@ -120,16 +181,18 @@ __device__ __forceinline__ bool in_region(float y, const Shared& s, int levels) 
 
 // Block minimum over the elements of the region after `levels` levels (the threshold:
 // everything at or above it is kept).
-__device__ float region_min(const RowCtx& r, const Shared& s, int levels, float* red) {
+template <int kC>
+__device__ float region_min(const RowCtx& r, Shared& s, int levels) {
   float mn = INFINITY;
   r.for_each([&](int, float y) {
     if (in_region(y, s, levels)) mn = fminf(mn, y);
   });
-  return -block_max(-mn, red);
+  return -cluster_max<kC>(-mn, s);
 }
 
 // Top-k: the smallest y of the k largest (ties at it all kept); -inf keeps everything.
 // Top-p (mass_mode): the smallest y whose strictly-larger mass is <= limit.
+template <int kC>
 __device__ float select_threshold(const RowCtx& r, float lo, float hi, bool mass_mode, int k, float limit,
                                   Shared& s) {
   int remaining = k;
@@ -153,6 +216,24 @@ __device__ float select_threshold(const RowCtx& r, float lo, float hi, bool mass
       if (mass_mode) atomicAdd(&s.mass[b], r.w_of(y));
     });
     __syncthreads();
+    if constexpr (kC > 1) {  // every CTA's bins summed, in rank order, into its own
+      cg::cluster_group cl = cg::this_cluster();
+      cl.sync();
+      int cnt = 0;
+      float mass = 0.0f;
+      if (threadIdx.x < 256) {
+        for (int q = 0; q < kC; ++q) {
+          cnt += cl.map_shared_rank(s.count, q)[threadIdx.x];
+          mass += cl.map_shared_rank(s.mass, q)[threadIdx.x];
+        }
+      }
+      cl.sync();
+      if (threadIdx.x < 256) {
+        s.count[threadIdx.x] = cnt;
+        s.mass[threadIdx.x] = mass;
+      }
+      __syncthreads();
+    }
     if (threadIdx.x < 32) {
       // Lane l owns bins 255 - 8l ... 248 - 8l (descending values).
       const int lane = threadIdx.x;
@@ -220,20 +301,22 @@ __device__ float select_threshold(const RowCtx& r, float lo, float hi, bool mass
     const bool done = s.sel_done;
     __syncthreads();
     ++levels;
-    if (done) return region_min(r, s, levels, s.red);
+    if (done) return region_min<kC>(r, s, levels);
     const float new_lo = lo + b / scale, new_hi = lo + (b + 1) / scale;
     lo = new_lo;
     hi = new_hi;
   }
 }
 
+template <int kC>
 __global__ void __launch_bounds__(kThreads)
     sample_kernel(int32_t* __restrict__ out, const float* __restrict__ logits, int v,
                   const float* __restrict__ temperature, const int32_t* __restrict__ top_k,
                   const float* __restrict__ top_p, const float* __restrict__ min_p,
                   const float* __restrict__ uniform) {
   __shared__ Shared s;
-  const int row = blockIdx.x;
+  const int row = blockIdx.x / kC;
+  const int rank = kC == 1 ? 0 : static_cast<int>(blockIdx.x % kC);  // == the cluster rank
   const float* x = logits + static_cast<int64_t>(row) * v;
   const float t = temperature[row];
   const int k = top_k[row];
@@ -243,6 +326,11 @@ __global__ void __launch_bounds__(kThreads)
   r.x = x;
   r.v = v;
   r.vec4 = (v % 4) == 0 && (reinterpret_cast<uintptr_t>(x) % 16) == 0;
+  {
+    const int per = ((v + kC - 1) / kC + 3) / 4 * 4;  // slices start on 16-byte boundaries
+    r.lo = min(v, rank * per);
+    r.hi = min(v, r.lo + per);
+  }
   r.inv_t = 1.0f;
   r.m = 0.0f;
   r.min_p = min_p[row];
@@ -258,7 +346,7 @@ __global__ void __launch_bounds__(kThreads)
         best_i = i;
       }
     });
-    const float m = block_max(best, s.red);
+    const float m = cluster_max<kC>(best, s);
     const int mine = (best == m && m != -INFINITY) ? best_i : 0x7fffffff;
     int lowest = mine;
 #pragma unroll
@@ -270,8 +358,11 @@ __global__ void __launch_bounds__(kThreads)
       lowest = s.count[lane];
 #pragma unroll
       for (int o = 16; o > 0; o >>= 1) lowest = min(lowest, __shfl_xor_sync(0xffffffffu, lowest, o));
-      if (lane == 0) out[row] = lowest == 0x7fffffff ? -1 : lowest;
+      if (lane == 0) s.pick = lowest;
     }
+    __syncthreads();
+    lowest = cluster_min_int<kC>(s.pick, s);
+    if (rank == 0 && threadIdx.x == 0) out[row] = lowest == 0x7fffffff ? -1 : lowest;
     return;
   }
 
@@ -288,29 +379,29 @@ __global__ void __launch_bounds__(kThreads)
     }
     t_z += isinf(t_max) ? (y == t_max ? 1.0f : 0.0f) : __expf(y - t_max);
   });
-  r.m = block_max(t_max, s.red);
+  r.m = cluster_max<kC>(t_max, s);
   if (r.m == -INFINITY) {
-    if (threadIdx.x == 0) out[row] = -1;
+    if (rank == 0 && threadIdx.x == 0) out[row] = -1;
     return;
   }
   r.inf_max = isinf(r.m);
-  const float y_min = -block_max(-t_min, s.red);
+  const float y_min = -cluster_max<kC>(-t_min, s);
   float z;
   if (r.inf_max) {
     float cnt = 0.0f;
     r.for_each([&](int, float y) { cnt += y == r.m ? 1.0f : 0.0f; });
-    z = block_sum(cnt);
+    z = cluster_sum<kC>(cnt, s);
   } else {
-    z = block_sum(t_max == -INFINITY ? 0.0f : t_z * __expf(t_max - r.m));
+    z = cluster_sum<kC>(t_max == -INFINITY ? 0.0f : t_z * __expf(t_max - r.m), s);
   }
 
   float y_threshold = -INFINITY;
   if (k > 0 && k < v && !r.inf_max) {
-    y_threshold = fmaxf(y_threshold, select_threshold(r, y_min, r.m, false, k, 0.0f, s));
+    y_threshold = fmaxf(y_threshold, select_threshold<kC>(r, y_min, r.m, false, k, 0.0f, s));
   }
   const float p = top_p[row];
   if (p < 1.0f && !r.inf_max) {
-    y_threshold = fmaxf(y_threshold, select_threshold(r, y_min, r.m, true, 0, p * z, s));
+    y_threshold = fmaxf(y_threshold, select_threshold<kC>(r, y_min, r.m, true, 0, p * z, s));
   }
   auto kept = [&](float yi) -> float {
     if (yi < y_threshold) return 0.0f;  // most of the row under top_k/top_p: no exp
@@ -332,10 +423,10 @@ __global__ void __launch_bounds__(kThreads)
     return warp_sum(acc);
   };
 
-  // Level 1: 32 warp chunks of the row (multiples of 128 elements).
-  const int c1 = ((v + kWarps - 1) / kWarps + 127) / 128 * 128;
+  // Level 1: the CTA's slice in 32 warp chunks (multiples of 128 elements).
+  const int c1 = ((r.hi - r.lo + kWarps - 1) / kWarps + 127) / 128 * 128;
   {
-    const int lo = min(v, warp * c1), hi = min(v, lo + c1);
+    const int lo = min(r.hi, r.lo + warp * c1), hi = min(r.hi, lo + c1);
     const float acc = warp_chunk_sum(lo, hi);
     __syncthreads();
     if (lane == 0) s.chunk[warp] = acc;
@@ -360,15 +451,58 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
   };
-  pick_chunk(uniform[row], true);
+  float target1 = 0.0f;
+  if constexpr (kC == 1) {
+    pick_chunk(uniform[row], true);
+    target1 = s.pick_target;
+  } else {
+    // Level 0: the CTA, by the running sum of the CTAs' kept mass in rank order (the
+    // same in every CTA); the chosen one goes on alone, with the target left for it.
+    cg::cluster_group cl = cg::this_cluster();
+    if (warp == 0) {
+      const float incl = warp_inclusive_scan(s.chunk[lane]);
+      if (lane == 31) s.xf = incl;  // this CTA's kept mass
+    }
+    cl.sync();
+    float total = 0.0f;
+#pragma unroll
+    for (int q = 0; q < kC; ++q) total += *cl.map_shared_rank(&s.xf, q);
+    const float target = uniform[row] * total;
+    float run = 0.0f, before_last = 0.0f;
+    int chosen = -1, last = -1;
+#pragma unroll
+    for (int q = 0; q < kC; ++q) {
+      const float c = *cl.map_shared_rank(&s.xf, q);
+      if (c > 0.0f) {
+        if (chosen < 0 && run + c > target) {
+          chosen = q;
+          target1 = target - run;
+        }
+        last = q;
+        before_last = run;
+      }
+      run += c;
+    }
+    cl.sync();  // no CTA leaves while another may read its s.xf
+    if (chosen < 0) {
+      chosen = last;
+      target1 = target - before_last;
+    }
+    if (chosen < 0) {  // nothing kept (min_p > 1)
+      if (rank == 0 && threadIdx.x == 0) out[row] = -1;
+      return;
+    }
+    if (rank != chosen) return;
+    pick_chunk(target1, false);
+    target1 = s.pick_target;
+  }
   const int w1 = s.pick;
   if (w1 < 0) {  // nothing kept (min_p > 1)
     if (threadIdx.x == 0) out[row] = -1;
     return;
   }
-  const float target1 = s.pick_target;
   // Level 2: the chosen chunk in 32 sub-chunks.
-  const int base1 = w1 * c1, end1 = min(v, base1 + c1);
+  const int base1 = r.lo + w1 * c1, end1 = min(r.hi, base1 + c1);
   const int c2 = ((c1 + kWarps - 1) / kWarps + 3) / 4 * 4;
   {
     const int lo = min(end1, base1 + warp * c2), hi = min(end1, lo + c2);
@@ -399,16 +533,46 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+EnvSwitch& cluster_switch() {
+  static EnvSwitch s("RADIX_SAMPLE_CLUSTER", "8");
+  return s;
+}
+
 }  // namespace
+
+bool sample_cluster_enabled() { return cluster_switch().get(); }
+void set_sample_cluster_enabled(bool on) { cluster_switch().set(on); }
 
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& p) {
   const int64_t n = logits.size(0);
   if (n == 0) return Status::ok();
-  if (n > 0x7fffffff) return invalid_argument("sample: too many rows");
-  sample_kernel<<<static_cast<unsigned>(n), kThreads, 0, static_cast<cudaStream_t>(ctx.stream)>>>(
-      out.data_as<int32_t>(), logits.data_as<const float>(), static_cast<int>(logits.size(1)),
-      p.temperature.data_as<const float>(), p.top_k.data_as<const int32_t>(), p.top_p.data_as<const float>(),
-      p.min_p.data_as<const float>(), p.uniform.data_as<const float>());
+  if (n > 0x7fffffff / kClusterCtas) return invalid_argument("sample: too many rows");
+  auto stream = static_cast<cudaStream_t>(ctx.stream);
+  int32_t* o = out.data_as<int32_t>();
+  const float* x = logits.data_as<const float>();
+  const int v = static_cast<int>(logits.size(1));
+  const float* t = p.temperature.data_as<const float>();
+  const int32_t* k = p.top_k.data_as<const int32_t>();
+  const float* tp = p.top_p.data_as<const float>();
+  const float* mp = p.min_p.data_as<const float>();
+  const float* u = p.uniform.data_as<const float>();
+  if (n <= kClusterMaxRows && sample_cluster_enabled()) {
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(static_cast<unsigned>(n * kClusterCtas));
+    cfg.blockDim = dim3(kThreads);
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = kClusterCtas;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    RADIX_RETURN_IF_ERROR(cuda_status(
+        cudaLaunchKernelEx(&cfg, sample_kernel<kClusterCtas>, o, x, v, t, k, tp, mp, u), "sample (cluster)"));
+    return check_launch("sample");
+  }
+  sample_kernel<1><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(o, x, v, t, k, tp, mp, u);
   return check_launch("sample");
 }
 

@@ -11,6 +11,10 @@
 #include "tests/kernels/gpu/gpu_test_util.h"
 
 #ifdef RADIX_HAS_CUDA_KERNELS
+#include "kernels/cuda/cuda_ops.h"
+#endif
+
+#ifdef RADIX_HAS_CUDA_KERNELS
 
 #include <cmath>
 
@@ -45,6 +49,17 @@ struct DeviceParams {
   SamplingTensors view() const { return {t.view(), k.view(), p.view(), mp.view(), u.view()}; }
 };
 
+int32_t cpu_one(const float* row, int64_t v, float t, int k, float p, float mp, float u) {
+  std::vector<float> l(row, row + v), tt = {t}, pp = {p}, mpp = {mp}, uu = {u};
+  std::vector<int32_t> kk = {k}, out = {-7};
+  SamplingTensors s{Tensor(tt.data(), DType::kF32, {1}), Tensor(kk.data(), DType::kI32, {1}),
+                    Tensor(pp.data(), DType::kF32, {1}), Tensor(mpp.data(), DType::kF32, {1}),
+                    Tensor(uu.data(), DType::kF32, {1})};
+  EXPECT_TRUE(ops::sample(OpContext{}, Tensor(out.data(), DType::kI32, {1}), Tensor(l.data(), DType::kF32, {1, v}), s)
+                  .is_ok());
+  return out[0];
+}
+
 class SamplingGpu : public GpuKernelTest {
  protected:
   DeviceParams to_device_params(Params& q) {
@@ -57,23 +72,14 @@ class SamplingGpu : public GpuKernelTest {
     d.u = to_device(h.uniform, DType::kF32);
     return d;
   }
+
+  // Random rows and per-row params for each (rows, vocabulary) case, against the CPU op.
+  void expect_matches_cpu(std::initializer_list<std::pair<int, int>> cases);
 };
 
-int32_t cpu_one(const float* row, int64_t v, float t, int k, float p, float mp, float u) {
-  std::vector<float> l(row, row + v), tt = {t}, pp = {p}, mpp = {mp}, uu = {u};
-  std::vector<int32_t> kk = {k}, out = {-7};
-  SamplingTensors s{Tensor(tt.data(), DType::kF32, {1}), Tensor(kk.data(), DType::kI32, {1}),
-                    Tensor(pp.data(), DType::kF32, {1}), Tensor(mpp.data(), DType::kF32, {1}),
-                    Tensor(uu.data(), DType::kF32, {1})};
-  EXPECT_TRUE(ops::sample(OpContext{}, Tensor(out.data(), DType::kI32, {1}), Tensor(l.data(), DType::kF32, {1, v}), s)
-                  .is_ok());
-  return out[0];
-}
-
-TEST_F(SamplingGpu, MatchesTheCpuOpOnRandomRowsAndParams) {
+void SamplingGpu::expect_matches_cpu(std::initializer_list<std::pair<int, int>> cases) {
   int rows_total = 0, nudged = 0;
-  for (auto [n, v] : {std::pair{64, 128256}, std::pair{16, 151936}, std::pair{200, 1000}, std::pair{64, 37},
-                      std::pair{8, 32000}}) {
+  for (auto [n, v] : cases) {
     // Peaked rows (scale 8) and flat rows (scale 1); bf16-rounded, so ties are common.
     OwnedTensor logits = random_host({n, v}, -1, 1);
     float* x = logits.data_as<float>();
@@ -121,6 +127,21 @@ TEST_F(SamplingGpu, MatchesTheCpuOpOnRandomRowsAndParams) {
     }
   }
   EXPECT_LE(nudged * 100, rows_total) << nudged << " of " << rows_total << " rows differ at a boundary";
+}
+
+TEST_F(SamplingGpu, MatchesTheCpuOpOnRandomRowsAndParams) {
+  expect_matches_cpu({{64, 128256}, {16, 151936}, {200, 1000}, {64, 37}, {8, 32000}});
+}
+
+// Up to 16 rows, each spread over a cluster of 8 CTAs (RADIX_SAMPLE_CLUSTER=8): slices
+// of 16 elements (V = 37, some CTAs empty), of a few hundred, and of Llama-3's and
+// Qwen2's vocabularies, plus V = 1001 (no 16-byte loads).
+TEST_F(SamplingGpu, RowsSpreadOverAClusterMatchTheCpuOp) {
+  const bool was = cuda::sample_cluster_enabled();
+  cuda::set_sample_cluster_enabled(true);
+  expect_matches_cpu({{16, 37}, {16, 1000}, {13, 1001}, {16, 128256}, {5, 151936}, {1, 128256}, {16, 32000},
+                      {16, 128256}, {16, 128256}});
+  cuda::set_sample_cluster_enabled(was);
 }
 
 TEST_F(SamplingGpu, DrawsFollowTheTruncatedDistribution) {

@@ -5,6 +5,7 @@
 // them. Prints one table; not a test (timings assert nothing).
 //
 //   bench_kernels_gpu [--quick]
+//   bench_kernels_gpu --sampling     (the sampling table only)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -288,6 +289,59 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
       std::printf("    per SM id:");
       for (int i = 0; i < ctas; ++i) std::printf(" %.1f", all[i]);
       std::printf("\n");
+    }
+  }
+}
+
+// Sampling over Llama-3 logits (f32, V = 128256), each mode at batch 1..128; at batch
+// <= 16 also with each row over a cluster of 8 CTAs.
+void bench_sampling(const OpContext& ctx, cudaStream_t stream, int reps) {
+  const int64_t v = 128256;
+  std::printf("\n%-26s %6s %10s\n", "sample (V=128256)", "batch", "time_us");
+  for (int batch : {1, 16, 64, 128}) {
+    OwnedTensor logits = device({batch, v}, DType::kF32);
+    {
+      std::vector<float> h(static_cast<size_t>(batch * v));
+      uint32_t s = 12345;
+      for (auto& x : h) {
+        s = s * 1664525u + 1013904223u;
+        x = (static_cast<float>(s >> 8) / 16777216.0f) * 12.0f - 6.0f;
+      }
+      OwnedTensor host = OwnedTensor::host({batch, v}, DType::kF32);
+      std::memcpy(host.view().data(), h.data(), h.size() * 4);
+      BENCH_CHECK(copy_tensor(logits.view(), host.view()));
+    }
+    struct Mode {
+      const char* name;
+      float t;
+      int k;
+      float p;
+    };
+    for (const Mode& m : {Mode{"greedy", 0.0f, 0, 1.0f}, Mode{"temperature 0.8", 0.8f, 0, 1.0f},
+                          Mode{"top_k 50", 0.8f, 50, 1.0f}, Mode{"top_p 0.9", 0.8f, 0, 0.9f},
+                          Mode{"top_k 50 + top_p 0.9", 0.8f, 50, 0.9f}}) {
+      auto fill_f = [&](float val) {
+        std::vector<float> h(static_cast<size_t>(batch), val);
+        OwnedTensor host = OwnedTensor::host({batch}, DType::kF32);
+        std::memcpy(host.view().data(), h.data(), h.size() * 4);
+        OwnedTensor d = device({batch}, DType::kF32);
+        BENCH_CHECK(copy_tensor(d.view(), host.view()));
+        return d;
+      };
+      OwnedTensor t = fill_f(m.t), p = fill_f(m.p), mp = fill_f(0.0f), u = fill_f(0.37f);
+      OwnedTensor k = i32(std::vector<int32_t>(static_cast<size_t>(batch), m.k));
+      OwnedTensor out = device({batch}, DType::kI32);
+      const SamplingTensors params{t.view(), k.view(), p.view(), mp.view(), u.view()};
+      const bool cluster_was = cuda::sample_cluster_enabled();
+      cuda::set_sample_cluster_enabled(false);
+      const double ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::sample(ctx, out, logits, params)); });
+      std::printf("%-26s %6d %10.1f\n", m.name, batch, ms * 1e3);
+      if (batch <= 16) {  // each row over a cluster of 8 CTAs (RADIX_SAMPLE_CLUSTER=8)
+        cuda::set_sample_cluster_enabled(true);
+        const double cms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::sample(ctx, out, logits, params)); });
+        std::printf("%-26s %6d %10.1f\n", (std::string(m.name) + ", cluster 8").c_str(), batch, cms * 1e3);
+      }
+      cuda::set_sample_cluster_enabled(cluster_was);
     }
   }
 }
@@ -589,49 +643,7 @@ int run(bool quick) {
     cuda::set_decode_chain_enabled(chain_was);
   }
 
-  // ---- sampling over Llama-3 logits (f32, V = 128256) ----
-  {
-    const int64_t v = 128256;
-    std::printf("\n%-26s %6s %10s\n", "sample (V=128256)", "batch", "time_us");
-    for (int batch : {1, 64, 128}) {
-      OwnedTensor logits = device({batch, v}, DType::kF32);
-      {
-        std::vector<float> h(static_cast<size_t>(batch * v));
-        uint32_t s = 12345;
-        for (auto& x : h) {
-          s = s * 1664525u + 1013904223u;
-          x = (static_cast<float>(s >> 8) / 16777216.0f) * 12.0f - 6.0f;
-        }
-        OwnedTensor host = OwnedTensor::host({batch, v}, DType::kF32);
-        std::memcpy(host.view().data(), h.data(), h.size() * 4);
-        BENCH_CHECK(copy_tensor(logits.view(), host.view()));
-      }
-      struct Mode {
-        const char* name;
-        float t;
-        int k;
-        float p;
-      };
-      for (const Mode& m : {Mode{"greedy", 0.0f, 0, 1.0f}, Mode{"temperature 0.8", 0.8f, 0, 1.0f},
-                            Mode{"top_k 50", 0.8f, 50, 1.0f}, Mode{"top_p 0.9", 0.8f, 0, 0.9f},
-                            Mode{"top_k 50 + top_p 0.9", 0.8f, 50, 0.9f}}) {
-        auto fill_f = [&](float val) {
-          std::vector<float> h(static_cast<size_t>(batch), val);
-          OwnedTensor host = OwnedTensor::host({batch}, DType::kF32);
-          std::memcpy(host.view().data(), h.data(), h.size() * 4);
-          OwnedTensor d = device({batch}, DType::kF32);
-          BENCH_CHECK(copy_tensor(d.view(), host.view()));
-          return d;
-        };
-        OwnedTensor t = fill_f(m.t), p = fill_f(m.p), mp = fill_f(0.0f), u = fill_f(0.37f);
-        OwnedTensor k = i32(std::vector<int32_t>(static_cast<size_t>(batch), m.k));
-        OwnedTensor out = device({batch}, DType::kI32);
-        const SamplingTensors params{t.view(), k.view(), p.view(), mp.view(), u.view()};
-        const double ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::sample(ctx, out, logits, params)); });
-        std::printf("%-26s %6d %10.1f\n", m.name, batch, ms * 1e3);
-      }
-    }
-  }
+  bench_sampling(ctx, stream, reps);
 
   // ---- decode attention (Llama-3-8B: Hq 32, Hk 8, D 128), 32 calls per graph ----
   const int hq = 32, hk = 8, d = 128;
@@ -847,14 +859,27 @@ int run(bool quick) {
   return 0;
 }
 
+int run_sampling() {
+  auto backend_r = CudaBackend::create(0);
+  BENCH_CHECK(backend_r.status());
+  auto backend = std::move(backend_r).value();
+  auto stream_r = CudaStream::create();
+  BENCH_CHECK(stream_r.status());
+  auto stream_obj = std::move(stream_r).value();
+  OpContext ctx{Device::cuda(0), stream_obj.get(), backend.get()};
+  bench_sampling(ctx, static_cast<cudaStream_t>(stream_obj.get()), 30);
+  return 0;
+}
+
 }  // namespace
 }  // namespace radix
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool sampling_only = argc > 1 && std::strcmp(argv[1], "--sampling") == 0;
   if (!radix::cuda_available()) {
     std::printf("bench_kernels_gpu: no CUDA device\n");
     return 0;
   }
-  return radix::run(quick);
+  return sampling_only ? radix::run_sampling() : radix::run(quick);
 }
