@@ -196,6 +196,39 @@ TEST_F(ServerTest, BatchedPromptsGetPromptMajorChoiceIndexes) {
             tokenizer_->encode("one", true).size() + tokenizer_->encode("two", true).size());
 }
 
+TEST_F(ServerTest, AStreamOfSeveralPromptsIsDrivenByTheirEventsAlone) {
+  // Three prompts, n = 2, tokens 3 ms apart; the fallback poll is a minute, so the stream
+  // finishes within the client's 30 s only if each engine event wakes the connection
+  // thread (one WakeSignal for all six choices).
+  engine_->script.token_delay = std::chrono::milliseconds(3);
+  ServerOptions options;
+  options.poll_interval = std::chrono::seconds(60);
+  start(options);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = post("/v1/completions", json{{"prompt", {"one", "two", "three"}}, {"n", 2}, {"max_tokens", 12},
+                                        {"stream", true}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  auto events = sse_payloads(r->body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::vector<std::string> text(6);
+  std::vector<int> finishes(6, 0);
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    json c = json::parse(events[i])["choices"][0];
+    const int index = c["index"];
+    ASSERT_GE(index, 0);
+    ASSERT_LT(index, 6);
+    text[index] += c["text"].get<std::string>();
+    if (!c["finish_reason"].is_null()) ++finishes[index];
+  }
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(text[i], script_text(12, i % 2)) << "choice " << i;
+    EXPECT_EQ(finishes[i], 1) << "choice " << i;
+  }
+}
+
 TEST_F(ServerTest, EchoWithLogprobsListsPromptThenCompletionTokens) {
   start();
   auto r =
