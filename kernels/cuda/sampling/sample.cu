@@ -124,46 +124,35 @@ struct Shared {
 };
 
 // Cluster-wide reductions of a value every thread of the CTA holds (the CTA's own
-// reduction): each CTA publishes it, then every thread combines all kC in rank order
-// (identical results in every CTA). The second sync keeps a slot from being reused
+// reduction): each CTA publishes it in `slot`, then every thread combines all kC in rank
+// order (identical results in every CTA). The second sync keeps a slot from being reused
 // while another CTA may still read it. kC == 1: the value itself.
-template <int kC, typename Op>
-__device__ __forceinline__ float cluster_combine(float v, Shared& s, Op op) {
+template <int kC, typename T, typename Op>
+__device__ __forceinline__ T cluster_combine(T v, T* slot, Op op) {
   if constexpr (kC == 1) {
     return v;
   } else {
     cg::cluster_group cl = cg::this_cluster();
-    if (threadIdx.x == 0) s.xf = v;
+    if (threadIdx.x == 0) *slot = v;
     cl.sync();
-    float r = *cl.map_shared_rank(&s.xf, 0);
+    T r = *cl.map_shared_rank(slot, 0);
 #pragma unroll
-    for (int k = 1; k < kC; ++k) r = op(r, *cl.map_shared_rank(&s.xf, k));
+    for (int k = 1; k < kC; ++k) r = op(r, *cl.map_shared_rank(slot, k));
     cl.sync();
     return r;
   }
 }
 template <int kC>
 __device__ __forceinline__ float cluster_max(float v, Shared& s) {
-  return cluster_combine<kC>(block_max(v, s.red), s, [](float a, float b) { return fmaxf(a, b); });
+  return cluster_combine<kC>(block_max(v, s.red), &s.xf, [](float a, float b) { return fmaxf(a, b); });
 }
 template <int kC>
 __device__ __forceinline__ float cluster_sum(float v, Shared& s) {
-  return cluster_combine<kC>(block_sum(v), s, [](float a, float b) { return a + b; });
+  return cluster_combine<kC>(block_sum(v), &s.xf, [](float a, float b) { return a + b; });
 }
 template <int kC>
 __device__ __forceinline__ int cluster_min_int(int v, Shared& s) {
-  if constexpr (kC == 1) {
-    return v;
-  } else {
-    cg::cluster_group cl = cg::this_cluster();
-    if (threadIdx.x == 0) s.xi = v;
-    cl.sync();
-    int r = *cl.map_shared_rank(&s.xi, 0);
-#pragma unroll
-    for (int k = 1; k < kC; ++k) r = min(r, *cl.map_shared_rank(&s.xi, k));
-    cl.sync();
-    return r;
-  }
+  return cluster_combine<kC>(v, &s.xi, [](int a, int b) { return min(a, b); });
 }
 
 __device__ __forceinline__ int bin_of(float y, float lo, float scale) {

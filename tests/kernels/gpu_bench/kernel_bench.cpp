@@ -346,7 +346,8 @@ void bench_sampling(const OpContext& ctx, cudaStream_t stream, int reps) {
   }
 }
 
-int run(bool quick) {
+// sampling_only: just the sampling table (after the setup).
+int run(bool quick, bool sampling_only) {
   auto backend_r = CudaBackend::create(0);
   BENCH_CHECK(backend_r.status());
   auto backend = std::move(backend_r).value();
@@ -356,6 +357,10 @@ int run(bool quick) {
   auto stream = static_cast<cudaStream_t>(stream_obj.get());
   OpContext ctx{Device::cuda(0), stream_obj.get(), backend.get()};
   const int reps = quick ? 10 : 30;
+  if (sampling_only) {
+    bench_sampling(ctx, stream, reps);
+    return 0;
+  }
 
   // ---- ceilings ----
   const size_t copy_bytes = size_t{2} << 30;
@@ -859,18 +864,6 @@ int run(bool quick) {
   return 0;
 }
 
-int run_sampling() {
-  auto backend_r = CudaBackend::create(0);
-  BENCH_CHECK(backend_r.status());
-  auto backend = std::move(backend_r).value();
-  auto stream_r = CudaStream::create();
-  BENCH_CHECK(stream_r.status());
-  auto stream_obj = std::move(stream_r).value();
-  OpContext ctx{Device::cuda(0), stream_obj.get(), backend.get()};
-  bench_sampling(ctx, static_cast<cudaStream_t>(stream_obj.get()), 30);
-  return 0;
-}
-
 }  // namespace
 }  // namespace radix
 
@@ -881,5 +874,5 @@ int main(int argc, char** argv) {
     std::printf("bench_kernels_gpu: no CUDA device\n");
     return 0;
   }
-  return sampling_only ? radix::run_sampling() : radix::run(quick);
+  return radix::run(quick, sampling_only);
 }
