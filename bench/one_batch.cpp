@@ -16,7 +16,7 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Greedy next tokens: sampled by the runner on a device that samples, else the argmax
+// Next tokens: sampled by the runner on a device that samples, else (greedy) the argmax
 // of the host logits [B, V].
 std::vector<int32_t> next_tokens(const StepOutput& out, int rows, int64_t vocab) {
   if (!out.tokens.empty()) return out.tokens;
@@ -37,6 +37,10 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   if (o.read_probe_bytes != 0 && o.read_probe_bytes < (size_t{1} << 20)) {
     return invalid_argument("--read-probe-bytes must be 0 (no probe) or at least 1 MiB");
   }
+  if (!(o.temperature >= 0.0f) || o.top_k < 0 || !(o.top_p > 0.0f && o.top_p <= 1.0f)) {
+    return invalid_argument("--temperature must be >= 0, --top-k >= 0 and --top-p in (0, 1]");
+  }
+  const bool sampled = o.temperature > 0.0f;
   EngineOptions eo = o.engine;
   const int per_seq = o.input_len + o.output_len + o.warmup_steps + 1;
   if (eo.max_total_tokens <= 0) eo.max_total_tokens = o.batch_size * per_seq;
@@ -55,6 +59,11 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
   StepInput step;
   StepOutput out;
   const bool device_sampling = runner->samples_on_device();
+  if (sampled && !device_sampling) {
+    return invalid_argument("--temperature > 0 needs a device that samples (cuda); the " + runner->device().to_string() +
+                            " steps of this benchmark are greedy");
+  }
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
   // ids: the batch's n input ids per sequence, or empty: each sequence's one input id is
   // the token the previous launched step sampled for it (overlap, prev_token_src).
   auto build = [&](StepInput& in, int start, int n, const std::vector<int32_t>& ids) {
@@ -70,7 +79,10 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
       for (int p = 0; p < start + n; ++p) in.kv_indices.push_back(slot(b, p));
       in.kv_indptr.push_back(static_cast<int32_t>(in.kv_indices.size()));
       in.logits_rows.push_back(in.qo_indptr.back() - 1);
-      if (device_sampling) in.add_sample(b, 0.0f, 0, 1.0f, 0.0f, 0.0f);
+      if (device_sampling) {
+        in.add_sample(b, o.temperature, sampled ? o.top_k : 0, sampled ? o.top_p : 1.0f, 0.0f,
+                      sampled ? uniform(rng) : 0.0f);
+      }
     }
     in.max_q_len = n;
     in.max_kv_len = start + n;
@@ -173,7 +185,8 @@ Result<OneBatchResult> run_one_batch(const OneBatchOptions& o) {
     std::ofstream out(o.result_file, std::ios::app);
     out << "{\"model_path\":\"" << eo.model_path << "\",\"device\":\"" << r.device << "\",\"load_format\":\""
         << eo.load_format << "\",\"batch_size\":" << o.batch_size << ",\"input_len\":" << o.input_len
-        << ",\"output_len\":" << o.output_len << ",\"prefill_latency\":" << r.prefill_latency_s
+        << ",\"output_len\":" << o.output_len << ",\"temperature\":" << o.temperature
+        << ",\"top_k\":" << o.top_k << ",\"top_p\":" << o.top_p << ",\"prefill_latency\":" << r.prefill_latency_s
         << ",\"prefill_throughput\":" << r.prefill_throughput
         << ",\"median_decode_latency\":" << r.median_decode_latency_s
         << ",\"median_decode_throughput\":" << r.median_decode_throughput

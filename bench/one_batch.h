@@ -1,6 +1,7 @@
 // `radix bench one-batch`: one static batch through the model runner, measured like
 // SGLang's bench_latency — a prefill of batch_size x input_len tokens, then output_len
-// decode steps (greedy) — reporting latency and throughput of each phase.
+// decode steps (greedy unless --temperature > 0) — reporting latency and throughput of
+// each phase.
 #pragma once
 
 #include <string>
@@ -16,6 +17,11 @@ struct OneBatchOptions {
   int input_len = 128;
   int output_len = 512;
   int warmup_steps = 8;     // decode steps run (and discarded) before measuring
+  // Sampling of every step (CUDA only: the runner samples on the device; the CPU
+  // backend's steps stay greedy and refuse other values). temperature 0 is greedy.
+  float temperature = 0.0f;
+  int top_k = 0;  // 0: all tokens
+  float top_p = 1.0f;
   std::string result_file;  // JSON lines appended when set
   size_t read_probe_bytes = size_t{2} << 30;  // CUDA: buffer of the read-rate measurement (0: skip)
 };

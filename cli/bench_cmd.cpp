@@ -18,6 +18,10 @@ void register_bench(CLI::App& app, Runner* run) {
   one->add_option("--input-len", o.input_len)->capture_default_str();
   one->add_option("--output-len", o.output_len)->capture_default_str();
   one->add_option("--warmup-steps", o.warmup_steps)->capture_default_str();
+  one->add_option("--temperature", o.temperature, "Sample every step at this temperature (CUDA; 0: greedy)")
+      ->capture_default_str();
+  one->add_option("--top-k", o.top_k, "With --temperature: keep the k most likely tokens (0: all)")->capture_default_str();
+  one->add_option("--top-p", o.top_p, "With --temperature: nucleus mass kept")->capture_default_str();
   one->add_option("--result-filename", o.result_file, "Append results as JSON lines");
   one->add_option("--read-probe-bytes", o.read_probe_bytes,
                   "CUDA: bytes read to measure the read rate for the roofline line (0: skip)")
@@ -36,6 +40,9 @@ void register_bench(CLI::App& app, Runner* run) {
       }
       std::printf("device %s, batch %d, input %d, output %d, weights %s\n", r->device.c_str(), o.batch_size,
                   o.input_len, o.output_len, o.engine.load_format == "dummy" ? "dummy (random)" : "from checkpoint");
+      if (o.temperature > 0.0f) {
+        std::printf("sampling: temperature %g, top_k %d, top_p %g (on the device)\n", o.temperature, o.top_k, o.top_p);
+      }
       std::printf("Prefill. latency: %.5f s, throughput: %.2f token/s\n", r->prefill_latency_s, r->prefill_throughput);
       std::printf("Decode.  median latency: %.5f s, median throughput: %.2f token/s\n", r->median_decode_latency_s,
                   r->median_decode_throughput);

@@ -51,8 +51,8 @@ Status take_pending_tokens(const OpContext& ctx, const Tensor& ids, const Tensor
 Status add(const OpContext& ctx, const Tensor& out, const Tensor& a, const Tensor& b);
 Status argmax(const OpContext& ctx, const Tensor& out, const Tensor& logits);
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& params);
-// Whether ops::sample spreads each of up to 16 rows over a cluster of 8 CTAs (off unless
-// RADIX_SAMPLE_CLUSTER=8; sampling/sample.cu).
+// Whether ops::sample spreads each of up to 16 rows over a cluster of 8 CTAs (on unless
+// RADIX_SAMPLE_CLUSTER=0; sampling/sample.cu).
 bool sample_cluster_enabled();
 void set_sample_cluster_enabled(bool on);
 

@@ -18,8 +18,8 @@
 // is summed in a fixed order (reproducible).
 //
 // Few rows (batch <= kClusterMaxRows) leave most SMs idle and one CTA reads only
-// ~30-45 GB/s, so with RADIX_SAMPLE_CLUSTER=8 each row is spread over a thread block
-// cluster of 8 CTAs: each CTA runs every pass over its eighth of the row, and each
+// ~30-45 GB/s, so by default (RADIX_SAMPLE_CLUSTER=0 turns it off) each row is spread
+// over a thread block cluster of 8 CTAs: each CTA runs every pass over its eighth of the row, and each
 // reduction (max, sums, the 256 bins) is combined across the cluster through
 // distributed shared memory, in rank order, so all 8 CTAs see the same values and make
 // the same choices. The draw picks the CTA by the running sum of their kept mass, then
@@ -523,7 +523,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 EnvSwitch& cluster_switch() {
-  static EnvSwitch s("RADIX_SAMPLE_CLUSTER", "8");
+  static EnvSwitch s("RADIX_SAMPLE_CLUSTER", "0", EnvSwitch::DefaultOn{});
   return s;
 }
 

@@ -133,14 +133,18 @@ TEST_F(SamplingGpu, MatchesTheCpuOpOnRandomRowsAndParams) {
   expect_matches_cpu({{64, 128256}, {16, 151936}, {200, 1000}, {64, 37}, {8, 32000}});
 }
 
-// Up to 16 rows, each spread over a cluster of 8 CTAs (RADIX_SAMPLE_CLUSTER=8): slices
-// of 16 elements (V = 37, some CTAs empty), of a few hundred, and of Llama-3's and
-// Qwen2's vocabularies, plus V = 1001 (no 16-byte loads).
-TEST_F(SamplingGpu, RowsSpreadOverAClusterMatchTheCpuOp) {
+// Up to 16 rows, each spread over a cluster of 8 CTAs (the default; RADIX_SAMPLE_CLUSTER=0
+// turns it off) and each in one CTA: slices of 16 elements (V = 37, some CTAs empty), of
+// a few hundred, and of Llama-3's and Qwen2's vocabularies, plus V = 1001 (no 16-byte
+// loads).
+TEST_F(SamplingGpu, FewRowsMatchTheCpuOpOverAClusterAndInOneCta) {
   const bool was = cuda::sample_cluster_enabled();
-  cuda::set_sample_cluster_enabled(true);
-  expect_matches_cpu({{16, 37}, {16, 1000}, {13, 1001}, {16, 128256}, {5, 151936}, {1, 128256}, {16, 32000},
-                      {16, 128256}, {16, 128256}});
+  for (const bool cluster : {true, false}) {
+    SCOPED_TRACE(cluster ? "cluster of 8" : "one CTA per row");
+    cuda::set_sample_cluster_enabled(cluster);
+    expect_matches_cpu({{16, 37}, {16, 1000}, {13, 1001}, {16, 128256}, {5, 151936}, {1, 128256}, {16, 32000},
+                        {16, 128256}, {16, 128256}});
+  }
   cuda::set_sample_cluster_enabled(was);
 }
 

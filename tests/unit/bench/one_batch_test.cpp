@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace radix {
 namespace {
 
@@ -42,6 +44,25 @@ TEST(OneBatch, OverlapOnTheCpuRunsStepsOneByOne) {
   EXPECT_EQ(r->decode_steps, 3);
   EXPECT_GT(r->median_decode_latency_s, 0);
   EXPECT_FALSE(run_one_batch(small())->decode_overlapped);
+}
+
+// Sampled steps (--temperature) run where the runner samples on the device; the CPU
+// backend's steps are greedy, so it refuses them, and bad values are refused everywhere.
+TEST(OneBatch, RefusesSamplingWhereStepsAreGreedyAndBadSamplingValues) {
+  OneBatchOptions o = small();
+  o.temperature = 0.8f;
+  o.top_p = 0.9f;
+  auto r = run_one_batch(o);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("needs a device that samples"), std::string::npos) << r.status().to_string();
+  for (auto bad : {std::make_tuple(-1.0f, 0, 1.0f), std::make_tuple(0.8f, -1, 1.0f), std::make_tuple(0.8f, 0, 0.0f),
+                   std::make_tuple(0.8f, 0, 1.5f)}) {
+    OneBatchOptions b = small();
+    std::tie(b.temperature, b.top_k, b.top_p) = bad;
+    auto rb = run_one_batch(b);
+    ASSERT_FALSE(rb.is_ok());
+    EXPECT_NE(rb.status().message().find("--top-p in (0, 1]"), std::string::npos) << rb.status().to_string();
+  }
 }
 
 TEST(OneBatch, CountsTheBytesADecodeStepReads) {
