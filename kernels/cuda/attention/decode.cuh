@@ -43,9 +43,8 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
   constexpr int kChunksPerThread = kChunks / kTPK;
 
-  // Launched with PDL: q and the newest K/V come from the kernel before.
-  pdl_wait();
-  pdl_launch_dependents();
+  // Launched with PDL: q and the newest K/V come from the kernel before; the indptrs
+  // were on the device before any kernel of the step.
   const int b = blockIdx.x, split = blockIdx.z;
   const int q_tok = a.qo_indptr[b];
   if (a.qo_indptr[b + 1] - q_tok <= 0) return;  // no query row for this sequence
@@ -55,23 +54,24 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
   const int g0 = (blockIdx.y % group_blocks) * kGroup;  // first head of the block within the group
   const int heads = min(kGroup, group - g0);
   const int h0 = kvh * group + g0;
-  const int kv_start = a.kv_indptr[b];
-  const int kv_len = a.kv_indptr[b + 1] - kv_start;
-  const int qpos = kv_len - 1;
-  const int lo = V::first_visible(qpos, a);
-  // Splits of at least kMinPositionsPerSplit positions: the grid is planned (and graphs
-  // captured) for the longest context, so a short context leaves the upper splits
-  // inactive (their lse is -inf; merge_kernel skips them) instead of cutting itself
-  // into slivers that the merge must then combine.
-  const int len = kv_len - lo;
-  const int chunk = max(kMinPositionsPerSplit, (len + a.num_splits - 1) / a.num_splits);
-  const int active = len > 0 ? min(a.num_splits, (len + chunk - 1) / chunk) : 1;
+  // Splits of at least kMinPositionsPerSplit positions (decode_splits): the grid is
+  // planned (and graphs captured) for the longest context, so a short context leaves
+  // the upper splits inactive instead of cutting itself into slivers that the merge
+  // must then combine. An inactive split is done at once (merge_kernel reads only the
+  // active ones), unless the caller merges all splits itself (kPartialsOnly).
+  const DecodeSplits sp = decode_splits<V>(a, b);
+  const int kv_start = sp.kv_start, kv_len = sp.kv_len, lo = sp.lo, chunk = sp.chunk, active = sp.active;
   if (split >= active) {
-    if (static_cast<int>(threadIdx.x) < heads) {
-      a.partial_lse[(static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h0 + threadIdx.x] = -INFINITY;
+    if constexpr (kPartialsOnly) {
+      pdl_wait();
+      if (static_cast<int>(threadIdx.x) < heads) {
+        a.partial_lse[(static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h0 + threadIdx.x] = -INFINITY;
+      }
     }
     return;
   }
+  pdl_wait();
+  pdl_launch_dependents();
   const int k_begin = lo + split * chunk;
   const int k_end = min(kv_len, k_begin + chunk);
   const int tiles = k_end > k_begin ? (k_end - k_begin + kT - 1) / kT : 0;
@@ -242,7 +242,7 @@ __global__ void __launch_bounds__(DecodeShape<kD, kGroup>::kThreads)
     const float l = l_s[gi];
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     const int h = h0 + gi;
-    if (a.num_splits == 1 && !kPartialsOnly) {
+    if (active == 1 && !kPartialsOnly) {
       bf16* dst = a.out + (static_cast<int64_t>(q_tok) * a.hq + h) * kD + 2 * cp;
       *reinterpret_cast<uint32_t*>(dst) = pack_bf16x2(o0 * inv, o1 * inv);
     } else {
@@ -264,15 +264,19 @@ template <int kD>
 constexpr int kMergeThreads = kD < 32 ? 32 : kD;
 
 // kBatch: splits' loads in flight per thread (split_weighted_sum; decode_merge_batch()).
-template <int kD, int kBatch>
+// Only the row's active splits are read (decode_splits, computed before the PDL wait
+// from the indptrs); a row with one active split was written by the attention kernel
+// itself, so its CTA is done at once.
+template <int kD, int kBatch, typename V>
 __global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs a) {
   static_assert(kMaxSplits <= 64, "warp 0 reads two splits per lane");
   __shared__ float w_s[kMaxSplits];
-  pdl_wait();
   const int tok = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
+  const int ns = decode_splits<V>(a, decode_seq_of_row(a, tok)).active;
+  if (ns <= 1) return;
+  pdl_wait();
   const int64_t plane = static_cast<int64_t>(a.tokens) * a.hq;  // rows per split
   const int64_t row = static_cast<int64_t>(tok) * a.hq + h;
-  const int ns = a.num_splits;
   if (d < 32) split_weights_warp(a.partial_lse + row, plane, ns, w_s, d);
   __syncthreads();
   if (d >= kD) return;
@@ -284,9 +288,9 @@ __global__ void __launch_bounds__(kMergeThreads<kD>) merge_kernel(const AttnArgs
 }
 
 // The split merge (merge_kernel) at the batch width decode_merge_batch() picks.
-template <int kD>
+template <int kD, typename V>
 Status launch_merge(const AttnArgs& a) {
-  auto kernel = decode_merge_batch() == 4 ? merge_kernel<kD, 4> : merge_kernel<kD, 16>;
+  auto kernel = decode_merge_batch() == 4 ? merge_kernel<kD, 4, V> : merge_kernel<kD, 16, V>;
   return cuda_status(launch_decode_pdl(kernel, dim3(a.tokens, a.hq), dim3(kMergeThreads<kD>), 0, a.stream, a),
                      "attention decode merge");
 }
@@ -303,7 +307,7 @@ Status launch_decode_group(const AttnArgs& a) {
                                                dim3(Sh::kThreads), Sh::kSmemBytes, a.stream, a),
                                     "attention decode"));
   if constexpr (!kPartialsOnly) {
-    if (a.num_splits > 1) RADIX_RETURN_IF_ERROR(launch_merge<kD>(a));
+    if (a.num_splits > 1) RADIX_RETURN_IF_ERROR((launch_merge<kD, V>(a)));
   }
   return Status::ok();
 }
@@ -321,7 +325,7 @@ Status launch_decode(const AttnArgs& a) {
     if (decode_mma_applies(kD, group) && decode_mma_enabled()) {
       RADIX_RETURN_IF_ERROR((launch_decode_mma<kD, V, kPartialsOnly>(a)));
       if constexpr (!kPartialsOnly) {
-        if (a.num_splits > 1) RADIX_RETURN_IF_ERROR(launch_merge<kD>(a));
+        if (a.num_splits > 1) RADIX_RETURN_IF_ERROR((launch_merge<kD, V>(a)));
       }
       return Status::ok();
     }

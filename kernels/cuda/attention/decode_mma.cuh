@@ -37,6 +37,38 @@ struct DecodeMmaShape {
   static_assert(kD % 16 == 0 && kD <= 128, "head dim: a multiple of 16, at most 128");
 };
 
+// The splits of sequence b's visible context [lo, kv_len): each keeps at least
+// kMinPositionsPerSplit positions, so a context shorter than the grid was planned for
+// (graphs are captured for the longest) leaves the upper splits inactive. The decode
+// kernels and merge_kernel compute it alike from the step's indptrs, which are on the
+// device before any kernel of the step (so before the PDL wait).
+struct DecodeSplits {
+  int kv_start, kv_len, lo, chunk, active;
+};
+template <typename V>
+__device__ __forceinline__ DecodeSplits decode_splits(const AttnArgs& a, int b) {
+  DecodeSplits s;
+  s.kv_start = a.kv_indptr[b];
+  s.kv_len = a.kv_indptr[b + 1] - s.kv_start;
+  s.lo = V::first_visible(s.kv_len - 1, a);
+  const int len = s.kv_len - s.lo;
+  s.chunk = max(kMinPositionsPerSplit, (len + a.num_splits - 1) / a.num_splits);
+  s.active = len > 0 ? min(a.num_splits, (len + s.chunk - 1) / s.chunk) : 1;
+  return s;
+}
+
+// The sequence whose query row is `row` (decode: each sequence has at most one):
+// usually b = row; otherwise a binary search of qo_indptr over [0, B).
+__device__ __forceinline__ int decode_seq_of_row(const AttnArgs& a, int row) {
+  if (row < a.batch && a.qo_indptr[row] == row && a.qo_indptr[row + 1] == row + 1) return row;
+  int lo = 0, hi = a.batch - 1;  // the last b with qo_indptr[b] <= row
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (a.qo_indptr[mid] <= row) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
 // Whether decode_mma_kernel serves a step with this head dim and GQA group.
 constexpr bool decode_mma_applies(int head_dim, int group) {
   return head_dim % 16 == 0 && head_dim <= 128 && group >= 1 && group <= 16;
@@ -56,29 +88,28 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
   const int q_rows = a.qo_indptr[b + 1] - q_tok;
   const int heads = a.hq / a.hk;
   const int h0 = kvh * heads;
-  const int kv_start = a.kv_indptr[b];
-  const int kv_len = a.kv_indptr[b + 1] - kv_start;
-  const int lo = V::first_visible(kv_len - 1, a);
-  // Splits as decode_kernel forms them (kMinPositionsPerSplit; inactive upper splits).
-  const int len = kv_len - lo;
-  const int chunk = max(kMinPositionsPerSplit, (len + a.num_splits - 1) / a.num_splits);
-  const int active = len > 0 ? min(a.num_splits, (len + chunk - 1) / chunk) : 1;
+  const DecodeSplits sp = decode_splits<V>(a, b);
+  const int kv_start = sp.kv_start, kv_len = sp.kv_len, chunk = sp.chunk, active = sp.active;
   const int tid = threadIdx.x;
-  const int k_begin = lo + split * chunk;
+  const int k_begin = sp.lo + split * chunk;
   const int k_end = min(kv_len, k_begin + chunk);
   const int tiles = k_end > k_begin ? (k_end - k_begin + kT - 1) / kT : 0;
+  if (q_rows <= 0) return;  // no query row for this sequence
+  if (split >= active) {
+    // An inactive split: merge_kernel reads only the active ones, so it is done at once;
+    // a caller that merges all splits itself (kPartialsOnly) gets an empty partial.
+    if constexpr (kPartialsOnly) {
+      pdl_wait();
+      if (tid < heads) a.partial_lse[(static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h0 + tid] = -INFINITY;
+    }
+    return;
+  }
   int32_t slots[kGatherCopies<kD, kT, Sh::kThreads>];  // slot indices, a tile ahead of the copies
   auto fetch_slots = [&](int tile) { gather_slots<kD, kT, Sh::kThreads>(slots, a, kv_start, k_begin + tile * kT, k_end, tid); };
-  const bool run = q_rows > 0 && split < active;
-  if (run && tiles > 0) fetch_slots(0);
+  if (tiles > 0) fetch_slots(0);
 
   pdl_wait();
   pdl_launch_dependents();
-  if (q_rows <= 0) return;  // no query row for this sequence
-  if (split >= active) {
-    if (tid < heads) a.partial_lse[(static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h0 + tid] = -INFINITY;
-    return;
-  }
 
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);                          // [kSt][kT][kS]
@@ -185,7 +216,7 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
     }
   }
   __syncthreads();
-  const bool partials = kPartialsOnly || a.num_splits > 1;
+  const bool partials = kPartialsOnly || active > 1;
   for (int i = tid; i < heads * kD; i += Sh::kThreads) {
     const int r = i / kD, d = i % kD;
     float mx = -INFINITY;

@@ -125,12 +125,24 @@ TEST_F(AttentionGpu, LlamaDecodeMatchesCpuForShortAndLongContexts) {
 
 TEST_F(AttentionGpu, DecodePlannedForLongerContextsLeavesSplitsInactive) {
   // Graphs plan splits for the whole context window; a short context then uses only the
-  // splits it fills (>= 64 positions each), and the merge skips the rest.
-  check({32, 8, 128, {{1, 1}}, 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, {{1, 100}}, 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, {{1, 700}}, 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, decode_batch(3, 3000), 0.0f, -1, 4.0f, 8192});
-  check({16, 8, 256, {{1, 300}}, 50.0f, 64, 4.0f, 8192});  // window: the context starts late
+  // splits it fills (>= 64 positions each): the inactive ones exit before the PDL wait,
+  // the merge reads only the active ones, and a sequence with one active split is
+  // written by the attention kernel itself (the merge skips its rows). Both kernels;
+  // with a sequence without a query row in the middle, the merge finds each row's
+  // sequence by searching qo_indptr.
+  const bool was = cuda::decode_mma_enabled();
+  for (const bool mma : {true, false}) {
+    SCOPED_TRACE(mma ? "tensor-core kernel" : "SIMT kernel");
+    cuda::set_decode_mma_enabled(mma);
+    check({32, 8, 128, {{1, 1}}, 0.0f, -1, 4.0f, 8192});
+    check({32, 8, 128, {{1, 100}}, 0.0f, -1, 4.0f, 8192});
+    check({32, 8, 128, {{1, 700}}, 0.0f, -1, 4.0f, 8192});
+    check({32, 8, 128, decode_batch(3, 3000), 0.0f, -1, 4.0f, 8192});
+    check({32, 8, 128, {{1, 60}, {0, 5}, {1, 700}, {1, 64}, {0, 9}, {1, 65}}, 0.0f, -1, 4.0f, 8192});
+    check({16, 8, 256, {{1, 300}}, 50.0f, 64, 4.0f, 8192});  // window: the context starts late
+    check({16, 8, 256, {{1, 3000}, {0, 2}, {1, 40}}, 50.0f, 100, 4.0f, 8192});  // window 100: two splits at most
+  }
+  cuda::set_decode_mma_enabled(was);
 }
 
 // The split merge's loads in flight per thread (RADIX_DECODE_MERGE_BATCH): 16 by default,
