@@ -31,13 +31,7 @@ EnvSwitch& merge_narrow_switch() {
   static EnvSwitch s("RADIX_DECODE_MERGE_BATCH", "4");
   return s;
 }
-EnvSwitch& cluster_merge_switch() {
-  static EnvSwitch s("RADIX_DECODE_CLUSTER_MERGE", "1");
-  return s;
-}
 }  // namespace
-bool decode_cluster_merge_enabled() { return cluster_merge_switch().get(); }
-void set_decode_cluster_merge_enabled(bool on) { cluster_merge_switch().set(on); }
 int decode_merge_batch() { return merge_narrow_switch().get() ? 4 : 16; }
 void set_decode_merge_batch(int splits) { merge_narrow_switch().set(splits == 4); }
 
@@ -104,12 +98,6 @@ AttnArgs make_args(const OpContext& ctx, bf16* out, const Tensor& q, const Tenso
     in.workspace_bytes = ctx.cuda->attention_workspace_bytes();
     in.min_positions = decode_split_min_positions();
     a.num_splits = decode_num_splits(in);
-    // The cluster merge: at most kMaxClusterSplits splits, merged in their cluster.
-    if (a.num_splits > 1 && decode_cluster_merge_enabled() && decode_mma_enabled() &&
-        attn::decode_mma_applies(d, a.hq / std::max(1, a.hk))) {
-      a.num_splits = std::min(a.num_splits, kMaxClusterSplits);
-      a.cluster_merge = true;
-    }
     a.partial_o = static_cast<float*>(ctx.cuda->attention_workspace());
     a.partial_lse = a.partial_o + static_cast<size_t>(a.num_splits) * a.tokens * a.hq * d;
   }

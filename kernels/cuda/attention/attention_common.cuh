@@ -54,10 +54,6 @@ struct AttnArgs {
   int num_splits = 1;
   float* partial_o = nullptr;
   float* partial_lse = nullptr;
-  // Decode on the tensor-core kernel: the num_splits CTAs of each (sequence, KV head) form
-  // one thread block cluster and merge their partials through distributed shared memory
-  // (decode_mma.cuh; no merge kernel, no partials in the workspace).
-  bool cluster_merge = false;
   cudaStream_t stream = nullptr;
 };
 
@@ -318,9 +314,9 @@ __device__ __forceinline__ float quad_sum(float v) {
 // attribute is host-side state, so later launches (and graph captures) skip the call.
 // One static per kernel instantiation, as kKernel is a template argument.
 // max_carveout: also prefer the largest shared-memory carveout (kernels that need it
-// for their occupancy); non_portable_cluster: allow clusters of more than 8 CTAs.
+// for their occupancy).
 template <auto kKernel>
-Status allow_smem(int bytes, bool max_carveout = false, bool non_portable_cluster = false) {
+Status allow_smem(int bytes, bool max_carveout = false) {
   static std::atomic<uint64_t> done{0};  // bit per device index < 64
   int dev = 0;
   RADIX_RETURN_IF_ERROR(cuda_status(cudaGetDevice(&dev), "cudaGetDevice"));
@@ -333,10 +329,6 @@ Status allow_smem(int bytes, bool max_carveout = false, bool non_portable_cluste
     RADIX_RETURN_IF_ERROR(cuda_status(cudaFuncSetAttribute(kKernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                                                            static_cast<int>(cudaSharedmemCarveoutMaxShared)),
                                       "cudaFuncSetAttribute(carveout)"));
-  }
-  if (non_portable_cluster) {  // clusters of up to 16 CTAs (8 without it)
-    RADIX_RETURN_IF_ERROR(cuda_status(cudaFuncSetAttribute(kKernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1),
-                                      "cudaFuncSetAttribute(non-portable cluster size)"));
   }
   done.fetch_or(bit, std::memory_order_release);
   return Status::ok();

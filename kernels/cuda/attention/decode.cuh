@@ -323,9 +323,6 @@ Status launch_decode(const AttnArgs& a) {
   const int group = a.hq / a.hk;
   if constexpr (decode_mma_applies(kD, 1)) {
     if (decode_mma_applies(kD, group) && decode_mma_enabled()) {
-      if constexpr (!kPartialsOnly) {
-        if (a.cluster_merge) return launch_decode_mma_cluster<kD, V>(a);
-      }
       RADIX_RETURN_IF_ERROR((launch_decode_mma<kD, V, kPartialsOnly>(a)));
       if constexpr (!kPartialsOnly) {
         if (a.num_splits > 1) RADIX_RETURN_IF_ERROR((launch_merge<kD, V>(a)));

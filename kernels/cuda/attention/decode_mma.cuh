@@ -15,8 +15,6 @@
 // log-sum-exps for merge_kernel (kPartialsOnly: always partials).
 #pragma once
 
-#include <cooperative_groups.h>
-
 #include "kernels/cuda/attention/attention_common.cuh"
 #include "kernels/cuda/attention/plan.h"
 
@@ -37,10 +35,6 @@ struct DecodeMmaShape {
   static_assert(kMergeBytes <= kKvBytes, "merge scratch must fit the K/V ring");
   static constexpr int kSmemBytes = kKvBytes + kQBytes;
   static_assert(kD % 16 == 0 && kD <= 128, "head dim: a multiple of 16, at most 128");
-  // The cluster merge (decode_cluster_merge) after the warps' merge scratch: this CTA's
-  // normalized partial [16][kD] and lse [16], then the split weights [kMaxClusterSplits][16].
-  static constexpr int kClusterBytes = (kRows * kD + kRows + kMaxClusterSplits * kRows) * 4;
-  static_assert(kMergeBytes + kClusterBytes <= kKvBytes, "cluster scratch must fit the K/V ring");
 };
 
 // The splits of sequence b's visible context [lo, kv_len): each keeps at least
@@ -80,61 +74,9 @@ constexpr bool decode_mma_applies(int head_dim, int group) {
   return head_dim % 16 == 0 && head_dim <= 128 && group >= 1 && group <= 16;
 }
 
-// The cluster merge: the num_splits CTAs of one (sequence, KV head) are one cluster, and
-// each has left its normalized partial (part[r][d]) and log-sum-exp (lse[r]; -inf for an
-// inactive split) for its heads in its own shared memory. After a cluster barrier,
-// thread r < heads of every CTA turns the lse of all ranks into the split weights; then
-// rank k writes output elements k * kThreads + tid, ... (the sum over ranks in rank
-// order, reading the others' partials through distributed shared memory); a second
-// barrier keeps every CTA's memory alive until all reads are done.
-template <int kD, int kThreads>
-__device__ __forceinline__ void decode_cluster_merge(const AttnArgs& a, float* part, float* lse, float* w, int heads,
-                                                     int q_tok, int h0) {
-  namespace cg = cooperative_groups;
-  cg::cluster_group cl = cg::this_cluster();
-  cl.sync();
-  const int ns = static_cast<int>(cl.num_blocks());
-  const int rank = static_cast<int>(cl.block_rank());
-  const int tid = threadIdx.x;
-  if (tid < heads) {
-    float l[kMaxClusterSplits];
-    float mx = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < kMaxClusterSplits; ++k) {
-      l[k] = k < ns ? cl.map_shared_rank(lse, k)[tid] : -INFINITY;
-      mx = fmaxf(mx, l[k]);
-    }
-    float sum = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kMaxClusterSplits; ++k) {
-      l[k] = l[k] == -INFINITY ? 0.0f : exp2f((l[k] - mx) * kLog2e);
-      sum += l[k];
-    }
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-#pragma unroll
-    for (int k = 0; k < kMaxClusterSplits; ++k) {
-      if (k < ns) w[k * 16 + tid] = l[k] * inv;
-    }
-  }
-  __syncthreads();
-  for (int i = rank * kThreads + tid; i < heads * kD; i += ns * kThreads) {
-    const int r = i / kD;
-    float acc = 0.0f;
-    for (int k = 0; k < ns; ++k) {
-      const float wk = w[k * 16 + r];
-      if (wk != 0.0f) acc += wk * cl.map_shared_rank(part, k)[i];
-    }
-    a.out[(static_cast<int64_t>(q_tok) * a.hq + h0) * kD + i] = __float2bfloat16_rn(acc);
-  }
-  cl.sync();
-}
-
-// grid (B, Hk, num_splits), block kThreads, dynamic smem kSmemBytes. kCluster: launched
-// with clusters of (1, 1, num_splits); the CTAs merge their splits themselves
-// (decode_cluster_merge) and write the output.
-template <int kD, typename V, bool kPartialsOnly, bool kCluster = false>
+// grid (B, Hk, num_splits), block kThreads, dynamic smem kSmemBytes.
+template <int kD, typename V, bool kPartialsOnly>
 __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_kernel(const AttnArgs a) {
-  static_assert(!(kPartialsOnly && kCluster), "the cluster merge writes the output");
   using Sh = DecodeMmaShape<kD>;
   constexpr int kT = Sh::kTile, kS = Sh::kStride, kSt = Sh::kStages;
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
@@ -152,21 +94,11 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
   const int k_begin = sp.lo + split * chunk;
   const int k_end = min(kv_len, k_begin + chunk);
   const int tiles = k_end > k_begin ? (k_end - k_begin + kT - 1) / kT : 0;
-  extern __shared__ __align__(16) unsigned char smem_raw[];
-  // The cluster merge's scratch (kCluster), after the warps' merge scratch in the ring.
-  float* cpart_s = reinterpret_cast<float*>(smem_raw + Sh::kMergeBytes);  // [16][kD]
-  float* clse_s = cpart_s + Sh::kRows * kD;                                // [16]
-  float* cw_s = clse_s + Sh::kRows;                                        // [kMaxClusterSplits][16]
-  if (q_rows <= 0) return;  // no query row for this sequence (the whole cluster)
+  if (q_rows <= 0) return;  // no query row for this sequence
   if (split >= active) {
     // An inactive split: merge_kernel reads only the active ones, so it is done at once;
-    // a caller that merges all splits itself (kPartialsOnly) gets an empty partial; in a
-    // cluster it takes part in the merge with an empty one.
-    if constexpr (kCluster) {
-      pdl_wait();
-      if (tid < Sh::kRows) clse_s[tid] = -INFINITY;
-      decode_cluster_merge<kD, Sh::kThreads>(a, cpart_s, clse_s, cw_s, heads, q_tok, h0);
-    } else if constexpr (kPartialsOnly) {
+    // a caller that merges all splits itself (kPartialsOnly) gets an empty partial.
+    if constexpr (kPartialsOnly) {
       pdl_wait();
       if (tid < heads) a.partial_lse[(static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h0 + tid] = -INFINITY;
     }
@@ -179,6 +111,7 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
   pdl_wait();
   pdl_launch_dependents();
 
+  extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* k_s = reinterpret_cast<bf16*>(smem_raw);                          // [kSt][kT][kS]
   bf16* v_s = k_s + kSt * kT * kS;                                        // [kSt][kT][kS]
   bf16* q_s = reinterpret_cast<bf16*>(smem_raw + Sh::kKvBytes);           // [16][kS]
@@ -283,7 +216,7 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
     }
   }
   __syncthreads();
-  const bool partials = !kCluster && (kPartialsOnly || active > 1);
+  const bool partials = kPartialsOnly || active > 1;
   for (int i = tid; i < heads * kD; i += Sh::kThreads) {
     const int r = i / kD, d = i % kD;
     float mx = -INFINITY;
@@ -301,10 +234,7 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
     }
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     const int h = h0 + r;
-    if constexpr (kCluster) {
-      cpart_s[i] = acc * inv;  // i = r * kD + d
-      if (d == 0) clse_s[r] = l > 0.0f ? mx + logf(l) : -INFINITY;
-    } else if (!partials) {
+    if (!partials) {
       a.out[(static_cast<int64_t>(q_tok) * a.hq + h) * kD + d] = __float2bfloat16_rn(acc * inv);
     } else {
       const int64_t row = (static_cast<int64_t>(split) * a.tokens + q_tok) * a.hq + h;
@@ -312,34 +242,6 @@ __global__ void __launch_bounds__(DecodeMmaShape<kD>::kThreads, 2) decode_mma_ke
       if (d == 0) a.partial_lse[row] = l > 0.0f ? mx + logf(l) : -INFINITY;
     }
   }
-  if constexpr (kCluster) decode_cluster_merge<kD, Sh::kThreads>(a, cpart_s, clse_s, cw_s, heads, q_tok, h0);
-}
-
-// The cluster-merged kernel (AttnArgs::cluster_merge): clusters of (1, 1, num_splits),
-// num_splits <= kMaxClusterSplits (more than 8 is a non-portable size, which Hopper
-// allows), under PDL like the rest of the decode step.
-template <int kD, typename V>
-Status launch_decode_mma_cluster(const AttnArgs& a) {
-  using Sh = DecodeMmaShape<kD>;
-  if (a.num_splits < 1 || a.num_splits > kMaxClusterSplits) return invalid_argument("attention: cluster of too many splits");
-  if (a.hk > 65535) return invalid_argument("attention: too many heads");
-  constexpr auto kernel = decode_mma_kernel<kD, V, false, true>;
-  RADIX_RETURN_IF_ERROR((allow_smem<kernel>(Sh::kSmemBytes, true, /*non_portable_cluster=*/true)));
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(a.batch, a.hk, a.num_splits);
-  cfg.blockDim = dim3(Sh::kThreads);
-  cfg.dynamicSmemBytes = Sh::kSmemBytes;
-  cfg.stream = a.stream;
-  cudaLaunchAttribute attr[2] = {};
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = 1;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = static_cast<unsigned>(a.num_splits);
-  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[1].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl_enabled() || decode_pdl_enabled() ? 2 : 1;
-  return cuda_status(cudaLaunchKernelEx(&cfg, kernel, a), "attention decode (tensor cores, cluster merge)");
 }
 
 template <int kD, typename V, bool kPartialsOnly>

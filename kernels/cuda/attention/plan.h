@@ -50,12 +50,6 @@ void set_decode_merge_batch(int splits);  // 4 or 16
 // CTAs per sequence (before splitting) of the decode kernel that launch_decode picks.
 int decode_cta_heads(int num_q_heads, int num_kv_heads, int head_dim);
 constexpr int kMaxSplits = 64;
-// The decode splits of one (sequence, KV head) merged inside a thread block cluster
-// (RADIX_DECODE_CLUSTER_MERGE=1 at first use, or the setter; tensor-core kernel only):
-// at most this many (Hopper's non-portable cluster size), no merge kernel.
-constexpr int kMaxClusterSplits = 16;
-bool decode_cluster_merge_enabled();
-void set_decode_cluster_merge_enabled(bool on);
 
 // ---- shared-prefix decode (ops::attention_shared_prefix) ----
 

@@ -163,35 +163,6 @@ TEST_F(AttentionGpu, SplitMergeAtBothBatchWidthsMatchesCpu) {
   cuda::set_decode_merge_batch(was);
 }
 
-// RADIX_DECODE_CLUSTER_MERGE=1: the tensor-core decode's splits of each (sequence, KV
-// head) as one thread block cluster of up to 16 CTAs that merge through distributed
-// shared memory (no merge kernel). One sequence at short and long contexts (16 splits:
-// a non-portable cluster size), planned for 8192 positions (inactive splits join the
-// merge with empty partials), batches of 2-5 (clusters of 16, 11, 8, 6), a sequence
-// without a query row, GQA 7 and 16, head dim 64 with a window; switches restored.
-TEST_F(AttentionGpu, ClusterMergedDecodeMatchesCpu) {
-  const bool was = cuda::decode_cluster_merge_enabled(), mma_was = cuda::decode_mma_enabled();
-  cuda::set_decode_cluster_merge_enabled(true);
-  cuda::set_decode_mma_enabled(true);
-  check({32, 8, 128, {{1, 1}}});
-  check({32, 8, 128, {{1, 100}}});
-  check({32, 8, 128, {{1, 3000}}});
-  check({32, 8, 128, {{1, 1}}, 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, {{1, 130}}, 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, {{1, 700}}, 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, {{1, 5000}}, 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, decode_batch(2, 3000)});
-  check({32, 8, 128, decode_batch(3, 3000), 0.0f, -1, 4.0f, 8192});
-  check({32, 8, 128, decode_batch(4, 1500)});
-  check({32, 8, 128, {{1, 60}, {0, 5}, {1, 700}, {1, 64}, {0, 9}, {1, 65}}, 0.0f, -1, 4.0f, 8192});
-  check({28, 4, 128, decode_batch(5, 3000)});
-  check({32, 2, 128, decode_batch(2, 2000)});
-  check({16, 2, 64, decode_batch(3, 3000), 0.0f, 100});
-  check({16, 2, 64, {{1, 2000}}, 0.0f, 300, 4.0f, 8192});
-  cuda::set_decode_cluster_merge_enabled(was);
-  cuda::set_decode_mma_enabled(mma_was);
-}
-
 TEST_F(AttentionGpu, QwenGroupOfSevenMatchesCpu) {
   check({28, 4, 128, kPrefillMix});
   check({28, 4, 128, decode_batch(5, 3000)});
