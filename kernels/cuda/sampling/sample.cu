@@ -26,6 +26,7 @@
 // that CTA alone runs steps 4's levels over its slice.
 #include <cooperative_groups.h>
 
+#include <atomic>
 #include <cfloat>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
@@ -527,6 +528,39 @@ EnvSwitch& cluster_switch() {
   return s;
 }
 
+// Whether a cluster of kClusterCtas sampling CTAs can be resident on this device at all
+// (a MIG slice or a green context may have too few SMs in a GPC): asked once per device;
+// a failed query keeps the answer "yes" (the launch itself then reports).
+bool clusters_fit() {
+  static std::atomic<int> fits[64] = {};  // 0: not asked, 1: yes, 2: no; by device index
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
+    cudaGetLastError();
+    return true;
+  }
+  int known = fits[dev].load(std::memory_order_relaxed);
+  if (known == 0) {
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(kClusterCtas);
+    cfg.blockDim = dim3(kThreads);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = kClusterCtas;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    int clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&clusters, sample_kernel<kClusterCtas>, &cfg) != cudaSuccess) {
+      cudaGetLastError();
+      clusters = 1;
+    }
+    known = clusters > 0 ? 1 : 2;
+    fits[dev].store(known, std::memory_order_relaxed);
+  }
+  return known == 1;
+}
+
 }  // namespace
 
 bool sample_cluster_enabled() { return cluster_switch().get(); }
@@ -545,7 +579,7 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
   const float* tp = p.top_p.data_as<const float>();
   const float* mp = p.min_p.data_as<const float>();
   const float* u = p.uniform.data_as<const float>();
-  if (n <= kClusterMaxRows && sample_cluster_enabled()) {
+  if (n <= kClusterMaxRows && sample_cluster_enabled() && clusters_fit()) {
     cudaLaunchConfig_t cfg{};
     cfg.gridDim = dim3(static_cast<unsigned>(n * kClusterCtas));
     cfg.blockDim = dim3(kThreads);
