@@ -528,6 +528,26 @@ EnvSwitch& cluster_switch() {
   return s;
 }
 
+// A launch of `rows` rows over clusters of kClusterCtas CTAs; attr holds the cluster
+// dimension the config points to.
+struct ClusterLaunch {
+  cudaLaunchConfig_t cfg{};
+  cudaLaunchAttribute attr[1];
+  ClusterLaunch(int64_t rows, cudaStream_t stream) {
+    cfg.gridDim = dim3(static_cast<unsigned>(rows * kClusterCtas));
+    cfg.blockDim = dim3(kThreads);
+    cfg.stream = stream;
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = kClusterCtas;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+  }
+  ClusterLaunch(const ClusterLaunch&) = delete;  // cfg points into attr
+  ClusterLaunch& operator=(const ClusterLaunch&) = delete;
+};
+
 // Whether a cluster of kClusterCtas sampling CTAs can be resident on this device at all
 // (a MIG slice or a green context may have too few SMs in a GPC): asked once per device;
 // a failed query keeps the answer "yes" (the launch itself then reports).
@@ -540,18 +560,9 @@ bool clusters_fit() {
   }
   int known = fits[dev].load(std::memory_order_relaxed);
   if (known == 0) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(kClusterCtas);
-    cfg.blockDim = dim3(kThreads);
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = kClusterCtas;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    const ClusterLaunch one(1, nullptr);
     int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, sample_kernel<kClusterCtas>, &cfg) != cudaSuccess) {
+    if (cudaOccupancyMaxActiveClusters(&clusters, sample_kernel<kClusterCtas>, &one.cfg) != cudaSuccess) {
       cudaGetLastError();
       clusters = 1;
     }
@@ -580,19 +591,9 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
   const float* mp = p.min_p.data_as<const float>();
   const float* u = p.uniform.data_as<const float>();
   if (n <= kClusterMaxRows && sample_cluster_enabled() && clusters_fit()) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(static_cast<unsigned>(n * kClusterCtas));
-    cfg.blockDim = dim3(kThreads);
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = kClusterCtas;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    const ClusterLaunch launch(n, stream);
     RADIX_RETURN_IF_ERROR(cuda_status(
-        cudaLaunchKernelEx(&cfg, sample_kernel<kClusterCtas>, o, x, v, t, k, tp, mp, u), "sample (cluster)"));
+        cudaLaunchKernelEx(&launch.cfg, sample_kernel<kClusterCtas>, o, x, v, t, k, tp, mp, u), "sample (cluster)"));
     return check_launch("sample");
   }
   sample_kernel<1><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(o, x, v, t, k, tp, mp, u);
