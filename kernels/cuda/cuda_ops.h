@@ -55,6 +55,11 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
 // RADIX_SAMPLE_CLUSTER=0; sampling/sample.cu).
 bool sample_cluster_enabled();
 void set_sample_cluster_enabled(bool on);
+// Also 4 CTAs per row up to 33 rows and 2 up to 66 (on 132 SMs), off unless
+// RADIX_SAMPLE_CLUSTER_WIDE=1 (not yet measured); the width ops::sample takes for n rows.
+bool sample_cluster_wide_enabled();
+void set_sample_cluster_wide_enabled(bool on);
+int sample_cluster_width(int64_t rows);
 
 // Programmatic dependent launch of the kernels that support it (off unless RADIX_PDL=1);
 // benchmarks switch it to compare.

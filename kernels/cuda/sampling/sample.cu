@@ -527,18 +527,22 @@ EnvSwitch& cluster_switch() {
   static EnvSwitch s("RADIX_SAMPLE_CLUSTER", "0", EnvSwitch::DefaultOn{});
   return s;
 }
+EnvSwitch& cluster_wide_switch() {
+  static EnvSwitch s("RADIX_SAMPLE_CLUSTER_WIDE", "1");
+  return s;
+}
 
-// A launch of `rows` rows over clusters of kClusterCtas CTAs; attr holds the cluster
-// dimension the config points to.
+// A launch of `rows` rows over clusters of `width` CTAs; attr holds the cluster dimension
+// the config points to.
 struct ClusterLaunch {
   cudaLaunchConfig_t cfg{};
   cudaLaunchAttribute attr[1];
-  ClusterLaunch(int64_t rows, cudaStream_t stream) {
-    cfg.gridDim = dim3(static_cast<unsigned>(rows * kClusterCtas));
+  ClusterLaunch(int64_t rows, int width, cudaStream_t stream) {
+    cfg.gridDim = dim3(static_cast<unsigned>(rows * width));
     cfg.blockDim = dim3(kThreads);
     cfg.stream = stream;
     attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = kClusterCtas;
+    attr[0].val.clusterDim.x = static_cast<unsigned>(width);
     attr[0].val.clusterDim.y = 1;
     attr[0].val.clusterDim.z = 1;
     cfg.attrs = attr;
@@ -548,34 +552,60 @@ struct ClusterLaunch {
   ClusterLaunch& operator=(const ClusterLaunch&) = delete;
 };
 
-// Whether a cluster of kClusterCtas sampling CTAs can be resident on this device at all
-// (a MIG slice or a green context may have too few SMs in a GPC): asked once per device;
-// a failed query keeps the answer "yes" (the launch itself then reports).
-bool clusters_fit() {
-  static std::atomic<int> fits[64] = {};  // 0: not asked, 1: yes, 2: no; by device index
+template <int kC>
+cudaError_t launch_cluster(int64_t rows, cudaStream_t stream, int32_t* o, const float* x, int v, const float* t,
+                           const int32_t* k, const float* tp, const float* mp, const float* u) {
+  const ClusterLaunch launch(rows, kC, stream);
+  return cudaLaunchKernelEx(&launch.cfg, sample_kernel<kC>, o, x, v, t, k, tp, mp, u);
+}
+
+// Whether a cluster of `width` (2, 4 or 8) sampling CTAs can be resident on this device at
+// all (a MIG slice or a green context may have too few SMs in a GPC): asked once per
+// device and width; a failed query keeps the answer "yes" (the launch itself then reports).
+bool clusters_fit(int width) {
+  static std::atomic<int> fits[64][3] = {};  // 0: not asked, 1: yes, 2: no; by device index, log2(width) - 1
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
     cudaGetLastError();
     return true;
   }
-  int known = fits[dev].load(std::memory_order_relaxed);
+  const int w = width == 8 ? 2 : (width == 4 ? 1 : 0);
+  int known = fits[dev][w].load(std::memory_order_relaxed);
   if (known == 0) {
-    const ClusterLaunch one(1, nullptr);
+    const ClusterLaunch one(1, width, nullptr);
+    const void* kernel = width == 8   ? reinterpret_cast<const void*>(sample_kernel<8>)
+                         : width == 4 ? reinterpret_cast<const void*>(sample_kernel<4>)
+                                      : reinterpret_cast<const void*>(sample_kernel<2>);
     int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, sample_kernel<kClusterCtas>, &one.cfg) != cudaSuccess) {
+    if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &one.cfg) != cudaSuccess) {
       cudaGetLastError();
       clusters = 1;
     }
     known = clusters > 0 ? 1 : 2;
-    fits[dev].store(known, std::memory_order_relaxed);
+    fits[dev][w].store(known, std::memory_order_relaxed);
   }
   return known == 1;
+}
+
+// CTAs per row for n rows: 8 while the rows' clusters fill at most one CTA per SM (16 rows
+// on 132 SMs); with the wide switch also 4 (up to 33 rows) and 2 (up to 66); else 1.
+int cluster_width(int64_t n) {
+  if (!cluster_switch().get()) return 1;
+  const int64_t sms = num_sms();
+  for (const int width : {8, 4, 2}) {
+    if (width < kClusterCtas && !cluster_wide_switch().get()) break;
+    if (n * width <= std::max<int64_t>(sms, kClusterCtas * kClusterMaxRows) && clusters_fit(width)) return width;
+  }
+  return 1;
 }
 
 }  // namespace
 
 bool sample_cluster_enabled() { return cluster_switch().get(); }
 void set_sample_cluster_enabled(bool on) { cluster_switch().set(on); }
+bool sample_cluster_wide_enabled() { return cluster_wide_switch().get(); }
+void set_sample_cluster_wide_enabled(bool on) { cluster_wide_switch().set(on); }
+int sample_cluster_width(int64_t rows) { return cluster_width(rows); }
 
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& p) {
   const int64_t n = logits.size(0);
@@ -590,10 +620,12 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
   const float* tp = p.top_p.data_as<const float>();
   const float* mp = p.min_p.data_as<const float>();
   const float* u = p.uniform.data_as<const float>();
-  if (n <= kClusterMaxRows && sample_cluster_enabled() && clusters_fit()) {
-    const ClusterLaunch launch(n, stream);
-    RADIX_RETURN_IF_ERROR(cuda_status(
-        cudaLaunchKernelEx(&launch.cfg, sample_kernel<kClusterCtas>, o, x, v, t, k, tp, mp, u), "sample (cluster)"));
+  const int width = cluster_width(n);
+  if (width > 1) {
+    const cudaError_t e = width == 8   ? launch_cluster<8>(n, stream, o, x, v, t, k, tp, mp, u)
+                          : width == 4 ? launch_cluster<4>(n, stream, o, x, v, t, k, tp, mp, u)
+                                       : launch_cluster<2>(n, stream, o, x, v, t, k, tp, mp, u);
+    RADIX_RETURN_IF_ERROR(cuda_status(e, "sample (cluster)"));
     return check_launch("sample");
   }
   sample_kernel<1><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(o, x, v, t, k, tp, mp, u);

@@ -136,16 +136,31 @@ TEST_F(SamplingGpu, MatchesTheCpuOpOnRandomRowsAndParams) {
 // Up to 16 rows, each spread over a cluster of 8 CTAs (the default; RADIX_SAMPLE_CLUSTER=0
 // turns it off) and each in one CTA: slices of 16 elements (V = 37, some CTAs empty), of
 // a few hundred, and of Llama-3's and Qwen2's vocabularies, plus V = 1001 (no 16-byte
-// loads).
+// loads). With RADIX_SAMPLE_CLUSTER_WIDE=1, 17-33 rows take clusters of 4 and 34-66 of 2
+// (132 SMs); the cases below cover each width and the widths ops::sample picks.
 TEST_F(SamplingGpu, FewRowsMatchTheCpuOpOverAClusterAndInOneCta) {
-  const bool was = cuda::sample_cluster_enabled();
+  const bool was = cuda::sample_cluster_enabled(), wide_was = cuda::sample_cluster_wide_enabled();
   for (const bool cluster : {true, false}) {
     SCOPED_TRACE(cluster ? "cluster of 8" : "one CTA per row");
     cuda::set_sample_cluster_enabled(cluster);
+    EXPECT_EQ(cuda::sample_cluster_width(16), cluster ? 8 : 1);
+    EXPECT_EQ(cuda::sample_cluster_width(20), 1);
     expect_matches_cpu({{16, 37}, {16, 1000}, {13, 1001}, {16, 128256}, {5, 151936}, {1, 128256}, {16, 32000},
                         {16, 128256}, {16, 128256}});
   }
+  cuda::set_sample_cluster_enabled(true);
+  cuda::set_sample_cluster_wide_enabled(true);
+  {
+    SCOPED_TRACE("clusters of 4 and 2");
+    EXPECT_EQ(cuda::sample_cluster_width(16), 8);
+    EXPECT_EQ(cuda::sample_cluster_width(20), 4);
+    EXPECT_EQ(cuda::sample_cluster_width(40), 2);
+    EXPECT_EQ(cuda::sample_cluster_width(300), 1);
+    expect_matches_cpu({{20, 37}, {24, 1001}, {33, 128256}, {17, 151936}, {40, 1000}, {34, 128256}, {64, 32000},
+                        {66, 128256}});
+  }
   cuda::set_sample_cluster_enabled(was);
+  cuda::set_sample_cluster_wide_enabled(wide_was);
 }
 
 TEST_F(SamplingGpu, DrawsFollowTheTruncatedDistribution) {

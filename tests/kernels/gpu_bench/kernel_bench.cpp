@@ -293,12 +293,13 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
   }
 }
 
-// Sampling over Llama-3 logits (f32, V = 128256), each mode at batch 1..128; at batch
-// <= 16 also with each row over a cluster of 8 CTAs.
+// Sampling over Llama-3 logits (f32, V = 128256), each mode at batch 1..128 with one CTA
+// per row, then with each row over the cluster ops::sample picks with the wide widths on
+// (8 CTAs up to 16 rows, 4 up to 33, 2 up to 66).
 void bench_sampling(const OpContext& ctx, cudaStream_t stream, int reps) {
   const int64_t v = 128256;
-  std::printf("\n%-26s %6s %10s\n", "sample (V=128256)", "batch", "time_us");
-  for (int batch : {1, 16, 64, 128}) {
+  std::printf("\n%-30s %6s %10s\n", "sample (V=128256)", "batch", "time_us");
+  for (int batch : {1, 16, 32, 64, 128}) {
     OwnedTensor logits = device({batch, v}, DType::kF32);
     {
       std::vector<float> h(static_cast<size_t>(batch * v));
@@ -332,16 +333,19 @@ void bench_sampling(const OpContext& ctx, cudaStream_t stream, int reps) {
       OwnedTensor k = i32(std::vector<int32_t>(static_cast<size_t>(batch), m.k));
       OwnedTensor out = device({batch}, DType::kI32);
       const SamplingTensors params{t.view(), k.view(), p.view(), mp.view(), u.view()};
-      const bool cluster_was = cuda::sample_cluster_enabled();
+      const bool cluster_was = cuda::sample_cluster_enabled(), wide_was = cuda::sample_cluster_wide_enabled();
       cuda::set_sample_cluster_enabled(false);
       const double ms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::sample(ctx, out, logits, params)); });
-      std::printf("%-26s %6d %10.1f\n", m.name, batch, ms * 1e3);
-      if (batch <= 16) {  // each row over a cluster of 8 CTAs (RADIX_SAMPLE_CLUSTER=8)
-        cuda::set_sample_cluster_enabled(true);
+      std::printf("%-30s %6d %10.1f\n", m.name, batch, ms * 1e3);
+      cuda::set_sample_cluster_enabled(true);
+      cuda::set_sample_cluster_wide_enabled(true);
+      if (const int width = cuda::sample_cluster_width(batch); width > 1) {
         const double cms = time_ms(stream, reps, [&](int) { BENCH_CHECK(ops::sample(ctx, out, logits, params)); });
-        std::printf("%-26s %6d %10.1f\n", (std::string(m.name) + ", cluster 8").c_str(), batch, cms * 1e3);
+        std::printf("%-30s %6d %10.1f\n", (std::string(m.name) + ", cluster " + std::to_string(width)).c_str(), batch,
+                    cms * 1e3);
       }
       cuda::set_sample_cluster_enabled(cluster_was);
+      cuda::set_sample_cluster_wide_enabled(wide_was);
     }
   }
 }
