@@ -271,15 +271,27 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
        t.slots == nullptr)) {
     return fail(op, "w_qkv without input_norm, q_out, positions, cos_sin, the KV cache, slots or scratch");
   }
+  if (t.lm_head != nullptr && (t.final_norm == nullptr || t.logits == nullptr || t.normed == nullptr ||
+                               t.w_qkv != nullptr)) {
+    return fail(op, "lm_head without final_norm, logits or normed, or with a next layer's w_qkv");
+  }
+  // The head after the rest (when the chain did not take it as its last phase).
+  auto head = [&]() -> Status {
+    if (t.lm_head == nullptr) return Status::ok();
+    return rms_norm_gemm(ctx, *t.logits, *t.normed, residual, *t.final_norm, t.eps, *t.lm_head, nullptr,
+                         t.weight_offset);
+  };
   // On CUDA the persistent chain may take all of it when there is no attention; with one,
   // the attention runs first as its own op and the chain may take the rest (the chain
   // merging the attention's split partials lost, so it was removed: docs/kernels.md).
   [[maybe_unused]] const bool cuda = !ctx.device.is_cpu();
+  [[maybe_unused]] bool head_taken = false;  // the chain ran the lm_head as its last phase
 #ifdef RADIX_HAS_CUDA_KERNELS
   if (cuda) {
     for (const Tensor* x : {t.q, t.attn_k_cache, t.attn_v_cache, t.attn_out, t.o_proj, t.post_norm, t.w_gate_up,
                             t.w_down, t.act, t.normed, t.gate_up, t.input_norm, t.w_qkv, t.qkv_bias, t.q_out, t.qkv,
-                            t.positions, t.cos_sin, t.k_cache, t.v_cache, t.slots}) {
+                            t.positions, t.cos_sin, t.k_cache, t.v_cache, t.slots, t.final_norm, t.lm_head,
+                            t.logits}) {
       if (x != nullptr) RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {x}));
     }
     RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&residual}));
@@ -287,8 +299,8 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
       RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&t.attn->qo_indptr, &t.attn->kv_indptr, &t.attn->kv_indices}));
     }
     bool taken = false;
-    RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, t, &taken));
-    if (taken) return Status::ok();
+    RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, t, &taken, &head_taken));
+    if (taken) return head_taken ? Status::ok() : head();
   }
 #endif
   if (t.attn != nullptr) {
@@ -302,8 +314,8 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
       LayerTail rest = t;
       rest.attn = nullptr;
       bool taken = false;
-      RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, rest, &taken));
-      if (taken) return Status::ok();
+      RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, rest, &taken, &head_taken));
+      if (taken) return head_taken ? Status::ok() : head();
     }
 #endif
   }
@@ -317,7 +329,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
                                                    *t.w_qkv, t.qkv_bias, *t.positions, *t.cos_sin, RopeStyle::kNeox,
                                                    *t.k_cache, *t.v_cache, *t.slots, t.weight_offset));
   }
-  return Status::ok();
+  return head();
 }
 
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache,

@@ -130,6 +130,9 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 //   prologue: rms_norm_gemm_rope_store(q_out, normed, qkv, residual, input_norm, eps, w_qkv,
 //             qkv_bias, positions, cos_sin, RopeStyle::kNeox, k_cache, v_cache, slots,
 //             weight_offset)
+//   head:     rms_norm_gemm(logits, normed, residual, final_norm, eps, lm_head, nullptr,
+//             weight_offset): the last layer's tail, instead of a prologue, when every row
+//             wants logits (RADIX_DECODE_CHAIN_LM_HEAD=1 makes it a phase of the chain)
 // On CUDA at one or two tokens (bf16) all but the attention is one persistent kernel
 // (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off); the attention
 // runs first as its own op.
@@ -158,6 +161,9 @@ struct LayerTail {
   const Tensor* k_cache = nullptr;
   const Tensor* v_cache = nullptr;
   const Tensor* slots = nullptr;
+  const Tensor* final_norm = nullptr;  // [H]
+  const Tensor* lm_head = nullptr;     // [V, H] (no prologue with it)
+  const Tensor* logits = nullptr;      // [T, V] f32
 };
 Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const LayerTail& t);
 // In place on q [T, Hq, D] and k [T, Hk, D] (first R dims rotated).

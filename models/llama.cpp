@@ -119,6 +119,10 @@ class LlamaModel final : public CausalLM {
       tail.v_cache = &kv.v[i];
       tail.slots = &batch.out_cache_loc;
     };
+    // Every row wants logits (a decode step): the last layer's tail computes them from the
+    // residual itself (on CUDA as the chain's last phase with RADIX_DECODE_CHAIN_LM_HEAD=1).
+    const Tensor& head = config_.tie_word_embeddings ? embed_tokens_.view() : lm_head_.view();
+    const bool all_rows = batch.logits_all_rows && batch.logits_rows.numel() == t && logits.size(0) == t;
     ops::LayerTail first;
     first.eps = eps;
     prologue(0, first);
@@ -144,15 +148,21 @@ class LlamaModel final : public CausalLM {
       tail.act = &mlp_act;
       tail.normed = &hidden;
       tail.gate_up = &gate_up;
-      if (i + 1 < layers_.size()) prologue(i + 1, tail);
+      if (i + 1 < layers_.size()) {
+        prologue(i + 1, tail);
+      } else if (all_rows) {  // the last layer ends with the final norm and the lm_head
+        tail.final_norm = &norm_.view();
+        tail.lm_head = &head;
+        tail.logits = &logits;
+      }
       RADIX_RETURN_IF_ERROR(ops::decode_layer_tail(ctx, residual, tail));
     }
+    if (all_rows) return Status::ok();
     // "final_norm": only the requested rows are normalized and go through lm_head.
     const int64_t n = batch.logits_rows.numel();
     if (n == 0) return Status::ok();
     const Tensor rows = ws.final_rows.view().slice_rows(0, n);
     RADIX_RETURN_IF_ERROR(ops::gather_rows(ctx, rows, residual, batch.logits_rows));
-    const Tensor& head = config_.tie_word_embeddings ? embed_tokens_.view() : lm_head_.view();
     return ops::rms_norm_gemm(ctx, logits, hidden.slice_rows(0, n), rows, norm_, eps, head);
   }
 

@@ -21,6 +21,9 @@ struct ModelBatch {
   Tensor out_cache_loc;  // i32 [T]: pool slot each new token's K/V is written to
   AttentionParams attn;  // qo_indptr/kv_indptr [B+1], kv_indices: context slots
   Tensor logits_rows;    // i32 [N]: rows of the T hidden states to produce logits for
+  // Set when logits_rows is 0, 1, ..., T - 1 (every row, in order: a decode step); a
+  // model may then compute the logits from its hidden states without gathering rows.
+  bool logits_all_rows = false;
   // Cascade decode (prefix.num_groups > 0): grouped sequences' kv_indices hold only their
   // own positions after the group's shared prefix (ops::attention_shared_prefix).
   SharedPrefix prefix;

@@ -60,6 +60,7 @@ Result<OwnedTensor> SimpleSession::extend(std::span<const int32_t> tokens, bool 
   RADIX_ASSIGN_OR_RETURN(b.attn.kv_indptr, to_device(kvp, dev, &keep));
   RADIX_ASSIGN_OR_RETURN(b.attn.kv_indices, to_device(kv_indices, dev, &keep));
   RADIX_ASSIGN_OR_RETURN(b.logits_rows, to_device(rows, dev, &keep));
+  b.logits_all_rows = static_cast<int>(rows.size()) == n;  // rows 0 .. n - 1
   b.attn.scale = 1.0f / std::sqrt(static_cast<float>(model_->kv_layout().head_dim));
   b.attn.max_q_len = n;
   b.attn.max_kv_len = total;

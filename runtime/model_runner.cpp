@@ -469,10 +469,17 @@ Status ModelRunner::forward(const StepInput& s, StepOutput* out) {
 // indices, logits rows, in that order); softmax scale 1/sqrt(head_dim).
 // v: the step vectors in StepInput order (input_ids, positions, out_cache_loc, qo_indptr,
 // kv_indptr, kv_indices, logits_rows, ...); cascade: views of seq_group, prefix_indptr
-// and prefix_indices when the step has groups.
+// and prefix_indices when the step has groups. logits_all_rows from the step's host
+// logits_rows (a captured graph's rows are 0 .. bs - 1: s null, set by the caller).
 static ModelBatch make_batch(const std::vector<Tensor>& v, int head_dim, int max_q_len, int max_kv_len,
                              const StepInput* s = nullptr, const Tensor* cascade = nullptr) {
   ModelBatch b;
+  if (s != nullptr && s->logits_rows.size() == s->input_ids.size()) {
+    b.logits_all_rows = true;
+    for (size_t i = 0; i < s->logits_rows.size(); ++i) {
+      if (s->logits_rows[i] != static_cast<int32_t>(i)) b.logits_all_rows = false;
+    }
+  }
   if (s != nullptr && cascade != nullptr) {
     b.prefix.group_of_seq = cascade[0];
     b.prefix.prefix_indptr = cascade[1];
@@ -843,7 +850,8 @@ Status ModelRunner::capture_bucket(int bs) {
                                      i32(g.kvp(), bs + 1), i32(g.kv(), c.kv_capacity), i32(g.rows(), bs)};
   // max_kv_len = the context length: the split-KV plan baked into the graph must cover
   // any context a replay brings (short contexts leave some splits empty).
-  const ModelBatch b = make_batch(views, model_->kv_layout().head_dim, 1, context_len_);
+  ModelBatch b = make_batch(views, model_->kv_layout().head_dim, 1, context_len_);
+  b.logits_all_rows = true;  // stage_graph_step's rows: 0 .. bs - 1
   const Tensor logits = c.graph_logits.view().slice_rows(0, bs);
   // The forward only: sampling runs after the replay (forward_graph).
   auto body = [&]() -> Status { return model_->forward(ctx_, b, kv_, logits); };

@@ -35,8 +35,10 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
                                 float weight_offset);
 // The persistent-kernel path of ops::decode_layer_tail (kernels/cuda/gemm/decode_chain.h);
 // *taken = false when it does not apply (the dispatcher then runs the ops one by one),
-// and always with t.attn set: the attention runs first as its own op.
-Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken);
+// and always with t.attn set: the attention runs first as its own op. *head_taken: the
+// chain also ran t.lm_head (decode_chain_lm_head_enabled); else the caller runs it after.
+Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken,
+                         bool* head_taken);
 Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
             const Tensor& cos_sin, RopeStyle style);
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,

@@ -6,17 +6,11 @@
 # (one CTA per row against the cluster ops::sample picks), then sampled decode steps
 # (top_p) at batch 32 and 64 without and with it.
 #   bash scripts/device/sample-wide-check.sh
-set -uo pipefail
 # shellcheck disable=SC1091
-source .bundle/env.sh
-pass() { grep -E "^\[  (PASSED|FAILED)|FAILED|Failure|error" | head -12; }
+source scripts/device/check-lib.sh
 echo "== SamplingGpu.*"
 timeout 120 test_kernels_gpu --gtest_filter='SamplingGpu.*' 2>&1 | pass
-if command -v compute-sanitizer > /dev/null; then
-  echo "== memcheck SamplingGpu.FewRows*"
-  timeout 150 compute-sanitizer --tool memcheck --print-limit 10 test_kernels_gpu \
-    --gtest_filter='SamplingGpu.FewRows*' 2>&1 | grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED)|Invalid" | head -10
-fi
+memcheck 'SamplingGpu.FewRows*' 150
 echo "== test_runtime_gpu RADIX_SAMPLE_CLUSTER_WIDE=1"
 RADIX_SAMPLE_CLUSTER_WIDE=1 timeout 120 test_runtime_gpu 2>&1 | pass
 echo "== bench_kernels_gpu --sampling"

@@ -57,6 +57,33 @@ TEST_P(LlamaGolden, LogitsMatchTransformersAtEveryPosition) {
   }
 }
 
+// Logits for every row (ModelBatch::logits_all_rows: the last layer's tail computes them
+// from the residual) and for the last row only (gathered after the layers) agree.
+TEST_P(LlamaGolden, EveryRowAndGatheredRowLogitsAgree) {
+  const GoldenCase& c = GetParam();
+  auto model = load_causal_lm(c.model_dir, LoadOptions{});
+  ASSERT_TRUE(model.is_ok()) << model.status().to_string();
+  const auto prompts = read_golden(**SafetensorsFile::open(c.golden_path));
+  const auto& p = prompts.back();
+  const int64_t vocab = (*model)->config().vocab_size;
+  auto every = SimpleSession::create(model->get(), OpContext{}, 256);
+  auto last = SimpleSession::create(model->get(), OpContext{}, 256);
+  ASSERT_TRUE(every.is_ok() && last.is_ok());
+  auto all_rows = every->extend(p.ids, /*all_logits=*/true);
+  auto last_row = last->extend(p.ids, /*all_logits=*/false);
+  ASSERT_TRUE(all_rows.is_ok() && last_row.is_ok());
+  ASSERT_EQ(last_row->view().numel(), vocab);
+  const int64_t n = static_cast<int64_t>(p.ids.size());
+  expect_logits_near(all_rows->data_as<float>() + (n - 1) * vocab, last_row->data_as<float>(), vocab,
+                     c.name + " last row");
+  // A decode step (one row: every row) after each.
+  const int32_t next = p.ids.front();
+  auto a = every->extend(std::span<const int32_t>(&next, 1));
+  auto b = last->extend(std::span<const int32_t>(&next, 1));
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  expect_logits_near(a->data_as<float>(), b->data_as<float>(), vocab, c.name + " decode step");
+}
+
 TEST_P(LlamaGolden, ChunkedPrefillGivesTheSameLogits) {
   const GoldenCase& c = GetParam();
   auto model = load_causal_lm(c.model_dir, LoadOptions{});

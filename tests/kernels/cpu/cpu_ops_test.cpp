@@ -240,7 +240,8 @@ TEST(CpuOps, StoreKvWritesSlotsAndArgmaxPrefersTheLowestTie) {
 }
 
 // ops::decode_layer_tail is, on the CPU, its ops in order (attention, gemm_add,
-// rms_norm_mlp, rms_norm_gemm_rope_store): bit-identical to calling them one by one.
+// rms_norm_mlp, rms_norm_gemm_rope_store, or for the last layer rms_norm_gemm into the
+// logits): bit-identical to calling them one by one.
 TEST(CpuOps, DecodeLayerTailIsItsOpsInOrder) {
   testing::TestRng rng;
   const int64_t t = 2, h = 8, inter = 12, hq = 2, hk = 1, d = 4, slots = 9, max_pos = 16;
@@ -326,6 +327,46 @@ TEST(CpuOps, DecodeLayerTailIsItsOpsInOrder) {
   EXPECT_EQ(a.kc, b.kc);
   EXPECT_EQ(a.vc, b.vc);
   EXPECT_NE(a.kc, kc0);  // the prologue wrote its slots
+
+  // The last layer: the final norm and the lm_head instead of a next layer (rms_norm_gemm
+  // after the rest), for every row.
+  const int64_t vocab = 11;
+  std::vector<float> final_norm = rnd(h, 0.5f, 1.5f), head = rnd(vocab * h, -1, 1);
+  const Tensor tfinal = f32(final_norm, {h}), thead = f32(head, {vocab, h});
+  State c = fresh(), e = fresh();
+  std::vector<float> c_logits(static_cast<size_t>(t * vocab)), e_logits(static_cast<size_t>(t * vocab));
+  const Tensor c_attn = f32(c.attn, {t, hq * d}), c_act = f32(c.act, {t, inter}), c_normed = f32(c.normed, {t, h});
+  const Tensor c_gu = f32(c.gate_up, {t, 2 * inter}), c_lg = f32(c_logits, {t, vocab});
+  ops::LayerTail last = tail;
+  last.attn_out = &c_attn;
+  last.act = &c_act;
+  last.normed = &c_normed;
+  last.gate_up = &c_gu;
+  last.w_qkv = nullptr;
+  last.final_norm = &tfinal;
+  last.lm_head = &thead;
+  last.logits = &c_lg;
+  ASSERT_TRUE(ops::decode_layer_tail(kCpu, f32(c.res, {t, h}), last).is_ok());
+  const Tensor e_res = f32(e.res, {t, h});
+  ASSERT_TRUE(ops::attention(kCpu, f32(e.attn, {t, hq, d}), tq, tkc_a, tvc_a, p).is_ok());
+  ASSERT_TRUE(ops::gemm_add(kCpu, e_res, f32(e.attn, {t, hq * d}), two).is_ok());
+  ASSERT_TRUE(ops::rms_norm_mlp(kCpu, e_res, f32(e.act, {t, inter}), f32(e.normed, {t, h}),
+                                f32(e.gate_up, {t, 2 * inter}), tpost, 1e-5f, twgu, twd)
+                  .is_ok());
+  ASSERT_TRUE(ops::rms_norm_gemm(kCpu, f32(e_logits, {t, vocab}), f32(e.normed, {t, h}), e_res, tfinal, 1e-5f, thead)
+                  .is_ok());
+  EXPECT_EQ(c.res, e.res);
+  EXPECT_EQ(c_logits, e_logits);
+  EXPECT_NE(c_logits, std::vector<float>(c_logits.size(), 0.0f));
+  ops::LayerTail both = last;  // a head and a next layer's prologue at once
+  both.w_qkv = &twqkv;
+  Status head_st = ops::decode_layer_tail(kCpu, f32(c.res, {t, h}), both);
+  EXPECT_FALSE(head_st.is_ok());
+  EXPECT_NE(head_st.to_string().find("lm_head"), std::string::npos) << head_st.to_string();
+  both = last;
+  both.logits = nullptr;
+  head_st = ops::decode_layer_tail(kCpu, f32(c.res, {t, h}), both);
+  EXPECT_NE(head_st.to_string().find("lm_head without"), std::string::npos) << head_st.to_string();
 
   // A part without its companions is an error naming what is missing.
   ops::LayerTail broken = tail;

@@ -38,6 +38,10 @@ struct AttnSpec {
 
 class DecodeChainGpu : public GpuKernelTest {
  protected:
+  // > 0: the tail (without a prologue) ends with the final norm and an lm_head of this
+  // many rows (f32 logits), run by the chain when RADIX_DECODE_CHAIN_LM_HEAD is on.
+  int64_t head_vocab_ = 0;
+
   // One call of decode_layer_tail on T tokens with the parts selected, against the CPU;
   // `expect_taken`: the persistent kernel must run it.
   void check(int64_t t, const Shape5& s, bool o, bool mlp, bool prologue, bool bias, bool expect_taken,
@@ -98,6 +102,10 @@ class DecodeChainGpu : public GpuKernelTest {
     ops::LayerTail c = tail(o, mlp, prologue, attn, wo, post, wgu, wd, act, normed, gate_up, in_norm, wqkv,
                             bias ? &b.view() : nullptr, q, qkv, pos_h, cs, kc_ref, vc_ref, slot_h);
     if (at.len > 0) with_attention(c, ap, qa, kca, vca);
+    const int64_t vocab = prologue ? 0 : head_vocab_;
+    OwnedTensor fnorm = random_host({s.h}, 0.2f, 1.5f), whead = random_host({std::max<int64_t>(vocab, 1), s.h}, -0.1f, 0.1f);
+    OwnedTensor logits = OwnedTensor::host({t, std::max<int64_t>(vocab, 1)}, DType::kF32);
+    if (vocab > 0) with_head(c, fnorm, whead, logits);
     for (int i = 0; i < repeats; ++i) ASSERT_TRUE(ops::decode_layer_tail(cpu(), ref, c).is_ok());
 
     OwnedTensor d_res = to_device(res, DType::kBF16);
@@ -123,13 +131,20 @@ class DecodeChainGpu : public GpuKernelTest {
                             d_in_norm, d_wqkv, bias ? &d_b.view() : nullptr, d_q, d_qkv, d_pos, d_cs, d_kc, d_vc,
                             d_slot);
     if (at.len > 0) with_attention(g, d_ap, d_qa, d_kca, d_vca);
+    OwnedTensor d_fnorm = to_device(fnorm, DType::kBF16), d_whead = to_device(whead, DType::kBF16);
+    OwnedTensor d_logits = poisoned({t, std::max<int64_t>(vocab, 1)}, DType::kF32);
+    if (vocab > 0) with_head(g, d_fnorm, d_whead, d_logits);
     for (int i = 0; i < repeats; ++i) {
-      bool taken = false;
-      const Status st = cuda::decode_layer_tail(gpu(), d_res, g, &taken);
+      bool taken = false, head_taken = false;
+      const Status st = cuda::decode_layer_tail(gpu(), d_res, g, &taken, &head_taken);
       ASSERT_TRUE(st.is_ok()) << st.to_string();
       EXPECT_EQ(taken, expect_taken);
+      EXPECT_EQ(head_taken, taken && vocab > 0 && cuda::decode_chain_lm_head_enabled());
       if (!taken) {
         const Status op = ops::decode_layer_tail(gpu(), d_res, g);
+        ASSERT_TRUE(op.is_ok()) << op.to_string();
+      } else if (vocab > 0 && !head_taken) {  // what the dispatcher runs after the chain
+        const Status op = ops::rms_norm_gemm(gpu(), d_logits, d_normed, d_res, d_fnorm, g.eps, d_whead);
         ASSERT_TRUE(op.is_ok()) << op.to_string();
       }
     }
@@ -140,6 +155,7 @@ class DecodeChainGpu : public GpuKernelTest {
     if (at.len > 0) expect_close("attention", to_host_f32(d_attn), attn, 6e-3, 1.0f / 64);
     if (o || mlp) expect_close("residual", to_host_f32(d_res), ref, 8e-3 * grow, 1.0f / 64);
     if (mlp) expect_close("act", to_host_f32(d_act), act, (o ? 8e-3 : 6e-3) * grow, 1.0f / 64);
+    if (vocab > 0) expect_close("logits", to_host_f32(d_logits), logits, 8e-3 * grow, 1.0f / 64);
     if (!prologue) return;
     expect_close("q", to_host_f32(d_q), q, tol, 1.0f / 64);
     expect_slot_rows("k", to_host_f32(d_kc), kc, kc_ref, slot, tol, 1.0f / 64);
@@ -153,6 +169,12 @@ class DecodeChainGpu : public GpuKernelTest {
     x.q = &q;
     x.attn_k_cache = &kc;
     x.attn_v_cache = &vc;
+  }
+
+  static void with_head(ops::LayerTail& x, const Tensor& final_norm, const Tensor& lm_head, const Tensor& logits) {
+    x.final_norm = &final_norm;
+    x.lm_head = &lm_head;
+    x.logits = &logits;
   }
 
   static ops::LayerTail tail(bool o, bool mlp, bool prologue, const Tensor& attn, const Tensor& wo, const Tensor& post,
@@ -320,6 +342,31 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
     check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
   }
   cuda::set_decode_chain_evict_first(was);
+}
+
+// The last layer's tail ending with the final norm and the lm_head: with
+// RADIX_DECODE_CHAIN_LM_HEAD=1 the chain's last phase (kLogits, f32 logits), otherwise
+// the rms_norm_gemm op after the chain; both against the CPU, at one and two rows, after
+// the attention, back to back, with a vocabulary that ends inside a 1024-column chunk
+// (kTiny: K = 192) and one of uneven shares (kOdd).
+TEST_F(DecodeChainGpu, TheLastLayerEndsWithTheLmHead) {
+  const bool was = cuda::decode_chain_lm_head_enabled();
+  for (const bool on : {false, true}) {
+    SCOPED_TRACE(on ? "lm_head in the chain" : "lm_head after the chain");
+    cuda::set_decode_chain_lm_head_enabled(on);
+    head_vocab_ = 20000;
+    check(1, kLlama3, true, true, false, false, true);
+    head_vocab_ = 30011;
+    check(2, kQwen2, true, true, false, false, true);
+    check(1, kQwen2, true, true, false, false, false, 1, AttnSpec{300});
+    head_vocab_ = 1000;
+    check(1, kTiny, true, true, false, false, true, 3);
+    head_vocab_ = 777;
+    check(2, kOdd, true, true, false, false, true);
+    check(3, kOdd, true, true, false, false, false);  // three rows: the ops one by one
+  }
+  head_vocab_ = 0;
+  cuda::set_decode_chain_lm_head_enabled(was);
 }
 
 TEST_F(DecodeChainGpu, MissingPartsAreAnError) {
