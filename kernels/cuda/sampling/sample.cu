@@ -19,10 +19,10 @@
 //
 // Few rows (batch <= kClusterMaxRows) leave most SMs idle and one CTA reads only
 // ~30-45 GB/s, so by default (RADIX_SAMPLE_CLUSTER=0 turns it off) each row is spread
-// over a thread block cluster of 8 CTAs: each CTA runs every pass over its eighth of the row, and each
-// reduction (max, sums, the 256 bins) is combined across the cluster through
-// distributed shared memory, in rank order, so all 8 CTAs see the same values and make
-// the same choices. The draw picks the CTA by the running sum of their kept mass, then
+// over a thread block cluster of 8 CTAs (RADIX_SAMPLE_CLUSTER_WIDE=1: also 4 or 2 for up
+// to 66 rows): each CTA runs every pass over its slice of the row, and each reduction
+// (max, sums, the 256 bins) is combined across the cluster through distributed shared
+// memory, in rank order, so all its CTAs see the same values and make the same choices. The draw picks the CTA by the running sum of their kept mass, then
 // that CTA alone runs steps 4's levels over its slice.
 #include <cooperative_groups.h>
 
@@ -552,6 +552,31 @@ struct ClusterLaunch {
   ClusterLaunch& operator=(const ClusterLaunch&) = delete;
 };
 
+// Whether a cluster of kC sampling CTAs can be resident on this device at all (a MIG
+// slice or a green context may have too few SMs in a GPC): asked once per device; a
+// failed query keeps the answer "yes" (the launch itself then reports).
+template <int kC>
+bool clusters_fit() {
+  static std::atomic<int> fits[64] = {};  // 0: not asked, 1: yes, 2: no; by device index
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
+    cudaGetLastError();
+    return true;
+  }
+  int known = fits[dev].load(std::memory_order_relaxed);
+  if (known == 0) {
+    const ClusterLaunch one(1, kC, nullptr);
+    int clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&clusters, sample_kernel<kC>, &one.cfg) != cudaSuccess) {
+      cudaGetLastError();
+      clusters = 1;
+    }
+    known = clusters > 0 ? 1 : 2;
+    fits[dev].store(known, std::memory_order_relaxed);
+  }
+  return known == 1;
+}
+
 template <int kC>
 cudaError_t launch_cluster(int64_t rows, cudaStream_t stream, int32_t* o, const float* x, int v, const float* t,
                            const int32_t* k, const float* tp, const float* mp, const float* u) {
@@ -559,44 +584,28 @@ cudaError_t launch_cluster(int64_t rows, cudaStream_t stream, int32_t* o, const 
   return cudaLaunchKernelEx(&launch.cfg, sample_kernel<kC>, o, x, v, t, k, tp, mp, u);
 }
 
-// Whether a cluster of `width` (2, 4 or 8) sampling CTAs can be resident on this device at
-// all (a MIG slice or a green context may have too few SMs in a GPC): asked once per
-// device and width; a failed query keeps the answer "yes" (the launch itself then reports).
-bool clusters_fit(int width) {
-  static std::atomic<int> fits[64][3] = {};  // 0: not asked, 1: yes, 2: no; by device index, log2(width) - 1
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
-    cudaGetLastError();
-    return true;
-  }
-  const int w = width == 8 ? 2 : (width == 4 ? 1 : 0);
-  int known = fits[dev][w].load(std::memory_order_relaxed);
-  if (known == 0) {
-    const ClusterLaunch one(1, width, nullptr);
-    const void* kernel = width == 8   ? reinterpret_cast<const void*>(sample_kernel<8>)
-                         : width == 4 ? reinterpret_cast<const void*>(sample_kernel<4>)
-                                      : reinterpret_cast<const void*>(sample_kernel<2>);
-    int clusters = 0;
-    if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &one.cfg) != cudaSuccess) {
-      cudaGetLastError();
-      clusters = 1;
-    }
-    known = clusters > 0 ? 1 : 2;
-    fits[dev][w].store(known, std::memory_order_relaxed);
-  }
-  return known == 1;
-}
+// The cluster widths, widest first.
+struct ClusterWidth {
+  int ctas;
+  bool (*fits)();
+  cudaError_t (*launch)(int64_t, cudaStream_t, int32_t*, const float*, int, const float*, const int32_t*,
+                        const float*, const float*, const float*);
+};
+constexpr ClusterWidth kWidths[] = {{8, clusters_fit<8>, launch_cluster<8>},
+                                    {4, clusters_fit<4>, launch_cluster<4>},
+                                    {2, clusters_fit<2>, launch_cluster<2>}};
 
-// CTAs per row for n rows: 8 while the rows' clusters fill at most one CTA per SM (16 rows
-// on 132 SMs); with the wide switch also 4 (up to 33 rows) and 2 (up to 66); else 1.
-int cluster_width(int64_t n) {
-  if (!cluster_switch().get()) return 1;
-  const int64_t sms = num_sms();
-  for (const int width : {8, 4, 2}) {
-    if (width < kClusterCtas && !cluster_wide_switch().get()) break;
-    if (n * width <= std::max<int64_t>(sms, kClusterCtas * kClusterMaxRows) && clusters_fit(width)) return width;
+// The width for n rows: 8 CTAs per row while the rows' clusters fill at most one CTA per
+// SM (16 rows on 132 SMs); with the wide switch also 4 (up to 33 rows) and 2 (up to 66);
+// nullptr: one CTA per row.
+const ClusterWidth* cluster_width(int64_t n) {
+  if (!cluster_switch().get()) return nullptr;
+  const int64_t sms = std::max<int64_t>(num_sms(), kClusterCtas * kClusterMaxRows);
+  for (const ClusterWidth& w : kWidths) {
+    if (w.ctas < kClusterCtas && !cluster_wide_switch().get()) break;
+    if (n * w.ctas <= sms && w.fits()) return &w;
   }
-  return 1;
+  return nullptr;
 }
 
 }  // namespace
@@ -605,7 +614,10 @@ bool sample_cluster_enabled() { return cluster_switch().get(); }
 void set_sample_cluster_enabled(bool on) { cluster_switch().set(on); }
 bool sample_cluster_wide_enabled() { return cluster_wide_switch().get(); }
 void set_sample_cluster_wide_enabled(bool on) { cluster_wide_switch().set(on); }
-int sample_cluster_width(int64_t rows) { return cluster_width(rows); }
+int sample_cluster_width(int64_t rows) {
+  const ClusterWidth* w = cluster_width(rows);
+  return w != nullptr ? w->ctas : 1;
+}
 
 Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, const SamplingTensors& p) {
   const int64_t n = logits.size(0);
@@ -620,12 +632,8 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
   const float* tp = p.top_p.data_as<const float>();
   const float* mp = p.min_p.data_as<const float>();
   const float* u = p.uniform.data_as<const float>();
-  const int width = cluster_width(n);
-  if (width > 1) {
-    const cudaError_t e = width == 8   ? launch_cluster<8>(n, stream, o, x, v, t, k, tp, mp, u)
-                          : width == 4 ? launch_cluster<4>(n, stream, o, x, v, t, k, tp, mp, u)
-                                       : launch_cluster<2>(n, stream, o, x, v, t, k, tp, mp, u);
-    RADIX_RETURN_IF_ERROR(cuda_status(e, "sample (cluster)"));
+  if (const ClusterWidth* w = cluster_width(n); w != nullptr) {
+    RADIX_RETURN_IF_ERROR(cuda_status(w->launch(n, stream, o, x, v, t, k, tp, mp, u), "sample (cluster)"));
     return check_launch("sample");
   }
   sample_kernel<1><<<static_cast<unsigned>(n), kThreads, 0, stream>>>(o, x, v, t, k, tp, mp, u);
