@@ -275,7 +275,7 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
                                t.w_qkv != nullptr)) {
     return fail(op, "lm_head without final_norm, logits or normed, or with a next layer's w_qkv");
   }
-  // The head after the rest (when the chain did not take it as its last phase).
+  // The head after the rest (the chain has no phase for it: docs/kernels.md).
   auto head = [&]() -> Status {
     if (t.lm_head == nullptr) return Status::ok();
     return rms_norm_gemm(ctx, *t.logits, *t.normed, residual, *t.final_norm, t.eps, *t.lm_head, nullptr,
@@ -285,7 +285,6 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
   // the attention runs first as its own op and the chain may take the rest (the chain
   // merging the attention's split partials lost, so it was removed: docs/kernels.md).
   [[maybe_unused]] const bool cuda = !ctx.device.is_cpu();
-  [[maybe_unused]] bool head_taken = false;  // the chain ran the lm_head as its last phase
 #ifdef RADIX_HAS_CUDA_KERNELS
   if (cuda) {
     for (const Tensor* x : {t.q, t.attn_k_cache, t.attn_v_cache, t.attn_out, t.o_proj, t.post_norm, t.w_gate_up,
@@ -299,8 +298,8 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
       RADIX_RETURN_IF_ERROR(check_tensors(op, ctx, {&t.attn->qo_indptr, &t.attn->kv_indptr, &t.attn->kv_indices}));
     }
     bool taken = false;
-    RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, t, &taken, &head_taken));
-    if (taken) return head_taken ? Status::ok() : head();
+    RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, t, &taken));
+    if (taken) return head();
   }
 #endif
   if (t.attn != nullptr) {
@@ -314,8 +313,8 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const Lay
       LayerTail rest = t;
       rest.attn = nullptr;
       bool taken = false;
-      RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, rest, &taken, &head_taken));
-      if (taken) return head_taken ? Status::ok() : head();
+      RADIX_RETURN_IF_ERROR(cuda::decode_layer_tail(ctx, residual, rest, &taken));
+      if (taken) return head();
     }
 #endif
   }

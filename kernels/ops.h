@@ -132,7 +132,7 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
 //             weight_offset)
 //   head:     rms_norm_gemm(logits, normed, residual, final_norm, eps, lm_head, nullptr,
 //             weight_offset): the last layer's tail, instead of a prologue, when every row
-//             wants logits (RADIX_DECODE_CHAIN_LM_HEAD=1 makes it a phase of the chain)
+//             wants logits (after the chain on CUDA)
 // On CUDA at one or two tokens (bf16) all but the attention is one persistent kernel
 // (kernels/cuda/gemm/decode_chain.h; RADIX_DECODE_CHAIN=0 turns it off); the attention
 // runs first as its own op.

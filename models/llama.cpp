@@ -120,7 +120,7 @@ class LlamaModel final : public CausalLM {
       tail.slots = &batch.out_cache_loc;
     };
     // Every row wants logits (a decode step): the last layer's tail computes them from the
-    // residual itself (on CUDA as the chain's last phase with RADIX_DECODE_CHAIN_LM_HEAD=1).
+    // residual itself, no gather (on CUDA: the rms_norm_gemm op after the chain).
     const Tensor& head = config_.tie_word_embeddings ? embed_tokens_.view() : lm_head_.view();
     const bool all_rows = batch.logits_all_rows && batch.logits_rows.numel() == t && logits.size(0) == t;
     ops::LayerTail first;

@@ -35,10 +35,8 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
                                 float weight_offset);
 // The persistent-kernel path of ops::decode_layer_tail (kernels/cuda/gemm/decode_chain.h);
 // *taken = false when it does not apply (the dispatcher then runs the ops one by one),
-// and always with t.attn set: the attention runs first as its own op. *head_taken: the
-// chain also ran t.lm_head (decode_chain_lm_head_enabled); else the caller runs it after.
-Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken,
-                         bool* head_taken);
+// and always with t.attn set: the attention runs first as its own op.
+Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken);
 Status rope(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& positions,
             const Tensor& cos_sin, RopeStyle style);
 Status store_kv(const OpContext& ctx, const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
@@ -57,8 +55,8 @@ Status sample(const OpContext& ctx, const Tensor& out, const Tensor& logits, con
 // RADIX_SAMPLE_CLUSTER=0; sampling/sample.cu).
 bool sample_cluster_enabled();
 void set_sample_cluster_enabled(bool on);
-// Also 4 CTAs per row up to 33 rows and 2 up to 66 (on 132 SMs), off unless
-// RADIX_SAMPLE_CLUSTER_WIDE=1 (not yet measured); the width ops::sample takes for n rows.
+// Also 4 CTAs per row up to 33 rows and 2 up to 66 (on 132 SMs; on unless
+// RADIX_SAMPLE_CLUSTER_WIDE=0); the width ops::sample takes for n rows.
 bool sample_cluster_wide_enabled();
 void set_sample_cluster_wide_enabled(bool on);
 int sample_cluster_width(int64_t rows);

@@ -99,7 +99,7 @@ struct Phase {
   const bf16* w;
   const bf16* a;
   const bf16* norm_w;  // or nullptr
-  bf16* out;           // kLogits: f32
+  bf16* out;
   const bf16* bias;
   RopeEpilogue rope;
 };
@@ -126,8 +126,8 @@ __device__ __forceinline__ void stamp(const Chain& ch, int k) {
 // Chain::counters: [p] CTAs that have stored phase p (in this launch: minus its base).
 static_assert(kChainCounters == kChainMaxPhases);
 
-__device__ __host__ __forceinline__ int rows_per_unit(int kind) {
-  return kind == ChainPhase::kAccumulate || kind == ChainPhase::kLogits ? 1 : 2;
+__device__ __forceinline__ int rows_per_unit(int kind) {
+  return kind == ChainPhase::kAccumulate ? 1 : 2;
 }
 __device__ __forceinline__ int chunks_of(int k) {
   return (k / 8 + kChunkVecs - 1) / kChunkVecs;
@@ -273,8 +273,6 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
     ph.out[o] = __float2bfloat16_rn(a0 + __bfloat162float(__ldcg(ph.out + o)));
   } else if (ph.kind == ChainPhase::kSiluMul) {
     ph.out[o] = __float2bfloat16_rn(silu_mul_rounded(a0, a1));
-  } else if (ph.kind == ChainPhase::kLogits) {
-    reinterpret_cast<float*>(ph.out)[o] = a0;
   } else {
     rope_store_pair(ph.rope, ph.bias, m, u / ph.rope.half, u % ph.rope.half, a0, a1);
   }
@@ -433,10 +431,6 @@ EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
   return s;
 }
-EnvSwitch& lm_head_switch() {
-  static EnvSwitch s("RADIX_DECODE_CHAIN_LM_HEAD", "1");
-  return s;
-}
 std::atomic<int> g_chain_max_rows{
     static_cast<int>(env_int("RADIX_DECODE_CHAIN_MAX_ROWS", 1, kChainMaxRows, kChainMaxRows))};
 
@@ -465,15 +459,6 @@ bool phase_ok(const ChainPhase& c, int64_t* units) {
   }
   if (c.kind != ChainPhase::kRopeStore && c.bias != nullptr) return false;
   switch (c.kind) {
-    case ChainPhase::kLogits: {
-      const int64_t n = c.w->size(0);
-      if (c.out == nullptr || c.out->dtype() != DType::kF32 || c.out->ndim() != 2 || c.out->size(0) != rows ||
-          c.out->size(1) != n || !aligned16(c.out->data())) {
-        return false;
-      }
-      *units = n;
-      return true;
-    }
     case ChainPhase::kAccumulate:
     case ChainPhase::kSiluMul: {
       const int64_t n = c.kind == ChainPhase::kSiluMul ? c.w->size(0) / 2 : c.w->size(0);
@@ -512,7 +497,7 @@ struct Plan {
   int64_t units[kChainMaxPhases] = {};
   int64_t rows = 0;
   int64_t x_vecs = 0;  // per row: the widest input in whole chunks
-  int64_t sums = 0;    // per-unit sums per CTA and row (rows_per_unit per unit)
+  int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
   int ring = 0;
   size_t smem = 0;
 };
@@ -537,7 +522,7 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
     }
     const int64_t k = phases[i].a->size(1);
     plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
-    plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * rows_per_unit(phases[i].kind));
+    plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * 2);
   }
   for (int ring : {6, 4, 2}) {
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
@@ -597,8 +582,6 @@ void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
-bool decode_chain_lm_head_enabled() { return lm_head_switch().get(); }
-void set_decode_chain_lm_head_enabled(bool on) { lm_head_switch().set(on); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
 
@@ -626,9 +609,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
     p.w = c.w->data_as<const bf16>();
     p.a = c.a->data_as<const bf16>();
     p.norm_w = c.norm_weight != nullptr ? c.norm_weight->data_as<const bf16>() : nullptr;
-    p.out = c.out == nullptr                        ? nullptr
-            : c.kind == ChainPhase::kLogits ? reinterpret_cast<bf16*>(c.out->data_as<float>())
-                                            : c.out->data_as<bf16>();
+    p.out = c.out != nullptr ? c.out->data_as<bf16>() : nullptr;
     p.bias = c.bias != nullptr ? c.bias->data_as<const bf16>() : nullptr;
     if (c.rope != nullptr) p.rope = rope_epilogue(*c.rope);
   }

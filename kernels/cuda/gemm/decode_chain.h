@@ -16,14 +16,12 @@
 namespace radix::cuda {
 
 // One phase. kind: the epilogue of gemv.cu's GEMV with the same name.
-// kLogits: the final norm and the lm_head after the last layer's MLP (f32 logits, the
-// rms_norm_gemm op's result); opt-in (decode_chain_lm_head_enabled).
 struct ChainPhase {
-  enum Kind { kAccumulate, kSiluMul, kRopeStore, kLogits } kind = kAccumulate;
+  enum Kind { kAccumulate, kSiluMul, kRopeStore } kind = kAccumulate;
   const Tensor* a = nullptr;       // [M, K] input (the residual for the normed phases)
   const Tensor* w = nullptr;       // [N, K]; kSiluMul [2N, K] = [gate; up]; kRopeStore the fused qkv
-  const Tensor* norm_weight = nullptr;  // a is RMSNorm-ed first (all but kAccumulate), rounded to bf16
-  const Tensor* out = nullptr;     // kAccumulate: [M, N] bf16 (+=); kSiluMul: [M, N] bf16; kLogits: [M, N] f32
+  const Tensor* norm_weight = nullptr;  // a is RMSNorm-ed first (kSiluMul, kRopeStore), rounded to bf16
+  const Tensor* out = nullptr;     // kAccumulate: [M, N] (+=); kSiluMul: [M, N]
   const Tensor* bias = nullptr;    // kRopeStore only, or nullptr
   const GemvRope* rope = nullptr;  // kRopeStore
 };
@@ -55,13 +53,6 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 // instantiation (the plain copies stay for the switch).
 bool decode_chain_evict_first();
 void set_decode_chain_evict_first(bool on);
-
-// The last layer's chain also runs the final norm and the lm_head as a kLogits phase
-// (ops::LayerTail::lm_head) when RADIX_DECODE_CHAIN_LM_HEAD=1 at first use (or the
-// setter); otherwise the lm_head runs after the chain as the rms_norm_gemm op. Opt-in:
-// written in session 15 without device time.
-bool decode_chain_lm_head_enabled();
-void set_decode_chain_lm_head_enabled(bool on);
 
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of

@@ -101,10 +101,8 @@ Status rms_norm_gemm_rope_store(const OpContext& ctx, const Tensor& q_out, const
   return rope_qkv_store(ctx, q_out, qkv, positions, cos_sin, style, k_cache, v_cache, slots);
 }
 
-Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken,
-                         bool* head_taken) {
+Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops::LayerTail& t, bool* taken) {
   *taken = false;
-  *head_taken = false;
   // With the attention: not taken; the dispatcher runs the attention op, then the rest.
   if (t.attn != nullptr) return Status::ok();
   ChainPhase ph[kChainMaxPhases];
@@ -120,18 +118,10 @@ Status decode_layer_tail(const OpContext& ctx, const Tensor& residual, const ops
   if (t.w_qkv != nullptr) {
     ph[n++] = ChainPhase{ChainPhase::kRopeStore, &residual, t.w_qkv, t.input_norm, nullptr, t.qkv_bias, &rope};
   }
-  const bool head = t.lm_head != nullptr && t.w_qkv == nullptr && decode_chain_lm_head_enabled();
-  if (head) ph[n++] = ChainPhase{ChainPhase::kLogits, &residual, t.lm_head, t.final_norm, t.logits, nullptr, nullptr};
   if (n == 0 || ctx.cuda == nullptr) return Status::ok();
   static_assert(kChainCounters <= CudaBackend::kSyncCounters);
   unsigned long long* counters = ctx.cuda->sync_counters();
-  RADIX_RETURN_IF_ERROR(decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken));
-  if (*taken || !head) {
-    *head_taken = *taken && head;
-    return Status::ok();
-  }
-  // The chain does not take the head phase (e.g. its logits are not aligned): without it.
-  return decode_chain(ph, n - 1, t.eps, t.weight_offset, ctx.stream, counters, taken);
+  return decode_chain(ph, n, t.eps, t.weight_offset, ctx.stream, counters, taken);
 }
 
 }  // namespace radix::cuda

@@ -17,12 +17,13 @@
 // rounding of a boundary may pick the neighbour the CPU twin would not; everything else
 // is summed in a fixed order (reproducible).
 //
-// Few rows (batch <= kClusterMaxRows) leave most SMs idle and one CTA reads only
-// ~30-45 GB/s, so by default (RADIX_SAMPLE_CLUSTER=0 turns it off) each row is spread
-// over a thread block cluster of 8 CTAs (RADIX_SAMPLE_CLUSTER_WIDE=1: also 4 or 2 for up
-// to 66 rows): each CTA runs every pass over its slice of the row, and each reduction
-// (max, sums, the 256 bins) is combined across the cluster through distributed shared
-// memory, in rank order, so all its CTAs see the same values and make the same choices. The draw picks the CTA by the running sum of their kept mass, then
+// Few rows leave most SMs idle and one CTA reads only ~30-45 GB/s, so by default
+// (RADIX_SAMPLE_CLUSTER=0 turns it off) each row is spread over a thread block cluster:
+// 8 CTAs up to 16 rows, 4 up to 33 and 2 up to 66 on 132 SMs (RADIX_SAMPLE_CLUSTER_WIDE=0
+// keeps the 4s and 2s to one CTA). Each CTA runs every pass over its slice of the row,
+// and each reduction (max, sums, the 256 bins) is combined across the cluster through
+// distributed shared memory, in rank order, so all its CTAs see the same values and make
+// the same choices. The draw picks the CTA by the running sum of their kept mass, then
 // that CTA alone runs steps 4's levels over its slice.
 #include <cooperative_groups.h>
 
@@ -528,7 +529,7 @@ EnvSwitch& cluster_switch() {
   return s;
 }
 EnvSwitch& cluster_wide_switch() {
-  static EnvSwitch s("RADIX_SAMPLE_CLUSTER_WIDE", "1");
+  static EnvSwitch s("RADIX_SAMPLE_CLUSTER_WIDE", "0", EnvSwitch::DefaultOn{});
   return s;
 }
 
