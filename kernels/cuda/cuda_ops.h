@@ -75,6 +75,17 @@ void set_max_shared_carveout_enabled(bool on);
 
 // Benchmark helper (not an op): reads all of x once; scratch is >= 16 KB of device memory.
 Status read_probe(const OpContext& ctx, const Tensor& x, const Tensor& scratch);
+// Diagnostics: the same read with the decode chain's shape (one 512-thread CTA per SM,
+// 2 KB items of 4 16-byte vectors per lane, `depth` items (5 or 8) loaded per lane before
+// any is used) in one of three orders. kFront: warp g of all takes items g, g + warps, ...
+// (the whole GPU on one front of adjacent items); kWarpBlocks: each warp a contiguous
+// range (the chain's order); kCtaBlocks: each CTA a contiguous range, its warps taking
+// its items in turn. kRingAsync / kRingAsyncEvictFirst: a range per warp through a ring
+// of 6 items per lane in shared memory, 5 copies (cp.async; the second with the chain's
+// L2 evict-first policy) in flight, as the decode chain streams (depth ignored).
+enum class ReadPattern { kFront, kWarpBlocks, kCtaBlocks, kRingAsync, kRingAsyncEvictFirst };
+Status read_probe_pattern(const OpContext& ctx, const Tensor& x, const Tensor& scratch, ReadPattern pattern,
+                          int depth);
 
 // sampling/penalties.cu and sampling/logprobs.cu.
 Status apply_penalties(const OpContext& ctx, const Tensor& logits,

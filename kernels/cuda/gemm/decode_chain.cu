@@ -72,6 +72,12 @@
 // boundary's wait: 4.34 vs 4.32 ms); a boundary warp (a 17th warp, streaming nothing,
 // stored, fenced, counted and polled, so no fence waited in a warp with copies in flight:
 // 4.28 vs 4.27 ms, 4.74 vs 4.68 at two rows; the fence's cost is not the ring's drain).
+// Session 16 (H200, docs/perf.md): set_decode_chain_unsynced's diagnostics against a
+// probe streaming the same bytes through the same ring shape (~100 us per layer): the
+// waits, fences and counts cost ~2.7 us of the chain's ~119, its staging ~6, stores ~1.4,
+// dots ~4, the item walk and shares ~4. Staging's loads issued at once (again) saved
+// 1.9 us unsynced but nothing synced (4.28 vs 4.28 ms); not kept. The lm_head as a fourth
+// phase (kLogits) was neutral (4.28 vs 4.28 ms) and removed.
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
@@ -111,6 +117,7 @@ struct Chain {
   int x_vecs;  // shared-memory input row: 16-byte vectors (the largest K, in whole chunks)
   unsigned long long* counters;  // kChainCounters, growing by whole launches (decode_chain.h)
   unsigned long long* trace;  // [gridDim.x][kChainTraceSlots] timestamps, or nullptr
+  int unsynced;               // diagnostics: set_decode_chain_unsynced
 };
 
 __device__ __forceinline__ unsigned long long global_ns() {
@@ -237,16 +244,17 @@ __device__ __forceinline__ void wait_count(const unsigned long long* counter, un
 }
 
 // Row m of the phase's input (see stage_input).
-__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
+__device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, bool norm) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
+  const bool normed = ph.norm_w != nullptr && norm;
   float ss = 0.0f;
   for (int i = threadIdx.x; i < padded; i += kThreads) {
     const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
     x[i] = v;
     ss += sum_squares8(v);
   }
-  if (ph.norm_w != nullptr) {
+  if (normed) {
     const float inv = rsqrtf(block_sum(ss) / static_cast<float>(ph.k) + ch.eps);
     const uint4* nw = reinterpret_cast<const uint4*>(ph.norm_w);
     // Each thread normalizes the vectors it staged itself.
@@ -261,9 +269,9 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m) {
 // RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
 // stage_normalized). Read through L2: other CTAs wrote them during this launch.
 template <int M>
-__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch) {
+__device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch, bool norm) {
 #pragma unroll 1
-  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m);
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m, norm);
 }
 
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
@@ -280,8 +288,9 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 
 
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
-// evict-first in L2 (decode_chain_evict_first).
-template <int kRing, int M, bool kEvictFirst>
+// evict-first in L2 (decode_chain_evict_first). kNoDots (diagnostics, kSkipDots): each
+// item's weights are consumed by an xor instead of the dot products (outputs wrong).
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -326,11 +335,11 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
-    if (p > 0 && threadIdx.x == 0) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
-    __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
-    stage_input<M>(x, ph, ch);
+    if (p > 0 && threadIdx.x == 0 && !(ch.unsynced & kSkipWaits)) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
+    if (!(ch.unsynced & kSkipBarriers)) __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
+    if (!(ch.unsynced & kSkipStaging)) stage_input<M>(x, ph, ch, !(ch.unsynced & kSkipNorm));
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
-    __syncthreads();
+    if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 3 + 4 * p);
 
     const int per_unit = s.r_n * s.chunks;
@@ -366,7 +375,16 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
       cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
       float d[M];
-      if constexpr (M == 1) {
+      if constexpr (kNoDots) {
+        uint32_t h = 0;
+#pragma unroll
+        for (int j = 0; j < kVecs; ++j) {
+          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
+          h ^= w.x ^ w.y ^ w.z ^ w.w;
+        }
+#pragma unroll
+        for (int m = 0; m < M; ++m) d[m] = __uint_as_float(h & 0x3f800000u);
+      } else if constexpr (M == 1) {
         d[0] = 0.0f;
 #pragma unroll
         for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
@@ -399,17 +417,17 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     }
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
-    __syncthreads();
+    if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 4 + 4 * p);
 
-    for (int i = threadIdx.x; i < (s.u1 - s.u0) * M; i += kThreads) {
+    for (int i = threadIdx.x; !(ch.unsynced & kSkipStores) && i < (s.u1 - s.u0) * M; i += kThreads) {
       const int u = i / M, m = i - u * M;
       const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
       store_unit(ph, s.u0 + u, m, a0, a1);
     }
     // Nothing in this launch reads the last phase's outputs (the next kernel waits for the
     // whole grid): it is neither fenced nor counted.
-    if (p + 1 < ch.num) {
+    if (p + 1 < ch.num && !(ch.unsynced & kSkipCounts)) {
       if (threadIdx.x < (s.u1 - s.u0) * M) __threadfence();  // this thread's stores before the CTA's arrival below
       __syncthreads();
       if (threadIdx.x == 0) atomicAdd(&ch.counters[p], 1ull);
@@ -426,6 +444,7 @@ std::atomic<bool> g_chain_on{env_int("RADIX_DECODE_CHAIN", 0, 1, 1) == 1};
 std::atomic<unsigned long long*> g_trace_buf{nullptr};
 std::atomic<int> g_trace_launches{0};
 std::atomic<unsigned> g_trace_next{0};
+std::atomic<int> g_unsynced{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
@@ -534,9 +553,9 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst>
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -563,6 +582,7 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 template <int kRing>
 Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
+  if (kRing == 6 && rows == 1 && (ch.unsynced & kSkipDots) != 0) return launch<kRing, 1, true, true>(ch, smem, stream);
   if (decode_chain_evict_first()) {
     return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
   }
@@ -577,6 +597,7 @@ void set_decode_chain_trace(unsigned long long* buffer, int launches) {
   g_trace_launches.store(launches, std::memory_order_relaxed);
   g_trace_next.store(0u, std::memory_order_relaxed);
 }
+void set_decode_chain_unsynced(int mode) { g_unsynced.store(mode, std::memory_order_relaxed); }
 int decode_chain_max_rows() { return g_chain_max_rows.load(std::memory_order_relaxed); }
 void set_decode_chain_max_rows(int rows) {
   g_chain_max_rows.store(std::clamp(rows, 1, kChainMaxRows), std::memory_order_relaxed);
@@ -615,6 +636,7 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   ch.x_vecs = static_cast<int>(plan.x_vecs);
   ch.counters = counters;
+  ch.unsynced = g_unsynced.load(std::memory_order_relaxed);
   if (unsigned long long* buf = g_trace_buf.load(std::memory_order_relaxed); buf != nullptr) {
     const int launch = static_cast<int>(g_trace_next.fetch_add(1, std::memory_order_relaxed) %
                                         static_cast<unsigned>(std::max(1, g_trace_launches.load(std::memory_order_relaxed))));

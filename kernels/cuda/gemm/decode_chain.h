@@ -65,6 +65,23 @@ void set_decode_chain_evict_first(bool on);
 // stamped by a warp with no dots, showed its "dots done" stamp right after "staged"), so
 // slots 4 + 4p may mark thread 0's own warp's end of the dots, not the CTA's.
 constexpr int kChainTraceSmSlot = 2 + 4 * kChainMaxPhases;
+// Diagnostics (bench_kernels_gpu), for the time a launch would take without its phase
+// boundaries; the outputs are WRONG. A mask of what is skipped: the waits for the
+// previous phase's counter, the fences and counts, the input staging, the input norm (the
+// loads stay), the output stores, the CTA's barriers (each warp then streams and
+// multiplies its items of every phase without stopping), the dot products. 0 (the
+// default): nothing. One
+// thread sets it while no launch is being issued; a graph captured meanwhile keeps it.
+enum : int {
+  kSkipWaits = 1,
+  kSkipCounts = 2,
+  kSkipStaging = 4,
+  kSkipNorm = 8,
+  kSkipStores = 16,
+  kSkipBarriers = 32,
+  kSkipDots = 64,  // one row, the 6-item ring: the weights consumed without dot products
+};
+void set_decode_chain_unsynced(int mode);
 constexpr int kChainTraceSlots = kChainTraceSmSlot + 1;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // Launches the chain. `counters`: kChainCounters 64-bit device counters that no other

@@ -210,6 +210,29 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
   }
   std::printf("chain trace (us, mean over %d launches of the median / max over %d CTAs): launch span %.1f, "
               "gap to the next launch %.1f\n", calls, ctas, span, gap);
+  {
+    // Each CTA's own span and when it starts and ends against the launch's first start.
+    double cta_lo = 0, cta_med = 0, cta_hi = 0, start_hi = 0, end_lo = 0, end_med = 0;
+    for (int l = 0; l < calls; ++l) {
+      std::vector<double> spans, starts, ends;
+      const uint64_t* b = t.data() + l * per_launch;
+      uint64_t lo = ~uint64_t{0};
+      for (int c = 0; c < ctas; ++c) lo = std::min(lo, b[c * cuda::kChainTraceSlots]);
+      for (int c = 0; c < ctas; ++c) {
+        const uint64_t* r = b + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
+        spans.push_back(static_cast<double>(static_cast<int64_t>(r[1] - r[0])) / 1e3);
+        starts.push_back(static_cast<double>(static_cast<int64_t>(r[0] - lo)) / 1e3);
+        ends.push_back(static_cast<double>(static_cast<int64_t>(r[1] - lo)) / 1e3);
+      }
+      std::sort(spans.begin(), spans.end());
+      std::sort(starts.begin(), starts.end());
+      std::sort(ends.begin(), ends.end());
+      cta_lo += spans.front() / calls, cta_med += spans[spans.size() / 2] / calls, cta_hi += spans.back() / calls;
+      start_hi += starts.back() / calls, end_lo += ends.front() / calls, end_med += ends[ends.size() / 2] / calls;
+    }
+    std::printf("  CTA spans: shortest %.1f, median %.1f, longest %.1f; last start +%.1f; first end %.1f, median end "
+                "%.1f\n", cta_lo, cta_med, cta_hi, start_hi, end_lo, end_med);
+  }
   const char* names[cuda::kChainMaxPhases] = {"o + residual", "norm + gate/up + SiLU", "down + residual",
                                               "norm + qkv + RoPE + KV"};
   for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
@@ -388,6 +411,34 @@ int run(bool quick, bool sampling_only) {
     const double ms = time_ms(stream, quick ? 5 : 10, [&](int) { BENCH_CHECK(cuda::read_probe(ctx, big, scratch)); });
     read_bw = read_bytes / (ms * 1e-3) / 1e9;
     std::printf("ceiling  streaming read 8 GiB: %.3f ms = %.0f GB/s\n", ms, read_bw);
+    // Diagnostics: the same bytes read in the decode chain's shape and orders.
+    for (const int depth : {5, 8}) {
+      for (const auto& [pat, name] : {std::pair{cuda::ReadPattern::kFront, "one front"},
+                                      std::pair{cuda::ReadPattern::kWarpBlocks, "a range per warp (chain)"},
+                                      std::pair{cuda::ReadPattern::kCtaBlocks, "a range per CTA"}}) {
+        const double pms = time_ms(stream, quick ? 5 : 10, [&, pat = pat](int) {
+          BENCH_CHECK(cuda::read_probe_pattern(ctx, big, scratch, pat, depth));
+        });
+        std::printf("  read in 2 KB items, 1 CTA/SM, %d in flight per lane, %-26s %.0f GB/s\n", depth, name,
+                    read_bytes / (pms * 1e-3) / 1e9);
+      }
+    }
+    // A decode layer's bytes (436 MB) per launch, launches back to back: each one's ramp
+    // and tail.
+    {
+      const int64_t layer_elems = int64_t{436} << 19;  // 436 MiB of bf16
+      const Tensor part = big.view().slice_rows(0, layer_elems);
+      for (const auto& [pat, name] : {std::pair{cuda::ReadPattern::kFront, "one front"},
+                                      std::pair{cuda::ReadPattern::kWarpBlocks, "a range per warp (chain)"},
+                                      std::pair{cuda::ReadPattern::kRingAsync, "per warp, cp.async ring"},
+                                      std::pair{cuda::ReadPattern::kRingAsyncEvictFirst, "per warp, ring, evict-first"}}) {
+        const double pms = time_ms(stream, 40, [&, pat = pat](int) {
+          BENCH_CHECK(cuda::read_probe_pattern(ctx, part, scratch, pat, 5));
+        });
+        std::printf("  436 MiB per launch, 5 in flight per lane, %-26s %.1f us = %.0f GB/s\n", name, pms * 1e3,
+                    static_cast<double>(layer_elems) * 2 / (pms * 1e-3) / 1e9);
+      }
+    }
   }
 
   double gemm_tflops = 0;
@@ -614,8 +665,36 @@ int run(bool quick, bool sampling_only) {
       std::printf("%-34s %10.1f %9.0f %7.0f%%\n", chain ? "layer tail, decode chain" : "layer tail, ops one by one",
                   ms * 1e3, gbs, 100.0 * gbs / read_bw);
     }
-    // Where a chain launch's time goes: its %globaltimer trace over one graph replay.
+    // Diagnostics: the chain without its phase boundaries (outputs wrong): no waits, then
+    // neither waits nor fences and counts. Against the row above: what the boundaries
+    // cost; against the read rate: how fast the chain streams its weights at all.
     cuda::set_decode_chain_enabled(true);
+    constexpr int kNoSync = cuda::kSkipWaits | cuda::kSkipCounts;
+    const std::pair<int, const char*> modes[] = {
+        {cuda::kSkipWaits, "  chain, no waits"},
+        {kNoSync, "  chain, no boundary"},
+        {kNoSync | cuda::kSkipNorm, "  ... nor input norm"},
+        {kNoSync | cuda::kSkipStaging, "  ... nor staging"},
+        {kNoSync | cuda::kSkipStores, "  ... nor stores (staged)"},
+        {kNoSync | cuda::kSkipStaging | cuda::kSkipStores, "  ... nor staging, stores"},
+        {kNoSync | cuda::kSkipStaging | cuda::kSkipStores | cuda::kSkipBarriers, "  ... nor CTA barriers"},
+        {kNoSync | cuda::kSkipStaging | cuda::kSkipStores | cuda::kSkipDots, "  ... nor staging, stores, dots"},
+        {kNoSync | cuda::kSkipStaging | cuda::kSkipStores | cuda::kSkipBarriers | cuda::kSkipDots, "  ... nor barriers, dots"},
+        {cuda::kSkipDots, "  chain, no dots (synced)"}};
+    for (const auto& [mode, name] : modes) {
+      cuda::set_decode_chain_unsynced(mode);
+      const double ms = time_graph_ms(stream, reps, 4 * layers, tail);
+      cuda::set_decode_chain_unsynced(0);
+      const double gbs = layer_bytes / (ms * 1e-3) / 1e9;
+      std::printf("%-34s %10.1f %9.0f %7.0f%% (diagnostic)\n", name, ms * 1e3, gbs, 100.0 * gbs / read_bw);
+    }
+    for (int mode : {kNoSync, kNoSync | cuda::kSkipStaging | cuda::kSkipStores | cuda::kSkipBarriers}) {
+      std::printf("trace, diagnostic mode %d:\n", mode);
+      cuda::set_decode_chain_unsynced(mode);
+      chain_trace_report(stream, 4 * layers, tail);
+      cuda::set_decode_chain_unsynced(0);
+    }
+    // Where a chain launch's time goes: its %globaltimer trace over one graph replay.
     chain_trace_report(stream, 4 * layers, tail);
 
     // The whole decode layer as a step runs it: the layer's attention over L cached
