@@ -83,7 +83,10 @@ Status read_probe(const OpContext& ctx, const Tensor& x, const Tensor& scratch);
 // its items in turn. kRingAsync / kRingAsyncEvictFirst: a range per warp through a ring
 // of 6 items per lane in shared memory, 5 copies (cp.async; the second with the chain's
 // L2 evict-first policy) in flight, as the decode chain streams (depth ignored).
-enum class ReadPattern { kFront, kWarpBlocks, kCtaBlocks, kRingAsync, kRingAsyncEvictFirst };
+// kRowGroups: a range per warp whose 2 KB items are 8 rows x 256 bytes of a [*, 4096]
+// bf16 matrix (lane l: row l / 4), walking a group's columns before the next group: the
+// item shape an m16n8k16 dot product would stream (x must be whole 64 KB groups).
+enum class ReadPattern { kFront, kWarpBlocks, kCtaBlocks, kRingAsync, kRingAsyncEvictFirst, kRowGroups };
 Status read_probe_pattern(const OpContext& ctx, const Tensor& x, const Tensor& scratch, ReadPattern pattern,
                           int depth);
 

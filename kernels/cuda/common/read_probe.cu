@@ -32,7 +32,7 @@ __global__ void __launch_bounds__(kThreads, 1) pattern_kernel(const uint4* __res
   if constexpr (kP == ReadPattern::kFront) {
     i0 = static_cast<int64_t>(blockIdx.x) * warps_per_cta + warp;
     step = warps;
-  } else if constexpr (kP == ReadPattern::kWarpBlocks) {
+  } else if constexpr (kP == ReadPattern::kWarpBlocks || kP == ReadPattern::kRowGroups) {
     const int64_t g = static_cast<int64_t>(blockIdx.x) * warps_per_cta + warp;
     i0 = items * g / warps;
     i1 = items * (g + 1) / warps;
@@ -50,7 +50,14 @@ __global__ void __launch_bounds__(kThreads, 1) pattern_kernel(const uint4* __res
       const int64_t it = i + d * step;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        v[d][j] = it < i1 ? __ldcs(x + it * kItemVecs + j * 32 + lane) : make_uint4(0, 0, 0, 0);
+        int64_t at = it * kItemVecs + j * 32 + lane;
+        if constexpr (kP == ReadPattern::kRowGroups) {
+          // 32 items per group of 8 rows of 512 vectors: item c of the group covers the
+          // rows' vectors [16 c, 16 c + 16); lane l reads row l / 4, vectors 4 j + l % 4.
+          const int64_t grp = it / 32, c = it % 32;
+          at = (grp * 8 + lane / 4) * 512 + c * 16 + j * 4 + lane % 4;
+        }
+        v[d][j] = it < i1 ? __ldcs(x + at) : make_uint4(0, 0, 0, 0);
       }
     }
 #pragma unroll
@@ -123,6 +130,9 @@ void launch_pattern(ReadPattern p, int sms, cudaStream_t s, const uint4* x, int6
     case ReadPattern::kCtaBlocks:
       pattern_kernel<ReadPattern::kCtaBlocks, kDepth><<<sms, kThreads, 0, s>>>(x, items, out);
       break;
+    case ReadPattern::kRowGroups:
+      pattern_kernel<ReadPattern::kRowGroups, kDepth><<<sms, kThreads, 0, s>>>(x, items, out);
+      break;
     case ReadPattern::kRingAsync: launch_ring<false>(sms, s, x, items, out); break;
     case ReadPattern::kRingAsyncEvictFirst: launch_ring<true>(sms, s, x, items, out); break;
   }
@@ -132,8 +142,10 @@ void launch_pattern(ReadPattern p, int sms, cudaStream_t s, const uint4* x, int6
 
 Status read_probe_pattern(const OpContext& ctx, const Tensor& x, const Tensor& scratch, ReadPattern pattern,
                           int depth) {
-  if (x.nbytes() % (kItemVecs * 16) != 0 || scratch.nbytes() < 4 * 4096 || (depth != 5 && depth != 8)) {
-    return invalid_argument("read_probe_pattern: x must be whole 2 KB items, scratch >= 16 KB, depth 5 or 8");
+  if (x.nbytes() % (kItemVecs * 16) != 0 || scratch.nbytes() < 4 * 4096 || (depth != 5 && depth != 8) ||
+      (pattern == ReadPattern::kRowGroups && x.nbytes() % (32 * kItemVecs * 16) != 0)) {
+    return invalid_argument(
+        "read_probe_pattern: x must be whole 2 KB items (64 KB groups for kRowGroups), scratch >= 16 KB, depth 5 or 8");
   }
   int sms = 132;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, x.device().index);

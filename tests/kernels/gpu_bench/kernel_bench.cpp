@@ -415,7 +415,8 @@ int run(bool quick, bool sampling_only) {
     for (const int depth : {5, 8}) {
       for (const auto& [pat, name] : {std::pair{cuda::ReadPattern::kFront, "one front"},
                                       std::pair{cuda::ReadPattern::kWarpBlocks, "a range per warp (chain)"},
-                                      std::pair{cuda::ReadPattern::kCtaBlocks, "a range per CTA"}}) {
+                                      std::pair{cuda::ReadPattern::kCtaBlocks, "a range per CTA"},
+                                      std::pair{cuda::ReadPattern::kRowGroups, "per warp, 8 rows x 256 B"}}) {
         const double pms = time_ms(stream, quick ? 5 : 10, [&, pat = pat](int) {
           BENCH_CHECK(cuda::read_probe_pattern(ctx, big, scratch, pat, depth));
         });
@@ -430,6 +431,7 @@ int run(bool quick, bool sampling_only) {
       const Tensor part = big.view().slice_rows(0, layer_elems);
       for (const auto& [pat, name] : {std::pair{cuda::ReadPattern::kFront, "one front"},
                                       std::pair{cuda::ReadPattern::kWarpBlocks, "a range per warp (chain)"},
+                                      std::pair{cuda::ReadPattern::kRowGroups, "per warp, 8 rows x 256 B"},
                                       std::pair{cuda::ReadPattern::kRingAsync, "per warp, cp.async ring"},
                                       std::pair{cuda::ReadPattern::kRingAsyncEvictFirst, "per warp, ring, evict-first"}}) {
         const double pms = time_ms(stream, 40, [&, pat = pat](int) {
