@@ -77,14 +77,18 @@
 // waits, fences and counts cost ~2.7 us of the chain's ~119, its staging ~6, stores ~1.4,
 // dots ~4, the item walk and shares ~4. Staging's loads issued at once (again) saved
 // 1.9 us unsynced but nothing synced (4.28 vs 4.28 ms); not kept. The lm_head as a fourth
-// phase (kLogits) was neutral (4.28 vs 4.28 ms) and removed.
+// phase (kLogits) was neutral (4.28 vs 4.28 ms) and removed. Written after the device
+// time was spent, not yet run: the dot products on tensor cores (kMma, opt-in
+// RADIX_DECODE_CHAIN_MMA=1; scripts/device/chain-mma-check.sh).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
 #include <atomic>
+#include <type_traits>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
+#include "kernels/cuda/common/mma.cuh"
 #include "kernels/cuda/gemm/decode_chain.h"
 #include "kernels/cuda/gemm/gemv_math.cuh"
 #include "kernels/cuda/gemm/rope_epilogue.cuh"
@@ -234,6 +238,93 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
   cp_async_commit();
 }
 
+// ---- The dot products on tensor cores (kMma; decode_chain_mma_enabled) ----
+// An item is a group of 8 weight rows x 128 columns (2 KB): lane l = 4 g + q copies row g
+// of the group, vectors 16 c + 4 j + q (j < kVecs) of chunk c. Each of its vectors j is
+// two m16n8k16 k-steps: words {0, 1} as B's (k = 2q, 2q+1 | 2q+8, 2q+9; n = g), then words
+// {2, 3}. A's row m (lanes 4 m + q, m < M) holds the input row's same columns, rows m >= M
+// zeros, so k is a permutation of the chunk's columns, the same for A and B, and D's row
+// m, columns 2q and 2q+1 (lane 4 m + q) are the dot products with the group's rows 2q and
+// 2q+1. A group is 8 units (one row each) or 4 units x their 2 rows (SiLU, RoPE); rows
+// past the CTA's units are zero-filled copies (no bytes read). No warp sums: a warp adds
+// D to the per-unit sums once per group (or at the end of its share).
+constexpr int kGroupRows = 8;
+constexpr int kMmaChunkVecs = 16;  // 128 columns
+
+struct MmaShare {
+  int u0, u1, t0, t1, r_n, per_group, chunks;
+};
+__device__ __forceinline__ MmaShare mma_share_of(const Phase& ph, int warp) {
+  MmaShare s;
+  s.r_n = rows_per_unit(ph.kind);
+  s.per_group = kGroupRows / s.r_n;
+  s.chunks = (ph.k / 8 + kMmaChunkVecs - 1) / kMmaChunkVecs;
+  s.u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
+  s.u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
+  const int64_t items = static_cast<int64_t>((s.u1 - s.u0 + s.per_group - 1) / s.per_group) * s.chunks;
+  s.t0 = static_cast<int>(items * warp / kWarps);
+  s.t1 = static_cast<int>(items * (warp + 1) / kWarps);
+  return s;
+}
+
+// The issuing side of kMma: this lane's row of the current group (nullptr past the units).
+struct MmaCursor {
+  int p, t, t1, grp, c, chunks, k8, u0, u1, r_n, per_group;
+  const uint4* row;
+};
+__device__ __forceinline__ void set_mma_row(MmaCursor& cur, const Phase& ph, int lane) {
+  const int n = lane >> 2;
+  const int u = cur.u0 + cur.grp * cur.per_group + n / cur.r_n;
+  cur.row = u < cur.u1 ? weight_row(ph, u, n % cur.r_n) : nullptr;
+}
+__device__ __forceinline__ void enter_phase(MmaCursor& cur, const Chain& ch, int p, int warp, int lane) {
+  for (; p < ch.num; ++p) {
+    const Phase& ph = ch.ph[p];
+    const MmaShare s = mma_share_of(ph, warp);
+    if (s.t0 == s.t1) continue;
+    cur.p = p;
+    cur.t = s.t0;
+    cur.t1 = s.t1;
+    cur.grp = s.t0 / s.chunks;
+    cur.c = s.t0 % s.chunks;
+    cur.chunks = s.chunks;
+    cur.k8 = ph.k / 8;
+    cur.u0 = s.u0;
+    cur.u1 = s.u1;
+    cur.r_n = s.r_n;
+    cur.per_group = s.per_group;
+    set_mma_row(cur, ph, lane);
+    return;
+  }
+  cur.p = ch.num;
+}
+template <bool kEvictFirst>
+__device__ __forceinline__ void issue(MmaCursor& cur, const Chain& ch, uint4* slot, int lane, int warp,
+                                      unsigned long long policy) {
+  if (cur.p < ch.num) {
+    const uint4* any = reinterpret_cast<const uint4*>(ch.ph[cur.p].w);  // a valid address for empty copies
+#pragma unroll
+    for (int j = 0; j < kVecs; ++j) {
+      const int v = cur.c * kMmaChunkVecs + j * 4 + (lane & 3);
+      const bool valid = cur.row != nullptr && v < cur.k8;
+      const uint4* src = valid ? cur.row + v : any;
+      if constexpr (kEvictFirst) {
+        cp_async_16_policy(slot + j * kThreads, src, valid, policy);
+      } else {
+        cp_async_16(slot + j * kThreads, src, valid);
+      }
+    }
+    ++cur.t;
+    if (++cur.c == cur.chunks) {
+      cur.c = 0;
+      ++cur.grp;
+      if (cur.t < cur.t1) set_mma_row(cur, ch.ph[cur.p], lane);
+    }
+    if (cur.t == cur.t1) enter_phase(cur, ch, cur.p + 1, warp, lane);
+  }
+  cp_async_commit();
+}
+
 __device__ __forceinline__ void wait_count(const unsigned long long* counter, unsigned long long target) {
   for (;;) {
     unsigned long long v;
@@ -290,7 +381,8 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
 // evict-first in L2 (decode_chain_evict_first). kNoDots (diagnostics, kSkipDots): each
 // item's weights are consumed by an xor instead of the dot products (outputs wrong).
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
+// kMma: the dot products on tensor cores, items of 8 rows x 128 columns (above).
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kMma = false>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -307,15 +399,21 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   // Under PDL (decode_pdl_enabled) the next kernel may launch now: its CTAs take the SMs
   // this grid leaves, and wait for its completion before reading what it wrote.
   pdl_launch_dependents();
-  Cursor cur;
-  enter_phase(cur, ch, 0, warp);
+  std::conditional_t<kMma, MmaCursor, Cursor> cur;
+  if constexpr (kMma) {
+    enter_phase(cur, ch, 0, warp, lane);
+  } else {
+    enter_phase(cur, ch, 0, warp);
+  }
   unsigned long long policy = 0;
   if constexpr (kEvictFirst) policy = l2_evict_first_policy();
   int issue_slot = 0, slot = 0;
-  for (int i = 0; i < kRing - 1; ++i) {
+  // The next item of this lane's sequence into the next ring slot.
+  auto issue_next = [&] {
     issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-  }
+  };
+  for (int i = 0; i < kRing - 1; ++i) issue_next();
   // The weights depend on nothing; the first phase's input (and the counters as the
   // previous chain left them) on the kernels before.
   pdl_wait();
@@ -335,88 +433,128 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
-    if (p > 0 && threadIdx.x == 0 && !(ch.unsynced & kSkipWaits)) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
-    if (!(ch.unsynced & kSkipBarriers)) __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
+    if (p > 0 && threadIdx.x == 0 && !(ch.unsynced & kSkipWaits)) {
+      wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
+    }
+    // The previous phase's outputs are all stored; x and sums are free.
+    if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     if (!(ch.unsynced & kSkipStaging)) stage_input<M>(x, ph, ch, !(ch.unsynced & kSkipNorm));
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 3 + 4 * p);
 
-    const int per_unit = s.r_n * s.chunks;
-    int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
-    int c = rem / s.r_n, r = rem % s.r_n;
-    float acc0[M], acc1[M];
+    if constexpr (kMma) {
+      const MmaShare ms = mma_share_of(ph, warp);
+      const int g = lane >> 2, q = lane & 3;
+      int grp = ms.t0 / ms.chunks, c = ms.t0 % ms.chunks;
+      float dacc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      // D's row g (a batch row) into sums[(unit R + r) M + g] for the group's rows 2q, 2q+1.
+      auto flush_group = [&](int gr) {
+        if (g < M) {
 #pragma unroll
-    for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = 0.0f;
-    // M = 1: the chunk's input vectors stay in registers; more rows read shared memory.
-    uint4 xv[kVecs];
-    auto load_x = [&] {
-      if constexpr (M == 1) {
-#pragma unroll
-        for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
-      }
-    };
-    load_x();
-    // sums[(unit R + r) M + m]: unit's row r, batch row m.
-    auto flush = [&](int unit) {
-#pragma unroll
-      for (int m = 0; m < M; ++m) {
-        acc0[m] = warp_sum(acc0[m]);
-        if (s.r_n == 2) acc1[m] = warp_sum(acc1[m]);
-        if (lane == 0) {
-          atomicAdd(&sums[unit * s.r_n * M + m], acc0[m]);
-          if (s.r_n == 2) atomicAdd(&sums[(unit * s.r_n + 1) * M + m], acc1[m]);
+          for (int h = 0; h < 2; ++h) {
+            const int n = 2 * q + h, ul = gr * ms.per_group + n / ms.r_n;
+            if (ms.u0 + ul < ms.u1) atomicAdd(&sums[(ul * ms.r_n + n % ms.r_n) * M + g], dacc[h]);
+          }
         }
-        acc0[m] = acc1[m] = 0.0f;
-      }
-    };
-    for (int t = s.t0; t < s.t1; ++t) {
-      issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
-      issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-      cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
-      float d[M];
-      if constexpr (kNoDots) {
-        uint32_t h = 0;
+        dacc[0] = dacc[1] = dacc[2] = dacc[3] = 0.0f;
+      };
+      for (int t = ms.t0; t < ms.t1; ++t) {
+        issue_next();
+        cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
 #pragma unroll
         for (int j = 0; j < kVecs; ++j) {
           const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
-          h ^= w.x ^ w.y ^ w.z ^ w.w;
+          const uint4 xa = g < M ? x[g * ch.x_vecs + c * kMmaChunkVecs + j * 4 + q] : make_uint4(0, 0, 0, 0);
+          const uint32_t a0[4] = {xa.x, 0u, xa.y, 0u}, b0[2] = {w.x, w.y};
+          mma_bf16_16816(dacc, a0, b0);
+          const uint32_t a1[4] = {xa.z, 0u, xa.w, 0u}, b1[2] = {w.z, w.w};
+          mma_bf16_16816(dacc, a1, b1);
         }
-#pragma unroll
-        for (int m = 0; m < M; ++m) d[m] = __uint_as_float(h & 0x3f800000u);
-      } else if constexpr (M == 1) {
-        d[0] = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
-      } else {
-#pragma unroll
-        for (int m = 0; m < M; ++m) d[m] = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kVecs; ++j) {
-          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
-#pragma unroll
-          for (int m = 0; m < M; ++m) d[m] += dot8(w, x[m * ch.x_vecs + c * kChunkVecs + j * 32 + lane]);
-        }
-      }
-      slot = slot + 1 == kRing ? 0 : slot + 1;
-      if (r == 0) {
-#pragma unroll
-        for (int m = 0; m < M; ++m) acc0[m] += d[m];
-      } else {
-#pragma unroll
-        for (int m = 0; m < M; ++m) acc1[m] += d[m];
-      }
-      if (++r == s.r_n) {
-        r = 0;
-        if (++c == s.chunks) {
+        slot = slot + 1 == kRing ? 0 : slot + 1;
+        if (++c == ms.chunks) {
           c = 0;
-          flush(ul);
-          ++ul;
+          flush_group(grp);
+          ++grp;
         }
-        if (t + 1 < s.t1) load_x();
       }
+      if (ms.t0 < ms.t1 && c != 0) flush_group(grp);  // the share ended inside a group
+    } else {
+      const int per_unit = s.r_n * s.chunks;
+      int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
+      int c = rem / s.r_n, r = rem % s.r_n;
+      float acc0[M], acc1[M];
+#pragma unroll
+      for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = 0.0f;
+      // M = 1: the chunk's input vectors stay in registers; more rows read shared memory.
+      uint4 xv[kVecs];
+      auto load_x = [&] {
+        if constexpr (M == 1) {
+#pragma unroll
+          for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
+        }
+      };
+      load_x();
+      // sums[(unit R + r) M + m]: unit's row r, batch row m.
+      auto flush = [&](int unit) {
+#pragma unroll
+        for (int m = 0; m < M; ++m) {
+          acc0[m] = warp_sum(acc0[m]);
+          if (s.r_n == 2) acc1[m] = warp_sum(acc1[m]);
+          if (lane == 0) {
+            atomicAdd(&sums[unit * s.r_n * M + m], acc0[m]);
+            if (s.r_n == 2) atomicAdd(&sums[(unit * s.r_n + 1) * M + m], acc1[m]);
+          }
+          acc0[m] = acc1[m] = 0.0f;
+        }
+      };
+      for (int t = s.t0; t < s.t1; ++t) {
+        issue_next();
+        cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
+        float d[M];
+        if constexpr (kNoDots) {
+          uint32_t h = 0;
+#pragma unroll
+          for (int j = 0; j < kVecs; ++j) {
+            const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
+            h ^= w.x ^ w.y ^ w.z ^ w.w;
+          }
+#pragma unroll
+          for (int m = 0; m < M; ++m) d[m] = __uint_as_float(h & 0x3f800000u);
+        } else if constexpr (M == 1) {
+          d[0] = 0.0f;
+#pragma unroll
+          for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
+        } else {
+#pragma unroll
+          for (int m = 0; m < M; ++m) d[m] = 0.0f;
+#pragma unroll
+          for (int j = 0; j < kVecs; ++j) {
+            const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
+#pragma unroll
+            for (int m = 0; m < M; ++m) d[m] += dot8(w, x[m * ch.x_vecs + c * kChunkVecs + j * 32 + lane]);
+          }
+        }
+        slot = slot + 1 == kRing ? 0 : slot + 1;
+        if (r == 0) {
+#pragma unroll
+          for (int m = 0; m < M; ++m) acc0[m] += d[m];
+        } else {
+#pragma unroll
+          for (int m = 0; m < M; ++m) acc1[m] += d[m];
+        }
+        if (++r == s.r_n) {
+          r = 0;
+          if (++c == s.chunks) {
+            c = 0;
+            flush(ul);
+            ++ul;
+          }
+          if (t + 1 < s.t1) load_x();
+        }
+      }
+      if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
     }
-    if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 4 + 4 * p);
 
@@ -446,6 +584,11 @@ std::atomic<int> g_trace_launches{0};
 std::atomic<unsigned> g_trace_next{0};
 std::atomic<int> g_unsynced{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
+// Tensor-core dot products (decode_chain.h), off unless RADIX_DECODE_CHAIN_MMA=1.
+EnvSwitch& mma_switch() {
+  static EnvSwitch s("RADIX_DECODE_CHAIN_MMA", "1");
+  return s;
+}
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
   return s;
@@ -553,9 +696,9 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kMma = false>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots, kMma>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -583,6 +726,10 @@ template <int kRing>
 Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
   if (kRing == 6 && rows == 1 && (ch.unsynced & kSkipDots) != 0) return launch<kRing, 1, true, true>(ch, smem, stream);
+  if (mma_switch().get()) {  // with evict-first copies only
+    return rows == 1 ? launch<kRing, 1, true, false, true>(ch, smem, stream)
+                     : launch<kRing, 2, true, false, true>(ch, smem, stream);
+  }
   if (decode_chain_evict_first()) {
     return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
   }
@@ -604,6 +751,8 @@ void set_decode_chain_max_rows(int rows) {
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
+bool decode_chain_mma_enabled() { return mma_switch().get(); }
+void set_decode_chain_mma_enabled(bool on) { mma_switch().set(on); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {

@@ -54,6 +54,12 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 bool decode_chain_evict_first();
 void set_decode_chain_evict_first(bool on);
 
+// The dot products on tensor cores (m16n8k16, the input rows as A, items of 8 weight rows
+// x 128 columns; decode_chain.cu) when RADIX_DECODE_CHAIN_MMA=1 at first use (or the
+// setter), with evict-first copies. Opt-in: written in session 16 without device time.
+bool decode_chain_mma_enabled();
+void set_decode_chain_mma_enabled(bool on);
+
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
 // [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,

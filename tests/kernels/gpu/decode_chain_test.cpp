@@ -343,6 +343,25 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
   cuda::set_decode_chain_evict_first(was);
 }
 
+// The dot products on tensor cores (RADIX_DECODE_CHAIN_MMA=1): items of 8 weight rows x
+// 128 columns, groups of 8 units (o, down) or 4 units x 2 rows (SiLU, RoPE), against the
+// CPU: Llama-3's shapes at one and two rows; Qwen2's (K = 3584, 28 chunks; down K =
+// 18944) with bias, back to back; kOdd (1-2 units per CTA: a group of zero-filled rows,
+// K = 136: a chunk of one vector); kTiny (K = 192: half a chunk); after the attention.
+TEST_F(DecodeChainGpu, TensorCoreDotsMatchCpu) {
+  const bool was = cuda::decode_chain_mma_enabled();
+  cuda::set_decode_chain_mma_enabled(true);
+  check(1, kLlama3, true, true, true, false, true);
+  check(2, kLlama3, true, true, true, false, true);
+  check(1, kQwen2, true, true, true, true, true, 2);
+  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
+  check(1, kOdd, true, true, true, true, true);
+  check(2, kOdd, true, true, true, true, true);
+  check(2, kTiny, true, true, true, false, true, 3);
+  check(1, kQwen2, true, true, false, false, false, 1, AttnSpec{300});
+  cuda::set_decode_chain_mma_enabled(was);
+}
+
 // The last layer's tail ending with the final norm and the lm_head (f32 logits): the
 // rms_norm_gemm op after the chain, against the CPU, at one and two rows, after the
 // attention, back to back, with a vocabulary that ends inside a 1024-column chunk
