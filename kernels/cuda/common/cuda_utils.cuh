@@ -118,6 +118,16 @@ __device__ __forceinline__ void cp_async_16_policy(void* smem, const void* gmem,
   asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(dst), "l"(gmem),
                "r"(src_size), "l"(policy));
 }
+// cp_async_16 with the given policy when kPolicy, plain otherwise (policy unused).
+template <bool kPolicy>
+__device__ __forceinline__ void cp_async_16_maybe_policy(void* smem, const void* gmem, bool valid,
+                                                         unsigned long long policy) {
+  if constexpr (kPolicy) {
+    cp_async_16_policy(smem, gmem, valid, policy);
+  } else {
+    cp_async_16(smem, gmem, valid);
+  }
+}
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::);
 }

@@ -85,11 +85,7 @@ __global__ void __launch_bounds__(kThreads, 1) ring_kernel(const uint4* __restri
     for (int j = 0; j < 4; ++j) {
       uint4* dst = ring + (slot * 4 + j) * kThreads + threadIdx.x;
       const uint4* src = x + (valid ? it * kItemVecs + j * 32 + lane : 0);
-      if constexpr (kEvictFirst) {
-        cp_async_16_policy(dst, src, valid, policy);
-      } else {
-        cp_async_16(dst, src, valid);
-      }
+      cp_async_16_maybe_policy<kEvictFirst>(dst, src, valid, policy);
     }
     cp_async_commit();
   };

@@ -149,15 +149,21 @@ __device__ __forceinline__ int chunks_of(int k) {
 struct Share {
   int u0, u1, t0, t1, r_n, chunks;
 };
+// The CTA's even share [u0, u1) of a phase's units, and a warp's of the CTA's items.
+__device__ __forceinline__ void cta_units(const Phase& ph, int* u0, int* u1) {
+  *u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
+  *u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
+}
+__device__ __forceinline__ void warp_items(int64_t items, int warp, int* t0, int* t1) {
+  *t0 = static_cast<int>(items * warp / kWarps);
+  *t1 = static_cast<int>(items * (warp + 1) / kWarps);
+}
 __device__ __forceinline__ Share share_of(const Phase& ph, int warp) {
   Share s;
   s.r_n = rows_per_unit(ph.kind);
   s.chunks = chunks_of(ph.k);
-  s.u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
-  s.u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
-  const int64_t items = static_cast<int64_t>(s.u1 - s.u0) * s.r_n * s.chunks;
-  s.t0 = static_cast<int>(items * warp / kWarps);
-  s.t1 = static_cast<int>(items * (warp + 1) / kWarps);
+  cta_units(ph, &s.u0, &s.u1);
+  warp_items(static_cast<int64_t>(s.u1 - s.u0) * s.r_n * s.chunks, warp, &s.t0, &s.t1);
   return s;
 }
 
@@ -218,11 +224,7 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
     for (int j = 0; j < kVecs; ++j) {
       const int v = cur.c * kChunkVecs + j * 32 + lane;
       const bool valid = v < cur.k8;
-      if constexpr (kEvictFirst) {
-        cp_async_16_policy(slot + j * kThreads, row + (valid ? v : 0), valid, policy);
-      } else {
-        cp_async_16(slot + j * kThreads, row + (valid ? v : 0), valid);
-      }
+      cp_async_16_maybe_policy<kEvictFirst>(slot + j * kThreads, row + (valid ? v : 0), valid, policy);
     }
     ++cur.t;
     if (++cur.r == cur.r_n) {
@@ -259,11 +261,8 @@ __device__ __forceinline__ MmaShare mma_share_of(const Phase& ph, int warp) {
   s.r_n = rows_per_unit(ph.kind);
   s.per_group = kGroupRows / s.r_n;
   s.chunks = (ph.k / 8 + kMmaChunkVecs - 1) / kMmaChunkVecs;
-  s.u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
-  s.u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
-  const int64_t items = static_cast<int64_t>((s.u1 - s.u0 + s.per_group - 1) / s.per_group) * s.chunks;
-  s.t0 = static_cast<int>(items * warp / kWarps);
-  s.t1 = static_cast<int>(items * (warp + 1) / kWarps);
+  cta_units(ph, &s.u0, &s.u1);
+  warp_items(static_cast<int64_t>((s.u1 - s.u0 + s.per_group - 1) / s.per_group) * s.chunks, warp, &s.t0, &s.t1);
   return s;
 }
 
@@ -307,12 +306,7 @@ __device__ __forceinline__ void issue(MmaCursor& cur, const Chain& ch, uint4* sl
     for (int j = 0; j < kVecs; ++j) {
       const int v = cur.c * kMmaChunkVecs + j * 4 + (lane & 3);
       const bool valid = cur.row != nullptr && v < cur.k8;
-      const uint4* src = valid ? cur.row + v : any;
-      if constexpr (kEvictFirst) {
-        cp_async_16_policy(slot + j * kThreads, src, valid, policy);
-      } else {
-        cp_async_16(slot + j * kThreads, src, valid);
-      }
+      cp_async_16_maybe_policy<kEvictFirst>(slot + j * kThreads, valid ? cur.row + v : any, valid, policy);
     }
     ++cur.t;
     if (++cur.c == cur.chunks) {

@@ -358,30 +358,27 @@ TEST(CpuOps, DecodeLayerTailIsItsOpsInOrder) {
   EXPECT_EQ(c.res, e.res);
   EXPECT_EQ(c_logits, e_logits);
   EXPECT_NE(c_logits, std::vector<float>(c_logits.size(), 0.0f));
+  // A part without its companions is an error naming what is missing.
+  auto expect_error = [&](const ops::LayerTail& x, std::vector<float>& res, const char* names) {
+    const Status st = ops::decode_layer_tail(kCpu, f32(res, {t, h}), x);
+    EXPECT_FALSE(st.is_ok()) << names;
+    EXPECT_NE(st.to_string().find(names), std::string::npos) << st.to_string();
+  };
   ops::LayerTail both = last;  // a head and a next layer's prologue at once
   both.w_qkv = &twqkv;
-  Status head_st = ops::decode_layer_tail(kCpu, f32(c.res, {t, h}), both);
-  EXPECT_FALSE(head_st.is_ok());
-  EXPECT_NE(head_st.to_string().find("lm_head"), std::string::npos) << head_st.to_string();
+  expect_error(both, c.res, "lm_head");
   both = last;
   both.logits = nullptr;
-  head_st = ops::decode_layer_tail(kCpu, f32(c.res, {t, h}), both);
-  EXPECT_NE(head_st.to_string().find("lm_head without"), std::string::npos) << head_st.to_string();
-
-  // A part without its companions is an error naming what is missing.
+  expect_error(both, c.res, "lm_head without");
   ops::LayerTail broken = tail;
   broken.attn_out = nullptr;
-  Status st = ops::decode_layer_tail(kCpu, f32(a.res, {t, h}), broken);
-  EXPECT_FALSE(st.is_ok());
-  EXPECT_NE(st.to_string().find("attn_out"), std::string::npos) << st.to_string();
+  expect_error(broken, a.res, "attn_out");
   broken = tail;
   broken.w_down = nullptr;
-  st = ops::decode_layer_tail(kCpu, f32(a.res, {t, h}), broken);
-  EXPECT_NE(st.to_string().find("w_down"), std::string::npos) << st.to_string();
+  expect_error(broken, a.res, "w_down");
   broken = tail;
   broken.slots = nullptr;
-  st = ops::decode_layer_tail(kCpu, f32(a.res, {t, h}), broken);
-  EXPECT_NE(st.to_string().find("slots"), std::string::npos) << st.to_string();
+  expect_error(broken, a.res, "slots");
 }
 
 }  // namespace
