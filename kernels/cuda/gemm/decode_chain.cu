@@ -77,9 +77,7 @@
 // waits, fences and counts cost ~2.7 us of the chain's ~119, its staging ~6, stores ~1.4,
 // dots ~4, the item walk and shares ~4. Staging's loads issued at once (again) saved
 // 1.9 us unsynced but nothing synced (4.28 vs 4.28 ms); not kept. The lm_head as a fourth
-// phase (kLogits) was neutral (4.28 vs 4.28 ms) and removed. Written after the device
-// time was spent, not yet run: the dot products on tensor cores (kMma, opt-in
-// RADIX_DECODE_CHAIN_MMA=1; scripts/device/chain-mma-check.sh).
+// phase (kLogits) was neutral (4.28 vs 4.28 ms) and removed.
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
@@ -88,7 +86,6 @@
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
-#include "kernels/cuda/common/mma.cuh"
 #include "kernels/cuda/gemm/decode_chain.h"
 #include "kernels/cuda/gemm/gemv_math.cuh"
 #include "kernels/cuda/gemm/rope_epilogue.cuh"
@@ -240,82 +237,65 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
   cp_async_commit();
 }
 
-// ---- The dot products on tensor cores (kMma; decode_chain_mma_enabled) ----
-// An item is a group of 8 weight rows x 128 columns (2 KB): lane l = 4 g + q copies row g
-// of the group, vectors 16 c + 4 j + q (j < kVecs) of chunk c. Each of its vectors j is
-// two m16n8k16 k-steps: words {0, 1} as B's (k = 2q, 2q+1 | 2q+8, 2q+9; n = g), then words
-// {2, 3}. A's row m (lanes 4 m + q, m < M) holds the input row's same columns, rows m >= M
-// zeros, so k is a permutation of the chunk's columns, the same for A and B, and D's row
-// m, columns 2q and 2q+1 (lane 4 m + q) are the dot products with the group's rows 2q and
-// 2q+1. A group is 8 units (one row each) or 4 units x their 2 rows (SiLU, RoPE); rows
-// past the CTA's units are zero-filled copies (no bytes read). No warp sums: a warp adds
-// D to the per-unit sums once per group (or at the end of its share).
-constexpr int kGroupRows = 8;
-constexpr int kMmaChunkVecs = 16;  // 128 columns
+// ---- Items claimed at issue (kClaim; decode_chain_claim_enabled) ----
+// The CTA's items of a phase are not split over its warps in advance: a warp's issuing
+// side claims the next kClaimItems of them from the phase's pool in shared memory (one
+// atomic), so warps that stream faster take more and all of a CTA's warps end a phase
+// within an item or two of each other. The consuming side learns each slot's item from a
+// tag the issuer left per (warp, slot): phase << 27 | CTA unit << 9 | chunk << 1 | row
+// (make_plan keeps units per CTA < 2^18 and chunks < 256 for it).
+constexpr int kClaimItems = 2;
+constexpr int kTagPhaseShift = 27;
 
-struct MmaShare {
-  int u0, u1, t0, t1, r_n, per_group, chunks;
+struct ClaimCursor {
+  int p, t, t_end, items, per_unit, r_n, k8, u0;
 };
-__device__ __forceinline__ MmaShare mma_share_of(const Phase& ph, int warp) {
-  MmaShare s;
-  s.r_n = rows_per_unit(ph.kind);
-  s.per_group = kGroupRows / s.r_n;
-  s.chunks = (ph.k / 8 + kMmaChunkVecs - 1) / kMmaChunkVecs;
-  cta_units(ph, &s.u0, &s.u1);
-  warp_items(static_cast<int64_t>((s.u1 - s.u0 + s.per_group - 1) / s.per_group) * s.chunks, warp, &s.t0, &s.t1);
-  return s;
-}
-
-// The issuing side of kMma: this lane's row of the current group (nullptr past the units).
-struct MmaCursor {
-  int p, t, t1, grp, c, chunks, k8, u0, u1, r_n, per_group;
-  const uint4* row;
-};
-__device__ __forceinline__ void set_mma_row(MmaCursor& cur, const Phase& ph, int lane) {
-  const int n = lane >> 2;
-  const int u = cur.u0 + cur.grp * cur.per_group + n / cur.r_n;
-  cur.row = u < cur.u1 ? weight_row(ph, u, n % cur.r_n) : nullptr;
-}
-__device__ __forceinline__ void enter_phase(MmaCursor& cur, const Chain& ch, int p, int warp, int lane) {
-  for (; p < ch.num; ++p) {
+__device__ __forceinline__ void claim_phase(ClaimCursor& cur, const Chain& ch, int p) {
+  cur.p = p;
+  cur.t = cur.t_end = 0;
+  if (p < ch.num) {
     const Phase& ph = ch.ph[p];
-    const MmaShare s = mma_share_of(ph, warp);
-    if (s.t0 == s.t1) continue;
-    cur.p = p;
-    cur.t = s.t0;
-    cur.t1 = s.t1;
-    cur.grp = s.t0 / s.chunks;
-    cur.c = s.t0 % s.chunks;
-    cur.chunks = s.chunks;
+    int u1;
+    cta_units(ph, &cur.u0, &u1);
+    cur.r_n = rows_per_unit(ph.kind);
+    cur.per_unit = cur.r_n * chunks_of(ph.k);
+    cur.items = (u1 - cur.u0) * cur.per_unit;
     cur.k8 = ph.k / 8;
-    cur.u0 = s.u0;
-    cur.u1 = s.u1;
-    cur.r_n = s.r_n;
-    cur.per_group = s.per_group;
-    set_mma_row(cur, ph, lane);
-    return;
   }
-  cur.p = ch.num;
 }
+// Claims (if its claim is used up) and issues this warp's next item into `slot`, and
+// leaves its tag in *tag (a sentinel phase ch.num past the last item); a commit group
+// either way.
 template <bool kEvictFirst>
-__device__ __forceinline__ void issue(MmaCursor& cur, const Chain& ch, uint4* slot, int lane, int warp,
-                                      unsigned long long policy) {
+__device__ __forceinline__ void claim_issue(ClaimCursor& cur, const Chain& ch, int* pool, int* tag, uint4* slot,
+                                            int lane, unsigned long long policy) {
+  while (cur.p < ch.num && cur.t == cur.t_end) {
+    int t = 0;
+    if (lane == 0) t = atomicAdd(&pool[cur.p], kClaimItems);
+    t = __shfl_sync(0xffffffffu, t, 0);
+    if (t < cur.items) {
+      cur.t = t;
+      cur.t_end = min(t + kClaimItems, cur.items);
+    } else {
+      claim_phase(cur, ch, cur.p + 1);
+    }
+  }
+  int item_tag = ch.num << kTagPhaseShift;
   if (cur.p < ch.num) {
-    const uint4* any = reinterpret_cast<const uint4*>(ch.ph[cur.p].w);  // a valid address for empty copies
+    const int ul = cur.t / cur.per_unit, rem = cur.t - ul * cur.per_unit;
+    const int c = rem / cur.r_n, r = rem - c * cur.r_n;
+    const uint4* row = weight_row(ch.ph[cur.p], cur.u0 + ul, r);
 #pragma unroll
     for (int j = 0; j < kVecs; ++j) {
-      const int v = cur.c * kMmaChunkVecs + j * 4 + (lane & 3);
-      const bool valid = cur.row != nullptr && v < cur.k8;
-      cp_async_16_maybe_policy<kEvictFirst>(slot + j * kThreads, valid ? cur.row + v : any, valid, policy);
+      const int v = c * kChunkVecs + j * 32 + lane;
+      const bool valid = v < cur.k8;
+      cp_async_16_maybe_policy<kEvictFirst>(slot + j * kThreads, row + (valid ? v : 0), valid, policy);
     }
+    item_tag = cur.p << kTagPhaseShift | ul << 9 | c << 1 | r;
     ++cur.t;
-    if (++cur.c == cur.chunks) {
-      cur.c = 0;
-      ++cur.grp;
-      if (cur.t < cur.t1) set_mma_row(cur, ch.ph[cur.p], lane);
-    }
-    if (cur.t == cur.t1) enter_phase(cur, ch, cur.p + 1, warp, lane);
   }
+  if (lane == 0) *tag = item_tag;
+  __syncwarp();
   cp_async_commit();
 }
 
@@ -372,11 +352,41 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 }
 
 
+// Item dot products: this lane's kVecs weight vectors (ring slot `w`) with the input
+// rows' chunk c (M = 1: xv, the chunk's vectors in registers; else shared memory).
+template <int M, bool kNoDots>
+__device__ __forceinline__ void item_dots(const uint4* w, const uint4* x, int x_vecs, int c, int lane,
+                                          const uint4 (&xv)[kVecs], float (&d)[M]) {
+  if constexpr (kNoDots) {
+    uint32_t h = 0;
+#pragma unroll
+    for (int j = 0; j < kVecs; ++j) {
+      const uint4 v = w[j * kThreads];
+      h ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+#pragma unroll
+    for (int m = 0; m < M; ++m) d[m] = __uint_as_float(h & 0x3f800000u);
+  } else if constexpr (M == 1) {
+    d[0] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kVecs; ++j) d[0] += dot8(w[j * kThreads], xv[j]);
+  } else {
+#pragma unroll
+    for (int m = 0; m < M; ++m) d[m] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kVecs; ++j) {
+      const uint4 v = w[j * kThreads];
+#pragma unroll
+      for (int m = 0; m < M; ++m) d[m] += dot8(v, x[m * x_vecs + c * kChunkVecs + j * 32 + lane]);
+    }
+  }
+}
+
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
 // evict-first in L2 (decode_chain_evict_first). kNoDots (diagnostics, kSkipDots): each
 // item's weights are consumed by an xor instead of the dot products (outputs wrong).
-// kMma: the dot products on tensor cores, items of 8 rows x 128 columns (above).
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kMma = false>
+// kClaim: warps claim their items at issue (above) instead of taking even shares.
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kClaim = false>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -393,9 +403,13 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   // Under PDL (decode_pdl_enabled) the next kernel may launch now: its CTAs take the SMs
   // this grid leaves, and wait for its completion before reading what it wrote.
   pdl_launch_dependents();
-  std::conditional_t<kMma, MmaCursor, Cursor> cur;
-  if constexpr (kMma) {
-    enter_phase(cur, ch, 0, warp, lane);
+  std::conditional_t<kClaim, ClaimCursor, Cursor> cur;
+  __shared__ int pool[kClaim ? kChainMaxPhases : 1];  // kClaim: items claimed per phase
+  __shared__ int tags[kClaim ? kWarps : 1][kClaim ? kRing : 1];  // kClaim: each slot's item
+  if constexpr (kClaim) {
+    if (threadIdx.x < kChainMaxPhases) pool[threadIdx.x] = 0;
+    __syncthreads();
+    claim_phase(cur, ch, 0);
   } else {
     enter_phase(cur, ch, 0, warp);
   }
@@ -404,7 +418,12 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   int issue_slot = 0, slot = 0;
   // The next item of this lane's sequence into the next ring slot.
   auto issue_next = [&] {
-    issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
+    uint4* dst = ring + issue_slot * kVecs * kThreads + threadIdx.x;
+    if constexpr (kClaim) {
+      claim_issue<kEvictFirst>(cur, ch, pool, &tags[warp][issue_slot], dst, lane, policy);
+    } else {
+      issue<kEvictFirst>(cur, ch, dst, lane, warp, policy);
+    }
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   };
   for (int i = 0; i < kRing - 1; ++i) issue_next();
@@ -427,116 +446,78 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     const Phase& ph = ch.ph[p];
     const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
-    if (p > 0 && threadIdx.x == 0 && !(ch.unsynced & kSkipWaits)) {
-      wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
-    }
-    // The previous phase's outputs are all stored; x and sums are free.
-    if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
+    if (p > 0 && threadIdx.x == 0 && !(ch.unsynced & kSkipWaits)) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
+    if (!(ch.unsynced & kSkipBarriers)) __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
     if (!(ch.unsynced & kSkipStaging)) stage_input<M>(x, ph, ch, !(ch.unsynced & kSkipNorm));
     for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 3 + 4 * p);
 
-    if constexpr (kMma) {
-      const MmaShare ms = mma_share_of(ph, warp);
-      const int g = lane >> 2, q = lane & 3;
-      int grp = ms.t0 / ms.chunks, c = ms.t0 % ms.chunks;
-      float dacc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-      // D's row g (a batch row) into sums[(unit R + r) M + g] for the group's rows 2q, 2q+1.
-      auto flush_group = [&](int gr) {
-        if (g < M) {
+    float acc0[M], acc1[M];
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const int n = 2 * q + h, ul = gr * ms.per_group + n / ms.r_n;
-            if (ms.u0 + ul < ms.u1) atomicAdd(&sums[(ul * ms.r_n + n % ms.r_n) * M + g], dacc[h]);
-          }
-        }
-        dacc[0] = dacc[1] = dacc[2] = dacc[3] = 0.0f;
-      };
-      for (int t = ms.t0; t < ms.t1; ++t) {
-        issue_next();
-        cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
+    for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = 0.0f;
+    // M = 1: the chunk's input vectors stay in registers; more rows read shared memory.
+    uint4 xv[kVecs];
+    auto load_x = [&](int c) {
+      if constexpr (M == 1) {
 #pragma unroll
-        for (int j = 0; j < kVecs; ++j) {
-          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
-          const uint4 xa = g < M ? x[g * ch.x_vecs + c * kMmaChunkVecs + j * 4 + q] : make_uint4(0, 0, 0, 0);
-          const uint32_t a0[4] = {xa.x, 0u, xa.y, 0u}, b0[2] = {w.x, w.y};
-          mma_bf16_16816(dacc, a0, b0);
-          const uint32_t a1[4] = {xa.z, 0u, xa.w, 0u}, b1[2] = {w.z, w.w};
-          mma_bf16_16816(dacc, a1, b1);
-        }
-        slot = slot + 1 == kRing ? 0 : slot + 1;
-        if (++c == ms.chunks) {
-          c = 0;
-          flush_group(grp);
-          ++grp;
-        }
+        for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
       }
-      if (ms.t0 < ms.t1 && c != 0) flush_group(grp);  // the share ended inside a group
+    };
+    // sums[(unit R + r) M + m]: unit's row r, batch row m.
+    auto flush = [&](int unit) {
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        acc0[m] = warp_sum(acc0[m]);
+        if (s.r_n == 2) acc1[m] = warp_sum(acc1[m]);
+        if (lane == 0) {
+          atomicAdd(&sums[unit * s.r_n * M + m], acc0[m]);
+          if (s.r_n == 2) atomicAdd(&sums[(unit * s.r_n + 1) * M + m], acc1[m]);
+        }
+        acc0[m] = acc1[m] = 0.0f;
+      }
+    };
+    // Item (c, r) of a unit: its dot products into the row's accumulators.
+    auto consume = [&](int c, int r) {
+      cp_async_wait<kRing - 1>();  // this lane's copies of the item have landed
+      float d[M];
+      item_dots<M, kNoDots>(ring + slot * kVecs * kThreads + threadIdx.x, x, ch.x_vecs, c, lane, xv, d);
+      slot = slot + 1 == kRing ? 0 : slot + 1;
+      if (r == 0) {
+#pragma unroll
+        for (int m = 0; m < M; ++m) acc0[m] += d[m];
+      } else {
+#pragma unroll
+        for (int m = 0; m < M; ++m) acc1[m] += d[m];
+      }
+    };
+    if constexpr (kClaim) {
+      // Until the oldest slot holds a later phase's item (or none).
+      int unit = -1, xc = -1;
+      for (;;) {
+        const int tag = tags[warp][slot];
+        if (tag >> kTagPhaseShift != p) break;
+        const int ul = tag >> 9 & ((1 << 18) - 1), c = tag >> 1 & 0xff, r = tag & 1;
+        issue_next();
+        if (ul != unit) {
+          if (unit >= 0) flush(unit);
+          unit = ul;
+        }
+        if (c != xc) {
+          load_x(c);
+          xc = c;
+        }
+        consume(c, r);
+      }
+      if (unit >= 0) flush(unit);
     } else {
       const int per_unit = s.r_n * s.chunks;
       int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
       int c = rem / s.r_n, r = rem % s.r_n;
-      float acc0[M], acc1[M];
-#pragma unroll
-      for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = 0.0f;
-      // M = 1: the chunk's input vectors stay in registers; more rows read shared memory.
-      uint4 xv[kVecs];
-      auto load_x = [&] {
-        if constexpr (M == 1) {
-#pragma unroll
-          for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
-        }
-      };
-      load_x();
-      // sums[(unit R + r) M + m]: unit's row r, batch row m.
-      auto flush = [&](int unit) {
-#pragma unroll
-        for (int m = 0; m < M; ++m) {
-          acc0[m] = warp_sum(acc0[m]);
-          if (s.r_n == 2) acc1[m] = warp_sum(acc1[m]);
-          if (lane == 0) {
-            atomicAdd(&sums[unit * s.r_n * M + m], acc0[m]);
-            if (s.r_n == 2) atomicAdd(&sums[(unit * s.r_n + 1) * M + m], acc1[m]);
-          }
-          acc0[m] = acc1[m] = 0.0f;
-        }
-      };
+      load_x(c);
       for (int t = s.t0; t < s.t1; ++t) {
         issue_next();
-        cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
-        float d[M];
-        if constexpr (kNoDots) {
-          uint32_t h = 0;
-#pragma unroll
-          for (int j = 0; j < kVecs; ++j) {
-            const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
-            h ^= w.x ^ w.y ^ w.z ^ w.w;
-          }
-#pragma unroll
-          for (int m = 0; m < M; ++m) d[m] = __uint_as_float(h & 0x3f800000u);
-        } else if constexpr (M == 1) {
-          d[0] = 0.0f;
-#pragma unroll
-          for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
-        } else {
-#pragma unroll
-          for (int m = 0; m < M; ++m) d[m] = 0.0f;
-#pragma unroll
-          for (int j = 0; j < kVecs; ++j) {
-            const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
-#pragma unroll
-            for (int m = 0; m < M; ++m) d[m] += dot8(w, x[m * ch.x_vecs + c * kChunkVecs + j * 32 + lane]);
-          }
-        }
-        slot = slot + 1 == kRing ? 0 : slot + 1;
-        if (r == 0) {
-#pragma unroll
-          for (int m = 0; m < M; ++m) acc0[m] += d[m];
-        } else {
-#pragma unroll
-          for (int m = 0; m < M; ++m) acc1[m] += d[m];
-        }
+        consume(c, r);
         if (++r == s.r_n) {
           r = 0;
           if (++c == s.chunks) {
@@ -544,7 +525,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
             flush(ul);
             ++ul;
           }
-          if (t + 1 < s.t1) load_x();
+          if (t + 1 < s.t1) load_x(c);
         }
       }
       if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
@@ -578,13 +559,13 @@ std::atomic<int> g_trace_launches{0};
 std::atomic<unsigned> g_trace_next{0};
 std::atomic<int> g_unsynced{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
-// Tensor-core dot products (decode_chain.h), off unless RADIX_DECODE_CHAIN_MMA=1.
-EnvSwitch& mma_switch() {
-  static EnvSwitch s("RADIX_DECODE_CHAIN_MMA", "1");
-  return s;
-}
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
+  return s;
+}
+// Items claimed at issue (decode_chain.h), on with RADIX_DECODE_CHAIN_CLAIM=1.
+EnvSwitch& claim_switch() {
+  static EnvSwitch s("RADIX_DECODE_CHAIN_CLAIM", "1");
   return s;
 }
 std::atomic<int> g_chain_max_rows{
@@ -690,9 +671,9 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kMma = false>
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kClaim = false>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots, kMma>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots, kClaim>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -717,10 +698,10 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 
 // The instantiation for M rows.
 template <int kRing>
-Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
+Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows, bool claim) {
   static_assert(kChainMaxRows == 2);
   if (kRing == 6 && rows == 1 && (ch.unsynced & kSkipDots) != 0) return launch<kRing, 1, true, true>(ch, smem, stream);
-  if (mma_switch().get()) {  // with evict-first copies only
+  if (claim) {
     return rows == 1 ? launch<kRing, 1, true, false, true>(ch, smem, stream)
                      : launch<kRing, 2, true, false, true>(ch, smem, stream);
   }
@@ -745,8 +726,8 @@ void set_decode_chain_max_rows(int rows) {
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
-bool decode_chain_mma_enabled() { return mma_switch().get(); }
-void set_decode_chain_mma_enabled(bool on) { mma_switch().set(on); }
+bool decode_chain_claim_enabled() { return claim_switch().get(); }
+void set_decode_chain_claim_enabled(bool on) { claim_switch().set(on); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
@@ -787,10 +768,14 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   const int rows = static_cast<int>(plan.rows);
   auto st = static_cast<cudaStream_t>(stream);
+  // Claimed items: with evict-first copies, and while the tags hold a CTA's units and a
+  // phase's chunks.
+  const bool claim = decode_chain_claim_enabled() && decode_chain_evict_first() && plan.sums / 2 < (1 << 18) &&
+                     plan.x_vecs / kChunkVecs < 256;
   switch (plan.ring) {
-    case 2: return launch_rows<2>(ch, plan.smem, st, rows);
-    case 4: return launch_rows<4>(ch, plan.smem, st, rows);
-    default: return launch_rows<6>(ch, plan.smem, st, rows);
+    case 2: return launch_rows<2>(ch, plan.smem, st, rows, claim);
+    case 4: return launch_rows<4>(ch, plan.smem, st, rows, claim);
+    default: return launch_rows<6>(ch, plan.smem, st, rows, claim);
   }
 }
 

@@ -343,23 +343,22 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
   cuda::set_decode_chain_evict_first(was);
 }
 
-// The dot products on tensor cores (RADIX_DECODE_CHAIN_MMA=1): items of 8 weight rows x
-// 128 columns, groups of 8 units (o, down) or 4 units x 2 rows (SiLU, RoPE), against the
-// CPU: Llama-3's shapes at one and two rows; Qwen2's (K = 3584, 28 chunks; down K =
-// 18944) with bias, back to back; kOdd (1-2 units per CTA: a group of zero-filled rows,
-// K = 136: a chunk of one vector); kTiny (K = 192: half a chunk); after the attention.
-TEST_F(DecodeChainGpu, TensorCoreDotsMatchCpu) {
-  const bool was = cuda::decode_chain_mma_enabled();
-  cuda::set_decode_chain_mma_enabled(true);
+// Items claimed at issue (RADIX_DECODE_CHAIN_CLAIM, opt-in): the warps of a CTA take its
+// items of a phase two at a time from a shared-memory pool instead of even shares, so the
+// same units and sums, accumulated in another order; against the CPU at one and two
+// rows, on the 6- and 4-item rings (Qwen2-7B's 18,944-wide act), with uneven shares
+// (kOdd) and launches back to back (the pools start at zero in every launch).
+TEST_F(DecodeChainGpu, ClaimedItemsMatchCpu) {
+  const bool was = cuda::decode_chain_claim_enabled();
+  cuda::set_decode_chain_claim_enabled(true);
   check(1, kLlama3, true, true, true, false, true);
-  check(2, kLlama3, true, true, true, false, true);
   check(1, kQwen2, true, true, true, true, true, 2);
-  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
-  check(1, kOdd, true, true, true, true, true);
   check(2, kOdd, true, true, true, true, true);
-  check(2, kTiny, true, true, true, false, true, 3);
-  check(1, kQwen2, true, true, false, false, false, 1, AttnSpec{300});
-  cuda::set_decode_chain_mma_enabled(was);
+  check(2, kQwen2, true, true, true, true, true);
+  check(1, kTiny, false, true, false, false, true, 3);
+  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
+  check(2, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
+  cuda::set_decode_chain_claim_enabled(was);
 }
 
 // The last layer's tail ending with the final norm and the lm_head (f32 logits): the
