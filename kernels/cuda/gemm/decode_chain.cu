@@ -78,11 +78,15 @@
 // dots ~4, the item walk and shares ~4. Staging's loads issued at once (again) saved
 // 1.9 us unsynced but nothing synced (4.28 vs 4.28 ms); not kept. The lm_head as a fourth
 // phase (kLogits) was neutral (4.28 vs 4.28 ms) and removed.
+// Session 17 (H200, docs/perf.md), measured and removed: the dot products on tensor cores
+// (items of 8 rows x 128 columns, mma.m16n8k16 with the input rows as A: 129.3 vs 117.5 us
+// per layer tail, 4.61 vs 4.25 ms per step) and items claimed two at a time by the warps
+// from a per-phase pool in shared memory instead of even shares (148.9 vs 118.7 us, 5.30
+// vs 4.31 ms: a flush every two items and a claim between copies).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
 #include <atomic>
-#include <type_traits>
 
 #include "kernels/cuda/common/cuda_utils.cuh"
 #include "kernels/cuda/common/env_switch.h"
@@ -237,68 +241,6 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
   cp_async_commit();
 }
 
-// ---- Items claimed at issue (kClaim; decode_chain_claim_enabled) ----
-// The CTA's items of a phase are not split over its warps in advance: a warp's issuing
-// side claims the next kClaimItems of them from the phase's pool in shared memory (one
-// atomic), so warps that stream faster take more and all of a CTA's warps end a phase
-// within an item or two of each other. The consuming side learns each slot's item from a
-// tag the issuer left per (warp, slot): phase << 27 | CTA unit << 9 | chunk << 1 | row
-// (make_plan keeps units per CTA < 2^18 and chunks < 256 for it).
-constexpr int kClaimItems = 2;
-constexpr int kTagPhaseShift = 27;
-
-struct ClaimCursor {
-  int p, t, t_end, items, per_unit, r_n, k8, u0;
-};
-__device__ __forceinline__ void claim_phase(ClaimCursor& cur, const Chain& ch, int p) {
-  cur.p = p;
-  cur.t = cur.t_end = 0;
-  if (p < ch.num) {
-    const Phase& ph = ch.ph[p];
-    int u1;
-    cta_units(ph, &cur.u0, &u1);
-    cur.r_n = rows_per_unit(ph.kind);
-    cur.per_unit = cur.r_n * chunks_of(ph.k);
-    cur.items = (u1 - cur.u0) * cur.per_unit;
-    cur.k8 = ph.k / 8;
-  }
-}
-// Claims (if its claim is used up) and issues this warp's next item into `slot`, and
-// leaves its tag in *tag (a sentinel phase ch.num past the last item); a commit group
-// either way.
-template <bool kEvictFirst>
-__device__ __forceinline__ void claim_issue(ClaimCursor& cur, const Chain& ch, int* pool, int* tag, uint4* slot,
-                                            int lane, unsigned long long policy) {
-  while (cur.p < ch.num && cur.t == cur.t_end) {
-    int t = 0;
-    if (lane == 0) t = atomicAdd(&pool[cur.p], kClaimItems);
-    t = __shfl_sync(0xffffffffu, t, 0);
-    if (t < cur.items) {
-      cur.t = t;
-      cur.t_end = min(t + kClaimItems, cur.items);
-    } else {
-      claim_phase(cur, ch, cur.p + 1);
-    }
-  }
-  int item_tag = ch.num << kTagPhaseShift;
-  if (cur.p < ch.num) {
-    const int ul = cur.t / cur.per_unit, rem = cur.t - ul * cur.per_unit;
-    const int c = rem / cur.r_n, r = rem - c * cur.r_n;
-    const uint4* row = weight_row(ch.ph[cur.p], cur.u0 + ul, r);
-#pragma unroll
-    for (int j = 0; j < kVecs; ++j) {
-      const int v = c * kChunkVecs + j * 32 + lane;
-      const bool valid = v < cur.k8;
-      cp_async_16_maybe_policy<kEvictFirst>(slot + j * kThreads, row + (valid ? v : 0), valid, policy);
-    }
-    item_tag = cur.p << kTagPhaseShift | ul << 9 | c << 1 | r;
-    ++cur.t;
-  }
-  if (lane == 0) *tag = item_tag;
-  __syncwarp();
-  cp_async_commit();
-}
-
 __device__ __forceinline__ void wait_count(const unsigned long long* counter, unsigned long long target) {
   for (;;) {
     unsigned long long v;
@@ -352,41 +294,10 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 }
 
 
-// Item dot products: this lane's kVecs weight vectors (ring slot `w`) with the input
-// rows' chunk c (M = 1: xv, the chunk's vectors in registers; else shared memory).
-template <int M, bool kNoDots>
-__device__ __forceinline__ void item_dots(const uint4* w, const uint4* x, int x_vecs, int c, int lane,
-                                          const uint4 (&xv)[kVecs], float (&d)[M]) {
-  if constexpr (kNoDots) {
-    uint32_t h = 0;
-#pragma unroll
-    for (int j = 0; j < kVecs; ++j) {
-      const uint4 v = w[j * kThreads];
-      h ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-#pragma unroll
-    for (int m = 0; m < M; ++m) d[m] = __uint_as_float(h & 0x3f800000u);
-  } else if constexpr (M == 1) {
-    d[0] = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kVecs; ++j) d[0] += dot8(w[j * kThreads], xv[j]);
-  } else {
-#pragma unroll
-    for (int m = 0; m < M; ++m) d[m] = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kVecs; ++j) {
-      const uint4 v = w[j * kThreads];
-#pragma unroll
-      for (int m = 0; m < M; ++m) d[m] += dot8(v, x[m * x_vecs + c * kChunkVecs + j * 32 + lane]);
-    }
-  }
-}
-
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
 // evict-first in L2 (decode_chain_evict_first). kNoDots (diagnostics, kSkipDots): each
 // item's weights are consumed by an xor instead of the dot products (outputs wrong).
-// kClaim: warps claim their items at issue (above) instead of taking even shares.
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kClaim = false>
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
 __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
   uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
@@ -403,30 +314,15 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
   // Under PDL (decode_pdl_enabled) the next kernel may launch now: its CTAs take the SMs
   // this grid leaves, and wait for its completion before reading what it wrote.
   pdl_launch_dependents();
-  std::conditional_t<kClaim, ClaimCursor, Cursor> cur;
-  __shared__ int pool[kClaim ? kChainMaxPhases : 1];  // kClaim: items claimed per phase
-  __shared__ int tags[kClaim ? kWarps : 1][kClaim ? kRing : 1];  // kClaim: each slot's item
-  if constexpr (kClaim) {
-    if (threadIdx.x < kChainMaxPhases) pool[threadIdx.x] = 0;
-    __syncthreads();
-    claim_phase(cur, ch, 0);
-  } else {
-    enter_phase(cur, ch, 0, warp);
-  }
+  Cursor cur;
+  enter_phase(cur, ch, 0, warp);
   unsigned long long policy = 0;
   if constexpr (kEvictFirst) policy = l2_evict_first_policy();
   int issue_slot = 0, slot = 0;
-  // The next item of this lane's sequence into the next ring slot.
-  auto issue_next = [&] {
-    uint4* dst = ring + issue_slot * kVecs * kThreads + threadIdx.x;
-    if constexpr (kClaim) {
-      claim_issue<kEvictFirst>(cur, ch, pool, &tags[warp][issue_slot], dst, lane, policy);
-    } else {
-      issue<kEvictFirst>(cur, ch, dst, lane, warp, policy);
-    }
+  for (int i = 0; i < kRing - 1; ++i) {
+    issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
-  };
-  for (int i = 0; i < kRing - 1; ++i) issue_next();
+  }
   // The weights depend on nothing; the first phase's input (and the counters as the
   // previous chain left them) on the kernels before.
   pdl_wait();
@@ -453,17 +349,21 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 3 + 4 * p);
 
+    const int per_unit = s.r_n * s.chunks;
+    int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
+    int c = rem / s.r_n, r = rem % s.r_n;
     float acc0[M], acc1[M];
 #pragma unroll
     for (int m = 0; m < M; ++m) acc0[m] = acc1[m] = 0.0f;
     // M = 1: the chunk's input vectors stay in registers; more rows read shared memory.
     uint4 xv[kVecs];
-    auto load_x = [&](int c) {
+    auto load_x = [&] {
       if constexpr (M == 1) {
 #pragma unroll
         for (int j = 0; j < kVecs; ++j) xv[j] = x[c * kChunkVecs + j * 32 + lane];
       }
     };
+    load_x();
     // sums[(unit R + r) M + m]: unit's row r, batch row m.
     auto flush = [&](int unit) {
 #pragma unroll
@@ -477,11 +377,34 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
         acc0[m] = acc1[m] = 0.0f;
       }
     };
-    // Item (c, r) of a unit: its dot products into the row's accumulators.
-    auto consume = [&](int c, int r) {
-      cp_async_wait<kRing - 1>();  // this lane's copies of the item have landed
+    for (int t = s.t0; t < s.t1; ++t) {
+      issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
+      issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
+      cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
       float d[M];
-      item_dots<M, kNoDots>(ring + slot * kVecs * kThreads + threadIdx.x, x, ch.x_vecs, c, lane, xv, d);
+      if constexpr (kNoDots) {
+        uint32_t h = 0;
+#pragma unroll
+        for (int j = 0; j < kVecs; ++j) {
+          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
+          h ^= w.x ^ w.y ^ w.z ^ w.w;
+        }
+#pragma unroll
+        for (int m = 0; m < M; ++m) d[m] = __uint_as_float(h & 0x3f800000u);
+      } else if constexpr (M == 1) {
+        d[0] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
+      } else {
+#pragma unroll
+        for (int m = 0; m < M; ++m) d[m] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kVecs; ++j) {
+          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
+#pragma unroll
+          for (int m = 0; m < M; ++m) d[m] += dot8(w, x[m * ch.x_vecs + c * kChunkVecs + j * 32 + lane]);
+        }
+      }
       slot = slot + 1 == kRing ? 0 : slot + 1;
       if (r == 0) {
 #pragma unroll
@@ -490,46 +413,17 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
 #pragma unroll
         for (int m = 0; m < M; ++m) acc1[m] += d[m];
       }
-    };
-    if constexpr (kClaim) {
-      // Until the oldest slot holds a later phase's item (or none).
-      int unit = -1, xc = -1;
-      for (;;) {
-        const int tag = tags[warp][slot];
-        if (tag >> kTagPhaseShift != p) break;
-        const int ul = tag >> 9 & ((1 << 18) - 1), c = tag >> 1 & 0xff, r = tag & 1;
-        issue_next();
-        if (ul != unit) {
-          if (unit >= 0) flush(unit);
-          unit = ul;
+      if (++r == s.r_n) {
+        r = 0;
+        if (++c == s.chunks) {
+          c = 0;
+          flush(ul);
+          ++ul;
         }
-        if (c != xc) {
-          load_x(c);
-          xc = c;
-        }
-        consume(c, r);
+        if (t + 1 < s.t1) load_x();
       }
-      if (unit >= 0) flush(unit);
-    } else {
-      const int per_unit = s.r_n * s.chunks;
-      int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
-      int c = rem / s.r_n, r = rem % s.r_n;
-      load_x(c);
-      for (int t = s.t0; t < s.t1; ++t) {
-        issue_next();
-        consume(c, r);
-        if (++r == s.r_n) {
-          r = 0;
-          if (++c == s.chunks) {
-            c = 0;
-            flush(ul);
-            ++ul;
-          }
-          if (t + 1 < s.t1) load_x(c);
-        }
-      }
-      if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
     }
+    if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 4 + 4 * p);
 
@@ -561,11 +455,6 @@ std::atomic<int> g_unsynced{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
-  return s;
-}
-// Items claimed at issue (decode_chain.h), on with RADIX_DECODE_CHAIN_CLAIM=1.
-EnvSwitch& claim_switch() {
-  static EnvSwitch s("RADIX_DECODE_CHAIN_CLAIM", "1");
   return s;
 }
 std::atomic<int> g_chain_max_rows{
@@ -671,9 +560,9 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, bool kClaim = false>
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots, kClaim>;
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots>;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
   cudaLaunchConfig_t cfg{};
@@ -698,13 +587,9 @@ Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
 
 // The instantiation for M rows.
 template <int kRing>
-Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows, bool claim) {
+Status launch_rows(const Chain& ch, size_t smem, cudaStream_t stream, int rows) {
   static_assert(kChainMaxRows == 2);
   if (kRing == 6 && rows == 1 && (ch.unsynced & kSkipDots) != 0) return launch<kRing, 1, true, true>(ch, smem, stream);
-  if (claim) {
-    return rows == 1 ? launch<kRing, 1, true, false, true>(ch, smem, stream)
-                     : launch<kRing, 2, true, false, true>(ch, smem, stream);
-  }
   if (decode_chain_evict_first()) {
     return rows == 1 ? launch<kRing, 1, true>(ch, smem, stream) : launch<kRing, 2, true>(ch, smem, stream);
   }
@@ -726,8 +611,6 @@ void set_decode_chain_max_rows(int rows) {
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
-bool decode_chain_claim_enabled() { return claim_switch().get(); }
-void set_decode_chain_claim_enabled(bool on) { claim_switch().set(on); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
@@ -768,14 +651,10 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   const int rows = static_cast<int>(plan.rows);
   auto st = static_cast<cudaStream_t>(stream);
-  // Claimed items: with evict-first copies, and while the tags hold a CTA's units and a
-  // phase's chunks.
-  const bool claim = decode_chain_claim_enabled() && decode_chain_evict_first() && plan.sums / 2 < (1 << 18) &&
-                     plan.x_vecs / kChunkVecs < 256;
   switch (plan.ring) {
-    case 2: return launch_rows<2>(ch, plan.smem, st, rows, claim);
-    case 4: return launch_rows<4>(ch, plan.smem, st, rows, claim);
-    default: return launch_rows<6>(ch, plan.smem, st, rows, claim);
+    case 2: return launch_rows<2>(ch, plan.smem, st, rows);
+    case 4: return launch_rows<4>(ch, plan.smem, st, rows);
+    default: return launch_rows<6>(ch, plan.smem, st, rows);
   }
 }
 

@@ -54,15 +54,6 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 bool decode_chain_evict_first();
 void set_decode_chain_evict_first(bool on);
 
-// Items claimed at issue (opt-in, RADIX_DECODE_CHAIN_CLAIM=1 or the setter; session 17):
-// a CTA's items of a phase are not split evenly over its warps in advance; each warp's
-// issuing side claims the next two from the phase's pool in shared memory, so the warps
-// that stream faster take more and a CTA's warps end a phase together. The partial sums
-// of a unit then arrive from several warps in any order (results may differ in the last
-// bits from run to run). Its own instantiations (with evict-first copies).
-bool decode_chain_claim_enabled();
-void set_decode_chain_claim_enabled(bool on);
-
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
 // [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,

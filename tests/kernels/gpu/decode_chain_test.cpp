@@ -343,24 +343,6 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
   cuda::set_decode_chain_evict_first(was);
 }
 
-// Items claimed at issue (RADIX_DECODE_CHAIN_CLAIM, opt-in): the warps of a CTA take its
-// items of a phase two at a time from a shared-memory pool instead of even shares, so the
-// same units and sums, accumulated in another order; against the CPU at one and two
-// rows, on the 6- and 4-item rings (Qwen2-7B's 18,944-wide act), with uneven shares
-// (kOdd) and launches back to back (the pools start at zero in every launch).
-TEST_F(DecodeChainGpu, ClaimedItemsMatchCpu) {
-  const bool was = cuda::decode_chain_claim_enabled();
-  cuda::set_decode_chain_claim_enabled(true);
-  check(1, kLlama3, true, true, true, false, true);
-  check(1, kQwen2, true, true, true, true, true, 2);
-  check(2, kOdd, true, true, true, true, true);
-  check(2, kQwen2, true, true, true, true, true);
-  check(1, kTiny, false, true, false, false, true, 3);
-  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
-  check(2, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
-  cuda::set_decode_chain_claim_enabled(was);
-}
-
 // The last layer's tail ending with the final norm and the lm_head (f32 logits): the
 // rms_norm_gemm op after the chain, against the CPU, at one and two rows, after the
 // attention, back to back, with a vocabulary that ends inside a 1024-column chunk
