@@ -82,7 +82,9 @@
 // (items of 8 rows x 128 columns, mma.m16n8k16 with the input rows as A: 129.3 vs 117.5 us
 // per layer tail, 4.61 vs 4.25 ms per step) and items claimed two at a time by the warps
 // from a per-phase pool in shared memory instead of even shares (148.9 vs 118.7 us, 5.30
-// vs 4.31 ms: a flush every two items and a claim between copies).
+// vs 4.31 ms: a flush every two items and a claim between copies); items of 8 vectors
+// per lane (4.31 vs 4.26 ms); two CTAs of 8 warps per SM at one row (122.4 vs 119.0 us,
+// 4.37 vs 4.29 ms).
 // Constraints: nothing else may hold SMs the grid needs (the cooperative launch checks
 // co-residency); one chain at a time per set of counters (CudaBackend::sync_counters()).
 #include <algorithm>
@@ -97,12 +99,11 @@
 namespace radix::cuda {
 namespace {
 
-constexpr int kWarps = 16;  // per CTA at one CTA per SM; 8 at two (decode_chain_two_ctas)
+constexpr int kWarps = 16;
 constexpr int kThreads = kWarps * 32;
 constexpr int kVecs = 4;                 // 16-byte vectors per lane per item
 constexpr int kChunkVecs = 32 * kVecs;   // a row's vectors per item
 constexpr int kMaxSmem = 226 * 1024;  // dynamic; the 227 KB opt-in limit counts static memory too
-constexpr int kMaxSmemTwo = 112 * 1024;  // per CTA at two CTAs per SM (228 KB per SM, 1 KB reserved per CTA)
 
 struct Phase {
   int kind;  // ChainPhase::Kind
@@ -137,7 +138,7 @@ __device__ __forceinline__ void stamp(const Chain& ch, int k) {
 }
 
 // Chain::counters: [p] CTAs that have stored phase p (in this launch: minus its base).
-static_assert(kChainCounters == 2 * kChainMaxPhases);  // [0, 4): one CTA per SM; [4, 8): two
+static_assert(kChainCounters == kChainMaxPhases);
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -156,18 +157,16 @@ __device__ __forceinline__ void cta_units(const Phase& ph, int* u0, int* u1) {
   *u0 = static_cast<int>(static_cast<int64_t>(ph.n) * blockIdx.x / gridDim.x);
   *u1 = static_cast<int>(static_cast<int64_t>(ph.n) * (blockIdx.x + 1) / gridDim.x);
 }
-template <int kW>
 __device__ __forceinline__ void warp_items(int64_t items, int warp, int* t0, int* t1) {
-  *t0 = static_cast<int>(items * warp / kW);
-  *t1 = static_cast<int>(items * (warp + 1) / kW);
+  *t0 = static_cast<int>(items * warp / kWarps);
+  *t1 = static_cast<int>(items * (warp + 1) / kWarps);
 }
-template <int kW>
 __device__ __forceinline__ Share share_of(const Phase& ph, int warp) {
   Share s;
   s.r_n = rows_per_unit(ph.kind);
   s.chunks = chunks_of(ph.k);
   cta_units(ph, &s.u0, &s.u1);
-  warp_items<kW>(static_cast<int64_t>(s.u1 - s.u0) * s.r_n * s.chunks, warp, &s.t0, &s.t1);
+  warp_items(static_cast<int64_t>(s.u1 - s.u0) * s.r_n * s.chunks, warp, &s.t0, &s.t1);
   return s;
 }
 
@@ -194,11 +193,10 @@ __device__ __forceinline__ void set_rows(Cursor& cur, const Phase& ph) {
   cur.row0 = weight_row(ph, cur.u, 0);
   cur.row1 = cur.r_n == 2 ? weight_row(ph, cur.u, 1) : cur.row0;
 }
-template <int kW>
 __device__ __forceinline__ void enter_phase(Cursor& cur, const Chain& ch, int p, int warp) {
   for (; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
-    const Share s = share_of<kW>(ph, warp);
+    const Share s = share_of(ph, warp);
     if (s.t0 == s.t1) continue;
     const int per_unit = s.r_n * s.chunks;
     const int ul = s.t0 / per_unit, rem = s.t0 - ul * per_unit;
@@ -220,7 +218,7 @@ __device__ __forceinline__ void enter_phase(Cursor& cur, const Chain& ch, int p,
 // Issues the cursor's next item into `slot` (a commit group either way: the consumer
 // counts groups) and advances. kEvictFirst: the copies carry an L2 evict-first policy
 // (`policy`, from createpolicy).
-template <int kW, bool kEvictFirst>
+template <bool kEvictFirst>
 __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot, int lane, int warp,
                                       unsigned long long policy) {
   if (cur.p < ch.num) {
@@ -229,7 +227,7 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
     for (int j = 0; j < kVecs; ++j) {
       const int v = cur.c * kChunkVecs + j * 32 + lane;
       const bool valid = v < cur.k8;
-      cp_async_16_maybe_policy<kEvictFirst>(slot + j * kW * 32, row + (valid ? v : 0), valid, policy);
+      cp_async_16_maybe_policy<kEvictFirst>(slot + j * kThreads, row + (valid ? v : 0), valid, policy);
     }
     ++cur.t;
     if (++cur.r == cur.r_n) {
@@ -240,7 +238,7 @@ __device__ __forceinline__ void issue(Cursor& cur, const Chain& ch, uint4* slot,
         if (cur.t < cur.t1) set_rows(cur, ch.ph[cur.p]);
       }
     }
-    if (cur.t == cur.t1) enter_phase<kW>(cur, ch, cur.p + 1, warp);
+    if (cur.t == cur.t1) enter_phase(cur, ch, cur.p + 1, warp);
   }
   cp_async_commit();
 }
@@ -255,13 +253,12 @@ __device__ __forceinline__ void wait_count(const unsigned long long* counter, un
 }
 
 // Row m of the phase's input (see stage_input).
-template <int kT>
 __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, bool norm) {
   const int k8 = ph.k / 8, padded = chunks_of(ph.k) * kChunkVecs;
   const uint4* a4 = reinterpret_cast<const uint4*>(ph.a) + static_cast<int64_t>(m) * k8;
   const bool normed = ph.norm_w != nullptr && norm;
   float ss = 0.0f;
-  for (int i = threadIdx.x; i < padded; i += kT) {
+  for (int i = threadIdx.x; i < padded; i += kThreads) {
     const uint4 v = i < k8 ? __ldcg(a4 + i) : make_uint4(0, 0, 0, 0);
     x[i] = v;
     ss += sum_squares8(v);
@@ -270,7 +267,7 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, boo
     const float inv = rsqrtf(block_sum(ss) / static_cast<float>(ph.k) + ch.eps);
     const uint4* nw = reinterpret_cast<const uint4*>(ph.norm_w);
     // Each thread normalizes the vectors it staged itself.
-    for (int i = threadIdx.x; i < k8; i += kT) {
+    for (int i = threadIdx.x; i < k8; i += kThreads) {
       x[i] = normalize8(x[i], __ldg(nw + i), inv, ch.norm_offset);
     }
   }
@@ -280,10 +277,10 @@ __device__ void stage_row(uint4* x, const Phase& ph, const Chain& ch, int m, boo
 // The phase's M input rows into x (row m at m * x_vecs; zero up to whole chunks),
 // RMSNorm-ed and rounded to bf16 when the phase has a norm (as gemv.cu's
 // stage_normalized). Read through L2: other CTAs wrote them during this launch.
-template <int M, int kT>
+template <int M>
 __device__ void stage_input(uint4* x_all, const Phase& ph, const Chain& ch, bool norm) {
 #pragma unroll 1
-  for (int m = 0; m < M; ++m) stage_row<kT>(x_all + m * ch.x_vecs, ph, ch, m, norm);
+  for (int m = 0; m < M; ++m) stage_row(x_all + m * ch.x_vecs, ph, ch, m, norm);
 }
 
 // Unit u of batch row m: its epilogue from its dot products (gemv.cu's store_row).
@@ -302,13 +299,11 @@ __device__ __forceinline__ void store_unit(const Phase& ph, int u, int m, float 
 // M: batch rows (tokens), 1..kChainMaxRows. kEvictFirst: the weight copies are marked
 // evict-first in L2 (decode_chain_evict_first). kNoDots (diagnostics, kSkipDots): each
 // item's weights are consumed by an xor instead of the dot products (outputs wrong).
-// kW: warps per CTA, kWarps at one CTA per SM, kWarps / 2 at two (decode_chain_two_ctas).
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, int kW = kWarps>
-__global__ void __launch_bounds__(kW * 32, kWarps / kW) decode_chain_kernel(const Chain ch) {
-  constexpr int kT = kW * 32;
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
+__global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain ch) {
   extern __shared__ __align__(16) uint4 smem[];
-  uint4* ring = smem;  // kRing x kVecs x kT: vector j of slot s of thread i at [(s kVecs + j) kT + i]
-  uint4* x = smem + kRing * kVecs * kT;  // the phase's M input rows, x_vecs apart
+  uint4* ring = smem;  // kRing x kVecs x kThreads: vector j of slot s of thread i at [(s kVecs + j) kThreads + i]
+  uint4* x = smem + kRing * kVecs * kThreads;  // the phase's M input rows, x_vecs apart
   float* sums = reinterpret_cast<float*>(x + M * ch.x_vecs);  // the CTA's units x rows x M
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
@@ -322,12 +317,12 @@ __global__ void __launch_bounds__(kW * 32, kWarps / kW) decode_chain_kernel(cons
   // this grid leaves, and wait for its completion before reading what it wrote.
   pdl_launch_dependents();
   Cursor cur;
-  enter_phase<kW>(cur, ch, 0, warp);
+  enter_phase(cur, ch, 0, warp);
   unsigned long long policy = 0;
   if constexpr (kEvictFirst) policy = l2_evict_first_policy();
   int issue_slot = 0, slot = 0;
   for (int i = 0; i < kRing - 1; ++i) {
-    issue<kW, kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kT + threadIdx.x, lane, warp, policy);
+    issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
     issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
   }
   // The weights depend on nothing; the first phase's input (and the counters as the
@@ -347,12 +342,12 @@ __global__ void __launch_bounds__(kW * 32, kWarps / kW) decode_chain_kernel(cons
 
   for (int p = 0; p < ch.num; ++p) {
     const Phase& ph = ch.ph[p];
-    const Share s = share_of<kW>(ph, warp);
+    const Share s = share_of(ph, warp);
     stamp(ch, 2 + 4 * p);
     if (p > 0 && threadIdx.x == 0 && !(ch.unsynced & kSkipWaits)) wait_count(&ch.counters[p - 1], base[p - 1] + gridDim.x);
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();  // the previous phase's outputs are all stored; x and sums are free
-    if (!(ch.unsynced & kSkipStaging)) stage_input<M, kT>(x, ph, ch, !(ch.unsynced & kSkipNorm));
-    for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kT) sums[i] = 0.0f;
+    if (!(ch.unsynced & kSkipStaging)) stage_input<M>(x, ph, ch, !(ch.unsynced & kSkipNorm));
+    for (int i = threadIdx.x; i < (s.u1 - s.u0) * s.r_n * M; i += kThreads) sums[i] = 0.0f;
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 3 + 4 * p);
 
@@ -385,7 +380,7 @@ __global__ void __launch_bounds__(kW * 32, kWarps / kW) decode_chain_kernel(cons
       }
     };
     for (int t = s.t0; t < s.t1; ++t) {
-      issue<kW, kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kT + threadIdx.x, lane, warp, policy);
+      issue<kEvictFirst>(cur, ch, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, warp, policy);
       issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
       cp_async_wait<kRing - 1>();  // this lane's copies of item t have landed
       float d[M];
@@ -393,7 +388,7 @@ __global__ void __launch_bounds__(kW * 32, kWarps / kW) decode_chain_kernel(cons
         uint32_t h = 0;
 #pragma unroll
         for (int j = 0; j < kVecs; ++j) {
-          const uint4 w = ring[(slot * kVecs + j) * kT + threadIdx.x];
+          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
           h ^= w.x ^ w.y ^ w.z ^ w.w;
         }
 #pragma unroll
@@ -401,13 +396,13 @@ __global__ void __launch_bounds__(kW * 32, kWarps / kW) decode_chain_kernel(cons
       } else if constexpr (M == 1) {
         d[0] = 0.0f;
 #pragma unroll
-        for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kT + threadIdx.x], xv[j]);
+        for (int j = 0; j < kVecs; ++j) d[0] += dot8(ring[(slot * kVecs + j) * kThreads + threadIdx.x], xv[j]);
       } else {
 #pragma unroll
         for (int m = 0; m < M; ++m) d[m] = 0.0f;
 #pragma unroll
         for (int j = 0; j < kVecs; ++j) {
-          const uint4 w = ring[(slot * kVecs + j) * kT + threadIdx.x];
+          const uint4 w = ring[(slot * kVecs + j) * kThreads + threadIdx.x];
 #pragma unroll
           for (int m = 0; m < M; ++m) d[m] += dot8(w, x[m * ch.x_vecs + c * kChunkVecs + j * 32 + lane]);
         }
@@ -434,7 +429,7 @@ __global__ void __launch_bounds__(kW * 32, kWarps / kW) decode_chain_kernel(cons
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 4 + 4 * p);
 
-    for (int i = threadIdx.x; !(ch.unsynced & kSkipStores) && i < (s.u1 - s.u0) * M; i += kT) {
+    for (int i = threadIdx.x; !(ch.unsynced & kSkipStores) && i < (s.u1 - s.u0) * M; i += kThreads) {
       const int u = i / M, m = i - u * M;
       const float a0 = sums[u * s.r_n * M + m], a1 = s.r_n == 2 ? sums[(u * s.r_n + 1) * M + m] : 0.0f;
       store_unit(ph, s.u0 + u, m, a0, a1);
@@ -462,11 +457,6 @@ std::atomic<int> g_unsynced{0};
 // Evict-first weight copies (decode_chain.h), on unless RADIX_DECODE_CHAIN_EVICT_FIRST=0.
 EnvSwitch& evict_first_switch() {
   static EnvSwitch s("RADIX_DECODE_CHAIN_EVICT_FIRST", "0", EnvSwitch::DefaultOn{});
-  return s;
-}
-// Two CTAs of 8 warps per SM at one row (decode_chain.h), on with RADIX_DECODE_CHAIN_TWO_CTAS=1.
-EnvSwitch& two_ctas_switch() {
-  static EnvSwitch s("RADIX_DECODE_CHAIN_TWO_CTAS", "1");
   return s;
 }
 std::atomic<int> g_chain_max_rows{
@@ -538,12 +528,10 @@ struct Plan {
   int64_t sums = 0;    // per-unit sums per CTA and row (2 rows per unit at most)
   int ring = 0;
   size_t smem = 0;
-  bool two = false;  // two CTAs of kWarps / 2 warps per SM (decode_chain_two_ctas)
 };
 
 size_t smem_bytes(const Plan& plan, int ring) {
-  const int threads = plan.two ? kThreads / 2 : kThreads;
-  return static_cast<size_t>(ring * kVecs * threads + plan.rows * plan.x_vecs) * 16 +
+  return static_cast<size_t>(ring * kVecs * kThreads + plan.rows * plan.x_vecs) * 16 +
          static_cast<size_t>(plan.sums * plan.rows) * sizeof(float);
 }
 
@@ -554,8 +542,7 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   if (!decode_chain_enabled() || n < 1 || n > kChainMaxPhases) return false;
   plan->rows = phases[0].a != nullptr ? phases[0].a->size(0) : 0;
   if (plan->rows > decode_chain_max_rows()) return false;
-  plan->two = plan->rows == 1 && decode_chain_two_ctas() && decode_chain_evict_first();
-  const int64_t ctas = num_sms() * (plan->two ? 2 : 1);
+  const int64_t ctas = num_sms();
   for (int i = 0; i < n; ++i) {
     int64_t& units = plan->units[i];
     if (!phase_ok(phases[i], &units) || units < 1 || units > 0x3fffffff || phases[i].a->size(0) != plan->rows) {
@@ -564,18 +551,6 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
     const int64_t k = phases[i].a->size(1);
     plan->x_vecs = std::max<int64_t>(plan->x_vecs, (k / 8 + kChunkVecs - 1) / kChunkVecs * kChunkVecs);
     plan->sums = std::max<int64_t>(plan->sums, (units + ctas - 1) / ctas * 2);
-  }
-  if (plan->two) {
-    // 5 or 4 items per lane (8 warps: 80 or 64 KB) beside the input row; else one CTA per SM.
-    for (int ring : {5, 4}) {
-      if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmemTwo)) {
-        plan->ring = ring;
-        plan->smem = smem_bytes(*plan, ring);
-        return true;
-      }
-    }
-    plan->two = false;
-    plan->sums *= 2;
   }
   for (int ring : {6, 4, 2}) {
     if (ring <= max_ring_depth() && smem_bytes(*plan, ring) <= static_cast<size_t>(kMaxSmem)) {
@@ -587,20 +562,14 @@ bool make_plan(const ChainPhase* phases, int n, Plan* plan) {
   return false;
 }
 
-template <int kRing, int M, bool kEvictFirst, bool kNoDots = false, int kW = kWarps>
+template <int kRing, int M, bool kEvictFirst, bool kNoDots = false>
 Status launch(const Chain& ch, size_t smem, cudaStream_t stream) {
-  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots, kW>;
-  static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                       kW == kWarps ? kMaxSmem : kMaxSmemTwo);
+  auto kernel = decode_chain_kernel<kRing, M, kEvictFirst, kNoDots>;
+  static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (attr != cudaSuccess) return cuda_status(attr, "decode chain: shared memory attribute");
-  if constexpr (kW != kWarps) {
-    static const cudaError_t carve =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
-    if (carve != cudaSuccess) return cuda_status(carve, "decode chain: shared memory carveout");
-  }
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(num_sms() * (kWarps / kW));
-  cfg.blockDim = dim3(kW * 32);
+  cfg.gridDim = dim3(num_sms());
+  cfg.blockDim = dim3(kThreads);
   cfg.dynamicSmemBytes = smem;
   cfg.stream = stream;
   cudaLaunchAttribute attrs[2]{};
@@ -644,8 +613,6 @@ void set_decode_chain_max_rows(int rows) {
 }
 void set_decode_chain_enabled(bool on) { g_chain_on.store(on, std::memory_order_relaxed); }
 bool decode_chain_evict_first() { return evict_first_switch().get(); }
-bool decode_chain_two_ctas() { return two_ctas_switch().get(); }
-void set_decode_chain_two_ctas(bool on) { two_ctas_switch().set(on); }
 void set_decode_chain_evict_first(bool on) { evict_first_switch().set(on); }
 
 bool decode_chain_applies(const ChainPhase* phases, int n) {
@@ -686,14 +653,6 @@ Status decode_chain(const ChainPhase* phases, int n, float eps, float norm_offse
   }
   const int rows = static_cast<int>(plan.rows);
   auto st = static_cast<cudaStream_t>(stream);
-  if (plan.two) {
-    // Its own counters (a launch of 2 x SMs CTAs adds 2 x SMs to each) and no trace (the
-    // trace buffer holds one CTA per SM).
-    ch.counters = counters + kChainMaxPhases;
-    ch.trace = nullptr;
-    return plan.ring == 5 ? launch<5, 1, true, false, kWarps / 2>(ch, plan.smem, st)
-                          : launch<4, 1, true, false, kWarps / 2>(ch, plan.smem, st);
-  }
   switch (plan.ring) {
     case 2: return launch_rows<2>(ch, plan.smem, st, rows);
     case 4: return launch_rows<4>(ch, plan.smem, st, rows);

@@ -27,7 +27,7 @@ struct ChainPhase {
 };
 
 constexpr int kChainMaxPhases = 4;
-constexpr int kChainCounters = 2 * kChainMaxPhases;  // one per phase, at one and at two CTAs per SM
+constexpr int kChainCounters = kChainMaxPhases;  // one per phase
 constexpr int kChainMaxRows = 2;
 
 // Batch rows (tokens) the chain takes: up to kChainMaxRows (2; measured on H200 at batch
@@ -53,14 +53,6 @@ bool decode_chain_applies(const ChainPhase* phases, int n);
 // instantiation (the plain copies stay for the switch).
 bool decode_chain_evict_first();
 void set_decode_chain_evict_first(bool on);
-
-// Two CTAs of 8 warps per SM instead of one of 16, at one row (opt-in,
-// RADIX_DECODE_CHAIN_TWO_CTAS=1 or the setter; session 17): the CTAs of an SM pause for
-// their barriers, staging and stores independently, each with a ring of 5 items per lane
-// (4 when the input row is wide; one CTA per SM when even that does not fit). Its own
-// counters (the second half of kChainCounters) and instantiations; no trace.
-bool decode_chain_two_ctas();
-void set_decode_chain_two_ctas(bool on);
 
 // Diagnostics (bench_kernels_gpu): when a device buffer is set, every launch records
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of

@@ -343,22 +343,6 @@ TEST_F(DecodeChainGpu, EvictFirstCopiesOnOrOffMatchCpu) {
   cuda::set_decode_chain_evict_first(was);
 }
 
-// Two CTAs of 8 warps per SM (RADIX_DECODE_CHAIN_TWO_CTAS, opt-in, one row): the same
-// units and sums over twice the CTAs, with their own counters; against the CPU on the
-// 5-item ring (Llama-3, launches back to back), the 4-item ring (Qwen2-7B's 18,944-wide
-// act) and uneven shares (kOdd); two rows keep one CTA per SM.
-TEST_F(DecodeChainGpu, TwoCtasPerSmMatchCpu) {
-  const bool was = cuda::decode_chain_two_ctas();
-  cuda::set_decode_chain_two_ctas(true);
-  check(1, kLlama3, true, true, true, false, true, 2);
-  check(1, kQwen2, true, true, true, true, true, 3);
-  check(1, kOdd, true, true, true, true, true);
-  check(1, kTiny, false, true, false, false, true);
-  check(1, Shape5{3584, 18944, 28, 4, 128}, false, true, false, false, true);
-  check(2, kOdd, true, true, true, true, true);
-  cuda::set_decode_chain_two_ctas(was);
-}
-
 // The last layer's tail ending with the final norm and the lm_head (f32 logits): the
 // rms_norm_gemm op after the chain, against the CPU, at one and two rows, after the
 // attention, back to back, with a vocabulary that ends inside a 1024-column chunk
