@@ -139,6 +139,7 @@ __device__ __forceinline__ void stamp(const Chain& ch, int k) {
 
 // Chain::counters: [p] CTAs that have stored phase p (in this launch: minus its base).
 static_assert(kChainCounters == kChainMaxPhases);
+static_assert(kChainTraceWarps == kWarps);
 
 __device__ __forceinline__ int rows_per_unit(int kind) {
   return kind == ChainPhase::kAccumulate ? 1 : 2;
@@ -426,6 +427,9 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     }
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
+    if (ch.trace != nullptr && lane == 0) {
+      ch.trace[blockIdx.x * kChainTraceSlots + kChainTraceWarpSlot + p * kChainTraceWarps + warp] = global_ns();
+    }
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 4 + 4 * p);
 

@@ -82,7 +82,12 @@ enum : int {
   kSkipDots = 64,  // one row, the 6-item ring: the weights consumed without dot products
 };
 void set_decode_chain_unsynced(int mode);
-constexpr int kChainTraceSlots = kChainTraceSmSlot + 1;
+// Then, per phase p and warp w (kChainTraceWarps per CTA), slot kChainTraceWarpSlot +
+// p kChainTraceWarps + w: when warp w finished its share's dot products (before the CTA's
+// barrier; lane 0's %globaltimer).
+constexpr int kChainTraceWarps = 16;
+constexpr int kChainTraceWarpSlot = kChainTraceSmSlot + 1;
+constexpr int kChainTraceSlots = kChainTraceWarpSlot + kChainMaxPhases * kChainTraceWarps;
 void set_decode_chain_trace(unsigned long long* buffer, int launches);
 // Launches the chain. `counters`: kChainCounters 64-bit device counters that no other
 // launch uses meanwhile (CudaBackend::sync_counters()), zero at first. Each launch adds

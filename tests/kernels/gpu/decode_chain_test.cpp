@@ -273,7 +273,7 @@ TEST_F(DecodeChainGpu, AttentionFirstThenTheChainMatchesCpu) {
 }
 
 // The diagnostic trace: every CTA stamps its start, each phase's wait / staged / dots /
-// stored and its end, in that order.
+// stored and its end, in that order, and each warp its end of each phase's dot products.
 TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
   const int sms = backend_->num_sms();
   const int64_t slots = static_cast<int64_t>(sms) * cuda::kChainTraceSlots;
@@ -296,6 +296,15 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
       }
       ASSERT_GE(c[1], prev);
       ASSERT_LT(c[cuda::kChainTraceSmSlot], static_cast<uint64_t>(sms));  // an SM id
+      // Each warp's end of its dot products: after the phase's input was staged, before
+      // its outputs were stored.
+      for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
+        for (int w = 0; w < cuda::kChainTraceWarps; ++w) {
+          const uint64_t end = c[cuda::kChainTraceWarpSlot + p * cuda::kChainTraceWarps + w];
+          ASSERT_GE(end, c[3 + 4 * p]) << "phase " << p << " warp " << w;
+          ASSERT_LE(end, c[5 + 4 * p]) << "phase " << p << " warp " << w;
+        }
+      }
       ASSERT_LT(c[1] - c[0], uint64_t{1000000000});  // under a second
     }
   }

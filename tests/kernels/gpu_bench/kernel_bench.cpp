@@ -272,6 +272,35 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
     std::printf("  boundary %d -> %d: median CTA idle %.1f = slowest dots +%.1f, its store+count %.1f, last count -> "
                 "first staged %.1f, first -> median staged %.1f\n", p, p + 1, idle, late, own, reach, spread);
   }
+  // Within a CTA: when its warps finish their equal shares of a phase's dot products.
+  // Per CTA the first, median and last warp; the medians over CTAs of last - first and
+  // last - median, and of the CTA's dots span (staged -> last warp), means over launches.
+  for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
+    double spread = 0, tail = 0, span = 0;
+    for (int l = 0; l < calls; ++l) {
+      std::vector<double> spreads, tails, spans;
+      for (int c = 0; c < ctas; ++c) {
+        const uint64_t* r = t.data() + l * per_launch + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
+        std::vector<double> w;
+        for (int i = 0; i < cuda::kChainTraceWarps; ++i) {
+          w.push_back(static_cast<double>(
+                          static_cast<int64_t>(r[cuda::kChainTraceWarpSlot + p * cuda::kChainTraceWarps + i] - r[3 + 4 * p])) /
+                      1e3);
+        }
+        std::sort(w.begin(), w.end());
+        spreads.push_back(w.back() - w.front());
+        tails.push_back(w.back() - w[w.size() / 2]);
+        spans.push_back(w.back());
+      }
+      std::sort(spreads.begin(), spreads.end());
+      std::sort(tails.begin(), tails.end());
+      std::sort(spans.begin(), spans.end());
+      spread += spreads[spreads.size() / 2] / calls, tail += tails[tails.size() / 2] / calls;
+      span += spans[spans.size() / 2] / calls;
+    }
+    std::printf("  %-24s warps' dots (median CTA): staged -> last warp %.1f, last - first warp %.1f, last - median "
+                "warp %.1f\n", names[p], span, spread, tail);
+  }
   // Is a slow CTA slow because of its SM (or its block index)? Each one's mean dot-product
   // time over the even launches against the odd ones: correlation across SMs / indices.
   auto pearson = [](const std::vector<double>& x, const std::vector<double>& y) {
