@@ -136,6 +136,10 @@ __device__ __forceinline__ unsigned long long global_ns() {
 __device__ __forceinline__ void stamp(const Chain& ch, int k) {
   if (ch.trace != nullptr && threadIdx.x == 0) ch.trace[blockIdx.x * kChainTraceSlots + k] = global_ns();
 }
+// Lane 0's stamp of this warp's end of phase p's dot products.
+__device__ __forceinline__ void stamp_warp(const Chain& ch, int p, int warp, int lane) {
+  if (ch.trace != nullptr && lane == 0) ch.trace[blockIdx.x * kChainTraceSlots + chain_trace_warp_slot(p, warp)] = global_ns();
+}
 
 // Chain::counters: [p] CTAs that have stored phase p (in this launch: minus its base).
 static_assert(kChainCounters == kChainMaxPhases);
@@ -427,9 +431,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_chain_kernel(const Chain c
       }
     }
     if (s.t0 < s.t1 && (c != 0 || r != 0)) flush(ul);  // the share ended inside a unit
-    if (ch.trace != nullptr && lane == 0) {
-      ch.trace[blockIdx.x * kChainTraceSlots + kChainTraceWarpSlot + p * kChainTraceWarps + warp] = global_ns();
-    }
+    stamp_warp(ch, p, warp, lane);
     if (!(ch.unsynced & kSkipBarriers)) __syncthreads();
     stamp(ch, 4 + 4 * p);
 

@@ -58,20 +58,28 @@ void set_decode_chain_evict_first(bool on);
 // kChainTraceSlots %globaltimer stamps (ns) per CTA into the next block of
 // [launches][num_sms][kChainTraceSlots], wrapping; nullptr / 0 stops it. Slot 0: start,
 // 1: end; for phase p, 2 + 4p: before its wait, 3 + 4p: input staged, 4 + 4p: dot
-// products done, 5 + 4p: outputs stored and counted; the last slot (kChainTraceSmSlot):
-// the SM the CTA ran on. A graph captured while it is set keeps writing there. One
+// products done, 5 + 4p: outputs stored and counted; slot kChainTraceSmSlot: the SM the
+// CTA ran on. A graph captured while it is set keeps writing there. One
 // thread sets it while no launch is being issued. Thread 0 takes the stamps; the timer
 // read after a barrier may be scheduled before it (session 13's boundary-warp trace,
 // stamped by a warp with no dots, showed its "dots done" stamp right after "staged"), so
 // slots 4 + 4p may mark thread 0's own warp's end of the dots, not the CTA's.
 constexpr int kChainTraceSmSlot = 2 + 4 * kChainMaxPhases;
+// Then, per phase p and warp w (kChainTraceWarps per CTA), slot chain_trace_warp_slot(p,
+// w): when warp w finished its share's dot products (before the CTA's barrier; lane 0's
+// %globaltimer).
+constexpr int kChainTraceWarps = 16;
+constexpr int chain_trace_warp_slot(int p, int w) { return kChainTraceSmSlot + 1 + p * kChainTraceWarps + w; }
+constexpr int kChainTraceSlots = chain_trace_warp_slot(kChainMaxPhases, 0);
+void set_decode_chain_trace(unsigned long long* buffer, int launches);
+
 // Diagnostics (bench_kernels_gpu), for the time a launch would take without its phase
 // boundaries; the outputs are WRONG. A mask of what is skipped: the waits for the
 // previous phase's counter, the fences and counts, the input staging, the input norm (the
 // loads stay), the output stores, the CTA's barriers (each warp then streams and
 // multiplies its items of every phase without stopping), the dot products. 0 (the
-// default): nothing. One
-// thread sets it while no launch is being issued; a graph captured meanwhile keeps it.
+// default): nothing. One thread sets it while no launch is being issued; a graph captured
+// meanwhile keeps it.
 enum : int {
   kSkipWaits = 1,
   kSkipCounts = 2,
@@ -82,13 +90,7 @@ enum : int {
   kSkipDots = 64,  // one row, the 6-item ring: the weights consumed without dot products
 };
 void set_decode_chain_unsynced(int mode);
-// Then, per phase p and warp w (kChainTraceWarps per CTA), slot kChainTraceWarpSlot +
-// p kChainTraceWarps + w: when warp w finished its share's dot products (before the CTA's
-// barrier; lane 0's %globaltimer).
-constexpr int kChainTraceWarps = 16;
-constexpr int kChainTraceWarpSlot = kChainTraceSmSlot + 1;
-constexpr int kChainTraceSlots = kChainTraceWarpSlot + kChainMaxPhases * kChainTraceWarps;
-void set_decode_chain_trace(unsigned long long* buffer, int launches);
+
 // Launches the chain. `counters`: kChainCounters 64-bit device counters that no other
 // launch uses meanwhile (CudaBackend::sync_counters()), zero at first. Each launch adds
 // the grid size (the SM count) to the counter of every phase but its last, so between

@@ -300,7 +300,7 @@ TEST_F(DecodeChainGpu, TraceStampsEveryPhaseInOrder) {
       // its outputs were stored.
       for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
         for (int w = 0; w < cuda::kChainTraceWarps; ++w) {
-          const uint64_t end = c[cuda::kChainTraceWarpSlot + p * cuda::kChainTraceWarps + w];
+          const uint64_t end = c[cuda::chain_trace_warp_slot(p, w)];
           ASSERT_GE(end, c[3 + 4 * p]) << "phase " << p << " warp " << w;
           ASSERT_LE(end, c[5 + 4 * p]) << "phase " << p << " warp " << w;
         }

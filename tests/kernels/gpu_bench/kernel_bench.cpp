@@ -149,18 +149,25 @@ double time_graph_ms(cudaStream_t stream, int reps, int calls, const std::functi
   return ms / calls;
 }
 
-// Median and maximum over CTAs of b - a (trace slots of one launch), in microseconds.
-struct Spread {
-  double med = 0, max = 0;
+// The smallest, median and largest of some values (not empty).
+struct Order {
+  double min = 0, med = 0, max = 0;
 };
-Spread spread_us(const std::vector<uint64_t>& t, int64_t base, int ctas, int a, int b) {
+Order order_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v.front(), v[v.size() / 2], v.back()};
+}
+// Microseconds from trace stamp a to b (ns since an epoch: subtract first).
+double us_between(uint64_t a, uint64_t b) { return static_cast<double>(static_cast<int64_t>(b - a)) / 1e3; }
+
+// Median and maximum over CTAs of b - a (trace slots of one launch), in microseconds.
+Order spread_us(const std::vector<uint64_t>& t, int64_t base, int ctas, int a, int b) {
   std::vector<double> d;
   for (int c = 0; c < ctas; ++c) {
     const uint64_t* r = t.data() + base + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
-    d.push_back(static_cast<double>(static_cast<int64_t>(r[b] - r[a])) / 1e3);  // ns since an epoch: subtract first
+    d.push_back(us_between(r[a], r[b]));
   }
-  std::sort(d.begin(), d.end());
-  return {d[d.size() / 2], d.back()};
+  return order_of(std::move(d));
 }
 
 // The decode chain's trace (decode_chain.h) over `calls` launches of one graph: per
@@ -198,10 +205,10 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
       hi = std::max(hi, t[base + c * cuda::kChainTraceSlots + 1]);
       if (l + 1 < calls) next_lo = std::min(next_lo, t[base + per_launch + c * cuda::kChainTraceSlots]);
     }
-    span += static_cast<double>(hi - lo) / 1e3 / calls;
-    if (l + 1 < calls) gap += static_cast<double>(static_cast<int64_t>(next_lo - hi)) / 1e3 / (calls - 1);
+    span += us_between(lo, hi) / calls;
+    if (l + 1 < calls) gap += us_between(hi, next_lo) / (calls - 1);
     for (int p = 0; p < cuda::kChainMaxPhases; ++p) {
-      const Spread w = spread_us(t, base, ctas, 2 + 4 * p, 3 + 4 * p), d = spread_us(t, base, ctas, 3 + 4 * p, 4 + 4 * p),
+      const Order w = spread_us(t, base, ctas, 2 + 4 * p, 3 + 4 * p), d = spread_us(t, base, ctas, 3 + 4 * p, 4 + 4 * p),
                    st = spread_us(t, base, ctas, 4 + 4 * p, 5 + 4 * p);
       wait[p][0] += w.med / calls, wait[p][1] += w.max / calls;
       dots[p][0] += d.med / calls, dots[p][1] += d.max / calls;
@@ -220,15 +227,13 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
       for (int c = 0; c < ctas; ++c) lo = std::min(lo, b[c * cuda::kChainTraceSlots]);
       for (int c = 0; c < ctas; ++c) {
         const uint64_t* r = b + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
-        spans.push_back(static_cast<double>(static_cast<int64_t>(r[1] - r[0])) / 1e3);
-        starts.push_back(static_cast<double>(static_cast<int64_t>(r[0] - lo)) / 1e3);
-        ends.push_back(static_cast<double>(static_cast<int64_t>(r[1] - lo)) / 1e3);
+        spans.push_back(us_between(r[0], r[1]));
+        starts.push_back(us_between(lo, r[0]));
+        ends.push_back(us_between(lo, r[1]));
       }
-      std::sort(spans.begin(), spans.end());
-      std::sort(starts.begin(), starts.end());
-      std::sort(ends.begin(), ends.end());
-      cta_lo += spans.front() / calls, cta_med += spans[spans.size() / 2] / calls, cta_hi += spans.back() / calls;
-      start_hi += starts.back() / calls, end_lo += ends.front() / calls, end_med += ends[ends.size() / 2] / calls;
+      const Order sp = order_of(std::move(spans)), st = order_of(std::move(starts)), en = order_of(std::move(ends));
+      cta_lo += sp.min / calls, cta_med += sp.med / calls, cta_hi += sp.max / calls;
+      start_hi += st.max / calls, end_lo += en.min / calls, end_med += en.med / calls;
     }
     std::printf("  CTA spans: shortest %.1f, median %.1f, longest %.1f; last start +%.1f; first end %.1f, median end "
                 "%.1f\n", cta_lo, cta_med, cta_hi, start_hi, end_lo, end_med);
@@ -250,7 +255,7 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
       std::vector<double> ends, staged;
       double last_end = -1e30, last_stored = -1e30, slowest_own = 0, first_staged = 1e30;
       const uint64_t ref = t[static_cast<size_t>(l * per_launch)];  // CTA 0's start: stamps are ns since an epoch
-      auto us = [&](uint64_t v) { return static_cast<double>(static_cast<int64_t>(v - ref)) / 1e3; };
+      auto us = [&](uint64_t v) { return us_between(ref, v); };
       for (int c = 0; c < ctas; ++c) {
         const uint64_t* r = t.data() + l * per_launch + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
         const double end = us(r[4 + 4 * p]), stored = us(r[5 + 4 * p]), next = us(r[3 + 4 * (p + 1)]);
@@ -282,21 +287,14 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
       for (int c = 0; c < ctas; ++c) {
         const uint64_t* r = t.data() + l * per_launch + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
         std::vector<double> w;
-        for (int i = 0; i < cuda::kChainTraceWarps; ++i) {
-          w.push_back(static_cast<double>(
-                          static_cast<int64_t>(r[cuda::kChainTraceWarpSlot + p * cuda::kChainTraceWarps + i] - r[3 + 4 * p])) /
-                      1e3);
-        }
-        std::sort(w.begin(), w.end());
-        spreads.push_back(w.back() - w.front());
-        tails.push_back(w.back() - w[w.size() / 2]);
-        spans.push_back(w.back());
+        for (int i = 0; i < cuda::kChainTraceWarps; ++i) w.push_back(us_between(r[3 + 4 * p], r[cuda::chain_trace_warp_slot(p, i)]));
+        const Order o = order_of(std::move(w));
+        spreads.push_back(o.max - o.min);
+        tails.push_back(o.max - o.med);
+        spans.push_back(o.max);
       }
-      std::sort(spreads.begin(), spreads.end());
-      std::sort(tails.begin(), tails.end());
-      std::sort(spans.begin(), spans.end());
-      spread += spreads[spreads.size() / 2] / calls, tail += tails[tails.size() / 2] / calls;
-      span += spans[spans.size() / 2] / calls;
+      spread += order_of(std::move(spreads)).med / calls, tail += order_of(std::move(tails)).med / calls;
+      span += order_of(std::move(spans)).med / calls;
     }
     std::printf("  %-24s warps' dots (median CTA): staged -> last warp %.1f, last - first warp %.1f, last - median "
                 "warp %.1f\n", names[p], span, spread, tail);
@@ -320,7 +318,7 @@ void chain_trace_report(cudaStream_t stream, int calls, const std::function<void
     for (int l = 0; l < calls; ++l) {
       for (int c = 0; c < ctas; ++c) {
         const uint64_t* r = t.data() + l * per_launch + static_cast<int64_t>(c) * cuda::kChainTraceSlots;
-        const double d = static_cast<double>(static_cast<int64_t>(r[4 + 4 * p] - r[3 + 4 * p])) / 1e3;
+        const double d = us_between(r[3 + 4 * p], r[4 + 4 * p]);
         const auto sm = static_cast<int>(std::min<uint64_t>(r[cuda::kChainTraceSmSlot], static_cast<uint64_t>(ctas - 1)));
         by_sm[l % 2][sm] += d, n_sm[l % 2][sm] += 1;
         by_cta[l % 2][c] += d / ((calls + 1 - l % 2) / 2);
