@@ -90,6 +90,44 @@ enum class ReadPattern { kFront, kWarpBlocks, kCtaBlocks, kRingAsync, kRingAsync
 Status read_probe_pattern(const OpContext& ctx, const Tensor& x, const Tensor& scratch, ReadPattern pattern,
                           int depth);
 
+// Diagnostics (common/sync_probe.cu): a layer's weight stream (2 KB items through the
+// decode chain's 6-slot cp.async ring, one 512-thread CTA per SM, xor instead of dots)
+// with the syncs a program names between its phases, so that sync structures can be
+// compared on the same stream. Steps: kStream (a phase of `in` items; out = P + 256 A
+// + 65536 mode makes it a dataflow phase: it publishes its output in P chunks, each warp
+// storing, fencing and counting chunk j after the j-th P-th of its items (mode 1: no
+// fence, 2: no count, 3: one count per CTA by its last warp), and awaits A chunks of the
+// phase before it, warp w staging chunk w once counted), kGrid (each CTA
+// stores `out` words, fences, counts; waits for the whole grid; stages `in` words
+// through L2), kStore (stores only: the next launch reads them), kGlobalStage (stages
+// `in` words through L2, no wait), kCluster (exports `out` words to its shared memory,
+// cluster barrier, gathers `in` words from its peers' exports), kLoads (`in` bytes of
+// the CTA's own part of kv, read through L2), kGroup (kGrid among `group` consecutive
+// CTAs, staging from their stores), kSleep (the CTA idles `in` ns). Counters: zeroed by the caller before a
+// configuration's first launch; epoch = launches since then.
+constexpr int kSyncProbeMaxSteps = 16;
+struct SyncProbeStep {
+  enum Kind { kStream, kGrid, kStore, kGlobalStage, kCluster, kLoads, kGroup, kSleep } kind = kStream;
+  int out = 0;
+  int64_t in = 0;
+};
+struct SyncProbe {
+  SyncProbeStep steps[kSyncProbeMaxSteps];
+  int num_steps = 0;
+  int cluster = 1, grid = 132, group = 16;
+  int chunk_stride = 1;  // u64s between a dataflow phase's chunk counters
+  unsigned poll_ns = 32;  // counter polls: sleep between reads
+  int layers = 1;       // program repetitions in one launch
+  int first_layer = 0;  // weights: layer slots of the program's items, taken in turn
+  unsigned long long epoch = 0;
+  Tensor weights, kv, xbuf, counters, out;
+  Tensor prefix;  // optional f64 [grid + 1]: CTA c streams [prefix[c], prefix[c + 1]) of every phase
+  Tensor trace;   // optional u64 [2 grid]: each CTA's start and end (globaltimer ns)
+};
+// max_clusters (optional): clusters of this size that can be resident at once; a grid
+// that does not fit is refused.
+Status sync_probe(const OpContext& ctx, const SyncProbe& probe, int* max_clusters);
+
 // sampling/penalties.cu and sampling/logprobs.cu.
 Status apply_penalties(const OpContext& ctx, const Tensor& logits,
                        const ops::PenaltyTensors& params);

@@ -6,6 +6,9 @@
 //
 //   bench_kernels_gpu [--quick]
 //   bench_kernels_gpu --sampling     (the sampling table only)
+//   bench_kernels_gpu --sync-probe   (the decode layer's sync structures on one weight
+//                                     stream, cuda::sync_probe; SYNC_PROBE_ONLY=text
+//                                     runs the rows whose name contains it)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -401,7 +404,232 @@ void bench_sampling(const OpContext& ctx, cudaStream_t stream, int reps) {
 }
 
 // sampling_only: just the sampling table (after the setup).
-int run(bool quick, bool sampling_only) {
+// --sync-probe: the decode layer's sync structures compared on one weight stream
+// (cuda::sync_probe: no dot products). Rows: µs per layer of 436.2 MB (Llama-3-8B's
+// o, gate/up, down and qkv weights), launches back to back, 8 layers per timed call.
+void bench_sync_probe(const OpContext& ctx, cudaStream_t stream) {
+  using St = cuda::SyncProbeStep;
+  const int64_t kO = 16384, kGu = 114688, kDown = 57344, kQkv = 24576;  // 2 KB items: 33.5 / 234.9 / 117.4 / 50.3 MB
+  const size_t weight_bytes = size_t{8} << 30;
+  OwnedTensor w = device({static_cast<int64_t>(weight_bytes / 2)}, DType::kBF16);
+  fill_random(w.view(), 11);
+  const int64_t layer_bytes = (kO + kGu + kDown + kQkv) * 2048;
+  const int64_t slots = static_cast<int64_t>(weight_bytes) / layer_bytes;
+  OwnedTensor kv = device({slots * 132 * 20480 / 2}, DType::kBF16);
+  fill_random(kv.view(), 12);
+  OwnedTensor xbuf = device({2 * 65536}, DType::kF32), counters = device({8 * 16 * 64 + 8 * 16 * 16 * 1024}, DType::kI64),
+              out = device({256}, DType::kI32);
+  int sms = 132;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  std::printf("sync probe: %lld layer slots of %.1f MB, %d SMs; us per layer\n", static_cast<long long>(slots),
+              layer_bytes / 1e6, sms);
+  struct Config {
+    const char* name;
+    int cluster, grid, layers;  // layers: per launch (1: a launch per layer)
+    std::vector<St> steps;
+    int chunk_stride = 1;
+    unsigned poll_ns = 32;
+  };
+  auto S = [](int64_t items) { return St{St::kStream, 0, items}; };
+  auto G = [](int o, int64_t i) { return St{St::kGrid, o, i}; };
+  auto Cl = [](int o, int64_t i) { return St{St::kCluster, o, i}; };
+  auto L = [](int64_t bytes) { return St{St::kLoads, 0, bytes}; };
+  auto GS = [](int64_t i) { return St{St::kGlobalStage, 0, i}; };
+  auto Store = [](int o) { return St{St::kStore, o, 0}; };
+  auto Sl = [](int64_t ns) { return St{St::kSleep, 0, ns}; };
+  auto with = [](std::vector<St> v, St::Kind from, St::Kind to) {
+    for (St& st : v) {
+      if (st.kind == from) st.kind = to;
+    }
+    return v;
+  };
+  const std::vector<St> stream_only = {S(kO), S(kGu), S(kDown), S(kQkv)};
+  // Each CTA idles at five points of a layer, unsynchronized (no memory traffic).
+  auto five_pauses = [&](int64_t ns) {
+    return std::vector<St>{S(kQkv), Sl(ns), S(kO), Sl(ns), Sl(ns), S(kGu), Sl(ns), S(kDown), Sl(ns)};
+  };
+  // Five syncs of one kind per layer, the same words out and in: each kind's own cost.
+  const std::vector<St> five_grid = {S(kQkv), G(128, 2048), S(kO),        G(128, 2048), G(128, 2048),
+                                     S(kGu),  G(128, 2048), S(kDown),     G(128, 2048)};
+  const std::vector<St> five_grid_one_boundary = {S(kQkv),      S(kO),        S(kGu),       S(kDown),    G(128, 2048),
+                                                  G(128, 2048), G(128, 2048), G(128, 2048), G(128, 2048)};
+  const std::vector<St> five_grid_no_stage = {S(kQkv), G(128, 0), S(kO),    G(128, 0), G(128, 0),
+                                              S(kGu),  G(128, 0), S(kDown), G(128, 0)};
+  const std::vector<St> five_grid_bare = {S(kQkv), G(0, 0), S(kO), G(0, 0), G(0, 0), S(kGu), G(0, 0), S(kDown), G(0, 0)};
+  // The chain as it is: a launch per layer, grid syncs o -> gate/up -> down -> qkv (the
+  // words each CTA stores and stages, bf16 pairs); the attention outside (not here).
+  const std::vector<St> chain = {GS(2048), S(kO),       G(31, 2048), S(kGu),   G(109, 7168),
+                                 S(kDown), G(31, 2048), S(kQkv),     Store(24)};
+  const std::vector<St> chain_persistent = {S(kO),       G(31, 2048), S(kGu), G(109, 7168),
+                                            S(kDown),    G(31, 2048), S(kQkv), G(24, 2048)};
+  // The chain with the attention inside, all layers in one launch: qkv -> grid -> the
+  // attention's loads (20 KB per CTA) -> grid (partials) -> grid (merged) -> o.
+  const std::vector<St> chain_attn = {S(kO),   G(31, 2048), S(kGu),   G(109, 7168), S(kDown),   G(31, 2048),
+                                      S(kQkv), G(24, 384),  L(20480), G(512, 8320), G(16, 2048)};
+  // Tensor parallel in 8 ranks (a KV head each): qkv of the rank's heads -> local (q, k,
+  // v) -> attention loads -> local (16 splits' partials) -> o's K-split -> grid (each CTA
+  // its 256-row slice of the 8 partials) -> local (h) -> gate/up of the rank's 1792
+  // units -> local (act) -> down's K-split -> grid -> local (the next layer's h).
+  const std::vector<St> tp = {S(kQkv),       Cl(24, 384), L(20480),   Cl(512, 8192), S(kO),        G(256, 2048),
+                              Cl(128, 2048), S(kGu),      Cl(56, 896), S(kDown),     G(256, 2048), Cl(128, 2048)};
+  // Dataflow by chunks: a phase publishes its output in P chunks (each warp fences and
+  // counts after each P-th of its items) and the next waits only for the chunk its next
+  // items read (warp w stages chunk w); out = P + 256 A (A: chunks awaited).
+  auto D = [](int64_t items, int pub, int awt, int mode = 0) {
+    return St{St::kStream, pub + 256 * awt + 65536 * mode, items};
+  };
+  // The publishing's parts: fences only (mode 2, nothing awaited), counts only (mode 1).
+  const std::vector<St> chain_fences_only = {S(kO),       G(31, 2048), D(kGu, 14, 0, 2), S(kDown),
+                                             G(31, 2048), S(kQkv),     G(24, 2048)};
+  const std::vector<St> chain_flow_no_fence = {S(kO),       G(31, 2048), D(kGu, 14, 0, 1), D(kDown, 0, 14),
+                                               G(31, 2048), S(kQkv),     G(24, 2048)};
+  const std::vector<St> chain_counts_only = {S(kO),       G(31, 2048), D(kGu, 14, 0, 1), S(kDown),
+                                             G(31, 2048), S(kQkv),     G(24, 2048)};
+  const std::vector<St> chain_flow_down = {S(kO),         G(31, 2048), D(kGu, 14, 0), D(kDown, 0, 14),
+                                           G(31, 2048),   S(kQkv),     G(24, 2048)};
+  const std::vector<St> chain_flow_all = {D(kO, 4, 0), D(kGu, 14, 4), D(kDown, 4, 14), D(kQkv, 0, 4), G(24, 2048)};
+  const std::vector<St> flow_all = {D(kQkv, 4, 4), D(kO, 4, 4), D(kGu, 14, 4), D(kDown, 4, 14)};
+  // Grid syncs only where the tensor-parallel split needs them, nothing local.
+  const std::vector<St> two_grid = {S(kQkv), S(kO), G(256, 2048), S(kGu), S(kDown), G(256, 2048)};
+  const std::vector<Config> configs = {
+      {"stream only, launch per layer", 1, sms, 1, stream_only},
+      {"stream only, launch per layer, 128 CTAs", 1, 128, 1, stream_only},
+      {"stream only, 8 layers per launch", 1, sms, 8, stream_only},
+      {"stream only, 8 per launch, 128 CTAs", 1, 128, 8, stream_only},
+      {"stream only, 8 per launch, 120 CTAs", 1, 120, 8, stream_only},
+      {"stream only, 8 per launch, 112 CTAs", 1, 112, 8, stream_only},
+      {"stream only, 15 clusters of 8 (120 CTAs)", 8, 120, 8, stream_only},
+      {"stream only, 7 clusters of 16 (112 CTAs)", 16, 112, 8, stream_only},
+      {"5 pauses of 0.5 us per layer, 128", 1, 128, 8, five_pauses(500)},
+      {"5 pauses of 1 us", 1, 128, 8, five_pauses(1000)},
+      {"5 pauses of 2 us", 1, 128, 8, five_pauses(2000)},
+      {"5 pauses of 4 us", 1, 128, 8, five_pauses(4000)},
+      {"5 grid syncs per layer, 128", 1, 128, 8, five_grid},
+      {"5 grid syncs at one boundary", 1, 128, 8, five_grid_one_boundary},
+      {"5 grid syncs, no staging", 1, 128, 8, five_grid_no_stage},
+      {"5 grid syncs, no stores, no staging", 1, 128, 8, five_grid_bare},
+      {"5 grid syncs, polls 0.25 us apart", 1, 128, 8, five_grid, 1, 250},
+      {"5 grid syncs, polls 1 us apart", 1, 128, 8, five_grid, 1, 1000},
+      {"5 group syncs (16 CTAs, global memory)", 1, 128, 8, with(five_grid, St::kGrid, St::kGroup)},
+      {"5 cluster syncs (15 x 8)", 8, 120, 8, with(five_grid, St::kGrid, St::kCluster)},
+      {"5 cluster barriers, no exchange (15 x 8)", 8, 120, 8, with(five_grid_bare, St::kGrid, St::kCluster)},
+      {"5 cluster syncs (7 x 16)", 16, 112, 8, with(five_grid, St::kGrid, St::kCluster)},
+      {"chain: 3 syncs, launch per layer", 1, sms, 1, chain},
+      {"chain: 3 syncs, launch per layer, 128", 1, 128, 1, chain},
+      {"chain: 4 syncs, 8 layers per launch, 128", 1, 128, 8, chain_persistent},
+      {"chain + attention inside (6 syncs), 128", 1, 128, 8, chain_attn},
+      {"TP ranks of 16 CTAs (global memory)", 1, 128, 8, with(tp, St::kCluster, St::kGroup)},
+      {"TP ranks of 8 CTAs (15 clusters)", 8, 120, 8, tp},
+      {"TP ranks of 16 CTAs (7 clusters)", 16, 112, 8, tp},
+      {"two grid syncs per layer, nothing local", 1, 128, 8, two_grid},
+      {"chain 4 syncs, gate/up -> down by 14 chunks", 1, 128, 8, chain_flow_down},
+      {"  the same, publishing without fences", 1, 128, 8, chain_flow_no_fence},
+      {"  the same, counters 8 KB apart", 1, 128, 8, chain_flow_down, 1024},
+      {"  the same, no fences, counters 8 KB apart", 1, 128, 8, chain_flow_no_fence, 1024},
+      {"  counts alone, counters 8 KB apart", 1, 128, 8, chain_counts_only, 1024},
+      {"  the same, counted once per CTA", 1, 128, 8,
+       {S(kO), G(31, 2048), D(kGu, 14, 0, 3), D(kDown, 0, 14, 3), G(31, 2048), S(kQkv), G(24, 2048)}, 1024},
+
+      {"  no gate/up -> down sync at all (3 syncs)", 1, 128, 8,
+       {S(kO), G(31, 2048), S(kGu), S(kDown), G(31, 2048), S(kQkv), G(24, 2048)}},
+      {"  gate/up's 14 x 16 fences alone (no sync)", 1, 128, 8, chain_fences_only},
+      {"  gate/up's 14 x 16 counts alone (no sync)", 1, 128, 8, chain_counts_only},
+      {"chain, all 3 in-layer boundaries by chunks", 1, 128, 8, chain_flow_all, 1024},
+      {"every boundary by chunks (no grid sync)", 1, 128, 8, flow_all, 1024},
+  };
+  // CTA shares weighted by each CTA's own streaming rate (by block index): stream-only
+  // launches with the trace, shares moved toward equal end times.
+  const int wgrid = 128;
+  OwnedTensor prefix_t = device({wgrid + 1}, DType::kI64), trace_t = device({2 * wgrid}, DType::kI64);
+  std::vector<double> share(wgrid, 1.0 / wgrid);
+  auto upload = [&] {
+    std::vector<double> pre(wgrid + 1, 0.0);
+    for (int c = 0; c < wgrid; ++c) pre[c + 1] = pre[c] + share[c];
+    pre[wgrid] = 1.0;
+    cudaMemcpy(prefix_t.view().data(), pre.data(), 8 * (wgrid + 1), cudaMemcpyHostToDevice);
+  };
+  auto run_config = [&](const Config& c, bool weighted, bool traced) {
+    cuda::SyncProbe p;
+    p.num_steps = static_cast<int>(c.steps.size());
+    for (int i = 0; i < p.num_steps; ++i) p.steps[i] = c.steps[i];
+    p.cluster = c.cluster;
+    p.grid = c.grid;
+    p.group = c.grid % 16 == 0 ? 16 : c.grid;
+    p.layers = c.layers;
+    p.chunk_stride = c.chunk_stride;
+    p.poll_ns = c.poll_ns;
+    p.weights = w.view();
+    p.kv = kv.view();
+    p.xbuf = xbuf.view();
+    p.counters = counters.view();
+    p.out = out.view();
+    if (weighted) p.prefix = prefix_t.view();
+    if (traced) p.trace = trace_t.view();
+    cudaMemsetAsync(counters.view().data(), 0, counters.view().nbytes(), stream);
+    int max_clusters = 0;
+    unsigned long long launches = 0;
+    int next_layer = 0;
+    auto launch = [&](int* mc) {
+      p.epoch = launches++;
+      p.first_layer = next_layer;
+      next_layer = (next_layer + c.layers) % static_cast<int>(slots);
+      return cuda::sync_probe(ctx, p, mc);
+    };
+    const Status first = launch(&max_clusters);
+    if (!first.is_ok()) {
+      std::printf("  %-44s not run: %s (clusters of %d resident: %d)\n", c.name, first.message().c_str(), c.cluster,
+                  max_clusters);
+      return;
+    }
+    cudaMemsetAsync(out.view().data(), 0, out.view().nbytes(), stream);
+    const double ms = time_ms(stream, traced ? 3 : 20, [&](int) {
+      for (int i = 0; i < 8 / c.layers; ++i) BENCH_CHECK(launch(nullptr));
+    });
+    uint32_t stuck = 0;
+    cudaMemcpy(&stuck, out.view().data_as<uint32_t>() + c.grid, 4, cudaMemcpyDeviceToHost);
+    if (stuck != 0) {
+      std::printf("  %-44s a wait gave up after 20 ms (a deadlock in this program)\n", c.name);
+      return;
+    }
+    if (!traced) {
+      std::printf("  %-44s %6.1f us = %4.0f GB/s%s\n", c.name, ms * 1e3 / 8, layer_bytes * 8 / (ms * 1e-3) / 1e9,
+                  weighted ? " (weighted shares)" : "");
+    }
+  };
+  const char* only = std::getenv("SYNC_PROBE_ONLY");  // a substring of the rows to run
+  for (const Config& c : configs) {
+    if (only == nullptr || std::strstr(c.name, only) != nullptr) run_config(c, false, false);
+  }
+  if (only != nullptr) return;
+  const Config calibration{"calibration", 1, wgrid, 8, stream_only};
+  for (int round = 0; round < 4; ++round) {
+    upload();
+    run_config(calibration, round > 0, true);
+    cudaStreamSynchronize(stream);
+    std::vector<uint64_t> tr(2 * wgrid);
+    cudaMemcpy(tr.data(), trace_t.view().data(), 16 * wgrid, cudaMemcpyDeviceToHost);
+    uint64_t t0 = tr[0];
+    for (int c = 0; c < wgrid; ++c) t0 = std::min<uint64_t>(t0, tr[2 * c]);
+    std::vector<double> end(wgrid);
+    for (int c = 0; c < wgrid; ++c) end[c] = (tr[2 * c + 1] - t0) / 1e3;
+    std::vector<double> sorted = end;
+    std::sort(sorted.begin(), sorted.end());
+    double lo = 1, hi = 0;
+    for (double x : share) lo = std::min(lo, x * wgrid), hi = std::max(hi, x * wgrid);
+    std::printf("  shares %d (x grid %.3f..%.3f): CTA end times over 8 layers min %.1f median %.1f max %.1f us\n", round,
+                lo, hi, sorted[0], sorted[wgrid / 2], sorted[wgrid - 1]);
+    double sum = 0;
+    for (int c = 0; c < wgrid; ++c) {
+      share[c] *= 0.5 + 0.5 * sorted[wgrid / 2] / end[c];  // half a step toward the rate
+      sum += share[c];
+    }
+    for (double& x : share) x /= sum;
+  }
+  upload();
+  for (const Config& c : {configs[3], configs[12]}) run_config(c, true, false);
+}
+
+int run(bool quick, bool sampling_only, bool sync_probe_only) {
   auto backend_r = CudaBackend::create(0);
   BENCH_CHECK(backend_r.status());
   auto backend = std::move(backend_r).value();
@@ -413,6 +641,10 @@ int run(bool quick, bool sampling_only) {
   const int reps = quick ? 10 : 30;
   if (sampling_only) {
     bench_sampling(ctx, stream, reps);
+    return 0;
+  }
+  if (sync_probe_only) {
+    bench_sync_probe(ctx, stream);
     return 0;
   }
 
@@ -986,5 +1218,6 @@ int main(int argc, char** argv) {
     std::printf("bench_kernels_gpu: no CUDA device\n");
     return 0;
   }
-  return radix::run(quick, sampling_only);
+  const bool sync_probe_only = argc > 1 && std::strcmp(argv[1], "--sync-probe") == 0;
+  return radix::run(quick, sampling_only, sync_probe_only);
 }
