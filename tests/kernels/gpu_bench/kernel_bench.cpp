@@ -508,6 +508,8 @@ void bench_sync_probe(const OpContext& ctx, cudaStream_t stream) {
       {"5 grid syncs at one boundary", 1, 128, 8, five_grid_one_boundary},
       {"5 grid syncs, no staging", 1, 128, 8, five_grid_no_stage},
       {"5 grid syncs, no stores, no staging", 1, 128, 8, five_grid_bare},
+      {"5 grid syncs, polls back to back", 1, 128, 8, five_grid, 1, 0},
+      {"5 grid syncs, polls 0.1 us apart", 1, 128, 8, five_grid, 1, 100},
       {"5 grid syncs, polls 0.25 us apart", 1, 128, 8, five_grid, 1, 250},
       {"5 grid syncs, polls 1 us apart", 1, 128, 8, five_grid, 1, 1000},
       {"5 group syncs (16 CTAs, global memory)", 1, 128, 8, with(five_grid, St::kGrid, St::kGroup)},
