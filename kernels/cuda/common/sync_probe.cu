@@ -173,22 +173,42 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
               *reinterpret_cast<volatile int*>(&flags[j]) = layer * kSyncProbeMaxSteps + s + 1;
             }
           }
-        } else if (awt > 0 && lane == 0) {
+        } else if (awt > 0 && lane == 0) {  // the first layer of a launch: nothing to wait for
           for (int j = warp; j < awt; j += kWarps) *reinterpret_cast<volatile int*>(&flags[j]) = layer * kSyncProbeMaxSteps + s + 1;
         }
-        int part = 0, apart = 0;
-        for (int64_t t = i0; t < i1; ++t) {
-          if (awt > 0 && apart < awt && t == i0 + (i1 - i0) * apart / awt) {
-            if (lane == 0) {
-              const unsigned long long t0 = now_ns();
-              while (*reinterpret_cast<volatile int*>(&flags[apart]) != layer * kSyncProbeMaxSteps + s + 1 &&
-                     !expired(t0, a.out)) {
-              }
+        // Chunk j of A is awaited before the first item at or past i0 + (i1 - i0) j / A,
+        // chunk j of P published after the item that ends i0 + (i1 - i0) (j + 1) / P; a
+        // warp with fewer items than chunks waits for or publishes several at once (all of
+        // them, published, with none).
+        const int tag = layer * kSyncProbeMaxSteps + s + 1;
+        auto await_chunk = [&](int j) {
+          if (lane == 0) {
+            const unsigned long long t0 = now_ns();
+            while (*reinterpret_cast<volatile int*>(&flags[j]) != tag && !expired(t0, a.out)) {
             }
-            __syncwarp();
-            ++apart;
           }
-          if (pub > 0 && part < pub && t == i0 + (i1 - i0) * part / pub) ++part;
+          __syncwarp();
+        };
+        auto publish_chunk = [&](int j) {
+          if (lane != 0) return;
+          a.xbuf[(blockIdx.x * kWarps + warp) & 65535] = __uint_as_float(acc & 0x3f7fffffu);
+          if (mode == 3) {
+            int old;
+            asm volatile("atom.acq_rel.cta.shared::cta.add.u32 %0, [%1], 1;"
+                         : "=r"(old)
+                         : "r"(static_cast<unsigned>(__cvta_generic_to_shared(&local[(s & 3) * 16 + j])))
+                         : "memory");
+            if ((old + 1) % kWarps != 0) return;  // not the CTA's last warp to finish chunk j
+            __threadfence();
+            atomicAdd(pub_ctr + j * a.chunk_stride, 1ull);
+          } else {
+            if (mode != 1) __threadfence();
+            if (mode != 2) atomicAdd(pub_ctr + j * a.chunk_stride, 1ull);
+          }
+        };
+        int published = 0, awaited = 0;
+        for (int64_t t = i0; t < i1; ++t) {
+          while (awaited < awt && i0 + (i1 - i0) * awaited / awt <= t) await_chunk(awaited++);
           issue(a, cur, ring + issue_slot * kVecs * kThreads + threadIdx.x, lane, policy);
           issue_slot = issue_slot + 1 == kRing ? 0 : issue_slot + 1;
           cp_async_wait<kRing - 1>();
@@ -198,29 +218,9 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
             acc ^= v.x ^ v.y ^ v.z ^ v.w;
           }
           slot = slot + 1 == kRing ? 0 : slot + 1;
-          if (pub > 0 && t + 1 == i0 + (i1 - i0) * part / pub) {
-            if (lane == 0) {
-              a.xbuf[(blockIdx.x * kWarps + warp) & 65535] = __uint_as_float(acc & 0x3f7fffffu);
-              if (mode == 3) {
-                int old;
-                asm volatile("atom.acq_rel.cta.shared::cta.add.u32 %0, [%1], 1;"
-                             : "=r"(old)
-                             : "r"(static_cast<unsigned>(__cvta_generic_to_shared(&local[(s & 3) * 16 + part - 1])))
-                             : "memory");
-                if ((old + 1) % kWarps == 0) {
-                  __threadfence();
-                  atomicAdd(pub_ctr + (part - 1) * a.chunk_stride, 1ull);
-                }
-              } else {
-                if (mode != 1) __threadfence();
-                if (mode != 2) atomicAdd(pub_ctr + (part - 1) * a.chunk_stride, 1ull);
-              }
-            }
-          }
+          while (published < pub && i0 + (i1 - i0) * (published + 1) / pub <= t + 1) publish_chunk(published++);
         }
-        if (pub > 0 && i1 == i0 && lane == 0 && mode != 3) {  // an empty range still counts every chunk
-          for (int j = 0; j < pub; ++j) atomicAdd(pub_ctr + j * a.chunk_stride, 1ull);
-        }
+        while (published < pub) publish_chunk(published++);
       } else if (st.kind == SyncProbeStep::kGrid || st.kind == SyncProbeStep::kStore || st.kind == SyncProbeStep::kGroup) {
         const bool group = st.kind == SyncProbeStep::kGroup;
         __syncthreads();
