@@ -71,6 +71,12 @@ struct Cursor {
   int64_t it, end;
 };
 
+// Each CTA's own counter per (layer, step) after the chunk counters (mode 4, kLoads out 1).
+__device__ __forceinline__ unsigned long long* peer_counters(const Args& a, int layer, int step) {
+  return a.counters + 8 * kSyncProbeMaxSteps * 64 + 8 * kSyncProbeMaxSteps * 16 * a.chunk_stride +
+         (layer * kSyncProbeMaxSteps + step) * 128;
+}
+
 __device__ __forceinline__ void seg_range(const Args& a, int seg, int64_t& i0, int64_t& i1) {
   const int layer = seg / a.num_phases, p = seg % a.num_phases;
   const int64_t base = static_cast<int64_t>((a.first_layer + layer) % a.layer_slots) * a.layer_items + a.phase_base[p];
@@ -153,20 +159,29 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
         unsigned long long* awt_ctr = chunk_ctr + (prev_layer * kSyncProbeMaxSteps + prev_s) * 16 * a.chunk_stride;
         // mode 3: a CTA counts a chunk once, by its last warp to finish it (a shared-memory
         // count per step and chunk: warps of one CTA may be in different phases)
-        const unsigned long long full = (a.epoch + 1) * gridDim.x * (mode == 3 ? 1 : kWarps);
+        // mode 4: chunks are the CTAs of this CTA's group (a.group consecutive CTAs), each
+        // published once per CTA (peer counters); chunk j of an awaiting CTA of rank r is
+        // the output of rank (r + j) % group: its own first (no wait), 128 words each.
+        const unsigned long long full = mode == 4 ? a.epoch + 1 : (a.epoch + 1) * gridDim.x * (mode == 3 ? 1 : kWarps);
+        const int rank = blockIdx.x % a.group, base = blockIdx.x - rank;
+        unsigned long long* awt_peer = prev_layer >= 0 ? peer_counters(a, prev_layer, prev_s) : nullptr;
         if (awt > 0 && prev_layer >= 0) {
           for (int j = warp; j < awt; j += kWarps) {
-            if (lane == 0) {
+            const int words = mode == 4 ? 128 : 512;
+            if (lane == 0 && !(mode == 4 && j == 0)) {
               const unsigned long long t0 = now_ns();
+              unsigned long long* c = mode == 4 ? awt_peer + base + (rank + j) % a.group : awt_ctr + j * a.chunk_stride;
               for (;;) {
                 unsigned long long v;
-                asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(awt_ctr + j * a.chunk_stride) : "memory");
+                asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(c) : "memory");
                 if (v >= full || expired(t0, a.out)) break;
                 __nanosleep(32);
               }
             }
             __syncwarp();
-            for (int i = lane; i < 512; i += 32) x[(j * 512 + i) % kXWords] = __ldcg(a.xbuf + ((j * 512 + i) & 65535));
+            for (int i = lane; i < words && !(mode == 4 && j == 0); i += 32) {
+              x[(j * words + i) % kXWords] = __ldcg(a.xbuf + ((j * words + i) & 65535));
+            }
             __syncwarp();
             if (lane == 0) {
               __threadfence_block();
@@ -192,7 +207,7 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
         auto publish_chunk = [&](int j) {
           if (lane != 0) return;
           a.xbuf[(blockIdx.x * kWarps + warp) & 65535] = __uint_as_float(acc & 0x3f7fffffu);
-          if (mode == 3) {
+          if (mode == 3 || mode == 4) {
             int old;
             asm volatile("atom.acq_rel.cta.shared::cta.add.u32 %0, [%1], 1;"
                          : "=r"(old)
@@ -200,7 +215,7 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
                          : "memory");
             if ((old + 1) % kWarps != 0) return;  // not the CTA's last warp to finish chunk j
             __threadfence();
-            atomicAdd(pub_ctr + j * a.chunk_stride, 1ull);
+            atomicAdd(mode == 4 ? peer_counters(a, layer, s) + blockIdx.x : pub_ctr + j * a.chunk_stride, 1ull);
           } else {
             if (mode != 1) __threadfence();
             if (mode != 2) atomicAdd(pub_ctr + j * a.chunk_stride, 1ull);
@@ -303,6 +318,11 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
           acc ^= v.x ^ v.y ^ v.z ^ v.w;
         }
         __syncthreads();
+        if (st.out == 1 && threadIdx.x == 0) {  // published to the group (mode 4's peer counter)
+          a.xbuf[blockIdx.x & 65535] = __uint_as_float(acc & 0x3f7fffffu);
+          __threadfence();
+          atomicAdd(peer_counters(a, layer, s) + blockIdx.x, 1ull);
+        }
       }
     }
   }
@@ -377,6 +397,9 @@ Status sync_probe(const OpContext& ctx, const SyncProbe& p, int* max_clusters) {
         (st.out > kExportWords || st.out > kThreads)) {
       return invalid_argument("sync_probe: at most 512 words out per CTA");
     }
+    const bool peers = (st.kind == SyncProbeStep::kStream && st.out / 65536 == 4) ||
+                       (st.kind == SyncProbeStep::kLoads && st.out == 1);
+    if (peers && p.grid > 128) return invalid_argument("sync_probe: per-CTA (peer) counters for at most 128 CTAs");
     if (st.kind == SyncProbeStep::kCluster && st.in > 16 * kThreads) {
       return invalid_argument("sync_probe: at most 8192 words in per cluster exchange");
     }
@@ -405,7 +428,7 @@ Status sync_probe(const OpContext& ctx, const SyncProbe& p, int* max_clusters) {
       (a.trace != nullptr && p.trace.nbytes() < 16 * static_cast<size_t>(p.grid))) {
     return invalid_argument("sync_probe: prefix needs grid + 1 doubles, trace 2 x grid u64");
   }
-  if (p.xbuf.nbytes() < 2 * 65536 * 4 || p.counters.nbytes() < 8 * 64 * kSyncProbeMaxSteps * 8 + 8 * 16 * kSyncProbeMaxSteps * static_cast<size_t>(p.layers) * p.chunk_stride || p.layers > 8 || p.chunk_stride < 1 || p.group < 1 || p.grid % p.group != 0 || p.grid / p.group > 64 ||
+  if (p.xbuf.nbytes() < 2 * 65536 * 4 || p.counters.nbytes() < 8 * (64 * kSyncProbeMaxSteps * 8 + 16 * kSyncProbeMaxSteps * static_cast<size_t>(p.layers) * p.chunk_stride + 128 * kSyncProbeMaxSteps * 8) || p.layers > 8 || p.chunk_stride < 1 || p.group < 1 || p.grid % p.group != 0 || p.grid / p.group > 64 ||
       p.out.nbytes() < 4 * static_cast<size_t>(p.grid + 1)) {
     return invalid_argument("sync_probe: xbuf >= 512 KB, counters: 64 KB + 16 chunk counters per (layer, step) at chunk_stride, at most 8 layers, groups dividing the grid (at most 64), out >= 4 B per CTA + 4");
   }

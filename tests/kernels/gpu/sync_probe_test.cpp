@@ -25,7 +25,7 @@ class SyncProbeGpu : public GpuKernelTest {
     weights_ = zeros({int64_t{4} << 20}, DType::kBF16);  // 8 MB: whole layers of the programs below
     kv_ = zeros({int64_t{1} << 20}, DType::kBF16);
     xbuf_ = zeros({2 * 65536}, DType::kF32);
-    counters_ = zeros({8 * 16 * 64 + 8 * 16 * 16}, DType::kI64);
+    counters_ = zeros({8 * 16 * 64 + 8 * 16 * 16 + 8 * 16 * 128}, DType::kI64);
     out_ = zeros({sms_ + 1}, DType::kI32);
   }
 
@@ -105,6 +105,32 @@ TEST_F(SyncProbeGpu, ProgramsRunToTheEndAcrossLaunches) {
   }
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ(gave_up(), 0u) << "a wait of a well-formed program gave up";
+}
+
+TEST_F(SyncProbeGpu, GroupsExchangeThroughPerCtaCountersToTheEnd) {
+  // Mode 4: ranks of 16 CTAs; each CTA publishes once (a stream phase, the loads) and the
+  // next phase awaits its 15 peers. Per-CTA counters cover at most 128 CTAs.
+  if (sms_ < 128) GTEST_SKIP() << "fewer than 128 SMs";
+  auto P = [](int64_t items, int pub, int awt) { return St{St::kStream, pub + 256 * awt + 65536 * 4, items}; };
+  cuda::SyncProbe p = probe({P(512, 1, 0), P(256, 0, 16), {St::kLoads, 1, 2048}, P(512, 0, 16), {St::kGrid, 8, 256},
+                             P(512, 1, 0), P(256, 0, 16), {St::kGrid, 8, 256}},
+                            2);
+  p.grid = 128;
+  p.group = 16;
+  for (unsigned long long e = 0; e < 3; ++e) {
+    p.epoch = e;
+    const Status s = cuda::sync_probe(gpu(), p, nullptr);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+  }
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  uint32_t v = 0;
+  ASSERT_EQ(cudaMemcpy(&v, out_.view().data_as<uint32_t>() + 128, 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(v, 0u) << "a wait of a well-formed program gave up";
+  p.grid = sms_;
+  p.group = sms_;
+  if (sms_ > 128) {
+    EXPECT_FALSE(cuda::sync_probe(gpu(), p, nullptr).is_ok()) << "per-CTA counters past 128 CTAs";
+  }
 }
 
 TEST_F(SyncProbeGpu, AWaitNothingWillSatisfyGivesUpAndSaysSo) {

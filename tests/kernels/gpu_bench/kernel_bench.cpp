@@ -7,8 +7,8 @@
 //   bench_kernels_gpu [--quick]
 //   bench_kernels_gpu --sampling     (the sampling table only)
 //   bench_kernels_gpu --sync-probe   (the decode layer's sync structures on one weight
-//                                     stream, cuda::sync_probe; SYNC_PROBE_ONLY=text
-//                                     runs the rows whose name contains it)
+//                                     stream, cuda::sync_probe; SYNC_PROBE_ONLY=a|b
+//                                     runs the rows whose name contains a or b)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -417,7 +417,7 @@ void bench_sync_probe(const OpContext& ctx, cudaStream_t stream) {
   const int64_t slots = static_cast<int64_t>(weight_bytes) / layer_bytes;
   OwnedTensor kv = device({slots * 132 * 20480 / 2}, DType::kBF16);
   fill_random(kv.view(), 12);
-  OwnedTensor xbuf = device({2 * 65536}, DType::kF32), counters = device({8 * 16 * 64 + 8 * 16 * 16 * 1024}, DType::kI64),
+  OwnedTensor xbuf = device({2 * 65536}, DType::kF32), counters = device({8 * 16 * 64 + 8 * 16 * 16 * 1024 + 8 * 16 * 128}, DType::kI64),
               out = device({256}, DType::kI32);
   int sms = 132;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
@@ -489,6 +489,17 @@ void bench_sync_probe(const OpContext& ctx, cudaStream_t stream) {
                                            G(31, 2048),   S(kQkv),     G(24, 2048)};
   const std::vector<St> chain_flow_all = {D(kO, 4, 0), D(kGu, 14, 4), D(kDown, 4, 14), D(kQkv, 0, 4), G(24, 2048)};
   const std::vector<St> flow_all = {D(kQkv, 4, 4), D(kO, 4, 4), D(kGu, 14, 4), D(kDown, 4, 14)};
+  // Tensor-parallel ranks of 16 CTAs whose local exchanges are dataflow: each CTA
+  // publishes its part once (qkv rows, attention partial, act) and a consumer starts on
+  // its own part while its warps fetch the 15 peers' (128 words each); the attention is
+  // a 4 MB stand-in phase that awaits the group's qkv, then its loads, published. Two
+  // all-reduces per layer, each CTA staging all 8 ranks' partials (32768 words) or, as a
+  // bound, 2048.
+  auto P = [](int64_t items, int pub, int awt) { return St{St::kStream, pub + 256 * awt + 65536 * 4, items}; };
+  auto tp_flow = [&](int ar_words) {
+    return std::vector<St>{P(kQkv, 1, 0), P(2048, 0, 16), St{St::kLoads, 1, 20480}, P(kO, 0, 16),
+                           G(256, ar_words),   P(kGu, 1, 0),  P(kDown, 0, 16),           G(256, ar_words)};
+  };
   // Grid syncs only where the tensor-parallel split needs them, nothing local.
   const std::vector<St> two_grid = {S(kQkv), S(kO), G(256, 2048), S(kGu), S(kDown), G(256, 2048)};
   const std::vector<Config> configs = {
@@ -524,6 +535,8 @@ void bench_sync_probe(const OpContext& ctx, cudaStream_t stream) {
       {"TP ranks of 8 CTAs (15 clusters)", 8, 120, 8, tp},
       {"TP ranks of 16 CTAs (7 clusters)", 16, 112, 8, tp},
       {"two grid syncs per layer, nothing local", 1, 128, 8, two_grid},
+      {"TP ranks of 16, local exchanges by dataflow", 1, 128, 8, tp_flow(32768)},
+      {"  the same, all-reduces staging 2048 words", 1, 128, 8, tp_flow(2048)},
       {"chain 4 syncs, gate/up -> down by 14 chunks", 1, 128, 8, chain_flow_down},
       {"  the same, publishing without fences", 1, 128, 8, chain_flow_no_fence},
       {"  the same, counters 8 KB apart", 1, 128, 8, chain_flow_down, 1024},
@@ -598,9 +611,20 @@ void bench_sync_probe(const OpContext& ctx, cudaStream_t stream) {
                   weighted ? " (weighted shares)" : "");
     }
   };
-  const char* only = std::getenv("SYNC_PROBE_ONLY");  // a substring of the rows to run
+  // SYNC_PROBE_ONLY: substrings of the rows to run, separated by '|'.
+  const char* only = std::getenv("SYNC_PROBE_ONLY");
+  auto selected = [&](const char* name) {
+    if (only == nullptr) return true;
+    std::string rest = only;
+    for (size_t at = 0;; at = rest.find('|', at) + 1) {
+      const size_t end = rest.find('|', at);
+      const std::string want = rest.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      if (!want.empty() && std::strstr(name, want.c_str()) != nullptr) return true;
+      if (end == std::string::npos) return false;
+    }
+  };
   for (const Config& c : configs) {
-    if (only == nullptr || std::strstr(c.name, only) != nullptr) run_config(c, false, false);
+    if (selected(c.name)) run_config(c, false, false);
   }
   if (only != nullptr) return;
   const Config calibration{"calibration", 1, wgrid, 8, stream_only};
