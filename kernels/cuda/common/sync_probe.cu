@@ -43,27 +43,28 @@ struct Args {
   const uint4* kv;            // kLoads: each CTA its own bytes, per layer
   int64_t kv_layer_vecs;
   float* xbuf;                // grid exchange: 2 x 65536 words
-  unsigned long long* counters;  // one per (layer of the launch, step), growing by gridDim.x per launch
+  // Counters, all growing by whole launches (epoch): per (layer of the launch, step) 64
+  // grid / group counters, then 16 chunk counters chunk_stride apart, then 128 per-CTA
+  // (peer) counters.
+  unsigned long long* counters;
   unsigned long long epoch;   // launches since the counters were zeroed
   uint32_t* out;
   const double* prefix;               // optional: CTA shares (gridDim.x + 1 ascending, 0 .. 1)
   unsigned long long* trace;          // optional: each CTA's start and end (globaltimer ns)
 };
 
-// Spin loops give up after 20 ms (a probe must not hang the GPU): the CTA records it in
-// out[gridDim.x] and goes on.
-__device__ __forceinline__ bool expired(unsigned long long t0, uint32_t* out) {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  if (t - t0 < 20000000ull) return false;
-  out[gridDim.x] = 1;
-  return true;
-}
-
 __device__ __forceinline__ unsigned long long now_ns() {
   unsigned long long t;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
   return t;
+}
+
+// Spin loops give up after 20 ms (a probe must not hang the GPU): the CTA records it in
+// out[gridDim.x] and goes on.
+__device__ __forceinline__ bool expired(unsigned long long t0, uint32_t* out) {
+  if (now_ns() - t0 < 20000000ull) return false;
+  out[gridDim.x] = 1;
+  return true;
 }
 
 struct Cursor {
@@ -115,11 +116,7 @@ __device__ __forceinline__ void issue(const Args& a, Cursor& c, uint4* slot_base
 template <int C>
 __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
   extern __shared__ __align__(16) uint4 smem[];
-  if (a.trace != nullptr && threadIdx.x == 0) {
-    unsigned long long t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    a.trace[2 * blockIdx.x] = t;
-  }
+  if (a.trace != nullptr && threadIdx.x == 0) a.trace[2 * blockIdx.x] = now_ns();
   uint4* ring = smem;
   float* x = reinterpret_cast<float*>(smem + kRing * kVecs * kThreads);
   float* exp = x + kXWords;
@@ -303,11 +300,9 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
         // Every CTA stops for `in` ns (no memory traffic), its ring's copies in flight.
         __syncthreads();
         if (threadIdx.x == 0) {
-          unsigned long long t0, t;
-          asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-          do {
-            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-          } while (t - t0 < static_cast<unsigned long long>(st.in));
+          const unsigned long long t0 = now_ns();
+          while (now_ns() - t0 < static_cast<unsigned long long>(st.in)) {
+          }
         }
         __syncthreads();
       } else if (st.kind == SyncProbeStep::kLoads) {
@@ -329,11 +324,7 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
   cp_async_wait<0>();
   if (a.trace != nullptr) {
     __syncthreads();
-    if (threadIdx.x == 0) {
-      unsigned long long t;
-      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-      a.trace[2 * blockIdx.x + 1] = t;
-    }
+    if (threadIdx.x == 0) a.trace[2 * blockIdx.x + 1] = now_ns();
   }
   if constexpr (C > 1) cg::this_cluster().sync();  // peers may still read this CTA's exports
   for (int i = threadIdx.x; i < kXWords; i += kThreads) acc ^= __float_as_uint(x[i]);
