@@ -93,23 +93,33 @@ Status read_probe_pattern(const OpContext& ctx, const Tensor& x, const Tensor& s
 // Diagnostics (common/sync_probe.cu): a layer's weight stream (2 KB items through the
 // decode chain's 6-slot cp.async ring, one 512-thread CTA per SM, xor instead of dots)
 // with the syncs a program names between its phases, so that sync structures can be
-// compared on the same stream. Steps: kStream (a phase of `in` items; out = P + 256 A
-// + 65536 mode makes it a dataflow phase: it publishes its output in P chunks, each warp
-// storing, fencing and counting chunk j after the j-th P-th of its items (mode 1: no
-// fence, 2: no count, 3: one count per CTA by its last warp), and awaits A chunks of the
-// phase before it, warp w staging chunk w once counted), kGrid (each CTA
-// stores `out` words, fences, counts; waits for the whole grid; stages `in` words
-// through L2), kStore (stores only: the next launch reads them), kGlobalStage (stages
-// `in` words through L2, no wait), kCluster (exports `out` words to its shared memory,
-// cluster barrier, gathers `in` words from its peers' exports), kLoads (`in` bytes of
-// the CTA's own part of kv, read through L2), kGroup (kGrid among `group` consecutive
-// CTAs, staging from their stores), kSleep (the CTA idles `in` ns). Counters: zeroed by the caller before a
-// configuration's first launch; epoch = launches since then.
+// compared on the same stream. Steps:
+// - kStream: a phase of `in` items. A dataflow phase publishes its output in `publish`
+//   chunks (chunk j after the j-th publish-th of each warp's items) and awaits `await`
+//   chunks of the step before it (warp w stages chunk w once counted; each warp waits
+//   for chunk j before the j-th await-th of its items); `flow` says how chunks count.
+// - kGrid: each CTA stores `out` words, fences, counts; waits for the whole grid;
+//   stages `in` words through L2. kGroup: the same among `group` consecutive CTAs.
+// - kStore: the stores only (the next launch reads them); kGlobalStage: stages `in`
+//   words through L2, no wait.
+// - kCluster: exports `out` words to its shared memory, cluster barrier, gathers `in`
+//   words from its peers' exports.
+// - kLoads: `in` bytes of the CTA's own part of kv through L2; with publish = 1 the CTA
+//   then counts its peer counter (Flow::kPeers).
+// - kSleep: the CTA idles `in` ns.
+// Counters: zeroed by the caller before a configuration's first launch; epoch =
+// launches since then. Every wait gives up after 20 ms and sets out[grid].
 constexpr int kSyncProbeMaxSteps = 16;
 struct SyncProbeStep {
   enum Kind { kStream, kGrid, kStore, kGlobalStage, kCluster, kLoads, kGroup, kSleep } kind = kStream;
   int out = 0;
   int64_t in = 0;
+  int publish = 0, await = 0;  // kStream: dataflow chunks (publish <= 16, await <= 64)
+  // How a dataflow chunk is counted: by every warp (fenced); by every warp without the
+  // fence, or without the count (diagnostics; nothing may await the latter); once per CTA by
+  // its last warp; or once per CTA on its own counter, a chunk then being a peer CTA of
+  // the group (its own first, 128 words each; at most 128 CTAs).
+  enum Flow { kPerWarp, kPerWarpNoFence, kPerWarpNoCount, kPerCta, kPeers } flow = kPerWarp;
 };
 struct SyncProbe {
   SyncProbeStep steps[kSyncProbeMaxSteps];

@@ -67,12 +67,27 @@ __device__ __forceinline__ bool expired(unsigned long long t0, uint32_t* out) {
   return true;
 }
 
+// Reads *counter (acquire) until it reaches target, sleeping sleep_ns between reads, or
+// gives up (expired).
+__device__ __forceinline__ void poll_until(const unsigned long long* counter, unsigned long long target,
+                                           unsigned sleep_ns, uint32_t* out) {
+  const unsigned long long t0 = now_ns();
+  for (;;) {
+    unsigned long long v;
+    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(counter) : "memory");
+    if (v >= target || expired(t0, out)) return;
+    __nanosleep(sleep_ns);
+  }
+}
+
+static_assert(sizeof(Args) <= 4096, "kernel parameters");
+
 struct Cursor {
   int seg, segs;  // (layer, phase) segment
   int64_t it, end;
 };
 
-// Each CTA's own counter per (layer, step) after the chunk counters (mode 4, kLoads out 1).
+// Each CTA's own counter per (layer, step) after the chunk counters (Flow::kPeers, kLoads with publish).
 __device__ __forceinline__ unsigned long long* peer_counters(const Args& a, int layer, int step) {
   return a.counters + 8 * kSyncProbeMaxSteps * 64 + 8 * kSyncProbeMaxSteps * 16 * a.chunk_stride +
          (layer * kSyncProbeMaxSteps + step) * 128;
@@ -141,42 +156,39 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
       if (st.kind == SyncProbeStep::kStream) {
         int64_t i0, i1;
         seg_range(a, seg++, i0, i1);
-        // Dataflow by chunks (out = P + 256 A): a publishing phase (P chunks) has each
-        // warp store a word, fence and count chunk j's counter after the j-th of P equal
-        // parts of its items; an awaiting phase (A chunks, right after a publishing one,
-        // possibly of the previous layer) has warp w stage chunk w (512 words through L2)
-        // once its counter is full and flag it in shared memory, and each warp wait for
-        // chunk j's flag before the j-th of A parts of its items.
-        const int pub = st.out % 256, awt = st.out / 256 % 256, mode = st.out / 65536;  // mode 1: no fence, 2: no count
+        // Dataflow by chunks: a publishing phase (P chunks) has each warp store a word,
+        // fence and count chunk j's counter after the j-th of P equal parts of its items;
+        // an awaiting phase (A chunks of the step before it, possibly of the previous
+        // layer) has warp w stage chunk w (512 words through L2) once its counter is full
+        // and flag it in shared memory, and each warp wait for chunk j's flag before the
+        // j-th of A parts of its items.
+        const int pub = st.publish, awt = st.await;
+        const SyncProbeStep::Flow flow = st.flow;
+        const bool per_cta = flow == SyncProbeStep::kPerCta || flow == SyncProbeStep::kPeers;
+        const bool peers = flow == SyncProbeStep::kPeers;
         const int warp = threadIdx.x >> 5;
         const int prev_s = s > 0 ? s - 1 : a.num_steps - 1, prev_layer = s > 0 ? layer : layer - 1;
         // Chunk j's counter at chunk_ctr + j * chunk_stride (after the grid counters).
         unsigned long long* chunk_ctr = a.counters + 8 * kSyncProbeMaxSteps * 64;
         unsigned long long* pub_ctr = chunk_ctr + (layer * kSyncProbeMaxSteps + s) * 16 * a.chunk_stride;
         unsigned long long* awt_ctr = chunk_ctr + (prev_layer * kSyncProbeMaxSteps + prev_s) * 16 * a.chunk_stride;
-        // mode 3: a CTA counts a chunk once, by its last warp to finish it (a shared-memory
-        // count per step and chunk: warps of one CTA may be in different phases)
-        // mode 4: chunks are the CTAs of this CTA's group (a.group consecutive CTAs), each
-        // published once per CTA (peer counters); chunk j of an awaiting CTA of rank r is
+        // kPerCta: a CTA counts a chunk once, by its last warp to finish it (a shared-memory
+        // count per step and chunk: warps of one CTA may be in different phases).
+        // kPeers: chunks are the CTAs of this CTA's group (a.group consecutive CTAs), each
+        // counted once per CTA on its own counter; chunk j of an awaiting CTA of rank r is
         // the output of rank (r + j) % group: its own first (no wait), 128 words each.
-        const unsigned long long full = mode == 4 ? a.epoch + 1 : (a.epoch + 1) * gridDim.x * (mode == 3 ? 1 : kWarps);
+        const unsigned long long full = peers ? a.epoch + 1 : (a.epoch + 1) * gridDim.x * (per_cta ? 1 : kWarps);
         const int rank = blockIdx.x % a.group, base = blockIdx.x - rank;
         unsigned long long* awt_peer = prev_layer >= 0 ? peer_counters(a, prev_layer, prev_s) : nullptr;
         if (awt > 0 && prev_layer >= 0) {
           for (int j = warp; j < awt; j += kWarps) {
-            const int words = mode == 4 ? 128 : 512;
-            if (lane == 0 && !(mode == 4 && j == 0)) {
-              const unsigned long long t0 = now_ns();
-              unsigned long long* c = mode == 4 ? awt_peer + base + (rank + j) % a.group : awt_ctr + j * a.chunk_stride;
-              for (;;) {
-                unsigned long long v;
-                asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(c) : "memory");
-                if (v >= full || expired(t0, a.out)) break;
-                __nanosleep(32);
-              }
+            const int words = peers ? 128 : 512;
+            const bool own = peers && j == 0;
+            if (lane == 0 && !own) {
+              poll_until(peers ? awt_peer + base + (rank + j) % a.group : awt_ctr + j * a.chunk_stride, full, 32, a.out);
             }
             __syncwarp();
-            for (int i = lane; i < words && !(mode == 4 && j == 0); i += 32) {
+            for (int i = lane; i < words && !own; i += 32) {
               x[(j * words + i) % kXWords] = __ldcg(a.xbuf + ((j * words + i) & 65535));
             }
             __syncwarp();
@@ -204,7 +216,7 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
         auto publish_chunk = [&](int j) {
           if (lane != 0) return;
           a.xbuf[(blockIdx.x * kWarps + warp) & 65535] = __uint_as_float(acc & 0x3f7fffffu);
-          if (mode == 3 || mode == 4) {
+          if (per_cta) {
             int old;
             asm volatile("atom.acq_rel.cta.shared::cta.add.u32 %0, [%1], 1;"
                          : "=r"(old)
@@ -212,10 +224,10 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
                          : "memory");
             if ((old + 1) % kWarps != 0) return;  // not the CTA's last warp to finish chunk j
             __threadfence();
-            atomicAdd(mode == 4 ? peer_counters(a, layer, s) + blockIdx.x : pub_ctr + j * a.chunk_stride, 1ull);
+            atomicAdd(peers ? peer_counters(a, layer, s) + blockIdx.x : pub_ctr + j * a.chunk_stride, 1ull);
           } else {
-            if (mode != 1) __threadfence();
-            if (mode != 2) atomicAdd(pub_ctr + j * a.chunk_stride, 1ull);
+            if (flow != SyncProbeStep::kPerWarpNoFence) __threadfence();
+            if (flow != SyncProbeStep::kPerWarpNoCount) atomicAdd(pub_ctr + j * a.chunk_stride, 1ull);
           }
         };
         int published = 0, awaited = 0;
@@ -248,14 +260,7 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
               a.counters + (layer * kSyncProbeMaxSteps + s) * 64 + (group ? blockIdx.x / a.group : 0);
           if (threadIdx.x == 0) {
             atomicAdd(ctr, 1ull);
-            const unsigned long long target = (a.epoch + 1) * members;
-            const unsigned long long t0 = now_ns();
-            for (;;) {
-              unsigned long long v;
-              asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(ctr) : "memory");
-              if (v >= target || expired(t0, a.out)) break;
-              __nanosleep(a.poll_ns);
-            }
+            poll_until(ctr, (a.epoch + 1) * members, a.poll_ns, a.out);
           }
           __syncthreads();
           const int total = members * st.out, first = group ? blockIdx.x / a.group * a.group * st.out : 0;
@@ -313,7 +318,7 @@ __global__ void __launch_bounds__(kThreads, 1) sync_probe_kernel(const Args a) {
           acc ^= v.x ^ v.y ^ v.z ^ v.w;
         }
         __syncthreads();
-        if (st.out == 1 && threadIdx.x == 0) {  // published to the group (mode 4's peer counter)
+        if (st.publish == 1 && threadIdx.x == 0) {  // counted on its peer counter (Flow::kPeers)
           a.xbuf[blockIdx.x & 65535] = __uint_as_float(acc & 0x3f7fffffu);
           __threadfence();
           atomicAdd(peer_counters(a, layer, s) + blockIdx.x, 1ull);
@@ -363,48 +368,111 @@ cudaError_t launch(const Args& a, int grid, cudaStream_t s, int* max_clusters) {
   return cudaLaunchKernelEx(&cfg, sync_probe_kernel<C>, a);
 }
 
-}  // namespace
+// Words Args::counters spans (room for 8 layers, whatever the launch's count).
+size_t counter_words(const SyncProbe& p) {
+  return 8 * kSyncProbeMaxSteps * 64 + 8 * kSyncProbeMaxSteps * 16 * static_cast<size_t>(p.chunk_stride) +
+         8 * kSyncProbeMaxSteps * 128;
+}
 
-Status sync_probe(const OpContext& ctx, const SyncProbe& p, int* max_clusters) {
-  if (p.num_steps < 1 || p.num_steps > kSyncProbeMaxSteps || (p.cluster != 1 && p.cluster != 8 && p.cluster != 16) ||
-      p.grid % p.cluster != 0 || p.weights.nbytes() % (kItemVecs * 16) != 0 || p.layers < 1) {
-    return invalid_argument("sync_probe: 1..16 steps, cluster 1, 8 or 16 dividing the grid, whole 2 KB items");
+// How an awaiting phase counts arrivals (its flow): 1 per warp, 2 once per CTA, 3 on
+// each peer CTA's own counter. counted_by: how a step counts what it publishes, in the
+// same terms (0: nothing an awaiting phase could see).
+int awaited_as(SyncProbeStep::Flow f) {
+  return f == SyncProbeStep::kPeers ? 3 : f == SyncProbeStep::kPerCta ? 2 : 1;
+}
+int counted_by(const SyncProbeStep& st) {
+  if (st.kind == SyncProbeStep::kLoads) return st.publish == 1 ? 3 : 0;
+  if (st.kind != SyncProbeStep::kStream || st.publish == 0 || st.flow == SyncProbeStep::kPerWarpNoCount) return 0;
+  return awaited_as(st.flow);
+}
+
+// Every check on the program and its buffers, before any CUDA call.
+Status validate(const SyncProbe& p) {
+  if (p.num_steps < 1 || p.num_steps > kSyncProbeMaxSteps) return invalid_argument("sync_probe: 1..16 steps");
+  if ((p.cluster != 1 && p.cluster != 8 && p.cluster != 16) || p.grid < 1 || p.grid % p.cluster != 0) {
+    return invalid_argument("sync_probe: cluster 1, 8 or 16, dividing the grid");
   }
-  Args a{};
+  if (p.layers < 1 || p.layers > 8) return invalid_argument("sync_probe: 1..8 layers per launch");
+  if (p.group < 1 || p.grid % p.group != 0 || p.grid / p.group > 64 || p.chunk_stride < 1) {
+    return invalid_argument("sync_probe: groups dividing the grid (at most 64 of them), chunk_stride >= 1");
+  }
+  if (p.weights.nbytes() % (kItemVecs * 16) != 0) return invalid_argument("sync_probe: weights of whole 2 KB items");
+  if (p.xbuf.nbytes() < 2 * 65536 * 4 || p.counters.nbytes() < 8 * counter_words(p) ||
+      p.out.nbytes() < 4 * static_cast<size_t>(p.grid + 1)) {
+    return invalid_argument("sync_probe: xbuf >= 512 KB, counters too small for the chunk stride, out >= grid + 1 words");
+  }
+  if ((p.prefix.data() != nullptr && p.prefix.nbytes() < 8 * static_cast<size_t>(p.grid + 1)) ||
+      (p.trace.data() != nullptr && p.trace.nbytes() < 16 * static_cast<size_t>(p.grid))) {
+    return invalid_argument("sync_probe: prefix needs grid + 1 doubles, trace 2 x grid u64");
+  }
   int phases = 0;
   int64_t items = 0;
   for (int s = 0; s < p.num_steps; ++s) {
-    a.steps[s] = p.steps[s];
     const SyncProbeStep& st = p.steps[s];
+    if (st.out < 0 || st.in < 0) return invalid_argument("sync_probe: negative words, items or bytes");
+    const bool stores = st.kind == SyncProbeStep::kGrid || st.kind == SyncProbeStep::kStore ||
+                        st.kind == SyncProbeStep::kGroup || st.kind == SyncProbeStep::kCluster;
+    if (stores && st.out > kThreads) return invalid_argument("sync_probe: at most 512 words out per CTA");
+    if ((st.kind == SyncProbeStep::kGrid || st.kind == SyncProbeStep::kGroup) && st.in > 0 && st.out == 0) {
+      return invalid_argument("sync_probe: a sync that stages words needs words stored");
+    }
+    if (st.kind == SyncProbeStep::kCluster && (p.cluster == 1 || st.in > 16 * kThreads)) {
+      return invalid_argument("sync_probe: cluster exchanges need clusters, at most 8192 words in");
+    }
+    if (st.kind == SyncProbeStep::kSleep && st.in > 1000000) return invalid_argument("sync_probe: pauses up to 1 ms");
     if (st.kind == SyncProbeStep::kStream) {
-      if (phases == 8) return invalid_argument("sync_probe: at most 8 stream phases");
-      a.phase_base[phases] = items;
-      a.phase_items[phases] = st.in;
+      if (++phases > 8) return invalid_argument("sync_probe: at most 8 stream phases");
       items += st.in;
-      ++phases;
+      if (st.publish < 0 || st.publish > 16 || st.await < 0 || st.await > 64) {
+        return invalid_argument("sync_probe: at most 16 chunks published, 64 awaited");
+      }
+      const SyncProbeStep& before = p.steps[s > 0 ? s - 1 : p.num_steps - 1];
+      if (st.await > 0 && counted_by(before) != awaited_as(st.flow)) {
+        return invalid_argument("sync_probe: a phase awaits chunks the step before it counts the same way");
+      }
     }
-    if ((st.kind == SyncProbeStep::kGrid || st.kind == SyncProbeStep::kStore || st.kind == SyncProbeStep::kGroup ||
-         st.kind == SyncProbeStep::kCluster) &&
-        (st.out > kExportWords || st.out > kThreads)) {
-      return invalid_argument("sync_probe: at most 512 words out per CTA");
-    }
-    const bool peers = (st.kind == SyncProbeStep::kStream && st.out / 65536 == 4) ||
-                       (st.kind == SyncProbeStep::kLoads && st.out == 1);
+    const bool peers = (st.kind == SyncProbeStep::kStream && st.flow == SyncProbeStep::kPeers) ||
+                       (st.kind == SyncProbeStep::kLoads && st.publish == 1);
     if (peers && p.grid > 128) return invalid_argument("sync_probe: per-CTA (peer) counters for at most 128 CTAs");
-    if (st.kind == SyncProbeStep::kCluster && st.in > 16 * kThreads) {
-      return invalid_argument("sync_probe: at most 8192 words in per cluster exchange");
+    if (st.kind == SyncProbeStep::kStream && st.flow == SyncProbeStep::kPeers &&
+        (st.publish > 1 || st.await > p.group)) {
+      return invalid_argument("sync_probe: peers publish one chunk and await at most their group");
+    }
+  }
+  if (items < 1) return invalid_argument("sync_probe: no items to stream");
+  const int64_t slots = static_cast<int64_t>(p.weights.nbytes() / (kItemVecs * 16)) / items;
+  if (slots < 1) return invalid_argument("sync_probe: weights smaller than one layer");
+  for (int s = 0; s < p.num_steps; ++s) {
+    const SyncProbeStep& st = p.steps[s];
+    if (st.kind == SyncProbeStep::kLoads &&
+        (st.in % 16 != 0 || st.in / 16 * p.grid > static_cast<int64_t>(p.kv.nbytes() / 16) / slots)) {
+      return invalid_argument("sync_probe: loads of whole 16-byte vectors, kv holding a layer's loads per slot");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status sync_probe(const OpContext& ctx, const SyncProbe& p, int* max_clusters) {
+  RADIX_RETURN_IF_ERROR(validate(p));
+  Args a{};
+  int64_t items = 0;
+  for (int s = 0; s < p.num_steps; ++s) {
+    a.steps[s] = p.steps[s];
+    if (p.steps[s].kind == SyncProbeStep::kStream) {
+      a.phase_base[a.num_phases] = items;
+      a.phase_items[a.num_phases++] = p.steps[s].in;
+      items += p.steps[s].in;
     }
   }
   a.num_steps = p.num_steps;
   a.group = p.group;
   a.chunk_stride = p.chunk_stride;
   a.poll_ns = p.poll_ns;
-  a.num_phases = phases;
   a.layers = p.layers;
   a.layer_items = items;
-  const int64_t all_items = static_cast<int64_t>(p.weights.nbytes() / (kItemVecs * 16));
-  a.layer_slots = static_cast<int>(all_items / items);
-  if (a.layer_slots < 1) return invalid_argument("sync_probe: weights smaller than one layer");
+  a.layer_slots = static_cast<int>(static_cast<int64_t>(p.weights.nbytes() / (kItemVecs * 16)) / items);
   a.first_layer = p.first_layer % a.layer_slots;
   a.w = static_cast<const uint4*>(p.weights.data());
   a.kv = static_cast<const uint4*>(p.kv.data());
@@ -415,20 +483,6 @@ Status sync_probe(const OpContext& ctx, const SyncProbe& p, int* max_clusters) {
   a.out = p.out.data_as<uint32_t>();
   a.prefix = p.prefix.data() != nullptr ? p.prefix.data_as<const double>() : nullptr;
   a.trace = p.trace.data() != nullptr ? p.trace.data_as<unsigned long long>() : nullptr;
-  if ((a.prefix != nullptr && p.prefix.nbytes() < 8 * static_cast<size_t>(p.grid + 1)) ||
-      (a.trace != nullptr && p.trace.nbytes() < 16 * static_cast<size_t>(p.grid))) {
-    return invalid_argument("sync_probe: prefix needs grid + 1 doubles, trace 2 x grid u64");
-  }
-  if (p.xbuf.nbytes() < 2 * 65536 * 4 || p.counters.nbytes() < 8 * (64 * kSyncProbeMaxSteps * 8 + 16 * kSyncProbeMaxSteps * static_cast<size_t>(p.layers) * p.chunk_stride + 128 * kSyncProbeMaxSteps * 8) || p.layers > 8 || p.chunk_stride < 1 || p.group < 1 || p.grid % p.group != 0 || p.grid / p.group > 64 ||
-      p.out.nbytes() < 4 * static_cast<size_t>(p.grid + 1)) {
-    return invalid_argument("sync_probe: xbuf >= 512 KB, counters: 64 KB + 16 chunk counters per (layer, step) at chunk_stride, at most 8 layers, groups dividing the grid (at most 64), out >= 4 B per CTA + 4");
-  }
-  for (int s = 0; s < p.num_steps; ++s) {
-    if (p.steps[s].kind == SyncProbeStep::kLoads &&
-        static_cast<int64_t>(p.steps[s].in / 16) * p.grid > a.kv_layer_vecs) {
-      return invalid_argument("sync_probe: kv smaller than the loads of a layer");
-    }
-  }
   auto s = static_cast<cudaStream_t>(ctx.stream);
   cudaError_t e = cudaSuccess;
   switch (p.cluster) {

@@ -1,8 +1,9 @@
 // cuda::sync_probe (kernels/cuda/common/sync_probe.cu), the diagnostic behind
-// bench_kernels_gpu --sync-probe: it refuses malformed programs, runs well-formed ones to
-// the end (grid syncs, dataflow by chunks, launches that reuse the counters) and, when a
-// program waits for something nothing will count, gives up after 20 ms and says so
-// instead of hanging the GPU. There is no CPU twin: the probe computes nothing.
+// bench_kernels_gpu --sync-probe: it refuses malformed programs before any CUDA call
+// (runs without a GPU), runs well-formed ones to the end (grid syncs, dataflow by chunks,
+// per-CTA peer counters, launches that reuse the counters) and, when a wait can never be
+// satisfied, gives up after 20 ms and says so instead of hanging the GPU. There is no
+// CPU twin: the probe computes nothing.
 #include <chrono>
 #include <vector>
 
@@ -15,6 +16,90 @@ namespace radix::testing {
 namespace {
 
 using St = cuda::SyncProbeStep;
+
+St flow_step(int64_t items, int publish, int await, St::Flow flow = St::kPerWarp) {
+  St st{St::kStream, 0, items};
+  st.publish = publish;
+  st.await = await;
+  st.flow = flow;
+  return st;
+}
+
+// The buffers a probe needs, as host memory: the checks read only their sizes, and a
+// malformed program is refused before any CUDA call, so this runs without a GPU.
+class SyncProbeChecks : public ::testing::Test {
+ protected:
+  cuda::SyncProbe probe(const std::vector<St>& steps) {
+    cuda::SyncProbe p;
+    p.num_steps = static_cast<int>(steps.size());
+    for (size_t i = 0; i < steps.size(); ++i) p.steps[i] = steps[i];
+    p.grid = 128;
+    p.group = 16;
+    p.weights = weights_.view();
+    p.kv = kv_.view();
+    p.xbuf = xbuf_.view();
+    p.counters = counters_.view();
+    p.out = out_.view();
+    return p;
+  }
+  // The call fails and its message names the problem.
+  static void refused(const cuda::SyncProbe& p, const char* why) {
+    const Status s = cuda::sync_probe(OpContext{}, p, nullptr);
+    EXPECT_FALSE(s.is_ok()) << why;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+  }
+
+  OwnedTensor weights_ = OwnedTensor::host({int64_t{1} << 20}, DType::kBF16);  // 1024 items
+  OwnedTensor kv_ = OwnedTensor::host({int64_t{1} << 19}, DType::kBF16);
+  OwnedTensor xbuf_ = OwnedTensor::host({2 * 65536}, DType::kF32);
+  OwnedTensor counters_ = OwnedTensor::host({8 * 16 * 64 + 8 * 16 * 16 + 8 * 16 * 128}, DType::kI64);
+  OwnedTensor out_ = OwnedTensor::host({133}, DType::kI32);
+};
+
+TEST_F(SyncProbeChecks, MalformedProgramsAreRefusedBeforeAnyCudaCall) {
+  const std::vector<St> ok = {{St::kStream, 0, 256}, {St::kGrid, 8, 64}};
+  cuda::SyncProbe p = probe(ok);
+  p.num_steps = 0;
+  refused(p, "1..16 steps");
+  p = probe(ok);
+  p.cluster = 3;
+  refused(p, "cluster 1, 8 or 16");
+  p = probe(ok);
+  p.layers = 9;
+  refused(p, "1..8 layers");
+  p = probe(ok);
+  p.group = 48;  // does not divide 128
+  refused(p, "groups dividing the grid");
+  p = probe(ok);
+  p.weights = weights_.view().slice_rows(0, 1000);
+  refused(p, "whole 2 KB items");
+  p = probe(ok);
+  p.counters = counters_.view().slice_rows(0, 16);
+  refused(p, "counters too small");
+  p = probe(ok);
+  p.chunk_stride = 1024;  // the counters hold chunk counters 1 apart only
+  refused(p, "counters too small");
+  refused(probe({{St::kStream, 0, 256}, {St::kGrid, 600, 64}}), "at most 512 words out");
+  refused(probe({{St::kStream, 0, 256}, {St::kGrid, 0, 64}}), "stages words needs words stored");
+  refused(probe({{St::kStream, 0, 256}, {St::kGrid, -1, 0}}), "negative");
+  refused(probe({{St::kStream, 0, 256}, {St::kCluster, 8, 64}}), "cluster exchanges need clusters");
+  refused(probe({{St::kStream, 0, 256}, {St::kSleep, 0, 2000000}}), "pauses up to 1 ms");
+  refused(probe({{St::kGrid, 8, 64}}), "no items to stream");
+  refused(probe({{St::kStream, 0, 4096}}), "weights smaller than one layer");
+  refused(probe({flow_step(256, 17, 0)}), "at most 16 chunks published");
+  // An awaited step must count its chunks, and count them as the awaiting phase reads.
+  refused(probe({flow_step(256, 0, 0), flow_step(256, 0, 2)}), "counts the same way");
+  refused(probe({flow_step(256, 2, 0, St::kPerWarpNoCount), flow_step(256, 0, 2)}), "counts the same way");
+  refused(probe({flow_step(256, 2, 0, St::kPerCta), flow_step(256, 0, 2)}), "counts the same way");
+  refused(probe({flow_step(256, 2, 0, St::kPeers), flow_step(256, 0, 2, St::kPeers)}),
+          "peers publish one chunk");
+  p = probe({flow_step(256, 1, 0, St::kPeers), flow_step(256, 0, 16, St::kPeers)});
+  p.grid = p.group = 132;
+  p.out = out_.view();  // grid + 1 = 133 words
+  refused(p, "at most 128 CTAs");
+  refused(probe({{St::kStream, 0, 256}, {St::kLoads, 0, 100}}), "loads of whole 16-byte vectors");
+  refused(probe({{St::kStream, 0, 256}, {St::kLoads, 0, 16384}}), "kv holding a layer's loads");
+}
 
 class SyncProbeGpu : public GpuKernelTest {
  protected:
@@ -62,39 +147,13 @@ class SyncProbeGpu : public GpuKernelTest {
   OwnedTensor weights_, kv_, xbuf_, counters_, out_;
 };
 
-TEST_F(SyncProbeGpu, MalformedProgramsAreRefused) {
-  const std::vector<St> ok = {{St::kStream, 0, 256}, {St::kGrid, 8, 64}};
-  auto refused = [&](cuda::SyncProbe p, const char* what) {
-    int clusters = 0;
-    const Status s = cuda::sync_probe(gpu(), p, &clusters);
-    EXPECT_FALSE(s.is_ok()) << what;
-    EXPECT_NE(s.message().find("sync_probe"), std::string::npos) << what << ": " << s.message();
-  };
-  cuda::SyncProbe p = probe(ok, 1);
-  p.num_steps = 0;
-  refused(p, "no steps");
-  p = probe(ok, 1);
-  p.cluster = 3;
-  refused(p, "cluster of 3");
-  p = probe(ok, 1);
-  p.weights = weights_.view().slice_rows(0, 1000);  // not whole 2 KB items
-  refused(p, "partial item");
-  p = probe(ok, 1);
-  p.counters = counters_.view().slice_rows(0, 16);
-  refused(p, "counters too small");
-  p = probe({{St::kStream, 0, 256}, {St::kGrid, 600, 64}}, 1);
-  refused(p, "more words out than threads");
-  p = probe(ok, 9);
-  refused(p, "more than 8 layers per launch");
-}
-
 TEST_F(SyncProbeGpu, ProgramsRunToTheEndAcrossLaunches) {
   // Grid syncs, a gate/up-like phase published in 4 chunks and a down-like phase that
   // waits for them chunk by chunk, a pause and an attention's loads; two layers per
   // launch, three launches on the same counters (epochs 0, 1, 2).
-  const std::vector<St> steps = {{St::kStream, 0, 512},      {St::kGrid, 8, 64}, {St::kStream, 4, 1024},
-                                 {St::kStream, 256 * 4, 512}, {St::kSleep, 0, 500}, {St::kGrid, 4, 32},
-                                 {St::kLoads, 0, 2048},       {St::kStream, 0, 256}};
+  const std::vector<St> steps = {{St::kStream, 0, 512},  {St::kGrid, 8, 64}, flow_step(1024, 4, 0),
+                                 flow_step(512, 0, 4),     {St::kSleep, 0, 500}, {St::kGrid, 4, 32},
+                                 {St::kLoads, 0, 2048},    {St::kStream, 0, 256}};
   cuda::SyncProbe p = probe(steps, 2);
   for (unsigned long long e = 0; e < 3; ++e) {
     p.epoch = e;
@@ -108,12 +167,14 @@ TEST_F(SyncProbeGpu, ProgramsRunToTheEndAcrossLaunches) {
 }
 
 TEST_F(SyncProbeGpu, GroupsExchangeThroughPerCtaCountersToTheEnd) {
-  // Mode 4: ranks of 16 CTAs; each CTA publishes once (a stream phase, the loads) and the
+  // Flow::kPeers: ranks of 16 CTAs; each CTA publishes once (a stream phase, the loads) and the
   // next phase awaits its 15 peers. Per-CTA counters cover at most 128 CTAs.
   if (sms_ < 128) GTEST_SKIP() << "fewer than 128 SMs";
-  auto P = [](int64_t items, int pub, int awt) { return St{St::kStream, pub + 256 * awt + 65536 * 4, items}; };
-  cuda::SyncProbe p = probe({P(512, 1, 0), P(256, 0, 16), {St::kLoads, 1, 2048}, P(512, 0, 16), {St::kGrid, 8, 256},
-                             P(512, 1, 0), P(256, 0, 16), {St::kGrid, 8, 256}},
+  auto P = [](int64_t items, int pub, int awt) { return flow_step(items, pub, awt, St::kPeers); };
+  St loads{St::kLoads, 0, 2048};
+  loads.publish = 1;
+  cuda::SyncProbe p = probe({P(512, 1, 0), P(256, 0, 16), loads, P(512, 0, 16), {St::kGrid, 8, 256}, P(512, 1, 0),
+                             P(256, 0, 16), {St::kGrid, 8, 256}},
                             2);
   p.grid = 128;
   p.group = 16;
@@ -134,15 +195,17 @@ TEST_F(SyncProbeGpu, GroupsExchangeThroughPerCtaCountersToTheEnd) {
 }
 
 TEST_F(SyncProbeGpu, AWaitNothingWillSatisfyGivesUpAndSaysSo) {
-  // The second phase awaits two chunks of a phase that publishes none.
-  cuda::SyncProbe p = probe({{St::kStream, 0, 256}, {St::kStream, 256 * 2, 256}}, 1);
+  // Counters zeroed but an epoch of 5: the grid sync waits for six launches' arrivals
+  // where only this one's come.
+  cuda::SyncProbe p = probe({{St::kStream, 0, 256}, {St::kGrid, 8, 64}}, 1);
+  p.epoch = 5;
   const auto t0 = std::chrono::steady_clock::now();
   const Status s = cuda::sync_probe(gpu(), p, nullptr);
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(gave_up(), 1u);
-  EXPECT_LT(seconds, 5.0) << "the launch should end within a few 20 ms waits";
+  EXPECT_LT(seconds, 5.0) << "the launch should end within a 20 ms wait";
 }
 
 }  // namespace
