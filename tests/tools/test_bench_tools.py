@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Unit tests of the benchmark post-processing tools in tools/bench (standard library
 only; ctest `bench_tools`): ncu_step_summary.py (per-kernel time of one engine step from
-an Nsight Compute CSV) and step_trace_summary.py (a serving run's step trace)."""
+an Nsight Compute CSV), step_trace_summary.py (a serving run's step trace) and
+step_cost_fit.py (a decode step's fixed and per-byte costs)."""
 import io
 import json
 import os
@@ -15,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 
 import ncu_step_summary as ncu  # noqa: E402
+import step_cost_fit as costfit  # noqa: E402
 import step_trace_summary as trace  # noqa: E402
 
 HEADER = ('"ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream","Block Size",'
@@ -116,6 +118,57 @@ class StepTraceSummary(unittest.TestCase):
         self.assertIn("decode-only steps: 25", out)
         self.assertIn("4.00 ms + 0.0100 ms per row", out)
         self.assertIn(">= 25 x 4.01 ms (median batch-1 step) = 0.10 s", out)
+
+
+def fit_output(shapes, a_ms, b_ms, gb_per_s, read_rate=4400.0):
+    """fixed-cost-fit.sh's output for steps of exactly a + b * layers + GB / rate."""
+    lines = ["noise before the first run"]
+    for layers, inter in shapes:
+        gb = layers * (0.1 + 3 * 4096 * inter * 2 / 1e9) + 1.05
+        ms = a_ms + b_ms * layers + gb / gb_per_s * 1e3
+        lines += [f"== layers {layers} intermediate {inter}",
+                  f"  Decode.  median latency: {ms / 1e3:.9f} s, median throughput: {1e3 / ms:.2f} token/s",
+                  f"  Roofline. decode step reads {gb:.6f} GB (weights {gb - 0.05:.6f} + KV 0.050); at "
+                  f"{read_rate:.0f} GB/s (read rate measured now): 0.00300 s; median step at 80.0% of it",
+                  "  Roofline, every weight counted (16.061 GB, the whole embedding table too): median step at 84.0%"]
+    return lines
+
+
+class StepCostFit(unittest.TestCase):
+    SHAPES = [(32, 7168), (32, 14336), (32, 28672), (16, 14336), (48, 14336)]
+
+    def test_recovers_the_fixed_and_per_byte_costs(self):
+        runs = costfit.parse(fit_output(self.SHAPES, 0.02, 0.0215, 4200.0))
+        self.assertEqual([(r[0], r[1]) for r in runs], self.SHAPES)
+        a, b, c, rate = costfit.fit(runs)
+        self.assertAlmostEqual(a, 0.02, places=6)
+        self.assertAlmostEqual(b, 0.0215, places=7)
+        self.assertAlmostEqual(1e3 / c, 4200.0, places=2)
+        self.assertAlmostEqual(rate, 4400.0)
+
+    def test_predicts_a_step_at_another_read_rate(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("\n".join(fit_output(self.SHAPES, 0.0, 0.02, 4000.0, read_rate=5000.0)) + "\n")
+        try:
+            buf = io.StringIO()
+            with redirect_stdout(buf):
+                self.assertEqual(costfit.main([f.name, "--read-rate", "2500", "--layers", "10", "--gb", "4"]), 0)
+        finally:
+            os.unlink(f.name)
+        out = buf.getvalue()
+        self.assertIn("80.0 % of the 5000 GB/s read rate", out)
+        # 10 x 0.02 ms + 4 GB at 80 % of 2500 GB/s (2 ms) = 2.2 ms.
+        self.assertIn("at 2500 GB/s, 10 layers, 4.000 GB: 2.20 ms = 454.5 tok/s", out)
+
+    def test_runs_that_cannot_separate_layers_from_bytes_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "at least 3 runs"):
+            costfit.fit(costfit.parse(fit_output(self.SHAPES[:2], 0.0, 0.02, 4000.0)))
+        same_layers = [(32, 7168), (32, 14336), (32, 28672)]
+        with self.assertRaisesRegex(ValueError, "vary both"):
+            costfit.fit(costfit.parse(fit_output(same_layers, 0.0, 0.02, 4000.0)))
+        # A run cut off before its rate line is not a run.
+        lines = fit_output(self.SHAPES, 0.0, 0.02, 4000.0)
+        self.assertEqual(len(costfit.parse(lines[:-2])), len(self.SHAPES) - 1)
 
 
 if __name__ == "__main__":
