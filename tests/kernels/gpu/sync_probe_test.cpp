@@ -27,21 +27,29 @@ St flow_step(int64_t items, int publish, int await, St::Flow flow = St::kPerWarp
 
 // The buffers a probe needs, as host memory: the checks read only their sizes, and a
 // malformed program is refused before any CUDA call, so this runs without a GPU.
-class SyncProbeChecks : public ::testing::Test {
- protected:
-  cuda::SyncProbe probe(const std::vector<St>& steps) {
+// The five buffers a probe reads and writes, and a program over them.
+struct ProbeBuffers {
+  OwnedTensor weights, kv, xbuf, counters, out;
+
+  cuda::SyncProbe program(const std::vector<St>& steps, int grid, int group, int layers = 1) const {
     cuda::SyncProbe p;
     p.num_steps = static_cast<int>(steps.size());
     for (size_t i = 0; i < steps.size(); ++i) p.steps[i] = steps[i];
-    p.grid = 128;
-    p.group = 16;
-    p.weights = weights_.view();
-    p.kv = kv_.view();
-    p.xbuf = xbuf_.view();
-    p.counters = counters_.view();
-    p.out = out_.view();
+    p.grid = grid;
+    p.group = group;
+    p.layers = layers;
+    p.weights = weights.view();
+    p.kv = kv.view();
+    p.xbuf = xbuf.view();
+    p.counters = counters.view();
+    p.out = out.view();
     return p;
   }
+};
+
+class SyncProbeChecks : public ::testing::Test {
+ protected:
+  cuda::SyncProbe probe(const std::vector<St>& steps) const { return buf_.program(steps, 128, 16); }
   // The call fails and its message names the problem.
   static void refused(const cuda::SyncProbe& p, const char* why) {
     const Status s = cuda::sync_probe(OpContext{}, p, nullptr);
@@ -49,11 +57,11 @@ class SyncProbeChecks : public ::testing::Test {
     EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
   }
 
-  OwnedTensor weights_ = OwnedTensor::host({int64_t{1} << 20}, DType::kBF16);  // 1024 items
-  OwnedTensor kv_ = OwnedTensor::host({int64_t{1} << 19}, DType::kBF16);
-  OwnedTensor xbuf_ = OwnedTensor::host({2 * 65536}, DType::kF32);
-  OwnedTensor counters_ = OwnedTensor::host({8 * 16 * 64 + 8 * 16 * 16 + 8 * 16 * 128}, DType::kI64);
-  OwnedTensor out_ = OwnedTensor::host({133}, DType::kI32);
+  ProbeBuffers buf_{OwnedTensor::host({int64_t{1} << 20}, DType::kBF16),  // 1024 items
+                    OwnedTensor::host({int64_t{1} << 19}, DType::kBF16),
+                    OwnedTensor::host({2 * 65536}, DType::kF32),
+                    OwnedTensor::host({8 * 16 * 64 + 8 * 16 * 16 + 8 * 16 * 128}, DType::kI64),
+                    OwnedTensor::host({133}, DType::kI32)};
 };
 
 TEST_F(SyncProbeChecks, MalformedProgramsAreRefusedBeforeAnyCudaCall) {
@@ -71,10 +79,10 @@ TEST_F(SyncProbeChecks, MalformedProgramsAreRefusedBeforeAnyCudaCall) {
   p.group = 48;  // does not divide 128
   refused(p, "groups dividing the grid");
   p = probe(ok);
-  p.weights = weights_.view().slice_rows(0, 1000);
+  p.weights = buf_.weights.view().slice_rows(0, 1000);
   refused(p, "whole 2 KB items");
   p = probe(ok);
-  p.counters = counters_.view().slice_rows(0, 16);
+  p.counters = buf_.counters.view().slice_rows(0, 16);
   refused(p, "counters too small");
   p = probe(ok);
   p.chunk_stride = 1024;  // the counters hold chunk counters 1 apart only
@@ -95,7 +103,7 @@ TEST_F(SyncProbeChecks, MalformedProgramsAreRefusedBeforeAnyCudaCall) {
           "peers publish one chunk");
   p = probe({flow_step(256, 1, 0, St::kPeers), flow_step(256, 0, 16, St::kPeers)});
   p.grid = p.group = 132;
-  p.out = out_.view();  // grid + 1 = 133 words
+  p.out = buf_.out.view();  // grid + 1 = 133 words
   refused(p, "at most 128 CTAs");
   refused(probe({{St::kStream, 0, 256}, {St::kLoads, 0, 100}}), "loads of whole 16-byte vectors");
   refused(probe({{St::kStream, 0, 256}, {St::kLoads, 0, 16384}}), "kv holding a layer's loads");
@@ -107,11 +115,11 @@ class SyncProbeGpu : public GpuKernelTest {
     GpuKernelTest::SetUp();
     if (IsSkipped()) return;
     cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, 0);
-    weights_ = zeros({int64_t{4} << 20}, DType::kBF16);  // 8 MB: whole layers of the programs below
-    kv_ = zeros({int64_t{1} << 20}, DType::kBF16);
-    xbuf_ = zeros({2 * 65536}, DType::kF32);
-    counters_ = zeros({8 * 16 * 64 + 8 * 16 * 16 + 8 * 16 * 128}, DType::kI64);
-    out_ = zeros({sms_ + 1}, DType::kI32);
+    buf_.weights = zeros({int64_t{4} << 20}, DType::kBF16);  // 8 MB: whole layers of the programs below
+    buf_.kv = zeros({int64_t{1} << 20}, DType::kBF16);
+    buf_.xbuf = zeros({2 * 65536}, DType::kF32);
+    buf_.counters = zeros({8 * 16 * 64 + 8 * 16 * 16 + 8 * 16 * 128}, DType::kI64);
+    buf_.out = zeros({sms_ + 1}, DType::kI32);
   }
 
   static OwnedTensor zeros(const Shape& shape, DType dt) {
@@ -122,29 +130,18 @@ class SyncProbeGpu : public GpuKernelTest {
   }
 
   cuda::SyncProbe probe(const std::vector<St>& steps, int layers) const {
-    cuda::SyncProbe p;
-    p.num_steps = static_cast<int>(steps.size());
-    for (size_t i = 0; i < steps.size(); ++i) p.steps[i] = steps[i];
-    p.grid = sms_;
-    p.group = sms_;
-    p.layers = layers;
-    p.weights = weights_.view();
-    p.kv = kv_.view();
-    p.xbuf = xbuf_.view();
-    p.counters = counters_.view();
-    p.out = out_.view();
-    return p;
+    return buf_.program(steps, sms_, sms_, layers);
   }
 
   // The watchdog's word (out[grid]): 1 once some wait gave up.
   uint32_t gave_up() const {
     uint32_t v = 0;
-    EXPECT_EQ(cudaMemcpy(&v, out_.view().data_as<uint32_t>() + sms_, 4, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(&v, buf_.out.view().data_as<uint32_t>() + sms_, 4, cudaMemcpyDeviceToHost), cudaSuccess);
     return v;
   }
 
   int sms_ = 0;
-  OwnedTensor weights_, kv_, xbuf_, counters_, out_;
+  ProbeBuffers buf_;
 };
 
 TEST_F(SyncProbeGpu, ProgramsRunToTheEndAcrossLaunches) {
@@ -185,7 +182,7 @@ TEST_F(SyncProbeGpu, GroupsExchangeThroughPerCtaCountersToTheEnd) {
   }
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   uint32_t v = 0;
-  ASSERT_EQ(cudaMemcpy(&v, out_.view().data_as<uint32_t>() + 128, 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(&v, buf_.out.view().data_as<uint32_t>() + 128, 4, cudaMemcpyDeviceToHost), cudaSuccess);
   EXPECT_EQ(v, 0u) << "a wait of a well-formed program gave up";
   p.grid = sms_;
   p.group = sms_;
