@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
@@ -166,6 +166,11 @@ class StepCostFit(unittest.TestCase):
         same_layers = [(32, 7168), (32, 14336), (32, 28672)]
         with self.assertRaisesRegex(ValueError, "vary both"):
             costfit.fit(costfit.parse(fit_output(same_layers, 0.0, 0.02, 4000.0)))
+        # A file that is not there is an error message and exit status 2, not a traceback.
+        err = io.StringIO()
+        with redirect_stderr(err):
+            self.assertEqual(costfit.main([os.path.join(tempfile.gettempdir(), "no-such-fit-output.txt")]), 2)
+        self.assertIn("step_cost_fit:", err.getvalue())
         # A run cut off before its rate line is not a run.
         lines = fit_output(self.SHAPES, 0.0, 0.02, 4000.0)
         self.assertEqual(len(costfit.parse(lines[:-2])), len(self.SHAPES) - 1)

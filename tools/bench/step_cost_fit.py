@@ -80,11 +80,15 @@ def main(argv=None):
     p.add_argument("--layers", type=int, default=32)
     p.add_argument("--gb", type=float, default=15.061, help="bytes the predicted step reads (Llama-3-8B, batch 1)")
     args = p.parse_args(argv)
-    lines = (sys.stdin if args.file == "-" else open(args.file)).read().splitlines()
-    runs = parse(lines)
     try:
+        if args.file == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            with open(args.file) as f:
+                lines = f.read().splitlines()
+        runs = parse(lines)
         a, b, c, rate = fit(runs)
-    except ValueError as e:
+    except (OSError, ValueError) as e:
         print(f"step_cost_fit: {e}", file=sys.stderr)
         return 2
     eff = 1e3 / c / rate
